@@ -1,0 +1,120 @@
+//! The storage seam: a transactional, ordered key-value store.
+//!
+//! The SQL engine keeps everything (catalog, rows, index entries, sequence
+//! state) as byte keys and values in one ordered key space and reaches it only
+//! through the two traits below. The node implements them over RocksDB with a
+//! write-ahead log and group commit; `memory::MemoryStorage` implements them
+//! in memory for the engine's own tests.
+//!
+//! Semantics every implementation must keep (the executor relies on them):
+//! - **Own writes are visible.** `get` and `scan` see the transaction's
+//!   uncommitted puts and deletes merged over its snapshot.
+//! - **Snapshots.** A transaction reads from a snapshot. Under
+//!   `ReadCommitted`, `new_statement` moves the snapshot to the latest
+//!   committed state (called before each statement); under `RepeatableRead`
+//!   the snapshot taken at `begin` stays.
+//! - **Row locks.** `lock`, `put` and `delete` take an exclusive lock on the
+//!   key, held until commit or rollback (not released by `rollback_to`). A
+//!   conflicting lock blocks; a wait cycle fails one waiter with `40P01`. Once
+//!   the lock is held, `lock` returns the key's *latest committed* value (with
+//!   own writes merged), not the snapshot's: that is how READ COMMITTED
+//!   re-checks a row after waiting. Under `RepeatableRead`, a key whose
+//!   latest committed version is newer than the snapshot fails with `40001`.
+//! - **Atomic, durable commit.** `commit` makes all writes visible at once
+//!   and returns only when they are durable; a transaction with no writes
+//!   commits without touching the log and returns `None`.
+//! - **Cancellation.** A blocked lock wait gives up with `57014` when the
+//!   transaction's cancel flag is set.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::error::Result;
+
+/// A log sequence number: the position of a committed transaction in the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Lsn(pub u64);
+
+impl std::fmt::Display for Lsn {
+    /// Shown like PostgreSQL's `pg_lsn`: two hex halves.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xffff_ffff)
+    }
+}
+
+/// Transaction isolation levels we implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    #[default]
+    ReadCommitted,
+    /// Snapshot isolation; also what `SERIALIZABLE` gets.
+    RepeatableRead,
+}
+
+/// How a transaction is started.
+#[derive(Debug, Clone, Default)]
+pub struct TxnOptions {
+    pub isolation: Isolation,
+    pub read_only: bool,
+    /// Set by a CancelRequest; lock waits and long scans give up with `57014`.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// A savepoint inside a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavepointId(pub u64);
+
+/// A key-value pair read from storage.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// A store that begins transactions.
+pub trait Storage: Send + Sync + 'static {
+    /// Starts a transaction.
+    fn begin(&self, options: TxnOptions) -> Result<Box<dyn Transaction>>;
+
+    /// The LSN of the last durable commit.
+    fn current_lsn(&self) -> Lsn;
+}
+
+/// One transaction. Dropping it without `commit` rolls it back.
+pub trait Transaction: Send {
+    /// Reads a key (own writes merged over the snapshot).
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Locks a key for writing and returns its latest committed value (own
+    /// writes merged). See the module notes for waiting and conflicts.
+    fn lock(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Writes a key (locks it first).
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Deletes a key (locks it first). Deleting a missing key is not an error.
+    fn delete(&mut self, key: &[u8]) -> Result<()>;
+
+    /// Up to `limit` pairs with `from <= key < to`, in key order (own writes
+    /// merged). Callers page through large ranges by calling again from just
+    /// past the last key returned.
+    fn scan(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
+
+    /// Same as `scan`, but in descending key order: up to `limit` pairs with
+    /// `from <= key < to`, largest first.
+    fn scan_rev(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
+
+    /// Starts a new statement: under READ COMMITTED, take a fresh snapshot.
+    fn new_statement(&mut self);
+
+    /// Marks a savepoint.
+    fn savepoint(&mut self) -> SavepointId;
+
+    /// Undoes the writes made since the savepoint (locks stay held).
+    fn rollback_to(&mut self, savepoint: SavepointId) -> Result<()>;
+
+    /// Whether the transaction has written anything.
+    fn has_writes(&self) -> bool;
+
+    /// Commits durably; `None` when there was nothing to log.
+    fn commit(self: Box<Self>) -> Result<Option<Lsn>>;
+
+    /// Rolls back and releases locks.
+    fn rollback(self: Box<Self>);
+}
