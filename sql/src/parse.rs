@@ -22,7 +22,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .map_err(|e| {
             let msg = e.to_string();
             if msg.contains("recursion limit") {
-                Error::new(crate::SqlState::STATEMENT_TOO_COMPLEX, "stack depth limit exceeded")
+                Error::new(
+                    crate::SqlState::STATEMENT_TOO_COMPLEX,
+                    "stack depth limit exceeded",
+                )
             } else {
                 Error::syntax(msg.trim_start_matches("sql parser error: ").to_string())
             }

@@ -13,7 +13,10 @@ pub fn return_type(name: &str, args: &[DataType]) -> Result<DataType> {
         "lower" | "upper" => Ok(DataType::Text),
         "length" => Ok(DataType::Int4),
         "abs" if !args.is_empty() => Ok(args[0].clone()),
-        _ => Err(Error::new(SqlState::UNDEFINED_FUNCTION, format!("function {name} does not exist"))),
+        _ => Err(Error::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {name} does not exist"),
+        )),
     }
 }
 
@@ -27,11 +30,26 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value> {
         ("lower", [Value::Text(s)]) => Ok(Value::Text(s.to_lowercase())),
         ("upper", [Value::Text(s)]) => Ok(Value::Text(s.to_uppercase())),
         ("length", [Value::Text(s)]) => Ok(Value::Int4(s.chars().count() as i32)),
-        _ => Err(Error::new(SqlState::UNDEFINED_FUNCTION, format!("function {name} does not exist"))),
+        _ => Err(Error::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {name} does not exist"),
+        )),
     }
 }
 
 /// Whether a function is strict (NULL in, NULL out without being called).
 pub fn is_strict(name: &str) -> bool {
-    !matches!(name, "concat" | "concat_ws" | "format" | "coalesce" | "greatest" | "least" | "num_nulls" | "num_nonnulls")
+    !matches!(
+        name,
+        "concat"
+            | "concat_ws"
+            | "format"
+            | "coalesce"
+            | "greatest"
+            | "least"
+            | "num_nulls"
+            | "num_nonnulls"
+    )
 }
+pub mod pattern;
+pub mod srf;

@@ -16,9 +16,14 @@ pub fn encode(value: &Value, _ty: &DataType) -> Result<Vec<u8>> {
 /// Decodes a binary-format parameter of the given type.
 pub fn decode(bytes: &[u8], ty: &DataType) -> Result<Value> {
     match ty {
-        DataType::Int4 => Ok(Value::Int4(i32::from_be_bytes(
-            bytes.try_into().map_err(|_| Error::new(crate::SqlState::INVALID_BINARY_REPRESENTATION, "insufficient data left in message"))?,
-        ))),
+        DataType::Int4 => Ok(Value::Int4(i32::from_be_bytes(bytes.try_into().map_err(
+            |_| {
+                Error::new(
+                    crate::SqlState::INVALID_BINARY_REPRESENTATION,
+                    "insufficient data left in message",
+                )
+            },
+        )?))),
         _ => Err(Error::unsupported("binary format for this type")),
     }
 }

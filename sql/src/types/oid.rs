@@ -46,3 +46,18 @@ pub fn type_len(ty: &DataType) -> i16 {
 pub fn type_modifier(_ty: &DataType) -> i32 {
     -1
 }
+
+/// A type by its SQL name and modifiers (`varchar`, `int4`, `numeric` ...).
+pub fn parse_type_name(name: &str, _modifiers: &[u32]) -> Option<DataType> {
+    match name {
+        "int4" | "integer" | "int" => Some(DataType::Int4),
+        "int8" | "bigint" => Some(DataType::Int8),
+        "text" => Some(DataType::Text),
+        _ => None,
+    }
+}
+
+/// The pg_type `typname` (e.g. `int4`, `_text`, `varchar`).
+pub fn internal_name(ty: &DataType) -> String {
+    format!("{ty:?}").to_lowercase()
+}

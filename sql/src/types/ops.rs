@@ -65,7 +65,10 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
         Eq | NotEq | Lt | LtEq | Gt | GtEq => Ok(DataType::Bool),
         Concat => Ok(DataType::Text),
         _ if l == r => Ok(l.clone()),
-        _ => Err(Error::new(crate::SqlState::UNDEFINED_FUNCTION, format!("operator does not exist: {l:?} {op:?} {r:?}"))),
+        _ => Err(Error::new(
+            crate::SqlState::UNDEFINED_FUNCTION,
+            format!("operator does not exist: {l:?} {op:?} {r:?}"),
+        )),
     }
 }
 
@@ -73,8 +76,14 @@ pub fn binary_op_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataTy
 pub fn binary_op(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
     use BinaryOp::*;
     match (op, l, r) {
-        (Add, Value::Int4(a), Value::Int4(b)) => a.checked_add(*b).map(Value::Int4).ok_or_else(|| Error::out_of_range("integer")),
-        (Sub, Value::Int4(a), Value::Int4(b)) => a.checked_sub(*b).map(Value::Int4).ok_or_else(|| Error::out_of_range("integer")),
+        (Add, Value::Int4(a), Value::Int4(b)) => a
+            .checked_add(*b)
+            .map(Value::Int4)
+            .ok_or_else(|| Error::out_of_range("integer")),
+        (Sub, Value::Int4(a), Value::Int4(b)) => a
+            .checked_sub(*b)
+            .map(Value::Int4)
+            .ok_or_else(|| Error::out_of_range("integer")),
         (Eq, a, b) => Ok(Value::Bool(super::compare::compare(a, b)?.is_eq())),
         _ => Err(Error::unsupported(format!("operator {op:?}"))),
     }
@@ -88,7 +97,10 @@ pub fn unary_op_type(_op: UnaryOp, v: &DataType) -> Result<DataType> {
 /// Evaluates `op v` for a non-NULL operand.
 pub fn unary_op(op: UnaryOp, v: &Value) -> Result<Value> {
     match (op, v) {
-        (UnaryOp::Neg, Value::Int4(a)) => a.checked_neg().map(Value::Int4).ok_or_else(|| Error::out_of_range("integer")),
+        (UnaryOp::Neg, Value::Int4(a)) => a
+            .checked_neg()
+            .map(Value::Int4)
+            .ok_or_else(|| Error::out_of_range("integer")),
         (UnaryOp::Plus, v) => Ok(v.clone()),
         _ => Err(Error::unsupported(format!("operator {op:?}"))),
     }

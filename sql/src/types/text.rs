@@ -20,8 +20,14 @@ pub fn format(value: &Value) -> String {
 pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
     let t = text.trim();
     match ty {
-        DataType::Int4 => t.parse().map(Value::Int4).map_err(|_| Error::invalid_text("integer", text)),
-        DataType::Int8 => t.parse().map(Value::Int8).map_err(|_| Error::invalid_text("bigint", text)),
+        DataType::Int4 => t
+            .parse()
+            .map(Value::Int4)
+            .map_err(|_| Error::invalid_text("integer", text)),
+        DataType::Int8 => t
+            .parse()
+            .map(Value::Int8)
+            .map_err(|_| Error::invalid_text("bigint", text)),
         _ => Ok(Value::Text(text.to_string())),
     }
 }
