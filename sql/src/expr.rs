@@ -44,6 +44,8 @@ pub enum SessionFn {
     CurrentLsn,
     TxidCurrent,
     PgTypeof(DataType),
+    /// A system-catalog helper (pg_get_indexdef, format_type, ...).
+    Catalog(String),
 }
 
 /// A bound expression.

@@ -208,6 +208,7 @@ impl ExecCtx {
             SessionFn::CurrentLsn => Value::Text(self.engine.current_lsn().to_string()),
             SessionFn::TxidCurrent => Value::Int8(self.engine.current_lsn().0 as i64 + 1),
             SessionFn::PgTypeof(t) => Value::Text(crate::types::oid::type_name(t)),
+            SessionFn::Catalog(name) => super::catalog_fn::call(self, name, &args)?,
             SessionFn::CurrentSetting => {
                 let name = text_arg(0)?.to_lowercase();
                 let missing_ok = matches!(args.get(1), Some(Value::Bool(true)));

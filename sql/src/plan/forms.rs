@@ -269,17 +269,18 @@ impl<'a> Binder<'a> {
                         ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
                             let (i, it) = self.child(index, scope, grouped)?;
                             let i = self.coerce(i, &it, &DataType::Int4)?;
-                            xt =
-                                match xt {
-                                    DataType::Array(e) => *e,
-                                    other => return Err(Error::new(
+                            xt = match xt {
+                                DataType::Array(e) => *e,
+                                other => {
+                                    return Err(Error::new(
                                         SqlState::DATATYPE_MISMATCH,
                                         format!(
                                             "cannot subscript type {} because it is not an array",
                                             crate::types::oid::type_name(&other)
                                         ),
-                                    )),
-                                };
+                                    ))
+                                }
+                            };
                             x = Expr::Subscript(Box::new(x), Box::new(i));
                         }
                         _ => return Err(Error::unsupported("field access")),
@@ -380,6 +381,21 @@ impl<'a> Binder<'a> {
             Expr::Param(i) if xt == DataType::Unknown => {
                 let x = self.coerce_unknown(Expr::Param(i), &xt, &target)?;
                 Ok((x, target))
+            }
+            // Casting an OID column to regclass/regtype shows the name.
+            other
+                if matches!(target, DataType::RegClass | DataType::RegType)
+                    && matches!(xt, DataType::Oid | DataType::Int4 | DataType::Int8) =>
+            {
+                let f = if target == DataType::RegClass {
+                    "regclass_out"
+                } else {
+                    "regtype_out"
+                };
+                Ok((
+                    Expr::Session(crate::expr::SessionFn::Catalog(f.into()), vec![other]),
+                    DataType::Text,
+                ))
             }
             other => Ok((Expr::Cast(Box::new(other), target.clone()), target)),
         }
@@ -515,6 +531,16 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "oid" => DataType::Oid,
                 "name" => DataType::Name,
                 "regtype" => DataType::RegType,
+                "regclass" => DataType::RegClass,
+                "regnamespace" | "regrole" | "regoper" | "regprocedure" => DataType::Oid,
+                "int2" => DataType::Int2,
+                "int4" => DataType::Int4,
+                "int8" => DataType::Int8,
+                "text" => DataType::Text,
+                "float8" => DataType::Float8,
+                "float4" => DataType::Float4,
+                "bool" => DataType::Bool,
+                "varchar" => DataType::Varchar(mods.first().copied()),
                 "regproc" => DataType::RegProc,
                 "char" => DataType::InternalChar,
                 other => crate::types::oid::parse_type_name(other, &mods).ok_or_else(|| {

@@ -253,6 +253,15 @@ impl<'a> Binder<'a> {
                 format!("aggregate functions are not allowed here ({name})"),
             ));
         }
+        if let (ast::FunctionArguments::Subquery(q), "array") = (&f.args, name.as_str()) {
+            let (plan, out) = self.subquery(q, scope)?;
+            let elem = out
+                .columns
+                .first()
+                .map(|c| c.data_type.clone())
+                .unwrap_or(DataType::Text);
+            return Ok((Expr::ArraySubquery(plan), DataType::Array(Box::new(elem))));
+        }
         let (args, _, _, _) = call_args(f)?;
         let mut bound = Vec::with_capacity(args.len());
         for a in &args {
@@ -334,7 +343,20 @@ impl<'a> Binder<'a> {
     ) -> Result<Option<Bound>> {
         let simple = |f: SessionFn, t: DataType| Ok(Some((Expr::Session(f, vec![]), t)));
         match (name, bound.len()) {
-            ("now" | "transaction_timestamp", 0) => simple(SessionFn::Now, DataType::TimestampTz),
+            ("now" | "transaction_timestamp" | "current_timestamp", 0) => {
+                simple(SessionFn::Now, DataType::TimestampTz)
+            }
+            ("localtimestamp", 0) => Ok(Some((
+                Expr::Cast(
+                    Box::new(Expr::Session(SessionFn::Now, vec![])),
+                    DataType::Timestamp,
+                ),
+                DataType::Timestamp,
+            ))),
+            ("current_date", 0) => simple(SessionFn::CurrentDate, DataType::Date),
+            ("current_time" | "localtime", 0) => simple(SessionFn::CurrentTime, DataType::Time),
+            ("current_catalog", 0) => simple(SessionFn::CurrentDatabase, DataType::Name),
+            ("current_role", 0) => simple(SessionFn::CurrentUser, DataType::Name),
             ("statement_timestamp", 0) => {
                 simple(SessionFn::StatementTimestamp, DataType::TimestampTz)
             }
@@ -355,6 +377,18 @@ impl<'a> Binder<'a> {
                 Ok(Some((
                     Expr::Session(SessionFn::CurrentSchemas, args),
                     DataType::Array(Box::new(DataType::Name)),
+                )))
+            }
+            (name, _) if crate::exec::catalog_fn::return_type(name, bound.len()).is_some() => {
+                let ty = crate::exec::catalog_fn::return_type(name, bound.len())
+                    .unwrap_or(DataType::Text);
+                let args = bound
+                    .drain(..)
+                    .map(|(e, t)| self.coerce_unknown(e, &t, &DataType::Text))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some((
+                    Expr::Session(SessionFn::Catalog(name.to_string()), args),
+                    ty,
                 )))
             }
             ("pg_typeof", 1) => {

@@ -41,6 +41,24 @@ fn i4(v: i32) -> Value {
     Value::Int4(v)
 }
 
+/// The name of a virtual table by its well-known OID.
+pub fn system_table_name(oid: u32) -> Option<&'static str> {
+    [
+        "pg_class",
+        "pg_attribute",
+        "pg_type",
+        "pg_namespace",
+        "pg_index",
+        "pg_constraint",
+        "pg_database",
+        "pg_proc",
+        "pg_am",
+        "pg_description",
+    ]
+    .into_iter()
+    .find(|n| system_table_oid(n) == Some(oid))
+}
+
 /// Well-known OIDs of the virtual tables themselves (for `'pg_class'::regclass`).
 pub fn system_table_oid(name: &str) -> Option<u32> {
     Some(match name {
@@ -215,7 +233,8 @@ pub fn system_table(
                     ("datcollate", T::Text),
                     ("datctype", T::Text),
                     ("dattablespace", T::Oid),
-                    ("datacl", T::Text),
+                    ("datacl", T::Array(Box::new(T::Text))),
+                    ("daticulocale", T::Text),
                 ]),
                 rows,
             )
@@ -412,7 +431,7 @@ pub fn system_table(
                 ("polrelid", T::Oid),
                 ("polcmd", T::InternalChar),
                 ("polpermissive", T::Bool),
-                ("polroles", T::Text),
+                ("polroles", T::Array(Box::new(T::Oid))),
                 ("polqual", T::Text),
                 ("polwithcheck", T::Text),
             ]),
@@ -426,7 +445,7 @@ pub fn system_table(
                 ("stxnamespace", T::Oid),
                 ("stxkeys", T::Text),
                 ("stxstattarget", T::Int4),
-                ("stxkind", T::Text),
+                ("stxkind", T::Array(Box::new(T::Text))),
             ]),
             vec![],
         ),
@@ -449,7 +468,7 @@ pub fn system_table(
                 ("prpubid", T::Oid),
                 ("prrelid", T::Oid),
                 ("prqual", T::Text),
-                ("prattrs", T::Text),
+                ("prattrs", T::Array(Box::new(T::Int2))),
             ]),
             vec![],
         ),
@@ -916,6 +935,42 @@ fn pg_index(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
         ]),
         rows,
     )
+}
+
+/// (constraint oid, definition) of a table's constraints.
+pub fn constraint_defs(tb: &TableDef) -> Vec<(u32, String)> {
+    let names = |c: &[usize]| {
+        c.iter()
+            .map(|i| tb.columns[*i].name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = Vec::new();
+    if !tb.primary_key.is_empty() {
+        out.push((
+            tb.id + 2_000_000,
+            format!("PRIMARY KEY ({})", names(&tb.primary_key)),
+        ));
+    }
+    for ix in &tb.indexes {
+        if ix.primary || ix.unique {
+            out.push((
+                ix.id + 2_000_000,
+                format!(
+                    "{} ({})",
+                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
+                    names(&ix.columns)
+                ),
+            ));
+        }
+    }
+    for (i, c) in tb.checks.iter().enumerate() {
+        out.push((
+            tb.id * 100 + i as u32 + 3_000_000,
+            format!("CHECK ({})", c.expr),
+        ));
+    }
+    out
 }
 
 fn pg_constraint(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
