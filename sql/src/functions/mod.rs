@@ -3,6 +3,8 @@
 //! Functions that need the session (now(), current_user, nextval, ...) are
 //! evaluated by the executor; everything here is pure.
 
+pub mod pattern;
+
 use crate::error::{Error, Result};
 use crate::types::{DataType, Value};
 use crate::SqlState;

@@ -18,9 +18,11 @@
 //! - `datetime`, `interval`, `numeric`, `json`: the per-family text formats
 //!   and arithmetic helpers the modules above share.
 
+pub mod arith;
 pub mod binary;
 pub mod cast;
 pub mod compare;
+pub mod container;
 pub mod datetime;
 pub mod interval;
 pub mod json;
