@@ -130,7 +130,7 @@ fn integer_digits(d: &Decimal) -> usize {
 
 /// The base-10000 weight and first digit of a non-zero value, as
 /// PostgreSQL's `select_div_scale` sees them.
-fn weight_and_first(d: &Decimal) -> (i64, i64) {
+pub fn weight_and_first(d: &Decimal) -> (i64, i64) {
     if d.is_zero() {
         return (0, 0);
     }
