@@ -11,7 +11,10 @@ use crate::error::Result;
 use crate::types::{compare, DataType, Value};
 
 fn is_array(t: Option<&DataType>) -> bool {
-    matches!(t, Some(DataType::Array(_) | DataType::Unknown | DataType::Void))
+    matches!(
+        t,
+        Some(DataType::Array(_) | DataType::Unknown | DataType::Void)
+    )
 }
 
 /// Signatures of the array functions.
@@ -24,7 +27,9 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         _ => Array(Box::new(Text)),
     };
     Some(match name {
-        "array_length" | "array_upper" | "array_lower" if len == 2 && arr(0) && is_int(&a[1]) => Int4,
+        "array_length" | "array_upper" | "array_lower" if len == 2 && arr(0) && is_int(&a[1]) => {
+            Int4
+        }
         "array_ndims" | "cardinality" if len == 1 && arr(0) => Int4,
         "array_append" if len == 2 && arr(0) => match &a[0] {
             Array(_) => a[0].clone(),
@@ -77,7 +82,11 @@ fn dim_query(a: &[Value], f: impl Fn(usize) -> i32) -> Result<Value> {
     }
     let list = items(&a[0])?;
     let dim = i32_arg(&a[1])?;
-    Ok(if dim != 1 || list.is_empty() { Value::Null } else { Value::Int4(f(list.len())) })
+    Ok(if dim != 1 || list.is_empty() {
+        Value::Null
+    } else {
+        Value::Int4(f(list.len()))
+    })
 }
 
 /// Calls an array function.
@@ -85,18 +94,27 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
     Some(match (name, a.len()) {
         ("array_length" | "array_upper", 2) => dim_query(a, |n| n as i32),
         ("array_lower", 2) => dim_query(a, |_| 1),
-        ("array_ndims", 1) => items(&a[0]).map(|l| if l.is_empty() { Value::Null } else { Value::Int4(1) }),
+        ("array_ndims", 1) => items(&a[0]).map(|l| {
+            if l.is_empty() {
+                Value::Null
+            } else {
+                Value::Int4(1)
+            }
+        }),
         ("cardinality", 1) => items(&a[0]).map(|l| Value::Int4(l.len() as i32)),
         ("array_append", 2) => items(&a[0]).map(|mut l| {
             l.push(a[1].clone());
             Value::Array(l)
         }),
-        ("array_prepend", 2) => items(&a[1]).map(|l| Value::Array([a[0].clone()].into_iter().chain(l).collect())),
+        ("array_prepend", 2) => {
+            items(&a[1]).map(|l| Value::Array([a[0].clone()].into_iter().chain(l).collect()))
+        }
         ("array_cat", 2) => {
             if a[0].is_null() && a[1].is_null() {
                 return Some(Ok(Value::Null));
             }
-            items(&a[0]).and_then(|x| Ok(Value::Array(x.into_iter().chain(items(&a[1])?).collect())))
+            items(&a[0])
+                .and_then(|x| Ok(Value::Array(x.into_iter().chain(items(&a[1])?).collect())))
         }
         ("array_position", 2 | 3) => (|| {
             if a[0].is_null() {
@@ -107,7 +125,13 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 Some(v) if !v.is_null() => (i32_arg(v)?.max(1) - 1) as usize,
                 _ => 0,
             };
-            Ok(list.iter().enumerate().skip(start).find(|(_, v)| same(v, &a[1])).map(|(i, _)| Value::Int4(i as i32 + 1)).unwrap_or(Value::Null))
+            Ok(list
+                .iter()
+                .enumerate()
+                .skip(start)
+                .find(|(_, v)| same(v, &a[1]))
+                .map(|(i, _)| Value::Int4(i as i32 + 1))
+                .unwrap_or(Value::Null))
         })(),
         ("array_remove", 2) => {
             if a[0].is_null() {
@@ -119,7 +143,13 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             if a[0].is_null() {
                 return Some(Ok(Value::Null));
             }
-            items(&a[0]).map(|l| Value::Array(l.into_iter().map(|v| if same(&v, &a[1]) { a[2].clone() } else { v }).collect()))
+            items(&a[0]).map(|l| {
+                Value::Array(
+                    l.into_iter()
+                        .map(|v| if same(&v, &a[1]) { a[2].clone() } else { v })
+                        .collect(),
+                )
+            })
         }
         ("array_to_string", 2 | 3) => {
             if a[0].is_null() || a[1].is_null() {
@@ -129,7 +159,13 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             items(&a[0]).map(|l| {
                 let parts: Vec<String> = l
                     .iter()
-                    .filter_map(|v| if v.is_null() { null_str.clone() } else { Some(text_arg(v)) })
+                    .filter_map(|v| {
+                        if v.is_null() {
+                            null_str.clone()
+                        } else {
+                            Some(text_arg(v))
+                        }
+                    })
                     .collect();
                 Value::Text(parts.join(&text_arg(&a[1])))
             })
@@ -147,7 +183,16 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             };
             let parts = if s.is_empty() { Vec::new() } else { parts };
             Ok(Value::Array(
-                parts.into_iter().map(|p| if Some(&p) == null_str.as_ref() { Value::Null } else { Value::Text(p) }).collect(),
+                parts
+                    .into_iter()
+                    .map(|p| {
+                        if Some(&p) == null_str.as_ref() {
+                            Value::Null
+                        } else {
+                            Value::Text(p)
+                        }
+                    })
+                    .collect(),
             ))
         }
         _ => return None,
@@ -171,16 +216,31 @@ mod tests {
         let i = Value::Int4;
         let t = |s: &str| Value::Text(s.into());
         let arr = Value::Array(vec![i(1), Value::Null, i(3)]);
-        assert_eq!(c("array_to_string", &[arr.clone(), t(","), t("*")]), "1,*,3");
+        assert_eq!(
+            c("array_to_string", &[arr.clone(), t(","), t("*")]),
+            "1,*,3"
+        );
         assert_eq!(c("array_to_string", &[arr.clone(), t(",")]), "1,3");
         assert_eq!(c("string_to_array", &[t("abc"), Value::Null]), "{a,b,c}");
-        assert_eq!(c("string_to_array", &[t("a,b,,c"), t(","), t("")]), "{a,b,NULL,c}");
+        assert_eq!(
+            c("string_to_array", &[t("a,b,,c"), t(","), t("")]),
+            "{a,b,NULL,c}"
+        );
         assert_eq!(c("array_length", &[Value::Array(vec![]), i(1)]), "");
         assert_eq!(c("array_length", &[arr.clone(), i(1)]), "3");
         assert_eq!(c("array_position", &[arr.clone(), Value::Null]), "2");
-        assert_eq!(c("array_replace", &[Value::Array(vec![i(1), i(2), i(1)]), i(1), i(9)]), "{9,2,9}");
+        assert_eq!(
+            c(
+                "array_replace",
+                &[Value::Array(vec![i(1), i(2), i(1)]), i(1), i(9)]
+            ),
+            "{9,2,9}"
+        );
         assert_eq!(c("array_append", &[Value::Null, i(1)]), "{1}");
-        assert_eq!(c("array_cat", &[arr.clone(), Value::Array(vec![i(4)])]), "{1,NULL,3,4}");
+        assert_eq!(
+            c("array_cat", &[arr.clone(), Value::Array(vec![i(4)])]),
+            "{1,NULL,3,4}"
+        );
         assert_eq!(c("array_remove", &[arr, Value::Null]), "{1,3}");
         assert_eq!(c("cardinality", &[Value::Array(vec![i(1), i(2)])]), "2");
     }

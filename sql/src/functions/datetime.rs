@@ -17,7 +17,15 @@ use crate::types::{numeric, DataType, Interval, Value};
 use crate::SqlState;
 
 fn is_dt(t: &DataType) -> bool {
-    matches!(t, DataType::Date | DataType::Timestamp | DataType::TimestampTz | DataType::Time | DataType::Interval | DataType::Unknown)
+    matches!(
+        t,
+        DataType::Date
+            | DataType::Timestamp
+            | DataType::TimestampTz
+            | DataType::Time
+            | DataType::Interval
+            | DataType::Unknown
+    )
 }
 
 /// Signatures of the date/time functions.
@@ -35,14 +43,24 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
             TimestampTz | Date | Unknown => TimestampTz,
             _ => return None,
         },
-        "age" if len == 2 && a.iter().all(|x| matches!(x, Timestamp | TimestampTz | Date | Unknown)) => Interval,
+        "age"
+            if len == 2
+                && a.iter()
+                    .all(|x| matches!(x, Timestamp | TimestampTz | Date | Unknown)) =>
+        {
+            Interval
+        }
         "age" if len == 1 && matches!(a[0], Timestamp | TimestampTz | Date | Unknown) => Interval,
         "make_date" if len == 3 && a.iter().all(is_num) => Date,
         "make_time" if len == 3 && a.iter().all(is_num) => Time,
         "make_timestamp" if len == 6 && a.iter().all(is_num) => Timestamp,
         "make_timestamptz" if len == 6 && a.iter().all(is_num) => TimestampTz,
         "make_interval" if len <= 7 && a.iter().all(is_num) => Interval,
-        "justify_days" | "justify_hours" | "justify_interval" if len == 1 && matches!(a[0], Interval | Unknown) => Interval,
+        "justify_days" | "justify_hours" | "justify_interval"
+            if len == 1 && matches!(a[0], Interval | Unknown) =>
+        {
+            Interval
+        }
         "isfinite" if len == 1 && is_dt(&a[0]) => Bool,
         "to_timestamp" if len == 1 && n(0) => TimestampTz,
         "to_timestamp" if len == 2 && t(0) && t(1) => TimestampTz,
@@ -55,18 +73,27 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
 /// Calls a date/time function.
 pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
     Some(match (name, a.len()) {
-        ("date_part", 2) => extract_field(&text_arg(&a[0]), &a[1]).map(|(v, _)| Value::Float8(numeric::to_f64(&v))),
-        ("extract", 2) => extract_field(&text_arg(&a[0]), &a[1]).map(|(v, scale)| {
-            Value::Numeric(numeric::round_scale(v, scale as i64))
-        }),
+        ("date_part", 2) => {
+            extract_field(&text_arg(&a[0]), &a[1]).map(|(v, _)| Value::Float8(numeric::to_f64(&v)))
+        }
+        ("extract", 2) => extract_field(&text_arg(&a[0]), &a[1])
+            .map(|(v, scale)| Value::Numeric(numeric::round_scale(v, scale as i64))),
         ("date_trunc", 2 | 3) => date_trunc(&text_arg(&a[0]), &a[1]),
         ("age", 2) => match (ts_of(&a[0]), ts_of(&a[1])) {
             (Some(x), Some(y)) => age(x, y).map(Value::Interval),
-            _ => Err(Error::new(SqlState::DATATYPE_MISMATCH, "age() needs timestamps")),
+            _ => Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                "age() needs timestamps",
+            )),
         },
         ("age", 1) => match ts_of(&a[0]) {
-            Some(x) => age(Utc::now().date_naive().and_time(NaiveTime::MIN), x).map(Value::Interval),
-            None => Err(Error::new(SqlState::DATATYPE_MISMATCH, "age() needs a timestamp")),
+            Some(x) => {
+                age(Utc::now().date_naive().and_time(NaiveTime::MIN), x).map(Value::Interval)
+            }
+            None => Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                "age() needs a timestamp",
+            )),
         },
         ("make_date", 3) => make_date(a).map(Value::Date),
         ("make_time", 3) => make_time(&a[0], &a[1], &a[2]).map(Value::Time),
@@ -74,26 +101,45 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             let d = make_date(&a[..3])?;
             let t = make_time(&a[3], &a[4], &a[5])?;
             let ts = d.and_time(t);
-            Ok(if name == "make_timestamp" { Value::Timestamp(ts) } else { Value::TimestampTz(ts.and_utc()) })
+            Ok(if name == "make_timestamp" {
+                Value::Timestamp(ts)
+            } else {
+                Value::TimestampTz(ts.and_utc())
+            })
         })(),
         ("make_interval", n) if n <= 7 => make_interval(a),
-        ("justify_days", 1) => interval_of(&a[0]).and_then(|i| i.justify_days()).map(Value::Interval),
-        ("justify_hours", 1) => interval_of(&a[0]).and_then(|i| i.justify_hours()).map(Value::Interval),
-        ("justify_interval", 1) => interval_of(&a[0]).and_then(|i| i.justify_interval()).map(Value::Interval),
+        ("justify_days", 1) => interval_of(&a[0])
+            .and_then(|i| i.justify_days())
+            .map(Value::Interval),
+        ("justify_hours", 1) => interval_of(&a[0])
+            .and_then(|i| i.justify_hours())
+            .map(Value::Interval),
+        ("justify_interval", 1) => interval_of(&a[0])
+            .and_then(|i| i.justify_interval())
+            .map(Value::Interval),
         ("isfinite", 1) => Ok(Value::Bool(true)),
         ("to_timestamp", 1) => f64_arg(&a[0]).and_then(|secs| {
             if !secs.is_finite() || secs.abs() > 1e14 {
-                return Err(Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"));
+                return Err(Error::new(
+                    SqlState::DATETIME_FIELD_OVERFLOW,
+                    "timestamp out of range",
+                ));
             }
             let us = (secs * 1e6).round() as i64;
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN);
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap_or_default()
+                .and_time(NaiveTime::MIN);
             epoch
                 .checked_add_signed(Duration::microseconds(us))
                 .map(|t| Value::TimestampTz(t.and_utc()))
-                .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
+                .ok_or_else(|| {
+                    Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range")
+                })
         }),
-        ("to_timestamp", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1])).map(|t| Value::TimestampTz(t.and_utc())),
-        ("to_date", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1])).map(|t| Value::Date(t.date())),
+        ("to_timestamp", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
+            .map(|t| Value::TimestampTz(t.and_utc())),
+        ("to_date", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
+            .map(|t| Value::Date(t.date())),
         ("to_char", 2) => formatting::to_char(&a[0], &text_arg(&a[1])).map(Value::Text),
         _ => return None,
     })
@@ -118,7 +164,10 @@ pub(crate) fn ts_of(v: &Value) -> Option<NaiveDateTime> {
 }
 
 fn unit_error(field: &str, ty: &str) -> Error {
-    Error::new(SqlState::FEATURE_NOT_SUPPORTED, format!("unit \"{field}\" not supported for type {ty}"))
+    Error::new(
+        SqlState::FEATURE_NOT_SUPPORTED,
+        format!("unit \"{field}\" not supported for type {ty}"),
+    )
 }
 
 fn dec(v: i64) -> Decimal {
@@ -168,12 +217,19 @@ fn extract_field(field: &str, v: &Value) -> Result<(Decimal, u32)> {
     let ts = match (v, ts_of(v)) {
         (Value::Text(s), _) => crate::types::datetime::parse_timestamp(s)?,
         (_, Some(t)) => t,
-        _ => return Err(Error::new(SqlState::DATATYPE_MISMATCH, "extract() needs a date/time value")),
+        _ => {
+            return Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                "extract() needs a date/time value",
+            ))
+        }
     };
     let y = ts.year() as i64;
     let sec_us = ts.second() as i64 * 1_000_000 + (ts.nanosecond() / 1000) as i64;
     let frac_scale = if is_date { 0 } else { 6 };
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN);
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
+        .unwrap_or_default()
+        .and_time(NaiveTime::MIN);
     Ok(match f.as_str() {
         "year" => (dec(if y <= 0 { y - 1 } else { y }), 0),
         "month" => (dec(ts.month() as i64), 0),
@@ -190,15 +246,40 @@ fn extract_field(field: &str, v: &Value) -> Result<(Decimal, u32)> {
         "isoyear" => (dec(ts.iso_week().year() as i64), 0),
         "quarter" => (dec((ts.month() as i64 - 1) / 3 + 1), 0),
         "decade" => (dec(y.div_euclid(10)), 0),
-        "century" => (dec(if y > 0 { (y + 99) / 100 } else { -((99 - (y - 1)) / 100) }), 0),
-        "millennium" => (dec(if y > 0 { (y + 999) / 1000 } else { -((999 - (y - 1)) / 1000) }), 0),
+        "century" => (
+            dec(if y > 0 {
+                (y + 99) / 100
+            } else {
+                -((99 - (y - 1)) / 100)
+            }),
+            0,
+        ),
+        "millennium" => (
+            dec(if y > 0 {
+                (y + 999) / 1000
+            } else {
+                -((999 - (y - 1)) / 1000)
+            }),
+            0,
+        ),
         "julian" => (dec(ts.date().num_days_from_ce() as i64 + 1_721_425), 0),
         "epoch" => {
             let us = (ts - epoch).num_microseconds().unwrap_or(0);
             (micros_dec(us, 1_000_000), frac_scale)
         }
-        "timezone" | "timezone_hour" | "timezone_minute" if matches!(v, Value::TimestampTz(_)) => (dec(0), 0),
-        _ => return Err(unit_error(&f, if is_date { "date" } else { "timestamp without time zone" })),
+        "timezone" | "timezone_hour" | "timezone_minute" if matches!(v, Value::TimestampTz(_)) => {
+            (dec(0), 0)
+        }
+        _ => {
+            return Err(unit_error(
+                &f,
+                if is_date {
+                    "date"
+                } else {
+                    "timestamp without time zone"
+                },
+            ))
+        }
     })
 }
 
@@ -221,8 +302,14 @@ fn extract_interval(f: &str, i: &Interval) -> Result<(Decimal, u32)> {
             let years = (i.months / 12) as i128;
             let months = (i.months % 12) as i128;
             // 365.25-day years, 30-day months, in microseconds.
-            let us = years * 31_557_600_000_000 + months * 30 * USECS_PER_DAY as i128 + i.days as i128 * USECS_PER_DAY as i128 + i.micros as i128;
-            (Decimal::try_from_i128_with_scale(us, 6).map_err(|_| numeric::overflow())?, 6)
+            let us = years * 31_557_600_000_000
+                + months * 30 * USECS_PER_DAY as i128
+                + i.days as i128 * USECS_PER_DAY as i128
+                + i.micros as i128;
+            (
+                Decimal::try_from_i128_with_scale(us, 6).map_err(|_| numeric::overflow())?,
+                6,
+            )
         }
         _ => return Err(unit_error(f, "interval")),
     })
@@ -250,11 +337,20 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
         }
         return Ok(Value::Interval(r));
     }
-    let ts = ts_of(v).ok_or_else(|| Error::new(SqlState::DATATYPE_MISMATCH, "date_trunc() needs a timestamp"))?;
+    let ts = ts_of(v).ok_or_else(|| {
+        Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            "date_trunc() needs a timestamp",
+        )
+    })?;
     let d = ts.date();
     let y = d.year();
-    let ymd = |y: i32, m: u32, day: u32| NaiveDate::from_ymd_opt(y, m, day).map(|d| d.and_time(NaiveTime::MIN));
-    let hms = |h: u32, mi: u32, s: u32, ns: u32| NaiveTime::from_hms_nano_opt(h, mi, s, ns).map(|t| d.and_time(t));
+    let ymd = |y: i32, m: u32, day: u32| {
+        NaiveDate::from_ymd_opt(y, m, day).map(|d| d.and_time(NaiveTime::MIN))
+    };
+    let hms = |h: u32, mi: u32, s: u32, ns: u32| {
+        NaiveTime::from_hms_nano_opt(h, mi, s, ns).map(|t| d.and_time(t))
+    };
     let t = ts.time();
     let r = match f.as_str() {
         "millennium" => ymd(((y - 1).div_euclid(1000)) * 1000 + 1, 1, 1),
@@ -263,16 +359,25 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
         "year" => ymd(y, 1, 1),
         "quarter" => ymd(y, (d.month() - 1) / 3 * 3 + 1, 1),
         "month" => ymd(y, d.month(), 1),
-        "week" => Some((d - Duration::days(d.weekday().num_days_from_monday() as i64)).and_time(NaiveTime::MIN)),
+        "week" => Some(
+            (d - Duration::days(d.weekday().num_days_from_monday() as i64))
+                .and_time(NaiveTime::MIN),
+        ),
         "day" => Some(d.and_time(NaiveTime::MIN)),
         "hour" => hms(t.hour(), 0, 0, 0),
         "minute" => hms(t.hour(), t.minute(), 0, 0),
         "second" => hms(t.hour(), t.minute(), t.second(), 0),
-        "milliseconds" => hms(t.hour(), t.minute(), t.second(), t.nanosecond() / 1_000_000 * 1_000_000),
+        "milliseconds" => hms(
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond() / 1_000_000 * 1_000_000,
+        ),
         "microseconds" => Some(ts),
         _ => return Err(unit_error(&f, "timestamp without time zone")),
     };
-    let r = r.ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))?;
+    let r =
+        r.ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))?;
     Ok(match v {
         Value::Timestamp(_) => Value::Timestamp(r),
         _ => Value::TimestampTz(r.and_utc()),
@@ -281,7 +386,10 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
 
 fn days_in_month(y: i32, m: u32) -> i64 {
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    match (NaiveDate::from_ymd_opt(ny, nm, 1), NaiveDate::from_ymd_opt(y, m, 1)) {
+    match (
+        NaiveDate::from_ymd_opt(ny, nm, 1),
+        NaiveDate::from_ymd_opt(y, m, 1),
+    ) {
         (Some(a), Some(b)) => (a - b).num_days(),
         _ => 30,
     }
@@ -311,7 +419,11 @@ pub fn age(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
     for i in (1..7).rev() {
         while d[i] < 0 {
             if i == 2 {
-                let (yy, mm) = if neg { (a.year(), a.month()) } else { (b.year(), b.month()) };
+                let (yy, mm) = if neg {
+                    (a.year(), a.month())
+                } else {
+                    (b.year(), b.month())
+                };
                 d[2] += days_in_month(yy, mm);
             } else {
                 d[i] += limits[i];
@@ -325,7 +437,8 @@ pub fn age(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
     let months = d[0] * 12 + d[1];
     let micros = ((d[3] * 60 + d[4]) * 60 + d[5]) * 1_000_000 + d[6];
     Ok(Interval::new(
-        i32::try_from(months).map_err(|_| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?,
+        i32::try_from(months)
+            .map_err(|_| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?,
         d[2] as i32,
         micros,
     ))
@@ -335,7 +448,12 @@ fn make_date(a: &[Value]) -> Result<NaiveDate> {
     let (y, m, d) = (i32_arg(&a[0])?, i32_arg(&a[1])?, i32_arg(&a[2])?);
     // Negative years are BC: -44 is 44 BC, chrono's -43.
     let year = if y < 0 { y + 1 } else { y };
-    let bad = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("date field value out of range: {y}-{m:02}-{d:02}"));
+    let bad = || {
+        Error::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("date field value out of range: {y}-{m:02}-{d:02}"),
+        )
+    };
     if y == 0 || m < 1 || d < 1 {
         return Err(bad());
     }
@@ -344,12 +462,19 @@ fn make_date(a: &[Value]) -> Result<NaiveDate> {
 
 fn make_time(h: &Value, m: &Value, s: &Value) -> Result<NaiveTime> {
     let (h, m, s) = (i32_arg(h)?, i32_arg(m)?, f64_arg(s)?);
-    let bad = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("time field value out of range: {h}:{m:02}:{s:02}"));
+    let bad = || {
+        Error::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("time field value out of range: {h}:{m:02}:{s:02}"),
+        )
+    };
     if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0.0..60.0).contains(&s) {
         return Err(bad());
     }
     let us = (s * 1e6).round() as i64;
-    NaiveTime::from_hms_opt(h as u32, m as u32, 0).map(|t| t + Duration::microseconds(us)).ok_or_else(bad)
+    NaiveTime::from_hms_opt(h as u32, m as u32, 0)
+        .map(|t| t + Duration::microseconds(us))
+        .ok_or_else(bad)
 }
 
 fn make_interval(a: &[Value]) -> Result<Value> {
@@ -401,22 +526,59 @@ mod tests {
     fn matches_postgres() {
         let d = parse("2024-01-31", &DataType::Date).unwrap_or(Value::Null);
         assert_eq!(c("date_part", &[t("dow"), d.clone()]), "3");
-        assert_eq!(c("extract", &[t("epoch"), ts("2024-01-31 10:00:00.5")]), "1706695200.500000");
+        assert_eq!(
+            c("extract", &[t("epoch"), ts("2024-01-31 10:00:00.5")]),
+            "1706695200.500000"
+        );
         let iv = parse("1 year", &DataType::Interval).unwrap_or(Value::Null);
         assert_eq!(c("date_part", &[t("epoch"), iv]), "31557600");
         let tm = parse("10:11:12.5", &DataType::Time).unwrap_or(Value::Null);
         assert_eq!(c("extract", &[t("second"), tm]), "12.500000");
-        assert_eq!(c("date_trunc", &[t("month"), ts("2024-01-31 10:00")]), "2024-01-01 00:00:00");
-        assert_eq!(c("date_trunc", &[t("week"), ts("2024-01-31 10:00")]), "2024-01-29 00:00:00");
+        assert_eq!(
+            c("date_trunc", &[t("month"), ts("2024-01-31 10:00")]),
+            "2024-01-01 00:00:00"
+        );
+        assert_eq!(
+            c("date_trunc", &[t("week"), ts("2024-01-31 10:00")]),
+            "2024-01-29 00:00:00"
+        );
         let iv = parse("1 day 10:34", &DataType::Interval).unwrap_or(Value::Null);
         assert_eq!(c("date_trunc", &[t("hour"), iv]), "1 day 10:00:00");
-        assert_eq!(c("age", &[ts("2024-03-15"), ts("2023-01-31 10:00")]), "1 year 1 mon 14 days 14:00:00");
-        assert_eq!(c("age", &[ts("2023-01-31 10:00"), ts("2024-03-15")]), "-1 years -1 mons -14 days -14:00:00");
-        let mi: Vec<Value> = [1, 2, 3, 4, 5, 6].iter().map(|v| Value::Int4(*v)).chain([Value::Float8(7.5)]).collect();
+        assert_eq!(
+            c("age", &[ts("2024-03-15"), ts("2023-01-31 10:00")]),
+            "1 year 1 mon 14 days 14:00:00"
+        );
+        assert_eq!(
+            c("age", &[ts("2023-01-31 10:00"), ts("2024-03-15")]),
+            "-1 years -1 mons -14 days -14:00:00"
+        );
+        let mi: Vec<Value> = [1, 2, 3, 4, 5, 6]
+            .iter()
+            .map(|v| Value::Int4(*v))
+            .chain([Value::Float8(7.5)])
+            .collect();
         assert_eq!(c("make_interval", &mi), "1 year 2 mons 25 days 05:06:07.5");
-        assert_eq!(c("make_date", &[Value::Int4(2024), Value::Int4(13), Value::Int4(1)]), "22008: date field value out of range: 2024-13-01");
-        assert_eq!(c("to_timestamp", &[Value::Int4(0)]), "1970-01-01 00:00:00+00");
-        assert_eq!(c("extract", &[t("week"), parse("2024-01-01", &DataType::Date).unwrap_or(Value::Null)]), "1");
+        assert_eq!(
+            c(
+                "make_date",
+                &[Value::Int4(2024), Value::Int4(13), Value::Int4(1)]
+            ),
+            "22008: date field value out of range: 2024-13-01"
+        );
+        assert_eq!(
+            c("to_timestamp", &[Value::Int4(0)]),
+            "1970-01-01 00:00:00+00"
+        );
+        assert_eq!(
+            c(
+                "extract",
+                &[
+                    t("week"),
+                    parse("2024-01-01", &DataType::Date).unwrap_or(Value::Null)
+                ]
+            ),
+            "1"
+        );
         assert_eq!(c("date_part", &[t("century"), d]), "21");
         let iv = parse("1 mon -1 hour", &DataType::Interval).unwrap_or(Value::Null);
         assert_eq!(c("justify_interval", &[iv]), "29 days 23:00:00");

@@ -19,14 +19,35 @@ use crate::error::{Error, Result};
 use crate::types::{numeric, Value};
 use crate::SqlState;
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 const PATTERNS: &[&str] = &[
-    "HH24", "HH12", "HH", "MI", "SSSS", "SS", "MS", "US", "A.M.", "P.M.", "a.m.", "p.m.", "AM", "PM", "am", "pm", "IYYY",
-    "YYYY", "YYY", "YY", "Y", "MONTH", "Month", "month", "MON", "Mon", "mon", "MM", "DAY", "Day", "day", "DY", "Dy", "dy",
-    "DDD", "DD", "D", "ID", "IW", "WW", "Q", "CC", "J", "TZ", "tz", "OF",
+    "HH24", "HH12", "HH", "MI", "SSSS", "SS", "MS", "US", "A.M.", "P.M.", "a.m.", "p.m.", "AM",
+    "PM", "am", "pm", "IYYY", "YYYY", "YYY", "YY", "Y", "MONTH", "Month", "month", "MON", "Mon",
+    "mon", "MM", "DAY", "Day", "day", "DY", "Dy", "dy", "DDD", "DD", "D", "ID", "IW", "WW", "Q",
+    "CC", "J", "TZ", "tz", "OF",
 ];
 
 enum Piece {
@@ -104,13 +125,20 @@ fn num(v: i64, width: usize, fm: bool) -> String {
 /// `to_char` of a date/time or number.
 pub fn to_char(v: &Value, fmt: &str) -> Result<String> {
     if let Value::Interval(i) = v {
-        let base = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN);
-        let t = crate::types::arith::ts_plus_interval(base, &crate::types::Interval::new(0, 0, i.micros.rem_euclid(86_400_000_000)))?;
+        let base = NaiveDate::from_ymd_opt(2000, 1, 1)
+            .unwrap_or_default()
+            .and_time(NaiveTime::MIN);
+        let t = crate::types::arith::ts_plus_interval(
+            base,
+            &crate::types::Interval::new(0, 0, i.micros.rem_euclid(86_400_000_000)),
+        )?;
         let hours = i.micros / 3_600_000_000;
         return Ok(format_ts(&t, fmt, Some(hours)));
     }
     if let Value::Time(t) = v {
-        let ts = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default().and_time(*t);
+        let ts = NaiveDate::from_ymd_opt(2000, 1, 1)
+            .unwrap_or_default()
+            .and_time(*t);
         return Ok(format_ts(&ts, fmt, None));
     }
     if let Some(ts) = ts_of(v).filter(|_| !matches!(v, Value::Text(_))) {
@@ -122,7 +150,11 @@ pub fn to_char(v: &Value, fmt: &str) -> Result<String> {
 fn format_ts(t: &NaiveDateTime, fmt: &str, interval_hours: Option<i64>) -> String {
     let mut out = String::new();
     let h24 = interval_hours.unwrap_or(t.hour() as i64);
-    let h12 = if t.hour() % 12 == 0 { 12 } else { t.hour() % 12 } as i64;
+    let h12 = if t.hour().is_multiple_of(12) {
+        12
+    } else {
+        t.hour() % 12
+    } as i64;
     let y = t.year() as i64;
     for piece in tokenize(fmt) {
         let (pat, fm) = match piece {
@@ -133,7 +165,10 @@ fn format_ts(t: &NaiveDateTime, fmt: &str, interval_hours: Option<i64>) -> Strin
             Piece::Pattern { pat, fm } => (pat, fm),
         };
         let month = MONTHS.get(t.month0() as usize).copied().unwrap_or("");
-        let day = DAYS.get(t.weekday().num_days_from_sunday() as usize).copied().unwrap_or("");
+        let day = DAYS
+            .get(t.weekday().num_days_from_sunday() as usize)
+            .copied()
+            .unwrap_or("");
         let pm = t.hour() >= 12;
         let s = match pat {
             "HH24" => num(h24, 2, fm),
@@ -185,16 +220,30 @@ fn to_char_number(d: &Decimal, fmt: &str) -> Result<String> {
         Some(p) => (&f[..p], Some(&f[p + 1..])),
         None => (f.as_str(), None),
     };
-    let int_fmt: String = int_fmt.chars().filter(|c| matches!(c, '9' | '0' | ',' | 'G')).collect();
-    let frac_fmt: String = frac_fmt.unwrap_or("").chars().filter(|c| matches!(c, '9' | '0')).collect();
+    let int_fmt: String = int_fmt
+        .chars()
+        .filter(|c| matches!(c, '9' | '0' | ',' | 'G'))
+        .collect();
+    let frac_fmt: String = frac_fmt
+        .unwrap_or("")
+        .chars()
+        .filter(|c| matches!(c, '9' | '0'))
+        .collect();
     let frac_n = frac_fmt.len() as i64;
     let r = numeric::round_scale(*d, frac_n);
     let neg = r.is_sign_negative() && !r.is_zero();
     let digits = r.abs().trunc().to_string();
-    let int_digits = if r.abs().trunc().is_zero() { "" } else { digits.as_str() };
+    let int_digits = if r.abs().trunc().is_zero() {
+        ""
+    } else {
+        digits.as_str()
+    };
     let positions = int_fmt.chars().filter(|c| *c == '9' || *c == '0').count();
     if int_digits.len() > positions {
-        let hashes: String = f.chars().map(|c| if matches!(c, '9' | '0') { '#' } else { c }).collect();
+        let hashes: String = f
+            .chars()
+            .map(|c| if matches!(c, '9' | '0') { '#' } else { c })
+            .collect();
         return Ok(format!(" {hashes}"));
     }
     // Integer part, right to left.
@@ -208,7 +257,11 @@ fn to_char_number(d: &Decimal, fmt: &str) -> Result<String> {
         match c {
             '9' | '0' => {
                 let forced = first_zero.is_some_and(|z| z <= i);
-                let is_units = i == fmt_chars.iter().rposition(|c| *c == '9' || *c == '0').unwrap_or(0);
+                let is_units = i
+                    == fmt_chars
+                        .iter()
+                        .rposition(|c| *c == '9' || *c == '0')
+                        .unwrap_or(0);
                 if let Some(dg) = di.next() {
                     int_out.push(dg);
                     shown_any = true;
@@ -220,20 +273,48 @@ fn to_char_number(d: &Decimal, fmt: &str) -> Result<String> {
                     int_out.push(' ');
                 }
             }
-            _ => int_out.push(if remaining > 0 || (shown_any && first_zero.is_some_and(|z| z < i)) { ',' } else { ' ' }),
+            _ => int_out.push(
+                if remaining > 0 || (shown_any && first_zero.is_some_and(|z| z < i)) {
+                    ','
+                } else {
+                    ' '
+                },
+            ),
         }
     }
     int_out.reverse();
     let mut int_s: String = int_out.into_iter().collect();
     // The sign goes right before the first visible character.
-    let sign = if neg { "-" } else if explicit_sign && f.contains('S') { "+" } else { " " };
+    let sign = if neg {
+        "-"
+    } else if explicit_sign && f.contains('S') {
+        "+"
+    } else {
+        " "
+    };
     let lead = int_s.len() - int_s.trim_start().len();
-    int_s = format!("{}{}{}", " ".repeat(lead), if explicit_sign && !neg && !f.contains('S') { " " } else { sign }, int_s.trim_start());
+    int_s = format!(
+        "{}{}{}",
+        " ".repeat(lead),
+        if explicit_sign && !neg && !f.contains('S') {
+            " "
+        } else {
+            sign
+        },
+        int_s.trim_start()
+    );
     let mut out = int_s;
     if f.contains(['.', 'D']) {
         let frac_digits = r.abs().fract().to_string();
-        let fd: Vec<char> = frac_digits.split('.').nth(1).unwrap_or("").chars().collect();
-        let mut frac: String = (0..frac_fmt.len()).map(|i| fd.get(i).copied().unwrap_or('0')).collect();
+        let fd: Vec<char> = frac_digits
+            .split('.')
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .collect();
+        let mut frac: String = (0..frac_fmt.len())
+            .map(|i| fd.get(i).copied().unwrap_or('0'))
+            .collect();
         if fm {
             // FM drops trailing zeros that only 9s asked for.
             let keep = frac_fmt.rfind('0').map(|p| p + 1).unwrap_or(0);
@@ -244,16 +325,24 @@ fn to_char_number(d: &Decimal, fmt: &str) -> Result<String> {
         out.push('.');
         out.push_str(&frac);
     }
-    Ok(if fm { out.trim_start().to_string() } else { out })
+    Ok(if fm {
+        out.trim_start().to_string()
+    } else {
+        out
+    })
 }
 
 fn bad_value(s: &str, pat: &str) -> Error {
-    Error::new(SqlState::INVALID_DATETIME_FORMAT, format!("invalid value \"{s}\" for \"{pat}\""))
+    Error::new(
+        SqlState::INVALID_DATETIME_FORMAT,
+        format!("invalid value \"{s}\" for \"{pat}\""),
+    )
 }
 
 /// Parses text with a template (`to_timestamp`, `to_date`).
 pub fn parse_with_format(input: &str, fmt: &str) -> Result<NaiveDateTime> {
-    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut us) = (1i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut us) =
+        (1i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
     let mut pm: Option<bool> = None;
     let mut rest = input;
     for piece in tokenize(fmt) {
@@ -272,8 +361,14 @@ pub fn parse_with_format(input: &str, fmt: &str) -> Result<NaiveDateTime> {
                 let take_num = |rest: &mut &str, max: usize| -> Result<i64> {
                     let neg = rest.starts_with('-');
                     let body = if neg { &rest[1..] } else { *rest };
-                    let n = body.bytes().take(max).take_while(u8::is_ascii_digit).count();
-                    let v: i64 = body[..n].parse().map_err(|_| bad_value(rest.get(..max.min(rest.len())).unwrap_or(""), pat))?;
+                    let n = body
+                        .bytes()
+                        .take(max)
+                        .take_while(u8::is_ascii_digit)
+                        .count();
+                    let v: i64 = body[..n].parse().map_err(|_| {
+                        bad_value(rest.get(..max.min(rest.len())).unwrap_or(""), pat)
+                    })?;
                     *rest = &body[n..];
                     Ok(if neg { -v } else { v })
                 };
@@ -281,7 +376,13 @@ pub fn parse_with_format(input: &str, fmt: &str) -> Result<NaiveDateTime> {
                     "YYYY" | "IYYY" => y = take_num(&mut rest, 9)?,
                     "YYY" | "YY" => {
                         let v = take_num(&mut rest, pat.len())?;
-                        y = if pat == "YY" && v < 70 { 2000 + v } else if pat == "YY" { 1900 + v } else { 2000 + v };
+                        y = if pat == "YY" && v < 70 {
+                            2000 + v
+                        } else if pat == "YY" {
+                            1900 + v
+                        } else {
+                            2000 + v
+                        };
                     }
                     "MM" => mo = take_num(&mut rest, 2)?,
                     "DD" => d = take_num(&mut rest, 2)?,
@@ -294,7 +395,11 @@ pub fn parse_with_format(input: &str, fmt: &str) -> Result<NaiveDateTime> {
                     "AM" | "PM" | "am" | "pm" | "A.M." | "P.M." | "a.m." | "p.m." => {
                         let up = rest.to_ascii_uppercase();
                         pm = Some(up.starts_with('P'));
-                        let n = if up.starts_with("A.M.") || up.starts_with("P.M.") { 4 } else { 2 };
+                        let n = if up.starts_with("A.M.") || up.starts_with("P.M.") {
+                            4
+                        } else {
+                            2
+                        };
                         rest = rest.get(n..).unwrap_or("");
                     }
                     "MONTH" | "Month" | "month" | "MON" | "Mon" | "mon" => {
@@ -305,7 +410,11 @@ pub fn parse_with_format(input: &str, fmt: &str) -> Result<NaiveDateTime> {
                             .ok_or_else(|| bad_value(rest, pat))?;
                         mo = idx as i64 + 1;
                         let full = MONTHS[idx].to_ascii_lowercase();
-                        let n = if pat.len() > 3 && lower.starts_with(&full) { full.len() } else { 3 };
+                        let n = if pat.len() > 3 && lower.starts_with(&full) {
+                            full.len()
+                        } else {
+                            3
+                        };
                         rest = rest.get(n..).unwrap_or("");
                     }
                     "DAY" | "Day" | "day" | "DY" | "Dy" | "dy" => {
@@ -325,13 +434,25 @@ pub fn parse_with_format(input: &str, fmt: &str) -> Result<NaiveDateTime> {
     }
     if let Some(p) = pm {
         if !(1..=12).contains(&h) {
-            return Err(Error::new(SqlState::INVALID_DATETIME_FORMAT, format!("hour \"{h}\" is invalid for the 12-hour clock")));
+            return Err(Error::new(
+                SqlState::INVALID_DATETIME_FORMAT,
+                format!("hour \"{h}\" is invalid for the 12-hour clock"),
+            ));
         }
         h = h % 12 + if p { 12 } else { 0 };
     }
-    let out_of_range = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("date/time field value out of range: \"{input}\""));
-    let date = NaiveDate::from_ymd_opt(i32::try_from(y).map_err(|_| out_of_range())?, u32::try_from(mo).map_err(|_| out_of_range())?, u32::try_from(d).map_err(|_| out_of_range())?)
-        .ok_or_else(out_of_range)?;
+    let out_of_range = || {
+        Error::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("date/time field value out of range: \"{input}\""),
+        )
+    };
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(y).map_err(|_| out_of_range())?,
+        u32::try_from(mo).map_err(|_| out_of_range())?,
+        u32::try_from(d).map_err(|_| out_of_range())?,
+    )
+    .ok_or_else(out_of_range)?;
     let time = NaiveTime::from_hms_micro_opt(
         u32::try_from(h).map_err(|_| out_of_range())?,
         u32::try_from(mi).map_err(|_| out_of_range())?,
@@ -351,23 +472,51 @@ mod tests {
     fn to_char_matches_postgres() {
         let ts = parse("2024-01-05 13:04:05", &DataType::Timestamp).unwrap_or(Value::Null);
         let got = to_char(&ts, "YYYY-MM-DD HH24:MI:SS Mon Month Day Dy HH12 AM").ok();
-        assert_eq!(got.as_deref(), Some("2024-01-05 13:04:05 Jan January   Friday    Fri 01 PM"));
-        assert_eq!(to_char(&ts, "FMMonth FMDD, \"of\" YYYY").ok().as_deref(), Some("January 5, of 2024"));
+        assert_eq!(
+            got.as_deref(),
+            Some("2024-01-05 13:04:05 Jan January   Friday    Fri 01 PM")
+        );
+        assert_eq!(
+            to_char(&ts, "FMMonth FMDD, \"of\" YYYY").ok().as_deref(),
+            Some("January 5, of 2024")
+        );
         let n = |s: &str| Value::Numeric(numeric::parse_numeric(s).unwrap_or_default());
-        assert_eq!(to_char(&n("1234.5"), "FM9999.00").ok().as_deref(), Some("1234.50"));
-        assert_eq!(to_char(&Value::Int4(42), "999").ok().as_deref(), Some("  42"));
-        assert_eq!(to_char(&Value::Int4(-42), "999").ok().as_deref(), Some(" -42"));
-        assert_eq!(to_char(&Value::Int4(5), "0999").ok().as_deref(), Some(" 0005"));
-        assert_eq!(to_char(&Value::Int4(1234), "99").ok().as_deref(), Some(" ##"));
-        assert_eq!(to_char(&Value::Int4(1234567), "9,999,999").ok().as_deref(), Some(" 1,234,567"));
-        assert_eq!(to_char(&n("3.14159"), "FM990.99").ok().as_deref(), Some("3.14"));
+        assert_eq!(
+            to_char(&n("1234.5"), "FM9999.00").ok().as_deref(),
+            Some("1234.50")
+        );
+        assert_eq!(
+            to_char(&Value::Int4(42), "999").ok().as_deref(),
+            Some("  42")
+        );
+        assert_eq!(
+            to_char(&Value::Int4(-42), "999").ok().as_deref(),
+            Some(" -42")
+        );
+        assert_eq!(
+            to_char(&Value::Int4(5), "0999").ok().as_deref(),
+            Some(" 0005")
+        );
+        assert_eq!(
+            to_char(&Value::Int4(1234), "99").ok().as_deref(),
+            Some(" ##")
+        );
+        assert_eq!(
+            to_char(&Value::Int4(1234567), "9,999,999").ok().as_deref(),
+            Some(" 1,234,567")
+        );
+        assert_eq!(
+            to_char(&n("3.14159"), "FM990.99").ok().as_deref(),
+            Some("3.14")
+        );
     }
 
     #[test]
     fn parse_templates() {
         let t = parse_with_format("2024-01-31 10:00", "YYYY-MM-DD HH24:MI").map(|t| t.to_string());
         assert_eq!(t.ok().as_deref(), Some("2024-01-31 10:00:00"));
-        let t = parse_with_format("05 Jan 2024 01:02 PM", "DD Mon YYYY HH12:MI AM").map(|t| t.to_string());
+        let t = parse_with_format("05 Jan 2024 01:02 PM", "DD Mon YYYY HH12:MI AM")
+            .map(|t| t.to_string());
         assert_eq!(t.ok().as_deref(), Some("2024-01-05 13:02:00"));
         assert!(parse_with_format("2024-13-01", "YYYY-MM-DD").is_err());
     }

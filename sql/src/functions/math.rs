@@ -35,24 +35,43 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
             Numeric(_) => Numeric(None),
             t => t.clone(),
         },
-        "ceil" | "ceiling" | "floor" | "sign" | "sqrt" | "exp" | "ln" | "log10" if len == 1 && n(0) => float_or_numeric(&a[0]),
+        "ceil" | "ceiling" | "floor" | "sign" | "sqrt" | "exp" | "ln" | "log10"
+            if len == 1 && n(0) =>
+        {
+            float_or_numeric(&a[0])
+        }
         "round" | "trunc" if len == 1 && n(0) => float_or_numeric(&a[0]),
-        "round" | "trunc" if len == 2 && n(0) && !matches!(a[0], Float4 | Float8) && is_int(&a[1]) => Numeric(None),
+        "round" | "trunc"
+            if len == 2 && n(0) && !matches!(a[0], Float4 | Float8) && is_int(&a[1]) =>
+        {
+            Numeric(None)
+        }
         "log" if len == 1 && n(0) => float_or_numeric(&a[0]),
         "log" if len == 2 && n(0) && n(1) => Numeric(None),
-        "mod" | "gcd" | "lcm" if len == 2 && n(0) && n(1) => match (Kind::of_type(&a[0]), Kind::of_type(&a[1])) {
-            (Some(x), Some(y)) if Kind::combine(x, y) <= Kind::Int8 => Kind::combine(x, y).data_type(),
-            _ => Numeric(None),
-        },
+        "mod" | "gcd" | "lcm" if len == 2 && n(0) && n(1) => {
+            match (Kind::of_type(&a[0]), Kind::of_type(&a[1])) {
+                (Some(x), Some(y)) if Kind::combine(x, y) <= Kind::Int8 => {
+                    Kind::combine(x, y).data_type()
+                }
+                _ => Numeric(None),
+            }
+        }
         "div" if len == 2 && n(0) && n(1) => Numeric(None),
         "power" | "pow" if len == 2 && n(0) && n(1) => {
-            if matches!(a[0], Numeric(_)) && !matches!(a[1], Float4 | Float8) || matches!(a[1], Numeric(_)) && !matches!(a[0], Float4 | Float8) {
+            if matches!(a[0], Numeric(_)) && !matches!(a[1], Float4 | Float8)
+                || matches!(a[1], Numeric(_)) && !matches!(a[0], Float4 | Float8)
+            {
                 Numeric(None)
             } else {
                 Float8
             }
         }
-        "cbrt" | "degrees" | "radians" | "sin" | "cos" | "tan" | "cot" | "asin" | "acos" | "atan" if len == 1 && n(0) => Float8,
+        "cbrt" | "degrees" | "radians" | "sin" | "cos" | "tan" | "cot" | "asin" | "acos"
+        | "atan"
+            if len == 1 && n(0) =>
+        {
+            Float8
+        }
         "atan2" if len == 2 && n(0) && n(1) => Float8,
         "pi" | "random" if len == 0 => Float8,
         "width_bucket" if len == 4 && a.iter().all(is_num) => Int4,
@@ -88,10 +107,16 @@ fn fit(r: Decimal, scale: i64) -> Decimal {
 
 fn log_domain(x: f64) -> Result<()> {
     if x == 0.0 {
-        return Err(Error::new(SqlState("2201E"), "cannot take logarithm of zero"));
+        return Err(Error::new(
+            SqlState("2201E"),
+            "cannot take logarithm of zero",
+        ));
     }
     if x < 0.0 {
-        return Err(Error::new(SqlState("2201E"), "cannot take logarithm of a negative number"));
+        return Err(Error::new(
+            SqlState("2201E"),
+            "cannot take logarithm of a negative number",
+        ));
     }
     Ok(())
 }
@@ -138,19 +163,40 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 (d / factor).trunc() * factor
             }))
         })(),
-        ("sign", 1) if num => dec_arg(&a[0]).map(|d| Value::Numeric(if d.is_zero() { Decimal::ZERO } else if d.is_sign_negative() { Decimal::NEGATIVE_ONE } else { Decimal::ONE })),
-        ("sign", 1) => f64_arg(&a[0]).and_then(|x| f(if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 })),
+        ("sign", 1) if num => dec_arg(&a[0]).map(|d| {
+            Value::Numeric(if d.is_zero() {
+                Decimal::ZERO
+            } else if d.is_sign_negative() {
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            })
+        }),
+        ("sign", 1) => f64_arg(&a[0]).and_then(|x| {
+            f(if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            })
+        }),
         ("sqrt", 1) if num => (|| {
             let d = dec_arg(&a[0])?;
             if d.is_sign_negative() && !d.is_zero() {
-                return Err(Error::new(SqlState("2201F"), "cannot take square root of a negative number"));
+                return Err(Error::new(
+                    SqlState("2201F"),
+                    "cannot take square root of a negative number",
+                ));
             }
             let (weight, _) = numeric::weight_and_first(&d);
             let sweight = (weight + 1) * 4 / 2 - 1;
             let r = d.sqrt().ok_or_else(numeric::overflow)?;
             Ok(Value::Numeric(fit(r, (16 - sweight).max(d.scale() as i64))))
         })(),
-        ("sqrt", 1) => f64_arg(&a[0]).and_then(|x| crate::types::ops::unary_op(crate::types::ops::UnaryOp::Sqrt, &Value::Float8(x))),
+        ("sqrt", 1) => f64_arg(&a[0]).and_then(|x| {
+            crate::types::ops::unary_op(crate::types::ops::UnaryOp::Sqrt, &Value::Float8(x))
+        }),
         ("cbrt", 1) => f64_arg(&a[0]).and_then(|x| f(x.cbrt())),
         ("exp", 1) if num => (|| {
             let d = dec_arg(&a[0])?;
@@ -161,23 +207,33 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("exp", 1) => f64_arg(&a[0]).and_then(|x| {
             let r = x.exp();
             if r.is_infinite() && x.is_finite() {
-                return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: overflow",
+                ));
             }
             f(r)
         }),
         ("ln", 1) if num => (|| {
             let d = dec_arg(&a[0])?;
             let r = numeric_ln(&d)?;
-            Ok(Value::Numeric(fit(r, (16 - ln_dweight(&d)).max(d.scale() as i64))))
+            Ok(Value::Numeric(fit(
+                r,
+                (16 - ln_dweight(&d)).max(d.scale() as i64),
+            )))
         })(),
         ("ln", 1) => f64_arg(&a[0]).and_then(|x| log_domain(x).and_then(|_| f(x.ln()))),
         ("log10" | "log", 1) if num => (|| {
             let d = dec_arg(&a[0])?;
-            let r = numeric_ln(&d)?.checked_div(Decimal::TEN.ln()).ok_or_else(numeric::overflow)?;
+            let r = numeric_ln(&d)?
+                .checked_div(Decimal::TEN.ln())
+                .ok_or_else(numeric::overflow)?;
             let dw = ln_dweight(&d) - ln_dweight(&Decimal::TEN);
             Ok(Value::Numeric(fit(r, (16 - dw).max(d.scale() as i64))))
         })(),
-        ("log10" | "log", 1) => f64_arg(&a[0]).and_then(|x| log_domain(x).and_then(|_| f(x.log10()))),
+        ("log10" | "log", 1) => {
+            f64_arg(&a[0]).and_then(|x| log_domain(x).and_then(|_| f(x.log10())))
+        }
         ("log", 2) => (|| {
             let b = dec_arg(&a[0])?;
             let x = dec_arg(&a[1])?;
@@ -185,9 +241,14 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             if lb.is_zero() {
                 return Err(Error::division_by_zero());
             }
-            let r = numeric_ln(&x)?.checked_div(lb).ok_or_else(numeric::overflow)?;
+            let r = numeric_ln(&x)?
+                .checked_div(lb)
+                .ok_or_else(numeric::overflow)?;
             let dw = ln_dweight(&x) - ln_dweight(&b);
-            Ok(Value::Numeric(fit(r, (16 - dw).max(b.scale().max(x.scale()) as i64))))
+            Ok(Value::Numeric(fit(
+                r,
+                (16 - dw).max(b.scale().max(x.scale()) as i64),
+            )))
         })(),
         ("mod", 2) => arith::numeric_op(Arith::Mod, &num_value(&a[0]), &num_value(&a[1])),
         ("div", 2) => (|| {
@@ -196,14 +257,18 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             if y.is_zero() {
                 return Err(Error::division_by_zero());
             }
-            Ok(Value::Numeric(x.checked_div(y).ok_or_else(numeric::overflow)?.trunc()))
+            Ok(Value::Numeric(
+                x.checked_div(y).ok_or_else(numeric::overflow)?.trunc(),
+            ))
         })(),
         ("power" | "pow", 2) => {
             let (x, y) = (num_value(&a[0]), num_value(&a[1]));
             if matches!(x, Value::Numeric(_)) || matches!(y, Value::Numeric(_)) {
                 arith::power(&x, &y)
             } else {
-                f64_arg(&x).and_then(|p| arith::power_f64(p, f64_arg(&y)?)).map(Value::Float8)
+                f64_arg(&x)
+                    .and_then(|p| arith::power_f64(p, f64_arg(&y)?))
+                    .map(Value::Float8)
             }
         }
         ("gcd" | "lcm", 2) => gcd_lcm(name == "gcd", &a[0], &a[1]),
@@ -217,7 +282,10 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("cot", 1) => f64_arg(&a[0]).and_then(|x| f(1.0 / x.tan())),
         ("asin" | "acos", 1) => f64_arg(&a[0]).and_then(|x| {
             if !(-1.0..=1.0).contains(&x) {
-                return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "input is out of range"));
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "input is out of range",
+                ));
             }
             f(if name == "asin" { x.asin() } else { x.acos() })
         }),
@@ -231,7 +299,9 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
 /// Untyped text arguments become numeric so mixed calls still compute.
 fn num_value(v: &Value) -> Value {
     match v {
-        Value::Text(s) => numeric::parse_numeric(s).map(Value::Numeric).unwrap_or(Value::Null),
+        Value::Text(s) => numeric::parse_numeric(s)
+            .map(Value::Numeric)
+            .unwrap_or(Value::Null),
         other => other.clone(),
     }
 }
@@ -244,18 +314,47 @@ fn gcd_lcm(is_gcd: bool, x: &Value, y: &Value) -> Result<Value> {
     if kind <= Kind::Int8 {
         let (p, q) = (int_arg(x)? as i128, int_arg(y)? as i128);
         let g = gcd(p.abs(), q.abs());
-        let r = if is_gcd { g } else if g == 0 { 0 } else { (p / g * q).abs() };
-        let out = crate::types::cast::cast(Value::Numeric(Decimal::from_i128(r).ok_or_else(numeric::overflow)?), &kind.data_type());
-        return out.map_err(|_| Error::out_of_range(if kind == Kind::Int8 { "bigint" } else { "integer" }));
+        let r = if is_gcd {
+            g
+        } else if g == 0 {
+            0
+        } else {
+            (p / g * q).abs()
+        };
+        let out = crate::types::cast::cast(
+            Value::Numeric(Decimal::from_i128(r).ok_or_else(numeric::overflow)?),
+            &kind.data_type(),
+        );
+        return out.map_err(|_| {
+            Error::out_of_range(if kind == Kind::Int8 {
+                "bigint"
+            } else {
+                "integer"
+            })
+        });
     }
     let (p, q) = (dec_arg(x)?, dec_arg(y)?);
     if !p.fract().is_zero() || !q.fract().is_zero() {
         return Err(Error::unsupported("gcd/lcm of fractional numerics"));
     }
-    let (pi, qi) = (p.to_i128().ok_or_else(numeric::overflow)?, q.to_i128().ok_or_else(numeric::overflow)?);
+    let (pi, qi) = (
+        p.to_i128().ok_or_else(numeric::overflow)?,
+        q.to_i128().ok_or_else(numeric::overflow)?,
+    );
     let g = gcd(pi.abs(), qi.abs());
-    let r = if is_gcd { g } else if g == 0 { 0 } else { (pi / g).checked_mul(qi).ok_or_else(numeric::overflow)?.abs() };
-    Ok(Value::Numeric(Decimal::from_i128(r).ok_or_else(numeric::overflow)?))
+    let r = if is_gcd {
+        g
+    } else if g == 0 {
+        0
+    } else {
+        (pi / g)
+            .checked_mul(qi)
+            .ok_or_else(numeric::overflow)?
+            .abs()
+    };
+    Ok(Value::Numeric(
+        Decimal::from_i128(r).ok_or_else(numeric::overflow)?,
+    ))
 }
 
 fn gcd(mut a: i128, mut b: i128) -> i128 {
@@ -269,10 +368,16 @@ fn width_bucket(a: &[Value]) -> Result<Value> {
     let (x, lo, hi) = (f64_arg(&a[0])?, f64_arg(&a[1])?, f64_arg(&a[2])?);
     let n = int_arg(&a[3])?;
     if n <= 0 {
-        return Err(Error::new(SqlState("2201G"), "count must be greater than zero"));
+        return Err(Error::new(
+            SqlState("2201G"),
+            "count must be greater than zero",
+        ));
     }
     if lo == hi || !lo.is_finite() || !hi.is_finite() {
-        return Err(Error::new(SqlState("2201G"), "lower bound cannot equal upper bound"));
+        return Err(Error::new(
+            SqlState("2201G"),
+            "lower bound cannot equal upper bound",
+        ));
     }
     let b = if lo < hi {
         if x < lo {
@@ -289,7 +394,9 @@ fn width_bucket(a: &[Value]) -> Result<Value> {
     } else {
         ((lo - x) / (lo - hi) * n as f64).floor() as i64 + 1
     };
-    Ok(Value::Int4(i32::try_from(b).map_err(|_| Error::out_of_range("integer"))?))
+    Ok(Value::Int4(
+        i32::try_from(b).map_err(|_| Error::out_of_range("integer"))?,
+    ))
 }
 
 #[cfg(test)]
@@ -332,7 +439,10 @@ mod tests {
         assert_eq!(c("log10", &[n("2")]), "0.3010299956639812");
         assert_eq!(c("log", &[n("2"), n("8")]), "3.0000000000000000");
         assert_eq!(c("mod", &[n("-7.5"), Value::Int4(2)]), "-1.5");
-        assert_eq!(c("mod", &[Value::Int4(7), Value::Int4(0)]), "22012: division by zero");
+        assert_eq!(
+            c("mod", &[Value::Int4(7), Value::Int4(0)]),
+            "22012: division by zero"
+        );
         assert_eq!(c("div", &[n("7.5"), Value::Int4(2)]), "3");
         assert_eq!(c("sign", &[n("-2.5")]), "-1");
         assert_eq!(c("ceil", &[n("-1.5")]), "-1");
@@ -341,11 +451,31 @@ mod tests {
         assert_eq!(c("power", &[Value::Int4(2), Value::Int4(3)]), "8");
         assert_eq!(c("gcd", &[Value::Int4(4), Value::Int4(6)]), "2");
         assert_eq!(c("lcm", &[Value::Int4(4), Value::Int4(6)]), "12");
-        assert_eq!(c("ln", &[Value::Int4(0)]), "2201E: cannot take logarithm of zero");
+        assert_eq!(
+            c("ln", &[Value::Int4(0)]),
+            "2201E: cannot take logarithm of zero"
+        );
         assert_eq!(c("pi", &[]), "3.141592653589793");
-        assert_eq!(c("width_bucket", &[Value::Float8(5.35), Value::Float8(0.024), Value::Float8(10.06), Value::Int4(5)]), "3");
+        assert_eq!(
+            c(
+                "width_bucket",
+                &[
+                    Value::Float8(5.35),
+                    Value::Float8(0.024),
+                    Value::Float8(10.06),
+                    Value::Int4(5)
+                ]
+            ),
+            "3"
+        );
         assert_eq!(signature("ceil", &[DataType::Int4]), Some(DataType::Float8));
-        assert_eq!(signature("ceil", &[DataType::Numeric(None)]), Some(DataType::Numeric(None)));
-        assert_eq!(signature("mod", &[DataType::Int4, DataType::Int8]), Some(DataType::Int8));
+        assert_eq!(
+            signature("ceil", &[DataType::Numeric(None)]),
+            Some(DataType::Numeric(None))
+        );
+        assert_eq!(
+            signature("mod", &[DataType::Int4, DataType::Int8]),
+            Some(DataType::Int8)
+        );
     }
 }

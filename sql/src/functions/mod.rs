@@ -60,7 +60,10 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value> {
         .or_else(|| misc_call(name, args));
     match found {
         Some(r) => r,
-        None => Err(no_function(name, &args.iter().map(Value::natural_type).collect::<Vec<_>>())),
+        None => Err(no_function(
+            name,
+            &args.iter().map(Value::natural_type).collect::<Vec<_>>(),
+        )),
     }
 }
 
@@ -101,15 +104,18 @@ pub fn is_strict(name: &str) -> bool {
 
 fn misc_signature(name: &str, args: &[DataType]) -> Option<DataType> {
     match name {
-        "greatest" | "least" if !args.is_empty() => {
-            args.iter().try_fold(DataType::Unknown, |acc, t| crate::types::cast::common_type(&acc, t)).map(|t| {
+        "greatest" | "least" if !args.is_empty() => args
+            .iter()
+            .try_fold(DataType::Unknown, |acc, t| {
+                crate::types::cast::common_type(&acc, t)
+            })
+            .map(|t| {
                 if t == DataType::Unknown {
                     DataType::Text
                 } else {
                     t
                 }
-            })
-        }
+            }),
         "num_nulls" | "num_nonnulls" => Some(DataType::Int4),
         "gen_random_uuid" if args.is_empty() => Some(DataType::Uuid),
         _ => None,
@@ -120,8 +126,12 @@ fn misc_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
     Some(match name {
         "greatest" => greatest_least(true, args),
         "least" => greatest_least(false, args),
-        "num_nulls" => Ok(Value::Int4(args.iter().filter(|v| v.is_null()).count() as i32)),
-        "num_nonnulls" => Ok(Value::Int4(args.iter().filter(|v| !v.is_null()).count() as i32)),
+        "num_nulls" => Ok(Value::Int4(
+            args.iter().filter(|v| v.is_null()).count() as i32
+        )),
+        "num_nonnulls" => Ok(Value::Int4(
+            args.iter().filter(|v| !v.is_null()).count() as i32
+        )),
         "gen_random_uuid" if args.is_empty() => Ok(Value::Uuid(uuid::Uuid::new_v4())),
         _ => return None,
     })
@@ -150,17 +160,32 @@ pub fn greatest_least(is_greatest: bool, args: &[Value]) -> Result<Value> {
 
 /// A type usable where text is expected (string types and untyped literals).
 pub(crate) fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name | DataType::Unknown | DataType::InternalChar)
+    matches!(
+        t,
+        DataType::Text
+            | DataType::Varchar(_)
+            | DataType::Char(_)
+            | DataType::Name
+            | DataType::Unknown
+            | DataType::InternalChar
+    )
 }
 
 /// A type usable where an integer is expected.
 pub(crate) fn is_int(t: &DataType) -> bool {
-    matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Unknown)
+    matches!(
+        t,
+        DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Unknown
+    )
 }
 
 /// A type usable where a number is expected.
 pub(crate) fn is_num(t: &DataType) -> bool {
-    is_int(t) || matches!(t, DataType::Numeric(_) | DataType::Float4 | DataType::Float8)
+    is_int(t)
+        || matches!(
+            t,
+            DataType::Numeric(_) | DataType::Float4 | DataType::Float8
+        )
 }
 
 /// Any value as text (its output form).
@@ -195,7 +220,10 @@ pub(crate) fn f64_arg(v: &Value) -> Result<f64> {
     match v {
         Value::Text(s) => crate::types::numeric::parse_f64(s, "double precision"),
         other if compare::as_num(other).is_some() => Ok(crate::types::cast::as_f64(other)),
-        other => Err(Error::invalid_text("double precision", &text::format(other))),
+        other => Err(Error::invalid_text(
+            "double precision",
+            &text::format(other),
+        )),
     }
 }
 
@@ -218,13 +246,25 @@ mod tests {
     #[test]
     fn dispatch_and_errors() {
         let e = return_type("nosuch", &[DataType::Int4]).map_err(|e| e.message());
-        assert_eq!(e.err().as_deref(), Some("function nosuch(integer) does not exist"));
+        assert_eq!(
+            e.err().as_deref(),
+            Some("function nosuch(integer) does not exist")
+        );
         let e = return_type("length", &[DataType::Int4]).map_err(|e| e.message());
-        assert_eq!(e.err().as_deref(), Some("function length(integer) does not exist"));
+        assert_eq!(
+            e.err().as_deref(),
+            Some("function length(integer) does not exist")
+        );
         assert_eq!(call("upper", &[Value::Null]).ok(), Some(Value::Null));
         let g = greatest_least(true, &[Value::Int4(1), Value::Null, Value::Int8(3)]);
         assert_eq!(g.ok(), Some(Value::Int8(3)));
-        assert_eq!(call("num_nulls", &[Value::Null, Value::Int4(1)]).ok(), Some(Value::Int4(1)));
-        assert_eq!(return_type("greatest", &[DataType::Int4, DataType::Numeric(None)]).ok(), Some(DataType::Numeric(None)));
+        assert_eq!(
+            call("num_nulls", &[Value::Null, Value::Int4(1)]).ok(),
+            Some(Value::Int4(1))
+        );
+        assert_eq!(
+            return_type("greatest", &[DataType::Int4, DataType::Numeric(None)]).ok(),
+            Some(DataType::Numeric(None))
+        );
     }
 }

@@ -19,8 +19,19 @@ use crate::error::{Error, Result};
 use crate::SqlState;
 
 /// LIKE / ILIKE with PostgreSQL semantics.
-pub fn like(text: &str, pattern: &str, escape: Option<char>, case_insensitive: bool) -> Result<bool> {
-    let fold = |s: &str| if case_insensitive { s.to_lowercase() } else { s.to_string() };
+pub fn like(
+    text: &str,
+    pattern: &str,
+    escape: Option<char>,
+    case_insensitive: bool,
+) -> Result<bool> {
+    let fold = |s: &str| {
+        if case_insensitive {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
     let t: Vec<char> = fold(text).chars().collect();
     let p = compile_like(&fold(pattern), escape)?;
     Ok(like_match(&t, &p))
@@ -41,7 +52,10 @@ fn compile_like(pattern: &str, escape: Option<char>) -> Result<Vec<Tok>> {
             match chars.next() {
                 Some(n) => out.push(Tok::Lit(n)),
                 None => {
-                    return Err(Error::new(SqlState::INVALID_ESCAPE_SEQUENCE, "LIKE pattern must not end with escape character"))
+                    return Err(Error::new(
+                        SqlState::INVALID_ESCAPE_SEQUENCE,
+                        "LIKE pattern must not end with escape character",
+                    ))
                 }
             }
         } else if c == '%' {
@@ -99,7 +113,10 @@ pub fn similar_to(text: &str, pattern: &str, escape: Option<char>) -> Result<boo
             match chars.next() {
                 Some(n) => re.push_str(&regex::escape(&n.to_string())),
                 None => {
-                    return Err(Error::new(SqlState::INVALID_ESCAPE_SEQUENCE, "invalid escape string"));
+                    return Err(Error::new(
+                        SqlState::INVALID_ESCAPE_SEQUENCE,
+                        "invalid escape string",
+                    ));
                 }
             }
             continue;
@@ -156,9 +173,18 @@ pub fn compiled(pattern: &str, case_insensitive: bool) -> Result<Regex> {
         .map_err(|e| {
             let reason = match e {
                 regex::Error::CompiledTooBig(_) => "regular expression is too complex".to_string(),
-                other => other.to_string().lines().last().unwrap_or("syntax error").trim().to_string(),
+                other => other
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("syntax error")
+                    .trim()
+                    .to_string(),
             };
-            Error::new(SqlState::INVALID_REGULAR_EXPRESSION, format!("invalid regular expression: {reason}"))
+            Error::new(
+                SqlState::INVALID_REGULAR_EXPRESSION,
+                format!("invalid regular expression: {reason}"),
+            )
         })?;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -201,6 +227,9 @@ mod tests {
         assert_eq!(regex_match("abc", "b", false).ok(), Some(true));
         assert_eq!(regex_match("ABC", "b", true).ok(), Some(true));
         assert_eq!(regex_match("foo bar", "\\mbar", false).ok(), Some(true));
-        assert_eq!(regex_match("x", "(", false).map_err(|e| e.state()).err(), Some(SqlState::INVALID_REGULAR_EXPRESSION));
+        assert_eq!(
+            regex_match("x", "(", false).map_err(|e| e.state()).err(),
+            Some(SqlState::INVALID_REGULAR_EXPRESSION)
+        );
     }
 }

@@ -109,7 +109,10 @@ pub fn as_decimal(v: &Value) -> Option<Decimal> {
 }
 
 fn float_overflow() -> Error {
-    Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow")
+    Error::new(
+        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value out of range: overflow",
+    )
 }
 
 /// Checks a float result the way PostgreSQL's `float_overflow_error` does:
@@ -146,7 +149,9 @@ pub fn numeric_op(op: Arith, a: &Value, b: &Value) -> Result<Value> {
                 // MIN % -1 is 0 in PostgreSQL, not an overflow.
                 Arith::Mod => Some(x.checked_rem(y).unwrap_or(0)),
             };
-            let r = r.filter(|r| (min..=max).contains(r)).ok_or_else(|| Error::out_of_range(kind.int_name()))?;
+            let r = r
+                .filter(|r| (min..=max).contains(r))
+                .ok_or_else(|| Error::out_of_range(kind.int_name()))?;
             Ok(match kind {
                 Kind::Int2 => Value::Int2(r as i16),
                 Kind::Int4 => Value::Int4(r as i32),
@@ -154,7 +159,10 @@ pub fn numeric_op(op: Arith, a: &Value, b: &Value) -> Result<Value> {
             })
         }
         Kind::Numeric => {
-            let (x, y) = (as_decimal(a).unwrap_or_default(), as_decimal(b).unwrap_or_default());
+            let (x, y) = (
+                as_decimal(a).unwrap_or_default(),
+                as_decimal(b).unwrap_or_default(),
+            );
             let r = match op {
                 Arith::Add => x.checked_add(y),
                 Arith::Sub => x.checked_sub(y),
@@ -201,7 +209,10 @@ pub fn power(a: &Value, b: &Value) -> Result<Value> {
         _ => return Err(Error::internal("power on non-numbers")),
     };
     if kind == Kind::Numeric {
-        let (x, y) = (as_decimal(a).unwrap_or_default(), as_decimal(b).unwrap_or_default());
+        let (x, y) = (
+            as_decimal(a).unwrap_or_default(),
+            as_decimal(b).unwrap_or_default(),
+        );
         return numeric_power(x, y).map(Value::Numeric);
     }
     power_f64(as_f64(a), as_f64(b)).map(Value::Float8)
@@ -210,17 +221,33 @@ pub fn power(a: &Value, b: &Value) -> Result<Value> {
 /// float8 power with PostgreSQL's errors.
 pub fn power_f64(x: f64, y: f64) -> Result<f64> {
     if x == 0.0 && y < 0.0 {
-        return Err(Error::new(SqlState("2201F"), "zero raised to a negative power is undefined"));
+        return Err(Error::new(
+            SqlState("2201F"),
+            "zero raised to a negative power is undefined",
+        ));
     }
     if x < 0.0 && y.fract() != 0.0 && y.is_finite() {
-        return Err(Error::new(SqlState("2201F"), "a negative number raised to a non-integer power yields a complex result"));
+        return Err(Error::new(
+            SqlState("2201F"),
+            "a negative number raised to a non-integer power yields a complex result",
+        ));
     }
     let r = x.powf(y);
     if r.is_infinite() && x.is_finite() && y.is_finite() {
         return Err(float_overflow());
     }
-    if r == 0.0 && x != 0.0 && x.is_finite() && y.is_finite() && x.abs() != 1.0 && y.abs() > 1.0 && x.abs() > 1.0 {
-        return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow"));
+    if r == 0.0
+        && x != 0.0
+        && x.is_finite()
+        && y.is_finite()
+        && x.abs() != 1.0
+        && y.abs() > 1.0
+        && x.abs() > 1.0
+    {
+        return Err(Error::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "value out of range: underflow",
+        ));
     }
     Ok(r)
 }
@@ -230,10 +257,16 @@ pub fn power_f64(x: f64, y: f64) -> Result<f64> {
 /// otherwise), capped by what a Decimal holds.
 pub fn numeric_power(x: Decimal, y: Decimal) -> Result<Decimal> {
     if x.is_zero() && y.is_sign_negative() {
-        return Err(Error::new(SqlState("2201F"), "zero raised to a negative power is undefined"));
+        return Err(Error::new(
+            SqlState("2201F"),
+            "zero raised to a negative power is undefined",
+        ));
     }
     if x.is_sign_negative() && !y.fract().is_zero() {
-        return Err(Error::new(SqlState("2201F"), "a negative number raised to a non-integer power yields a complex result"));
+        return Err(Error::new(
+            SqlState("2201F"),
+            "a negative number raised to a non-integer power yields a complex result",
+        ));
     }
     let min_scale = x.scale().max(y.scale()) as i64;
     let (r, scale) = if y.fract().is_zero() {
@@ -241,7 +274,9 @@ pub fn numeric_power(x: Decimal, y: Decimal) -> Result<Decimal> {
         let r = if e >= 0 {
             x.checked_powi(e).ok_or_else(numeric::overflow)?
         } else {
-            let p = x.checked_powi(e.checked_neg().ok_or_else(numeric::overflow)?).ok_or_else(numeric::overflow)?;
+            let p = x
+                .checked_powi(e.checked_neg().ok_or_else(numeric::overflow)?)
+                .ok_or_else(numeric::overflow)?;
             Decimal::ONE.checked_div(p).ok_or_else(numeric::overflow)?
         };
         (r, 16.max(min_scale))
@@ -264,16 +299,27 @@ pub fn ts_plus_interval(ts: NaiveDateTime, iv: &Interval) -> Result<NaiveDateTim
     let mut t = ts;
     if iv.months != 0 {
         let m = Months::new(iv.months.unsigned_abs());
-        t = if iv.months > 0 { t.checked_add_months(m) } else { t.checked_sub_months(m) }.ok_or_else(dt_overflow)?;
+        t = if iv.months > 0 {
+            t.checked_add_months(m)
+        } else {
+            t.checked_sub_months(m)
+        }
+        .ok_or_else(dt_overflow)?;
     }
-    t = t.checked_add_signed(Duration::days(iv.days as i64)).ok_or_else(dt_overflow)?;
-    t = t.checked_add_signed(Duration::microseconds(iv.micros)).ok_or_else(dt_overflow)?;
+    t = t
+        .checked_add_signed(Duration::days(iv.days as i64))
+        .ok_or_else(dt_overflow)?;
+    t = t
+        .checked_add_signed(Duration::microseconds(iv.micros))
+        .ok_or_else(dt_overflow)?;
     Ok(t)
 }
 
 /// `timestamp - timestamp` = interval of days and time (justified hours).
 pub fn ts_minus_ts(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
-    let us = (a - b).num_microseconds().ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?;
+    let us = (a - b)
+        .num_microseconds()
+        .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?;
     Interval::new(0, 0, us).justify_hours()
 }
 
@@ -292,34 +338,62 @@ pub fn datetime_op(op: Arith, a: &Value, b: &Value) -> Option<Result<Value>> {
     use Value::*;
     let neg = |i: &super::Interval| i.checked_neg();
     Some(match (op, a, b) {
-        (Arith::Add, Date(d), Int4(n)) | (Arith::Add, Int4(n), Date(d)) => {
-            d.checked_add_signed(Duration::days(*n as i64)).map(Date).ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "date out of range"))
-        }
-        (Arith::Sub, Date(d), Int4(n)) => {
-            d.checked_sub_signed(Duration::days(*n as i64)).map(Date).ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "date out of range"))
-        }
+        (Arith::Add, Date(d), Int4(n)) | (Arith::Add, Int4(n), Date(d)) => d
+            .checked_add_signed(Duration::days(*n as i64))
+            .map(Date)
+            .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "date out of range")),
+        (Arith::Sub, Date(d), Int4(n)) => d
+            .checked_sub_signed(Duration::days(*n as i64))
+            .map(Date)
+            .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "date out of range")),
         (Arith::Sub, Date(x), Date(y)) => Ok(Int4((*x - *y).num_days() as i32)),
-        (Arith::Add, Date(d), Interval(i)) | (Arith::Add, Interval(i), Date(d)) => ts_plus_interval(midnight(*d), i).map(Timestamp),
-        (Arith::Sub, Date(d), Interval(i)) => neg(i).and_then(|n| ts_plus_interval(midnight(*d), &n)).map(Timestamp),
-        (Arith::Add, Date(d), Time(t)) | (Arith::Add, Time(t), Date(d)) => Ok(Timestamp(d.and_time(*t))),
-        (Arith::Add, Timestamp(t), Interval(i)) | (Arith::Add, Interval(i), Timestamp(t)) => ts_plus_interval(*t, i).map(Timestamp),
-        (Arith::Sub, Timestamp(t), Interval(i)) => neg(i).and_then(|n| ts_plus_interval(*t, &n)).map(Timestamp),
+        (Arith::Add, Date(d), Interval(i)) | (Arith::Add, Interval(i), Date(d)) => {
+            ts_plus_interval(midnight(*d), i).map(Timestamp)
+        }
+        (Arith::Sub, Date(d), Interval(i)) => neg(i)
+            .and_then(|n| ts_plus_interval(midnight(*d), &n))
+            .map(Timestamp),
+        (Arith::Add, Date(d), Time(t)) | (Arith::Add, Time(t), Date(d)) => {
+            Ok(Timestamp(d.and_time(*t)))
+        }
+        (Arith::Add, Timestamp(t), Interval(i)) | (Arith::Add, Interval(i), Timestamp(t)) => {
+            ts_plus_interval(*t, i).map(Timestamp)
+        }
+        (Arith::Sub, Timestamp(t), Interval(i)) => {
+            neg(i).and_then(|n| ts_plus_interval(*t, &n)).map(Timestamp)
+        }
         (Arith::Add, TimestampTz(t), Interval(i)) | (Arith::Add, Interval(i), TimestampTz(t)) => {
             ts_plus_interval(t.naive_utc(), i).map(|r| TimestampTz(r.and_utc()))
         }
-        (Arith::Sub, TimestampTz(t), Interval(i)) => {
-            neg(i).and_then(|n| ts_plus_interval(t.naive_utc(), &n)).map(|r| TimestampTz(r.and_utc()))
-        }
-        (Arith::Sub, x, y) if dt_key(x).is_some() && dt_key(y).is_some() && !matches!((x, y), (Date(_), Date(_))) => {
+        (Arith::Sub, TimestampTz(t), Interval(i)) => neg(i)
+            .and_then(|n| ts_plus_interval(t.naive_utc(), &n))
+            .map(|r| TimestampTz(r.and_utc())),
+        (Arith::Sub, x, y)
+            if dt_key(x).is_some()
+                && dt_key(y).is_some()
+                && !matches!((x, y), (Date(_), Date(_))) =>
+        {
             ts_minus_ts(dt_key(x)?, dt_key(y)?).map(Interval)
         }
-        (Arith::Add, Time(t), Interval(i)) | (Arith::Add, Interval(i), Time(t)) => Ok(Time(time_plus(*t, i.micros))),
+        (Arith::Add, Time(t), Interval(i)) | (Arith::Add, Interval(i), Time(t)) => {
+            Ok(Time(time_plus(*t, i.micros)))
+        }
         (Arith::Sub, Time(t), Interval(i)) => Ok(Time(time_plus(*t, i.micros.wrapping_neg()))),
-        (Arith::Sub, Time(x), Time(y)) => Ok(Interval(super::Interval::new(0, 0, (*x - *y).num_microseconds().unwrap_or(0)))),
+        (Arith::Sub, Time(x), Time(y)) => Ok(Interval(super::Interval::new(
+            0,
+            0,
+            (*x - *y).num_microseconds().unwrap_or(0),
+        ))),
         (Arith::Add, Interval(x), Interval(y)) => x.checked_add(y).map(Interval),
         (Arith::Sub, Interval(x), Interval(y)) => x.checked_sub(y).map(Interval),
-        (Arith::Mul, Interval(i), n) | (Arith::Mul, n, Interval(i)) if Kind::of_value(n).is_some() => i.mul_f64(as_f64(n)).map(Interval),
-        (Arith::Div, Interval(i), n) if Kind::of_value(n).is_some() => i.div_f64(as_f64(n)).map(Interval),
+        (Arith::Mul, Interval(i), n) | (Arith::Mul, n, Interval(i))
+            if Kind::of_value(n).is_some() =>
+        {
+            i.mul_f64(as_f64(n)).map(Interval)
+        }
+        (Arith::Div, Interval(i), n) if Kind::of_value(n).is_some() => {
+            i.div_f64(as_f64(n)).map(Interval)
+        }
         _ => return None,
     })
 }
@@ -337,18 +411,31 @@ fn dt_key(v: &Value) -> Option<NaiveDateTime> {
 pub fn datetime_op_type(op: Arith, a: &DataType, b: &DataType) -> Option<DataType> {
     use DataType::*;
     Some(match (op, a, b) {
-        (Arith::Add, Date, Int4 | Int2) | (Arith::Add, Int4 | Int2, Date) | (Arith::Sub, Date, Int4 | Int2) => Date,
+        (Arith::Add, Date, Int4 | Int2)
+        | (Arith::Add, Int4 | Int2, Date)
+        | (Arith::Sub, Date, Int4 | Int2) => Date,
         (Arith::Sub, Date, Date) => Int4,
-        (Arith::Add, Date, Interval) | (Arith::Add, Interval, Date) | (Arith::Sub, Date, Interval) => Timestamp,
+        (Arith::Add, Date, Interval)
+        | (Arith::Add, Interval, Date)
+        | (Arith::Sub, Date, Interval) => Timestamp,
         (Arith::Add, Date, Time) | (Arith::Add, Time, Date) => Timestamp,
-        (Arith::Add, Timestamp, Interval) | (Arith::Add, Interval, Timestamp) | (Arith::Sub, Timestamp, Interval) => Timestamp,
-        (Arith::Add, TimestampTz, Interval) | (Arith::Add, Interval, TimestampTz) | (Arith::Sub, TimestampTz, Interval) => TimestampTz,
+        (Arith::Add, Timestamp, Interval)
+        | (Arith::Add, Interval, Timestamp)
+        | (Arith::Sub, Timestamp, Interval) => Timestamp,
+        (Arith::Add, TimestampTz, Interval)
+        | (Arith::Add, Interval, TimestampTz)
+        | (Arith::Sub, TimestampTz, Interval) => TimestampTz,
         (Arith::Sub, Timestamp | Date, Timestamp) | (Arith::Sub, Timestamp, Date) => Interval,
-        (Arith::Sub, TimestampTz, TimestampTz | Timestamp | Date) | (Arith::Sub, Timestamp | Date, TimestampTz) => Interval,
-        (Arith::Add, Time, Interval) | (Arith::Add, Interval, Time) | (Arith::Sub, Time, Interval) => Time,
+        (Arith::Sub, TimestampTz, TimestampTz | Timestamp | Date)
+        | (Arith::Sub, Timestamp | Date, TimestampTz) => Interval,
+        (Arith::Add, Time, Interval)
+        | (Arith::Add, Interval, Time)
+        | (Arith::Sub, Time, Interval) => Time,
         (Arith::Sub, Time, Time) => Interval,
         (Arith::Add | Arith::Sub, Interval, Interval) => Interval,
-        (Arith::Mul, Interval, n) | (Arith::Mul, n, Interval) if Kind::of_type(n).is_some() => Interval,
+        (Arith::Mul, Interval, n) | (Arith::Mul, n, Interval) if Kind::of_type(n).is_some() => {
+            Interval
+        }
         (Arith::Div, Interval, n) if Kind::of_type(n).is_some() => Interval,
         _ => return None,
     })

@@ -22,15 +22,24 @@ use crate::error::{Error, Result};
 use crate::SqlState;
 
 fn insufficient() -> Error {
-    Error::new(SqlState::INVALID_BINARY_REPRESENTATION, "insufficient data left in message")
+    Error::new(
+        SqlState::INVALID_BINARY_REPRESENTATION,
+        "insufficient data left in message",
+    )
 }
 
 fn bad_format() -> Error {
-    Error::new(SqlState::INVALID_BINARY_REPRESENTATION, "incorrect binary data format")
+    Error::new(
+        SqlState::INVALID_BINARY_REPRESENTATION,
+        "incorrect binary data format",
+    )
 }
 
 fn range_err(what: &str) -> Error {
-    Error::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("{what} out of range"))
+    Error::new(
+        SqlState::DATETIME_FIELD_OVERFLOW,
+        format!("{what} out of range"),
+    )
 }
 
 /// Encodes a non-NULL value in binary format for the given column type.
@@ -39,11 +48,18 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
     // cast first when the declared type differs (e.g. an int4 value in an
     // int8 column), so the byte width matches what the client was told.
     let v = match (value, ty) {
-        (Value::Array(_), DataType::Array(_)) | (_, DataType::Unknown | DataType::Void) => value.clone(),
+        (Value::Array(_), DataType::Array(_)) | (_, DataType::Unknown | DataType::Void) => {
+            value.clone()
+        }
         (v, t) if v.natural_type() == *t => v.clone(),
-        (Value::Text(_), DataType::Varchar(_) | DataType::Char(_) | DataType::Name | DataType::InternalChar) => value.clone(),
+        (
+            Value::Text(_),
+            DataType::Varchar(_) | DataType::Char(_) | DataType::Name | DataType::InternalChar,
+        ) => value.clone(),
         (Value::Numeric(_), DataType::Numeric(_)) => value.clone(),
-        (Value::Oid(_), DataType::RegClass | DataType::RegType | DataType::RegProc) => value.clone(),
+        (Value::Oid(_), DataType::RegClass | DataType::RegType | DataType::RegProc) => {
+            value.clone()
+        }
         (v, t) => super::cast::cast(v.clone(), t)?,
     };
     let mut out = Vec::new();
@@ -60,7 +76,11 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
             let (digits, weight, dscale) = numeric::to_base10000(d);
             out.extend((digits.len() as i16).to_be_bytes());
             out.extend(weight.to_be_bytes());
-            let sign: u16 = if d.is_sign_negative() && !d.is_zero() { 0x4000 } else { 0 };
+            let sign: u16 = if d.is_sign_negative() && !d.is_zero() {
+                0x4000
+            } else {
+                0
+            };
             out.extend(sign.to_be_bytes());
             out.extend(dscale.to_be_bytes());
             for dg in digits {
@@ -78,7 +98,8 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
             out.extend((days as i32).to_be_bytes());
         }
         Value::Time(t) => {
-            let us = t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
+            let us =
+                t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
             out.extend(us.to_be_bytes());
         }
         Value::Timestamp(t) => out.extend(micros_since_epoch(t)?.to_be_bytes()),
@@ -121,7 +142,9 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
 }
 
 fn micros_since_epoch(t: &chrono::NaiveDateTime) -> Result<i64> {
-    (*t - datetime::pg_epoch()).num_microseconds().ok_or_else(|| range_err("timestamp"))
+    (*t - datetime::pg_epoch())
+        .num_microseconds()
+        .ok_or_else(|| range_err("timestamp"))
 }
 
 /// A cursor over client bytes.
@@ -165,7 +188,10 @@ fn utf8(b: &[u8]) -> Result<String> {
     String::from_utf8(b.to_vec()).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let byte = b.get(at).copied().unwrap_or(0);
-        Error::new(SqlState::CHARACTER_NOT_IN_REPERTOIRE, format!("invalid byte sequence for encoding \"UTF8\": 0x{byte:02x}"))
+        Error::new(
+            SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+            format!("invalid byte sequence for encoding \"UTF8\": 0x{byte:02x}"),
+        )
     })
 }
 
@@ -202,7 +228,12 @@ fn decode_from(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
                 0x0000 => false,
                 0x4000 => true,
                 0xC000 => return Err(Error::unsupported("numeric NaN is not supported")),
-                _ => return Err(Error::new(SqlState::INVALID_BINARY_REPRESENTATION, "invalid sign in external \"numeric\" value")),
+                _ => {
+                    return Err(Error::new(
+                        SqlState::INVALID_BINARY_REPRESENTATION,
+                        "invalid sign in external \"numeric\" value",
+                    ))
+                }
             };
             let digits = (0..ndigits).map(|_| r.i16()).collect::<Result<Vec<_>>>()?;
             let d = numeric::from_base10000(&digits, weight, negative, dscale as u16)?;
@@ -225,14 +256,20 @@ fn decode_from(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
         DataType::Jsonb => {
             let version = r.arr::<1>()?[0];
             if version != 1 {
-                return Err(Error::new(SqlState::INVALID_BINARY_REPRESENTATION, format!("unsupported jsonb version number {version}")));
+                return Err(Error::new(
+                    SqlState::INVALID_BINARY_REPRESENTATION,
+                    format!("unsupported jsonb version number {version}"),
+                ));
             }
             Value::Jsonb(super::json::parse_jsonb(&utf8(r.rest())?)?)
         }
         DataType::Bytea => Value::Bytea(r.rest().to_vec()),
         DataType::Date => {
             let days = r.i32()?;
-            let d = datetime::pg_epoch().date().checked_add_signed(Duration::days(days as i64)).ok_or_else(|| range_err("date"))?;
+            let d = datetime::pg_epoch()
+                .date()
+                .checked_add_signed(Duration::days(days as i64))
+                .ok_or_else(|| range_err("date"))?;
             Value::Date(d)
         }
         DataType::Time => {
@@ -244,7 +281,9 @@ fn decode_from(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
         }
         DataType::Timestamp | DataType::TimestampTz => {
             let us = r.i64()?;
-            let t = datetime::pg_epoch().checked_add_signed(Duration::microseconds(us)).ok_or_else(|| range_err("timestamp"))?;
+            let t = datetime::pg_epoch()
+                .checked_add_signed(Duration::microseconds(us))
+                .ok_or_else(|| range_err("timestamp"))?;
             if *ty == DataType::Timestamp {
                 Value::Timestamp(t)
             } else {
@@ -270,15 +309,19 @@ fn decode_array(r: &mut Reader<'_>, elem: &DataType) -> Result<Value> {
         return Ok(Value::Array(Vec::new()));
     }
     if ndim != 1 {
-        return Err(Error::unsupported("multidimensional arrays are not supported"));
+        return Err(Error::unsupported(
+            "multidimensional arrays are not supported",
+        ));
     }
     if elem_oid != oid::type_oid(elem) && oid::from_oid(elem_oid).is_none() {
         return Err(Error::new(
             SqlState::DATATYPE_MISMATCH,
-            format!("wrong element type"),
+            "wrong element type".to_string(),
         ));
     }
-    let elem_ty = oid::from_oid(elem_oid).map(|t| if t == *elem { t } else { elem.clone() }).unwrap_or_else(|| elem.clone());
+    let elem_ty = oid::from_oid(elem_oid)
+        .map(|t| if t == *elem { t } else { elem.clone() })
+        .unwrap_or_else(|| elem.clone());
     let len = r.i32()?;
     let _lower = r.i32()?;
     if len < 0 || len as usize > r.buf.len() {
@@ -306,7 +349,9 @@ mod tests {
     fn round_trip(text: &str, ty: DataType) -> String {
         let v = parse(text, &ty).unwrap_or(Value::Null);
         let bytes = encode(&v, &ty).unwrap_or_default();
-        decode(&bytes, &ty).map(|v| format(&v)).unwrap_or_else(|e| e.message())
+        decode(&bytes, &ty)
+            .map(|v| format(&v))
+            .unwrap_or_else(|e| e.message())
     }
 
     #[test]
@@ -344,13 +389,27 @@ mod tests {
         let n = parse("12345.678", &DataType::Numeric(None)).unwrap_or(Value::Null);
         let expect = vec![0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c];
         assert_eq!(encode(&n, &DataType::Numeric(None)).ok(), Some(expect));
-        assert_eq!(encode(&Value::Int4(7), &DataType::Int8).ok(), Some(7i64.to_be_bytes().to_vec()));
+        assert_eq!(
+            encode(&Value::Int4(7), &DataType::Int8).ok(),
+            Some(7i64.to_be_bytes().to_vec())
+        );
         let e = decode(&[0, 1], &DataType::Int4).map_err(|e| e.message());
-        assert_eq!(e.err().as_deref(), Some("insufficient data left in message"));
+        assert_eq!(
+            e.err().as_deref(),
+            Some("insufficient data left in message")
+        );
         let e = decode(&[0, 0, 0, 1, 0], &DataType::Int4).map_err(|e| e.message());
         assert_eq!(e.err().as_deref(), Some("incorrect binary data format"));
         assert!(decode(&[0xff, 0xfe], &DataType::Text).is_err());
-        assert!(decode(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1], &DataType::Array(Box::new(DataType::Int4))).is_err());
-        assert!(decode(&[0, 1, 0x7f, 0xff, 0, 0, 0, 0, 0x27, 0x10], &DataType::Numeric(None)).is_err());
+        assert!(decode(
+            &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1],
+            &DataType::Array(Box::new(DataType::Int4))
+        )
+        .is_err());
+        assert!(decode(
+            &[0, 1, 0x7f, 0xff, 0, 0, 0, 0, 0x27, 0x10],
+            &DataType::Numeric(None)
+        )
+        .is_err());
     }
 }

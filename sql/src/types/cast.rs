@@ -25,14 +25,22 @@ use crate::SqlState;
 fn cannot_cast(v: &Value, to: &DataType) -> Error {
     Error::new(
         SqlState::CANNOT_COERCE,
-        format!("cannot cast type {} to {}", oid::type_name(&v.natural_type()), oid::type_name(to)),
+        format!(
+            "cannot cast type {} to {}",
+            oid::type_name(&v.natural_type()),
+            oid::type_name(to)
+        ),
     )
 }
 
 fn int_range(v: i64, to: &DataType) -> Result<Value> {
     match to {
-        DataType::Int2 => i16::try_from(v).map(Value::Int2).map_err(|_| Error::out_of_range("smallint")),
-        DataType::Int4 => i32::try_from(v).map(Value::Int4).map_err(|_| Error::out_of_range("integer")),
+        DataType::Int2 => i16::try_from(v)
+            .map(Value::Int2)
+            .map_err(|_| Error::out_of_range("smallint")),
+        DataType::Int4 => i32::try_from(v)
+            .map(Value::Int4)
+            .map_err(|_| Error::out_of_range("integer")),
         _ => Ok(Value::Int8(v)),
     }
 }
@@ -48,7 +56,7 @@ fn int_type_name(to: &DataType) -> &'static str {
 /// Float to integer: round to nearest (ties to even), range-checked.
 fn float_to_int(f: f64, to: &DataType) -> Result<Value> {
     let r = f.round_ties_even();
-    if !r.is_finite() || r < -9.223_372_036_854_775_808e18 || r >= 9.223_372_036_854_775_808e18 {
+    if !r.is_finite() || !(i64::MIN as f64..i64::MAX as f64).contains(&r) {
         return Err(Error::out_of_range(int_type_name(to)));
     }
     int_range(r as i64, to)
@@ -57,7 +65,9 @@ fn float_to_int(f: f64, to: &DataType) -> Result<Value> {
 /// Numeric to integer: round half away from zero, range-checked.
 fn numeric_to_int(d: &Decimal, to: &DataType) -> Result<Value> {
     let r = d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    let v = r.to_i64().ok_or_else(|| Error::out_of_range(int_type_name(to)))?;
+    let v = r
+        .to_i64()
+        .ok_or_else(|| Error::out_of_range(int_type_name(to)))?;
     int_range(v, to)
 }
 
@@ -89,11 +99,15 @@ pub fn cast(value: Value, to: &DataType) -> Result<Value> {
     match to {
         DataType::Varchar(Some(n)) => {
             let s = string_of(value);
-            return Ok(s.map(|s| Value::Text(truncate_chars(&s, *n as usize).to_string())).unwrap_or(Value::Null));
+            return Ok(s
+                .map(|s| Value::Text(truncate_chars(&s, *n as usize).to_string()))
+                .unwrap_or(Value::Null));
         }
         DataType::Char(n) => {
             let s = string_of(value);
-            return Ok(s.map(|s| Value::Text(pad(truncate_chars(&s, *n as usize), *n as usize))).unwrap_or(Value::Null));
+            return Ok(s
+                .map(|s| Value::Text(pad(truncate_chars(&s, *n as usize), *n as usize)))
+                .unwrap_or(Value::Null));
         }
         _ => {}
     }
@@ -133,9 +147,10 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
         (V::Text(s), t) => text::parse(&s, t)?,
         (V::Json(s), T::Jsonb) => V::Jsonb(json::parse_jsonb(&s)?),
         (V::Jsonb(j), T::Json) => V::Json(json::format_jsonb(&j)),
-        (V::Jsonb(j), t @ (T::Int2 | T::Int4 | T::Int8 | T::Numeric(_) | T::Float4 | T::Float8 | T::Bool)) => {
-            jsonb_scalar(&j, t)?
-        }
+        (
+            V::Jsonb(j),
+            t @ (T::Int2 | T::Int4 | T::Int8 | T::Numeric(_) | T::Float4 | T::Float8 | T::Bool),
+        ) => jsonb_scalar(&j, t)?,
         (v, T::Text | T::Varchar(None)) => V::Text(to_text(&v)),
         (v, T::Name) => V::Text(text::truncate_bytes(&to_text(&v), 63).to_string()),
         (v, T::InternalChar) => V::Text(text::truncate_bytes(&to_text(&v), 1).to_string()),
@@ -154,17 +169,25 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
         (V::Numeric(d), t @ (T::Int2 | T::Int4 | T::Int8)) => numeric_to_int(&d, t)?,
         (V::Int2(x), T::Oid | T::RegClass | T::RegType | T::RegProc) => V::Oid(x as i32 as u32),
         (V::Int4(x), T::Oid | T::RegClass | T::RegType | T::RegProc) => V::Oid(x as u32),
-        (V::Int8(x), T::Oid | T::RegClass | T::RegType | T::RegProc) => {
-            V::Oid(u32::try_from(x).or_else(|_| i32::try_from(x).map(|v| v as u32)).map_err(|_| Error::out_of_range("OID"))?)
-        }
+        (V::Int8(x), T::Oid | T::RegClass | T::RegType | T::RegProc) => V::Oid(
+            u32::try_from(x)
+                .or_else(|_| i32::try_from(x).map(|v| v as u32))
+                .map_err(|_| Error::out_of_range("OID"))?,
+        ),
         (v @ V::Oid(_), T::Oid | T::RegClass | T::RegType | T::RegProc) => v,
         (V::Float8(f), T::Float4) => {
             let r = f as f32;
             if f.is_finite() && r.is_infinite() {
-                return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: overflow",
+                ));
             }
             if f != 0.0 && f.is_finite() && r == 0.0 {
-                return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow"));
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: underflow",
+                ));
             }
             V::Float4(r)
         }
@@ -176,20 +199,25 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
                 _ => 0.0,
             };
             if f.is_nan() || f.is_infinite() {
-                return Err(Error::unsupported("numeric NaN and Infinity are not supported"));
+                return Err(Error::unsupported(
+                    "numeric NaN and Infinity are not supported",
+                ));
             }
-            let d = to_numeric(&v).unwrap_or_else(|| Ok(Decimal::ZERO))?;
+            let d = to_numeric(&v).unwrap_or(Ok(Decimal::ZERO))?;
             numeric_typmod(d, tm)?
         }
         (v, T::Numeric(tm)) if to_numeric(&v).is_some() => {
-            let d = to_numeric(&v).unwrap_or_else(|| Ok(Decimal::ZERO))?;
+            let d = to_numeric(&v).unwrap_or(Ok(Decimal::ZERO))?;
             numeric_typmod(d, tm)?
         }
         (v, T::Float8) if super::compare::as_num(&v).is_some() => V::Float8(as_f64(&v)),
         (v, T::Float4) if super::compare::as_num(&v).is_some() => {
             let f = as_f64(&v);
             if f.is_finite() && (f as f32).is_infinite() {
-                return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: overflow",
+                ));
             }
             V::Float4(f as f32)
         }
@@ -202,7 +230,8 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
         (V::TimestampTz(t), T::Timestamp) => V::Timestamp(t.naive_utc()),
         (V::TimestampTz(t), T::Time) => V::Time(t.time()),
         (V::Time(t), T::Interval) => {
-            let us = t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
+            let us =
+                t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
             V::Interval(Interval::new(0, 0, us))
         }
         (V::Interval(i), T::Time) => {
@@ -210,9 +239,12 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
             let t = NaiveTime::MIN + chrono::Duration::microseconds(us);
             V::Time(t)
         }
-        (V::Array(items), T::Array(elem)) => {
-            V::Array(items.into_iter().map(|v| cast(v, elem)).collect::<Result<Vec<_>>>()?)
-        }
+        (V::Array(items), T::Array(elem)) => V::Array(
+            items
+                .into_iter()
+                .map(|v| cast(v, elem))
+                .collect::<Result<Vec<_>>>()?,
+        ),
         (V::Bytea(b), T::Bytea) => V::Bytea(b),
         (v, t) if v.natural_type() == *t => v,
         (v, t @ (T::Json | T::Jsonb)) if !matches!(v, V::Array(_)) => {
@@ -268,7 +300,9 @@ pub fn assign(value: Value, to: &DataType) -> Result<Value> {
         DataType::Varchar(Some(n)) | DataType::Char(n) => *n as usize,
         _ => return convert(value, to),
     };
-    let Some(s) = string_of(value) else { return Ok(Value::Null) };
+    let Some(s) = string_of(value) else {
+        return Ok(Value::Null);
+    };
     let len = s.chars().count();
     let s = if len > limit {
         let kept = truncate_chars(&s, limit);
@@ -283,7 +317,11 @@ pub fn assign(value: Value, to: &DataType) -> Result<Value> {
     } else {
         s
     };
-    Ok(Value::Text(if matches!(to, DataType::Char(_)) { pad(&s, limit) } else { s }))
+    Ok(Value::Text(if matches!(to, DataType::Char(_)) {
+        pad(&s, limit)
+    } else {
+        s
+    }))
 }
 
 /// Position in the numeric promotion chain.
@@ -300,7 +338,10 @@ fn num_rank(t: &DataType) -> Option<u8> {
 }
 
 fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name)
+    matches!(
+        t,
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name
+    )
 }
 
 fn dt_rank(t: &DataType) -> Option<u8> {
@@ -319,12 +360,23 @@ pub fn can_implicit(from: &DataType, to: &DataType) -> bool {
     }
     match (from, to) {
         (DataType::Numeric(_), DataType::Numeric(_)) => true,
-        (DataType::Varchar(_), DataType::Varchar(_)) | (DataType::Char(_), DataType::Char(_)) => true,
+        (DataType::Varchar(_), DataType::Varchar(_)) | (DataType::Char(_), DataType::Char(_)) => {
+            true
+        }
         (f, t) if num_rank(f).is_some() && num_rank(t).is_some() => num_rank(f) <= num_rank(t),
-        (f, t) if is_string(f) && is_string(t) => !matches!(t, DataType::Name | DataType::Char(_)) || matches!(f, DataType::Text | DataType::Varchar(_)),
+        (f, t) if is_string(f) && is_string(t) => {
+            !matches!(t, DataType::Name | DataType::Char(_))
+                || matches!(f, DataType::Text | DataType::Varchar(_))
+        }
         (f, t) if dt_rank(f).is_some() && dt_rank(t).is_some() => dt_rank(f) <= dt_rank(t),
-        (DataType::Int2 | DataType::Int4 | DataType::Int8, DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc) => true,
-        (DataType::Oid, DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::Int8) => true,
+        (
+            DataType::Int2 | DataType::Int4 | DataType::Int8,
+            DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc,
+        ) => true,
+        (
+            DataType::Oid,
+            DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::Int8,
+        ) => true,
         (DataType::Time, DataType::Interval) => true,
         (DataType::Array(a), DataType::Array(b)) => can_implicit(a, b),
         _ => false,
@@ -376,55 +428,107 @@ mod tests {
     use super::*;
 
     fn c(v: Value, t: DataType) -> String {
-        cast(v, &t).map(|v| text::format(&v)).unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
+        cast(v, &t)
+            .map(|v| text::format(&v))
+            .unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
     }
 
     fn a(v: Value, t: DataType) -> String {
-        assign(v, &t).map(|v| text::format(&v)).unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
+        assign(v, &t)
+            .map(|v| text::format(&v))
+            .unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(c(Value::Int4(70000), DataType::Int2), "22003: smallint out of range");
-        assert_eq!(c(Value::Int8(1 << 40), DataType::Int4), "22003: integer out of range");
+        assert_eq!(
+            c(Value::Int4(70000), DataType::Int2),
+            "22003: smallint out of range"
+        );
+        assert_eq!(
+            c(Value::Int8(1 << 40), DataType::Int4),
+            "22003: integer out of range"
+        );
         assert_eq!(c(Value::Float8(2.5), DataType::Int4), "2");
         assert_eq!(c(Value::Float8(3.5), DataType::Int4), "4");
-        assert_eq!(c(Value::Float8(f64::NAN), DataType::Int4), "22003: integer out of range");
+        assert_eq!(
+            c(Value::Float8(f64::NAN), DataType::Int4),
+            "22003: integer out of range"
+        );
         let n = |s: &str| text::parse(s, &DataType::Numeric(None)).unwrap_or(Value::Null);
         assert_eq!(c(n("2.5"), DataType::Int4), "3");
         assert_eq!(c(n("-2.5"), DataType::Int4), "-3");
         assert_eq!(c(n("123.456"), DataType::Numeric(Some((5, 2)))), "123.46");
-        assert_eq!(c(n("1234.5"), DataType::Numeric(Some((5, 2)))), "22003: numeric field overflow");
+        assert_eq!(
+            c(n("1234.5"), DataType::Numeric(Some((5, 2)))),
+            "22003: numeric field overflow"
+        );
         assert_eq!(c(Value::Int4(1), DataType::Numeric(Some((5, 2)))), "1.00");
         assert_eq!(c(Value::Float8(0.1), DataType::Numeric(None)), "0.1");
         assert_eq!(c(n("1.5"), DataType::Float8), "1.5");
         assert_eq!(c(Value::Bool(true), DataType::Int4), "1");
         assert_eq!(c(Value::Int4(0), DataType::Bool), "f");
-        assert_eq!(c(Value::Float8(1e300), DataType::Float4), "22003: value out of range: overflow");
+        assert_eq!(
+            c(Value::Float8(1e300), DataType::Float4),
+            "22003: value out of range: overflow"
+        );
     }
 
     #[test]
     fn strings() {
         assert_eq!(c(Value::Bool(true), DataType::Text), "true");
-        assert_eq!(c(Value::Text("abcdef".into()), DataType::Varchar(Some(3))), "abc");
+        assert_eq!(
+            c(Value::Text("abcdef".into()), DataType::Varchar(Some(3))),
+            "abc"
+        );
         assert_eq!(c(Value::Text("ab".into()), DataType::Char(4)), "ab  ");
-        assert_eq!(a(Value::Text("abcdef".into()), DataType::Varchar(Some(5))), "22001: value too long for type character varying(5)");
-        assert_eq!(a(Value::Text("abc   ".into()), DataType::Varchar(Some(5))), "abc  ");
-        assert_eq!(a(Value::Text("abcdef".into()), DataType::Char(3)), "22001: value too long for type character(3)");
+        assert_eq!(
+            a(Value::Text("abcdef".into()), DataType::Varchar(Some(5))),
+            "22001: value too long for type character varying(5)"
+        );
+        assert_eq!(
+            a(Value::Text("abc   ".into()), DataType::Varchar(Some(5))),
+            "abc  "
+        );
+        assert_eq!(
+            a(Value::Text("abcdef".into()), DataType::Char(3)),
+            "22001: value too long for type character(3)"
+        );
         assert_eq!(a(Value::Text("a".into()), DataType::Char(3)), "a  ");
         assert_eq!(a(Value::Text("12".into()), DataType::Int4), "12");
         assert_eq!(a(Value::Float8(1.5), DataType::Int4), "2");
-        assert_eq!(c(Value::Int4(5), DataType::Date), "42846: cannot cast type integer to date");
-        assert_eq!(c(Value::Text("{\"a\":1}".into()), DataType::Jsonb), "{\"a\": 1}");
+        assert_eq!(
+            c(Value::Int4(5), DataType::Date),
+            "42846: cannot cast type integer to date"
+        );
+        assert_eq!(
+            c(Value::Text("{\"a\":1}".into()), DataType::Jsonb),
+            "{\"a\": 1}"
+        );
     }
 
     #[test]
     fn resolution() {
-        assert_eq!(common_type(&DataType::Int4, &DataType::Int8), Some(DataType::Int8));
-        assert_eq!(common_type(&DataType::Int8, &DataType::Numeric(Some((5, 2)))), Some(DataType::Numeric(None)));
-        assert_eq!(common_type(&DataType::Unknown, &DataType::Date), Some(DataType::Date));
-        assert_eq!(common_type(&DataType::Varchar(Some(3)), &DataType::Text), Some(DataType::Text));
-        assert_eq!(common_type(&DataType::Date, &DataType::TimestampTz), Some(DataType::TimestampTz));
+        assert_eq!(
+            common_type(&DataType::Int4, &DataType::Int8),
+            Some(DataType::Int8)
+        );
+        assert_eq!(
+            common_type(&DataType::Int8, &DataType::Numeric(Some((5, 2)))),
+            Some(DataType::Numeric(None))
+        );
+        assert_eq!(
+            common_type(&DataType::Unknown, &DataType::Date),
+            Some(DataType::Date)
+        );
+        assert_eq!(
+            common_type(&DataType::Varchar(Some(3)), &DataType::Text),
+            Some(DataType::Text)
+        );
+        assert_eq!(
+            common_type(&DataType::Date, &DataType::TimestampTz),
+            Some(DataType::TimestampTz)
+        );
         assert_eq!(common_type(&DataType::Int4, &DataType::Text), None);
         assert!(can_implicit(&DataType::Int4, &DataType::Float8));
         assert!(!can_implicit(&DataType::Float8, &DataType::Int4));

@@ -159,14 +159,20 @@ pub fn jsonb_cmp(a: &serde_json::Value, b: &serde_json::Value) -> Ordering {
             let dy = y.to_string().parse::<Decimal>().ok();
             match (dx, dy) {
                 (Some(p), Some(q)) => p.cmp(&q),
-                _ => float_cmp(x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN)),
+                _ => float_cmp(
+                    x.as_f64().unwrap_or(f64::NAN),
+                    y.as_f64().unwrap_or(f64::NAN),
+                ),
             }
         }
         (J::Bool(x), J::Bool(y)) => x.cmp(y),
-        (J::Array(x), J::Array(y)) => x
-            .len()
-            .cmp(&y.len())
-            .then_with(|| x.iter().zip(y).map(|(p, q)| jsonb_cmp(p, q)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)),
+        (J::Array(x), J::Array(y)) => x.len().cmp(&y.len()).then_with(|| {
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| jsonb_cmp(p, q))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        }),
         (J::Object(x), J::Object(y)) => x.len().cmp(&y.len()).then_with(|| {
             x.iter()
                 .zip(y)
@@ -181,7 +187,13 @@ pub fn jsonb_cmp(a: &serde_json::Value, b: &serde_json::Value) -> Ordering {
 fn type_rank(v: &Value) -> u8 {
     match v.natural_type() {
         DataType::Bool => 1,
-        DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) | DataType::Float4 | DataType::Float8 | DataType::Oid => 2,
+        DataType::Int2
+        | DataType::Int4
+        | DataType::Int8
+        | DataType::Numeric(_)
+        | DataType::Float4
+        | DataType::Float8
+        | DataType::Oid => 2,
         DataType::Text => 3,
         DataType::Bytea => 4,
         DataType::Date | DataType::Timestamp | DataType::TimestampTz => 5,
@@ -210,7 +222,9 @@ pub fn sort_cmp(a: &Value, b: &Value) -> Ordering {
             .find(|o| o.is_ne())
             .unwrap_or_else(|| x.len().cmp(&y.len())),
         _ => compare(a, b).unwrap_or_else(|_| {
-            type_rank(a).cmp(&type_rank(b)).then_with(|| super::text::format(a).cmp(&super::text::format(b)))
+            type_rank(a)
+                .cmp(&type_rank(b))
+                .then_with(|| super::text::format(a).cmp(&super::text::format(b)))
         }),
     }
 }
@@ -222,14 +236,29 @@ mod tests {
 
     #[test]
     fn cross_type_numbers() {
-        assert_eq!(compare(&Value::Int4(1), &Value::Int8(2)).ok(), Some(Ordering::Less));
+        assert_eq!(
+            compare(&Value::Int4(1), &Value::Int8(2)).ok(),
+            Some(Ordering::Less)
+        );
         let d = parse("1.0", &DataType::Numeric(None)).unwrap_or(Value::Null);
         assert_eq!(compare(&Value::Int2(1), &d).ok(), Some(Ordering::Equal));
-        assert_eq!(compare(&Value::Float8(f64::NAN), &Value::Float8(1e300)).ok(), Some(Ordering::Greater));
-        assert_eq!(compare(&Value::Float8(f64::NAN), &Value::Float8(f64::NAN)).ok(), Some(Ordering::Equal));
-        assert_eq!(compare(&Value::Float8(-0.0), &Value::Int4(0)).ok(), Some(Ordering::Equal));
+        assert_eq!(
+            compare(&Value::Float8(f64::NAN), &Value::Float8(1e300)).ok(),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(&Value::Float8(f64::NAN), &Value::Float8(f64::NAN)).ok(),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&Value::Float8(-0.0), &Value::Int4(0)).ok(),
+            Some(Ordering::Equal)
+        );
         let e = compare(&Value::Int4(1), &Value::Text("1".into())).map_err(|e| e.message());
-        assert_eq!(e.err().as_deref(), Some("operator does not exist: integer = text"));
+        assert_eq!(
+            e.err().as_deref(),
+            Some("operator does not exist: integer = text")
+        );
     }
 
     #[test]
@@ -237,9 +266,15 @@ mod tests {
         let d = parse("2024-01-31", &DataType::Date).unwrap_or(Value::Null);
         let t = parse("2024-01-31 00:00:01", &DataType::Timestamp).unwrap_or(Value::Null);
         assert_eq!(compare(&d, &t).ok(), Some(Ordering::Less));
-        assert_eq!(compare(&Value::Text("B".into()), &Value::Text("a".into())).ok(), Some(Ordering::Less));
+        assert_eq!(
+            compare(&Value::Text("B".into()), &Value::Text("a".into())).ok(),
+            Some(Ordering::Less)
+        );
         assert_eq!(sort_cmp(&Value::Null, &Value::Int4(5)), Ordering::Greater);
-        assert_eq!(sort_cmp(&Value::Int4(1), &Value::Text("x".into())), Ordering::Less);
+        assert_eq!(
+            sort_cmp(&Value::Int4(1), &Value::Text("x".into())),
+            Ordering::Less
+        );
         let a = Value::Array(vec![Value::Int4(1), Value::Null]);
         let b = Value::Array(vec![Value::Int4(1), Value::Int4(9)]);
         assert_eq!(compare(&a, &b).ok(), Some(Ordering::Greater));

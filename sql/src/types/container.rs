@@ -27,7 +27,9 @@ pub fn concat(l: &Value, r: &Value) -> Result<Value> {
     Ok(match (l, r) {
         (Value::Array(a), Value::Array(b)) => Value::Array(a.iter().chain(b).cloned().collect()),
         (Value::Array(a), e) => Value::Array(a.iter().cloned().chain([e.clone()]).collect()),
-        (e, Value::Array(b)) => Value::Array([e.clone()].into_iter().chain(b.iter().cloned()).collect()),
+        (e, Value::Array(b)) => {
+            Value::Array([e.clone()].into_iter().chain(b.iter().cloned()).collect())
+        }
         (Value::Jsonb(a), Value::Jsonb(b)) => Value::Jsonb(jsonb_concat(a, b)),
         (Value::Bytea(a), Value::Bytea(b)) => Value::Bytea([a.as_slice(), b.as_slice()].concat()),
         (a, b) => Value::Text(format!("{}{}", concat_text(a), concat_text(b))),
@@ -75,7 +77,11 @@ pub fn json_step<'a>(j: &'a Json, key: &Value) -> Option<&'a Json> {
                 Value::Text(s) => s.trim().parse::<i64>().ok()?,
                 _ => return None,
             };
-            let idx = if idx < 0 { items.len() as i64 + idx } else { idx };
+            let idx = if idx < 0 {
+                items.len() as i64 + idx
+            } else {
+                idx
+            };
             usize::try_from(idx).ok().and_then(|i| items.get(i))
         }
         _ => None,
@@ -98,13 +104,18 @@ fn path_of(v: &Value) -> Result<Vec<Value>> {
             Value::Array(items) => Ok(items),
             _ => Ok(Vec::new()),
         },
-        _ => Err(Error::new(SqlState::DATATYPE_MISMATCH, "path must be a text array")),
+        _ => Err(Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            "path must be a text array",
+        )),
     }
 }
 
 /// `->` / `->>` (`as_text`).
 pub fn json_get(l: &Value, key: &Value, as_text: bool) -> Result<Value> {
-    let Some(j) = tree(l)? else { return Err(Error::internal("-> on a non-json value")) };
+    let Some(j) = tree(l)? else {
+        return Err(Error::internal("-> on a non-json value"));
+    };
     Ok(match json_step(&j, key) {
         None => Value::Null,
         Some(found) if as_text => json::as_text(found).map(Value::Text).unwrap_or(Value::Null),
@@ -114,7 +125,9 @@ pub fn json_get(l: &Value, key: &Value, as_text: bool) -> Result<Value> {
 
 /// `#>` / `#>>`.
 pub fn json_path(l: &Value, path: &Value, as_text: bool) -> Result<Value> {
-    let Some(j) = tree(l)? else { return Err(Error::internal("#> on a non-json value")) };
+    let Some(j) = tree(l)? else {
+        return Err(Error::internal("#> on a non-json value"));
+    };
     let mut cur = &j;
     for step in path_of(path)? {
         if step.is_null() {
@@ -125,7 +138,11 @@ pub fn json_path(l: &Value, path: &Value, as_text: bool) -> Result<Value> {
             None => return Ok(Value::Null),
         }
     }
-    Ok(if as_text { json::as_text(cur).map(Value::Text).unwrap_or(Value::Null) } else { wrap(l, cur) })
+    Ok(if as_text {
+        json::as_text(cur).map(Value::Text).unwrap_or(Value::Null)
+    } else {
+        wrap(l, cur)
+    })
 }
 
 /// jsonb `?`: a top-level key, or a string element of a top-level array.
@@ -147,7 +164,13 @@ pub fn jsonb_delete(l: &Json, key: &Value) -> Result<Json> {
             m.shift_remove(k);
             Json::Object(m)
         }
-        (Json::Array(items), Value::Text(k)) => Json::Array(items.iter().filter(|v| v.as_str() != Some(k)).cloned().collect()),
+        (Json::Array(items), Value::Text(k)) => Json::Array(
+            items
+                .iter()
+                .filter(|v| v.as_str() != Some(k))
+                .cloned()
+                .collect(),
+        ),
         (Json::Array(items), Value::Int4(_) | Value::Int8(_) | Value::Int2(_)) => {
             let i = match key {
                 Value::Int2(i) => *i as i64,
@@ -156,17 +179,34 @@ pub fn jsonb_delete(l: &Json, key: &Value) -> Result<Json> {
                 _ => 0,
             };
             let idx = if i < 0 { items.len() as i64 + i } else { i };
-            items.iter().enumerate().filter(|(n, _)| *n as i64 != idx).map(|(_, v)| v.clone()).collect()
+            items
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| *n as i64 != idx)
+                .map(|(_, v)| v.clone())
+                .collect()
         }
-        (Json::Object(_), _) => return Err(Error::new(SqlState::INVALID_PARAMETER_VALUE, "cannot delete from object using integer index")),
-        _ => return Err(Error::new(SqlState::INVALID_PARAMETER_VALUE, "cannot delete from scalar")),
+        (Json::Object(_), _) => {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "cannot delete from object using integer index",
+            ))
+        }
+        _ => {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "cannot delete from scalar",
+            ))
+        }
     })
 }
 
 /// `@>` for jsonb and arrays.
 pub fn contains(l: &Value, r: &Value) -> Result<bool> {
     match (l, r) {
-        (Value::Array(a), Value::Array(b)) => Ok(b.iter().all(|x| !x.is_null() && a.iter().any(|y| elem_eq(x, y)))),
+        (Value::Array(a), Value::Array(b)) => Ok(b
+            .iter()
+            .all(|x| !x.is_null() && a.iter().any(|y| elem_eq(x, y)))),
         _ => match (tree(l)?, tree(r)?) {
             (Some(a), Some(b)) => Ok(json::contains(&a, &b)),
             _ => Err(super::compare::no_operator(l, r, "@>")),
@@ -177,13 +217,19 @@ pub fn contains(l: &Value, r: &Value) -> Result<bool> {
 /// `&&` for arrays: any common non-NULL element.
 pub fn overlaps(l: &Value, r: &Value) -> Result<bool> {
     match (l, r) {
-        (Value::Array(a), Value::Array(b)) => Ok(a.iter().any(|x| !x.is_null() && b.iter().any(|y| elem_eq(x, y)))),
+        (Value::Array(a), Value::Array(b)) => Ok(a
+            .iter()
+            .any(|x| !x.is_null() && b.iter().any(|y| elem_eq(x, y)))),
         _ => Err(super::compare::no_operator(l, r, "&&")),
     }
 }
 
 fn elem_eq(x: &Value, y: &Value) -> bool {
-    !x.is_null() && !y.is_null() && super::compare::compare(x, y).map(|o| o.is_eq()).unwrap_or(false)
+    !x.is_null()
+        && !y.is_null()
+        && super::compare::compare(x, y)
+            .map(|o| o.is_eq())
+            .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -202,9 +248,15 @@ mod tests {
         assert_eq!(got.ok().as_deref(), Some("2"));
         let got = json_get(&v, &Value::Text("a".into()), true).map(|v| text::format(&v));
         assert_eq!(got.ok().as_deref(), Some(r#"{"b": [1, 2]}"#));
-        assert_eq!(json_get(&v, &Value::Text("zz".into()), true).ok(), Some(Value::Null));
+        assert_eq!(
+            json_get(&v, &Value::Text("zz".into()), true).ok(),
+            Some(Value::Null)
+        );
         let arr = Value::Json("[1,2]".into());
-        assert_eq!(json_get(&arr, &Value::Int4(-1), false).ok(), Some(Value::Json("2".into())));
+        assert_eq!(
+            json_get(&arr, &Value::Int4(-1), false).ok(),
+            Some(Value::Json("2".into()))
+        );
         assert_eq!(json_has_key(&jb(r#"["a"]"#), "a").ok(), Some(true));
     }
 
@@ -215,9 +267,19 @@ mod tests {
         let r = concat(&Value::Text("a".into()), &Value::Bool(true)).map(|v| text::format(&v));
         assert_eq!(r.ok().as_deref(), Some("atrue"));
         let a = Value::Array(vec![Value::Int4(1), Value::Null]);
-        assert_eq!(contains(&a, &Value::Array(vec![Value::Null])).ok(), Some(false));
-        assert_eq!(contains(&a, &Value::Array(vec![Value::Int4(1)])).ok(), Some(true));
-        let d = jsonb_delete(&serde_json::json!({"a": 1, "b": 2}), &Value::Text("a".into())).map(|j| json::format_jsonb(&j));
+        assert_eq!(
+            contains(&a, &Value::Array(vec![Value::Null])).ok(),
+            Some(false)
+        );
+        assert_eq!(
+            contains(&a, &Value::Array(vec![Value::Int4(1)])).ok(),
+            Some(true)
+        );
+        let d = jsonb_delete(
+            &serde_json::json!({"a": 1, "b": 2}),
+            &Value::Text("a".into()),
+        )
+        .map(|j| json::format_jsonb(&j));
         assert_eq!(d.ok().as_deref(), Some(r#"{"b": 2}"#));
     }
 }

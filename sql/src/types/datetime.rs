@@ -29,21 +29,32 @@ struct Parsed {
 }
 
 fn bad(ty: &str, text: &str) -> Error {
-    Error::new(SqlState::INVALID_DATETIME_FORMAT, format!("invalid input syntax for type {ty}: \"{text}\""))
+    Error::new(
+        SqlState::INVALID_DATETIME_FORMAT,
+        format!("invalid input syntax for type {ty}: \"{text}\""),
+    )
 }
 
 fn field_overflow(text: &str) -> Error {
-    Error::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("date/time field value out of range: \"{text}\""))
+    Error::new(
+        SqlState::DATETIME_FIELD_OVERFLOW,
+        format!("date/time field value out of range: \"{text}\""),
+    )
 }
 
 fn month_of(name: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let n = name.to_ascii_lowercase();
     let n = n.trim_end_matches('.');
     if n.len() < 3 {
         return None;
     }
-    NAMES.iter().position(|m| n.starts_with(m)).map(|i| i as u32 + 1)
+    NAMES
+        .iter()
+        .position(|m| n.starts_with(m))
+        .map(|i| i as u32 + 1)
 }
 
 fn num(s: &str) -> Option<i64> {
@@ -137,7 +148,11 @@ fn tokenize(text: &str) -> Vec<String> {
         }
         // A time followed directly by a zone: split at the sign or `Z`.
         if w.contains(':') || w.bytes().next().is_some_and(|b| b.is_ascii_digit()) && w.len() == 6 {
-            if let Some(pos) = w.get(1..).and_then(|r| r.find(['+', '-', 'Z', 'z'])).map(|p| p + 1) {
+            if let Some(pos) = w
+                .get(1..)
+                .and_then(|r| r.find(['+', '-', 'Z', 'z']))
+                .map(|p| p + 1)
+            {
                 let zone = w.split_off(pos);
                 out.push(w);
                 out.push(zone);
@@ -166,7 +181,9 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
         "tomorrow" => p.date = today.succ_opt(),
         "allballs" => p.time = Some(NaiveTime::MIN),
         "infinity" | "+infinity" | "-infinity" => {
-            return Err(Error::unsupported(format!("{ty} infinity is not supported")));
+            return Err(Error::unsupported(format!(
+                "{ty} infinity is not supported"
+            )));
         }
         _ => {}
     }
@@ -221,9 +238,17 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
     if let Some(m) = month_name {
         // `Jan 31 2024` or `31 Jan 2024`: the 3-or-more-digit number (or the
         // later one) is the year.
-        let [a, b] = loose_nums.as_slice() else { return Err(bad(ty, text)) };
+        let [a, b] = loose_nums.as_slice() else {
+            return Err(bad(ty, text));
+        };
         let (day, year) = if a.len() > 2 { (b, a) } else { (a, b) };
-        p.date = Some(make_date(num(year).ok_or_else(|| bad(ty, text))?, m as i64, num(day).ok_or_else(|| bad(ty, text))?, bc, text)?);
+        p.date = Some(make_date(
+            num(year).ok_or_else(|| bad(ty, text))?,
+            m as i64,
+            num(day).ok_or_else(|| bad(ty, text))?,
+            bc,
+            text,
+        )?);
     } else if !loose_nums.is_empty() {
         return Err(bad(ty, text));
     }
@@ -232,7 +257,10 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
 
 fn field_or_bad(tok: &str, ty: &str, text: &str) -> Error {
     // Well-formed digits with out-of-range values are a field overflow.
-    if tok.split(':').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'.')) {
+    if tok
+        .split(':')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+    {
         field_overflow(text)
     } else {
         bad(ty, text)
@@ -244,7 +272,11 @@ fn parse_date_token(t: &str, bc: bool, text: &str) -> Result<Option<NaiveDate>> 
     let parts: Vec<&str> = t.split(['-', '/', '.']).collect();
     if parts.len() == 3 && parts.iter().all(|p| num(p).is_some()) {
         let n: Vec<i64> = parts.iter().filter_map(|p| num(p)).collect();
-        let (y, m, d) = if parts[0].len() >= 3 { (n[0], n[1], n[2]) } else { (n[2], n[0], n[1]) };
+        let (y, m, d) = if parts[0].len() >= 3 {
+            (n[0], n[1], n[2])
+        } else {
+            (n[2], n[0], n[1])
+        };
         return make_date(y, m, d, bc, text).map(Some);
     }
     if parts.len() == 3 && parts[0].len() >= 3 {
@@ -259,9 +291,17 @@ fn parse_date_token(t: &str, bc: bool, text: &str) -> Result<Option<NaiveDate>> 
     }
     if parts.len() == 1 && (t.len() == 8 || t.len() == 6) && num(t).is_some() {
         let split = t.len() - 4;
-        let (y, m, d) = (num(&t[..split]), num(&t[split..split + 2]), num(&t[split + 2..]));
+        let (y, m, d) = (
+            num(&t[..split]),
+            num(&t[split..split + 2]),
+            num(&t[split + 2..]),
+        );
         if let (Some(y), Some(m), Some(d)) = (y, m, d) {
-            let y = if t.len() == 6 { y + if y < 70 { 2000 } else { 1900 } } else { y };
+            let y = if t.len() == 6 {
+                y + if y < 70 { 2000 } else { 1900 }
+            } else {
+                y
+            };
             return make_date(y, m, d, bc, text).map(Some);
         }
     }
@@ -290,7 +330,9 @@ pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime> {
 /// `timestamptz` input: the given offset (default UTC) is applied.
 pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>> {
     let p = parse_parts(text, "timestamp with time zone")?;
-    let date = p.date.ok_or_else(|| bad("timestamp with time zone", text))?;
+    let date = p
+        .date
+        .ok_or_else(|| bad("timestamp with time zone", text))?;
     let local = date.and_time(p.time.unwrap_or(NaiveTime::MIN));
     let utc = local
         .checked_sub_signed(Duration::seconds(p.offset.unwrap_or(0) as i64))
@@ -309,7 +351,12 @@ fn year_text(year: i32) -> (String, bool) {
 /// `2024-01-31` (or `0044-03-15 BC`).
 pub fn format_date(d: &NaiveDate) -> String {
     let (y, bc) = year_text(d.year());
-    format!("{y}-{:02}-{:02}{}", d.month(), d.day(), if bc { " BC" } else { "" })
+    format!(
+        "{y}-{:02}-{:02}{}",
+        d.month(),
+        d.day(),
+        if bc { " BC" } else { "" }
+    )
 }
 
 /// `13:45:00` or `13:45:00.5`.
@@ -342,7 +389,9 @@ pub fn format_timestamptz(ts: &DateTime<Utc>) -> String {
 
 /// The PostgreSQL epoch, 2000-01-01, used by the binary formats.
 pub fn pg_epoch() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default().and_time(NaiveTime::MIN)
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(NaiveTime::MIN)
 }
 
 #[cfg(test)]
@@ -350,11 +399,15 @@ mod tests {
     use super::*;
 
     fn ts(s: &str) -> String {
-        parse_timestamp(s).map(|t| format_timestamp(&t)).unwrap_or_else(|e| e.message())
+        parse_timestamp(s)
+            .map(|t| format_timestamp(&t))
+            .unwrap_or_else(|e| e.message())
     }
 
     fn tz(s: &str) -> String {
-        parse_timestamptz(s).map(|t| format_timestamptz(&t)).unwrap_or_else(|e| e.message())
+        parse_timestamptz(s)
+            .map(|t| format_timestamptz(&t))
+            .unwrap_or_else(|e| e.message())
     }
 
     #[test]
@@ -368,8 +421,14 @@ mod tests {
         assert_eq!(tz("2024-01-31 10:00:00+02"), "2024-01-31 08:00:00+00");
         assert_eq!(tz("2024-01-31T10:00:00Z"), "2024-01-31 10:00:00+00");
         assert_eq!(tz("2024-01-31 10:00:00-05:30"), "2024-01-31 15:30:00+00");
-        assert_eq!(ts("abc"), "invalid input syntax for type timestamp: \"abc\"");
-        assert_eq!(ts("2024-13-01"), "date/time field value out of range: \"2024-13-01\"");
+        assert_eq!(
+            ts("abc"),
+            "invalid input syntax for type timestamp: \"abc\""
+        );
+        assert_eq!(
+            ts("2024-13-01"),
+            "date/time field value out of range: \"2024-13-01\""
+        );
         let d = parse_date("01/31/2024").map(|d| format_date(&d)).ok();
         assert_eq!(d.as_deref(), Some("2024-01-31"));
         let d = parse_date("0044-03-15 BC").map(|d| format_date(&d)).ok();

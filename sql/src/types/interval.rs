@@ -38,12 +38,18 @@ fn out_of_range() -> Error {
 impl Interval {
     /// An interval from its three fields.
     pub fn new(months: i32, days: i32, micros: i64) -> Self {
-        Interval { months, days, micros }
+        Interval {
+            months,
+            days,
+            micros,
+        }
     }
 
     /// The span PostgreSQL compares by: 30-day months, 24-hour days.
     pub fn cmp_key(&self) -> i128 {
-        self.months as i128 * 30 * USECS_PER_DAY as i128 + self.days as i128 * USECS_PER_DAY as i128 + self.micros as i128
+        self.months as i128 * 30 * USECS_PER_DAY as i128
+            + self.days as i128 * USECS_PER_DAY as i128
+            + self.micros as i128
     }
 
     /// Field-wise sum (`22008` on overflow).
@@ -83,19 +89,26 @@ impl Interval {
         let months = month_f.trunc() as i32;
         let mut days = day_f.trunc() as i32;
         let month_remainder_days = tsround((month_f - months as f64) * 30.0);
-        let mut sec_remainder =
-            tsround((day_f - days as f64 + month_remainder_days - month_remainder_days.trunc()) * 86400.0);
+        let mut sec_remainder = tsround(
+            (day_f - days as f64 + month_remainder_days - month_remainder_days.trunc()) * 86400.0,
+        );
         if sec_remainder.abs() >= 86400.0 {
             let whole = (sec_remainder / 86400.0).trunc();
             days = days.checked_add(whole as i32).ok_or_else(out_of_range)?;
             sec_remainder -= whole * 86400.0;
         }
-        days = days.checked_add(month_remainder_days.trunc() as i32).ok_or_else(out_of_range)?;
+        days = days
+            .checked_add(month_remainder_days.trunc() as i32)
+            .ok_or_else(out_of_range)?;
         let micros = (self.micros as f64 * factor + sec_remainder * 1e6).round_ties_even();
         if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
             return Err(out_of_range());
         }
-        Ok(Interval { months, days, micros: micros as i64 })
+        Ok(Interval {
+            months,
+            days,
+            micros: micros as i64,
+        })
     }
 
     /// `interval / float8` (`22012` for zero).
@@ -169,7 +182,10 @@ impl Interval {
     pub fn epoch_seconds(&self) -> f64 {
         let years = (self.months / 12) as f64;
         let months = (self.months % 12) as f64;
-        years * 365.25 * 86400.0 + months * 30.0 * 86400.0 + self.days as f64 * 86400.0 + self.micros as f64 / 1e6
+        years * 365.25 * 86400.0
+            + months * 30.0 * 86400.0
+            + self.days as f64 * 86400.0
+            + self.micros as f64 / 1e6
     }
 
     /// PostgreSQL's `postgres` IntervalStyle output.
@@ -189,7 +205,10 @@ impl Interval {
             if is_before && value > 0 {
                 out.push('+');
             }
-            out.push_str(&format!("{value} {unit}{}", if value != 1 { "s" } else { "" }));
+            out.push_str(&format!(
+                "{value} {unit}{}",
+                if value != 1 { "s" } else { "" }
+            ));
             is_before = value < 0;
             is_zero = false;
         }
@@ -209,7 +228,12 @@ impl Interval {
 
     /// Parses interval text input (`22007` on bad syntax).
     pub fn parse(text: &str) -> Result<Interval> {
-        let bad = || Error::new(SqlState::INVALID_DATETIME_FORMAT, format!("invalid input syntax for type interval: \"{text}\""));
+        let bad = || {
+            Error::new(
+                SqlState::INVALID_DATETIME_FORMAT,
+                format!("invalid input syntax for type interval: \"{text}\""),
+            )
+        };
         let t = text.trim();
         if t.is_empty() {
             return Err(bad());
@@ -259,7 +283,9 @@ struct Acc {
 impl Acc {
     fn add(&mut self, value: f64, unit: &str) -> bool {
         match unit {
-            "millennium" | "millennia" | "millenniums" | "mil" | "mils" => self.add_months(value * 12000.0),
+            "millennium" | "millennia" | "millenniums" | "mil" | "mils" => {
+                self.add_months(value * 12000.0)
+            }
             "century" | "centuries" | "cent" | "c" => self.add_months(value * 1200.0),
             "decade" | "decades" | "dec" | "decs" => self.add_months(value * 120.0),
             "year" | "years" | "y" | "yr" | "yrs" => self.add_months(value * 12.0),
@@ -267,9 +293,15 @@ impl Acc {
             "week" | "weeks" | "w" => self.add_days(value * 7.0),
             "day" | "days" | "d" => self.add_days(value),
             "hour" | "hours" | "h" | "hr" | "hrs" => self.micros += value * USECS_PER_HOUR as f64,
-            "minute" | "minutes" | "m" | "min" | "mins" => self.micros += value * USECS_PER_MINUTE as f64,
-            "second" | "seconds" | "s" | "sec" | "secs" => self.micros += value * USECS_PER_SEC as f64,
-            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => self.micros += value * 1000.0,
+            "minute" | "minutes" | "m" | "min" | "mins" => {
+                self.micros += value * USECS_PER_MINUTE as f64
+            }
+            "second" | "seconds" | "s" | "sec" | "secs" => {
+                self.micros += value * USECS_PER_SEC as f64
+            }
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => {
+                self.micros += value * 1000.0
+            }
             "microsecond" | "microseconds" | "us" | "usec" | "usecs" => self.micros += value,
             _ => return false,
         }
@@ -290,11 +322,19 @@ impl Acc {
 
     fn finish(self, negate: bool) -> std::result::Result<Interval, bool> {
         let sign = if negate { -1.0 } else { 1.0 };
-        let (m, d, us) = (self.months * sign, self.days * sign, (self.micros * sign).round());
+        let (m, d, us) = (
+            self.months * sign,
+            self.days * sign,
+            (self.micros * sign).round(),
+        );
         if m.abs() > i32::MAX as f64 || d.abs() > i32::MAX as f64 || us.abs() >= i64::MAX as f64 {
             return Err(true);
         }
-        Ok(Interval { months: m as i32, days: d as i32, micros: us as i64 })
+        Ok(Interval {
+            months: m as i32,
+            days: d as i32,
+            micros: us as i64,
+        })
     }
 }
 
@@ -372,7 +412,12 @@ fn parse_postgres(t: &str) -> std::result::Result<Interval, bool> {
             continue;
         }
         let value: f64 = match tok.parse::<f64>() {
-            Ok(v) if v.is_finite() && tok.chars().all(|c| c.is_ascii_digit() || "+-.".contains(c)) => v,
+            Ok(v)
+                if v.is_finite()
+                    && tok.chars().all(|c| c.is_ascii_digit() || "+-.".contains(c)) =>
+            {
+                v
+            }
             _ => return Err(false),
         };
         match toks.get(i + 1) {
@@ -437,12 +482,17 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> String {
-        Interval::parse(s).map(|i| i.format()).unwrap_or_else(|e| e.message())
+        Interval::parse(s)
+            .map(|i| i.format())
+            .unwrap_or_else(|e| e.message())
     }
 
     #[test]
     fn format_matches_postgres() {
-        assert_eq!(p("1 year 2 mons 3 days 04:05:06"), "1 year 2 mons 3 days 04:05:06");
+        assert_eq!(
+            p("1 year 2 mons 3 days 04:05:06"),
+            "1 year 2 mons 3 days 04:05:06"
+        );
         assert_eq!(p("-1 second"), "-00:00:01");
         assert_eq!(p("0"), "00:00:00");
         assert_eq!(p("-1 year 2 mons"), "-10 mons");
@@ -463,8 +513,14 @@ mod tests {
     #[test]
     fn justify_and_compare() {
         let i = Interval::new(0, 0, 25 * USECS_PER_HOUR);
-        assert_eq!(i.justify_hours().map(|i| i.format()).ok(), Some("1 day 01:00:00".into()));
-        assert_eq!(Interval::new(1, 0, 0).cmp_key(), Interval::new(0, 30, 0).cmp_key());
+        assert_eq!(
+            i.justify_hours().map(|i| i.format()).ok(),
+            Some("1 day 01:00:00".into())
+        );
+        assert_eq!(
+            Interval::new(1, 0, 0).cmp_key(),
+            Interval::new(0, 30, 0).cmp_key()
+        );
         let m = Interval::new(1, 0, 0).mul_f64(0.5).map(|i| i.format()).ok();
         assert_eq!(m, Some("15 days".into()));
     }

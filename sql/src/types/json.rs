@@ -17,7 +17,11 @@ use crate::SqlState;
 
 /// `22P02` "invalid input syntax for type json" with serde's reason as DETAIL.
 fn invalid(err: &serde_json::Error) -> Error {
-    Error::new(SqlState::INVALID_JSON_TEXT, "invalid input syntax for type json").with_detail(err.to_string())
+    Error::new(
+        SqlState::INVALID_JSON_TEXT,
+        "invalid input syntax for type json",
+    )
+    .with_detail(err.to_string())
 }
 
 /// Parses JSON text into a tree (not canonicalised).
@@ -38,7 +42,9 @@ pub fn parse_jsonb(text: &str) -> Result<Json> {
 
 /// jsonb's key order: by length, then bytewise.
 pub fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// Sorts object keys jsonb's way (recursively); later duplicates already
@@ -46,7 +52,8 @@ pub fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 pub fn canonical(v: Json) -> Json {
     match v {
         Json::Object(map) => {
-            let mut entries: Vec<(String, Json)> = map.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+            let mut entries: Vec<(String, Json)> =
+                map.into_iter().map(|(k, v)| (k, canonical(v))).collect();
             entries.sort_by(|a, b| key_cmp(&a.0, &b.0));
             Json::Object(entries.into_iter().collect::<Map<String, Json>>())
         }
@@ -159,14 +166,20 @@ pub fn as_text(v: &Json) -> Option<String> {
 /// arrays contain any-order subsets, and an array contains a scalar.
 pub fn contains(a: &Json, b: &Json) -> bool {
     match (a, b) {
-        (Json::Object(x), Json::Object(y)) => y.iter().all(|(k, bv)| x.get(k).is_some_and(|av| contains(av, bv))),
+        (Json::Object(x), Json::Object(y)) => y
+            .iter()
+            .all(|(k, bv)| x.get(k).is_some_and(|av| contains(av, bv))),
         (Json::Array(x), Json::Array(y)) => y.iter().all(|bv| {
             x.iter().any(|av| match (av, bv) {
-                (Json::Array(_), Json::Array(_)) | (Json::Object(_), Json::Object(_)) => contains(av, bv),
+                (Json::Array(_), Json::Array(_)) | (Json::Object(_), Json::Object(_)) => {
+                    contains(av, bv)
+                }
                 _ => scalar_eq(av, bv),
             })
         }),
-        (Json::Array(x), scalar) if !scalar.is_array() && !scalar.is_object() => x.iter().any(|av| scalar_eq(av, scalar)),
+        (Json::Array(x), scalar) if !scalar.is_array() && !scalar.is_object() => {
+            x.iter().any(|av| scalar_eq(av, scalar))
+        }
         _ => scalar_eq(a, b),
     }
 }
@@ -185,11 +198,20 @@ mod tests {
 
     #[test]
     fn canonical_output() {
-        let v = parse_jsonb(r#"{"b": [1,2], "a": 1, "aa": null, "a": 2}"#).map(|v| format_jsonb(&v));
-        assert_eq!(v.ok().as_deref(), Some(r#"{"a": 2, "b": [1, 2], "aa": null}"#));
+        let v =
+            parse_jsonb(r#"{"b": [1,2], "a": 1, "aa": null, "a": 2}"#).map(|v| format_jsonb(&v));
+        assert_eq!(
+            v.ok().as_deref(),
+            Some(r#"{"a": 2, "b": [1, 2], "aa": null}"#)
+        );
         assert!(parse_json("{bad").is_err());
         let p = parse_jsonb(r#"{"a":[1,{"b":2}]}"#).map(|v| pretty(&v));
-        assert_eq!(p.ok().as_deref(), Some("{\n    \"a\": [\n        1,\n        {\n            \"b\": 2\n        }\n    ]\n}"));
+        assert_eq!(
+            p.ok().as_deref(),
+            Some(
+                "{\n    \"a\": [\n        1,\n        {\n            \"b\": 2\n        }\n    ]\n}"
+            )
+        );
     }
 
     #[test]

@@ -69,7 +69,11 @@ pub fn type_oid(ty: &DataType) -> u32 {
         DataType::Jsonb => 3802,
         DataType::Array(elem) => {
             let e = type_oid(elem);
-            TABLE.iter().find(|(o, _, _)| *o == e).map(|(_, a, _)| *a).unwrap_or(1009)
+            TABLE
+                .iter()
+                .find(|(o, _, _)| *o == e)
+                .map(|(_, a, _)| *a)
+                .unwrap_or(1009)
         }
     }
 }
@@ -161,7 +165,11 @@ pub fn internal_name(ty: &DataType) -> String {
         DataType::Void => "void".into(),
         other => {
             let oid = type_oid(other);
-            TABLE.iter().find(|(o, _, _)| *o == oid).map(|(_, _, n)| n.to_string()).unwrap_or_else(|| "text".into())
+            TABLE
+                .iter()
+                .find(|(o, _, _)| *o == oid)
+                .map(|(_, _, n)| n.to_string())
+                .unwrap_or_else(|| "text".into())
         }
     }
 }
@@ -174,7 +182,11 @@ pub fn type_len(ty: &DataType) -> i16 {
         DataType::Int2 => 2,
         DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
         DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::Void => 4,
-        DataType::Int8 | DataType::Float8 | DataType::Time | DataType::Timestamp | DataType::TimestampTz => 8,
+        DataType::Int8
+        | DataType::Float8
+        | DataType::Time
+        | DataType::Timestamp
+        | DataType::TimestampTz => 8,
         DataType::Interval | DataType::Uuid => 16,
         DataType::Name => 64,
         DataType::Unknown => -2,
@@ -186,7 +198,9 @@ pub fn type_len(ty: &DataType) -> i16 {
 pub fn type_modifier(ty: &DataType) -> i32 {
     match ty {
         DataType::Varchar(Some(n)) | DataType::Char(n) => (*n as i32).saturating_add(4),
-        DataType::Numeric(Some((p, s))) => (((*p as i32) << 16) | (*s as i32 & 0xffff)).saturating_add(4),
+        DataType::Numeric(Some((p, s))) => {
+            (((*p as i32) << 16) | (*s as i32 & 0xffff)).saturating_add(4)
+        }
         _ => -1,
     }
 }
@@ -257,15 +271,27 @@ mod tests {
         assert_eq!(type_oid(&arr(DataType::Int4)), 1007);
         assert_eq!(type_oid(&arr(DataType::Varchar(Some(3)))), 1015);
         assert_eq!(from_oid(1016), Some(arr(DataType::Int8)));
-        assert_eq!(type_name(&DataType::Varchar(Some(10))), "character varying(10)");
+        assert_eq!(
+            type_name(&DataType::Varchar(Some(10))),
+            "character varying(10)"
+        );
         assert_eq!(type_name(&arr(DataType::Int4)), "integer[]");
         assert_eq!(type_modifier(&DataType::Varchar(Some(10))), 14);
         assert_eq!(type_modifier(&DataType::Numeric(Some((10, 2)))), 655366);
-        assert_eq!(parse_type_name("Double  Precision", &[]), Some(DataType::Float8));
+        assert_eq!(
+            parse_type_name("Double  Precision", &[]),
+            Some(DataType::Float8)
+        );
         assert_eq!(parse_type_name("int[]", &[]), Some(arr(DataType::Int4)));
-        assert_eq!(parse_type_name("decimal", &[10, 2]), Some(DataType::Numeric(Some((10, 2)))));
+        assert_eq!(
+            parse_type_name("decimal", &[10, 2]),
+            Some(DataType::Numeric(Some((10, 2))))
+        );
         assert_eq!(internal_name(&arr(DataType::Int4)), "_int4");
-        for oid in [16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1082, 1114, 1184, 1186, 1700, 2950, 3802] {
+        for oid in [
+            16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1082, 1114, 1184, 1186, 1700,
+            2950, 3802,
+        ] {
             let t = from_oid(oid);
             assert_eq!(t.as_ref().map(type_oid), Some(oid));
         }

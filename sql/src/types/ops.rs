@@ -129,9 +129,18 @@ fn no_op(op: &str, l: &DataType, r: &DataType) -> Error {
 fn category(t: &DataType) -> Option<u8> {
     Some(match t {
         DataType::Bool => 1,
-        DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) | DataType::Float4 | DataType::Float8 => 2,
+        DataType::Int2
+        | DataType::Int4
+        | DataType::Int8
+        | DataType::Numeric(_)
+        | DataType::Float4
+        | DataType::Float8 => 2,
         DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => 2,
-        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name | DataType::InternalChar => 3,
+        DataType::Text
+        | DataType::Varchar(_)
+        | DataType::Char(_)
+        | DataType::Name
+        | DataType::InternalChar => 3,
         DataType::Bytea => 4,
         DataType::Date | DataType::Timestamp | DataType::TimestampTz => 5,
         DataType::Time => 6,
@@ -155,7 +164,11 @@ fn is_int(t: &DataType) -> bool {
 
 /// For `op` applied to `l` and `r`: the types to cast the left and right
 /// operands to, and the result type (`42883` when no operator exists).
-pub fn resolve_operands(op: BinaryOp, l: &DataType, r: &DataType) -> Result<(DataType, DataType, DataType)> {
+pub fn resolve_operands(
+    op: BinaryOp,
+    l: &DataType,
+    r: &DataType,
+) -> Result<(DataType, DataType, DataType)> {
     use BinaryOp::*;
     use DataType as T;
     let fail = || Err(no_op(op.symbol(), l, r));
@@ -163,9 +176,8 @@ pub fn resolve_operands(op: BinaryOp, l: &DataType, r: &DataType) -> Result<(Dat
     // operator needs.
     let (lt, rt) = match (l, r) {
         (T::Unknown, T::Unknown) => match op {
-            Concat | Eq | NotEq | Lt | LtEq | Gt | GtEq | RegexMatch | RegexIMatch | RegexNotMatch | RegexNotIMatch => {
-                (T::Text, T::Text)
-            }
+            Concat | Eq | NotEq | Lt | LtEq | Gt | GtEq | RegexMatch | RegexIMatch
+            | RegexNotMatch | RegexNotIMatch => (T::Text, T::Text),
             _ => {
                 return Err(Error::new(
                     SqlState::AMBIGUOUS_FUNCTION,
@@ -190,7 +202,12 @@ pub fn resolve_operands(op: BinaryOp, l: &DataType, r: &DataType) -> Result<(Dat
                 (Some(x), Some(y)) => Kind::combine(x, y).data_type(),
                 _ => match arith::datetime_op_type(a, &lt, &rt) {
                     Some(t) => t,
-                    None if op == Sub && lt == T::Jsonb && (is_int(&rt) || category(&rt) == Some(3)) => T::Jsonb,
+                    None if op == Sub
+                        && lt == T::Jsonb
+                        && (is_int(&rt) || category(&rt) == Some(3)) =>
+                    {
+                        T::Jsonb
+                    }
                     None => return fail(),
                 },
             }
@@ -212,7 +229,11 @@ pub fn resolve_operands(op: BinaryOp, l: &DataType, r: &DataType) -> Result<(Dat
             if !is_int(&lt) || !is_int(&rt) {
                 return fail();
             }
-            Kind::combine(Kind::of_type(&lt).unwrap_or(Kind::Int4), Kind::of_type(&rt).unwrap_or(Kind::Int4)).data_type()
+            Kind::combine(
+                Kind::of_type(&lt).unwrap_or(Kind::Int4),
+                Kind::of_type(&rt).unwrap_or(Kind::Int4),
+            )
+            .data_type()
         }
         ShiftLeft | ShiftRight => {
             if !is_int(&lt) || !is_int(&rt) {
@@ -351,11 +372,18 @@ pub fn binary_op(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
         }
         Concat => container::concat(l, r),
         BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => {
-            let (Some(x), Some(y)) = (int_of(l), int_of(r)) else { return Err(mismatch()) };
+            let (Some(x), Some(y)) = (int_of(l), int_of(r)) else {
+                return Err(mismatch());
+            };
             let wide = if op == ShiftLeft || op == ShiftRight {
                 l.clone()
             } else {
-                Kind::combine(Kind::of_value(l).unwrap_or(Kind::Int8), Kind::of_value(r).unwrap_or(Kind::Int8)).data_type().zero()
+                Kind::combine(
+                    Kind::of_value(l).unwrap_or(Kind::Int8),
+                    Kind::of_value(r).unwrap_or(Kind::Int8),
+                )
+                .data_type()
+                .zero()
             };
             let bits = match wide {
                 Value::Int2(_) => 16,
@@ -384,9 +412,15 @@ pub fn binary_op(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             container::json_has_key(l, key).map(Value::Bool)
         }
         RegexMatch | RegexIMatch | RegexNotMatch | RegexNotIMatch => {
-            let (Some(t), Some(p)) = (text_of(l), text_of(r)) else { return Err(mismatch()) };
+            let (Some(t), Some(p)) = (text_of(l), text_of(r)) else {
+                return Err(mismatch());
+            };
             let m = pattern::regex_match(t, p, matches!(op, RegexIMatch | RegexNotIMatch))?;
-            Ok(Value::Bool(if matches!(op, RegexMatch | RegexIMatch) { m } else { !m }))
+            Ok(Value::Bool(if matches!(op, RegexMatch | RegexIMatch) {
+                m
+            } else {
+                !m
+            }))
         }
     }
 }
@@ -394,8 +428,20 @@ pub fn binary_op(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
 fn shift(x: i64, y: i64, bits: u32, left: bool) -> i64 {
     let n = (y.rem_euclid(bits as i64)) as u32;
     match bits {
-        16 => (if left { (x as i16).wrapping_shl(n) } else { (x as i16).wrapping_shr(n) }) as i64,
-        32 => (if left { (x as i32).wrapping_shl(n) } else { (x as i32).wrapping_shr(n) }) as i64,
+        16 => {
+            (if left {
+                (x as i16).wrapping_shl(n)
+            } else {
+                (x as i16).wrapping_shr(n)
+            }) as i64
+        }
+        32 => {
+            (if left {
+                (x as i32).wrapping_shl(n)
+            } else {
+                (x as i32).wrapping_shr(n)
+            }) as i64
+        }
         _ => {
             if left {
                 x.wrapping_shl(n)
@@ -427,9 +473,16 @@ pub fn unary_op_type(op: UnaryOp, v: &DataType) -> Result<DataType> {
             UnaryOp::Sqrt => "|/",
             UnaryOp::Abs => "@",
         };
-        Err(Error::new(SqlState::UNDEFINED_FUNCTION, format!("operator does not exist: {sym} {}", oid::type_name(v))))
+        Err(Error::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("operator does not exist: {sym} {}", oid::type_name(v)),
+        ))
     };
-    let v = if *v == DataType::Unknown { &DataType::Float8 } else { v };
+    let v = if *v == DataType::Unknown {
+        &DataType::Float8
+    } else {
+        v
+    };
     match op {
         UnaryOp::Neg | UnaryOp::Plus | UnaryOp::Abs if Kind::of_type(v).is_some() => Ok(v.clone()),
         UnaryOp::Neg | UnaryOp::Plus if *v == DataType::Interval => Ok(DataType::Interval),
@@ -441,19 +494,45 @@ pub fn unary_op_type(op: UnaryOp, v: &DataType) -> Result<DataType> {
 
 /// Evaluates `op v` for a non-NULL operand.
 pub fn unary_op(op: UnaryOp, v: &Value) -> Result<Value> {
-    let bad = || Error::new(SqlState::UNDEFINED_FUNCTION, format!("operator does not exist for type {}", oid::type_name(&v.natural_type())));
+    let bad = || {
+        Error::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "operator does not exist for type {}",
+                oid::type_name(&v.natural_type())
+            ),
+        )
+    };
     match (op, v) {
         (UnaryOp::Plus, v) => Ok(v.clone()),
-        (UnaryOp::Neg, Value::Int2(a)) => a.checked_neg().map(Value::Int2).ok_or_else(|| Error::out_of_range("smallint")),
-        (UnaryOp::Neg, Value::Int4(a)) => a.checked_neg().map(Value::Int4).ok_or_else(|| Error::out_of_range("integer")),
-        (UnaryOp::Neg, Value::Int8(a)) => a.checked_neg().map(Value::Int8).ok_or_else(|| Error::out_of_range("bigint")),
+        (UnaryOp::Neg, Value::Int2(a)) => a
+            .checked_neg()
+            .map(Value::Int2)
+            .ok_or_else(|| Error::out_of_range("smallint")),
+        (UnaryOp::Neg, Value::Int4(a)) => a
+            .checked_neg()
+            .map(Value::Int4)
+            .ok_or_else(|| Error::out_of_range("integer")),
+        (UnaryOp::Neg, Value::Int8(a)) => a
+            .checked_neg()
+            .map(Value::Int8)
+            .ok_or_else(|| Error::out_of_range("bigint")),
         (UnaryOp::Neg, Value::Numeric(d)) => Ok(Value::Numeric(-*d)),
         (UnaryOp::Neg, Value::Float4(f)) => Ok(Value::Float4(-*f)),
         (UnaryOp::Neg, Value::Float8(f)) => Ok(Value::Float8(-*f)),
         (UnaryOp::Neg, Value::Interval(i)) => i.checked_neg().map(Value::Interval),
-        (UnaryOp::Abs, Value::Int2(a)) => a.checked_abs().map(Value::Int2).ok_or_else(|| Error::out_of_range("smallint")),
-        (UnaryOp::Abs, Value::Int4(a)) => a.checked_abs().map(Value::Int4).ok_or_else(|| Error::out_of_range("integer")),
-        (UnaryOp::Abs, Value::Int8(a)) => a.checked_abs().map(Value::Int8).ok_or_else(|| Error::out_of_range("bigint")),
+        (UnaryOp::Abs, Value::Int2(a)) => a
+            .checked_abs()
+            .map(Value::Int2)
+            .ok_or_else(|| Error::out_of_range("smallint")),
+        (UnaryOp::Abs, Value::Int4(a)) => a
+            .checked_abs()
+            .map(Value::Int4)
+            .ok_or_else(|| Error::out_of_range("integer")),
+        (UnaryOp::Abs, Value::Int8(a)) => a
+            .checked_abs()
+            .map(Value::Int8)
+            .ok_or_else(|| Error::out_of_range("bigint")),
         (UnaryOp::Abs, Value::Numeric(d)) => Ok(Value::Numeric(d.abs())),
         (UnaryOp::Abs, Value::Float4(f)) => Ok(Value::Float4(f.abs())),
         (UnaryOp::Abs, Value::Float8(f)) => Ok(Value::Float8(f.abs())),
@@ -463,7 +542,10 @@ pub fn unary_op(op: UnaryOp, v: &Value) -> Result<Value> {
         (UnaryOp::Sqrt, v) if Kind::of_value(v).is_some() => {
             let f = super::cast::as_f64(v);
             if f < 0.0 {
-                return Err(Error::new(SqlState("2201F"), "cannot take square root of a negative number"));
+                return Err(Error::new(
+                    SqlState("2201F"),
+                    "cannot take square root of a negative number",
+                ));
             }
             Ok(Value::Float8(f.sqrt()))
         }
@@ -481,7 +563,9 @@ mod tests {
     use crate::types::text::{format, parse};
 
     fn b(op: BinaryOp, l: Value, r: Value) -> String {
-        binary_op(op, &l, &r).map(|v| format(&v)).unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
+        binary_op(op, &l, &r)
+            .map(|v| format(&v))
+            .unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
     }
 
     fn n(s: &str) -> Value {
@@ -495,9 +579,15 @@ mod tests {
     #[test]
     fn arithmetic() {
         use BinaryOp::*;
-        assert_eq!(b(Add, Value::Int4(i32::MAX), Value::Int4(1)), "22003: integer out of range");
+        assert_eq!(
+            b(Add, Value::Int4(i32::MAX), Value::Int4(1)),
+            "22003: integer out of range"
+        );
         assert_eq!(b(Div, Value::Int4(7), Value::Int4(2)), "3");
-        assert_eq!(b(Div, Value::Int4(7), Value::Int4(0)), "22012: division by zero");
+        assert_eq!(
+            b(Div, Value::Int4(7), Value::Int4(0)),
+            "22012: division by zero"
+        );
         assert_eq!(b(Mod, Value::Int4(-7), Value::Int4(3)), "-1");
         assert_eq!(b(Div, Value::Int4(1), n("3")), "0.33333333333333333333");
         assert_eq!(b(Div, Value::Int4(7), n("2.0")), "3.5000000000000000");
@@ -506,15 +596,30 @@ mod tests {
         assert_eq!(b(Pow, Value::Int4(2), Value::Int4(3)), "8");
         assert_eq!(b(Pow, n("2"), Value::Int4(10)), "1024.0000000000000000");
         assert_eq!(b(Pow, n("100"), n("0.5")), "10.000000000000000");
-        assert_eq!(b(Add, Value::Float8(0.1), Value::Float8(0.2)), "0.30000000000000004");
-        assert_eq!(b(Mul, Value::Float8(1e300), Value::Float8(1e300)), "22003: value out of range: overflow");
+        assert_eq!(
+            b(Add, Value::Float8(0.1), Value::Float8(0.2)),
+            "0.30000000000000004"
+        );
+        assert_eq!(
+            b(Mul, Value::Float8(1e300), Value::Float8(1e300)),
+            "22003: value out of range: overflow"
+        );
         assert_eq!(b(Mul, Value::Int2(2), Value::Int2(3)), "6");
         assert_eq!(b(ShiftLeft, Value::Int2(1), Value::Int4(2)), "4");
         assert_eq!(b(Add, Value::Int4(1), Value::Text("2".into())), "3");
-        assert_eq!(binary_op_type(Add, &DataType::Int4, &DataType::Float4).ok(), Some(DataType::Float8));
-        assert_eq!(binary_op_type(Pow, &DataType::Int4, &DataType::Int4).ok(), Some(DataType::Float8));
+        assert_eq!(
+            binary_op_type(Add, &DataType::Int4, &DataType::Float4).ok(),
+            Some(DataType::Float8)
+        );
+        assert_eq!(
+            binary_op_type(Pow, &DataType::Int4, &DataType::Int4).ok(),
+            Some(DataType::Float8)
+        );
         let e = binary_op_type(Eq, &DataType::Int4, &DataType::Text).map_err(|e| e.message());
-        assert_eq!(e.err().as_deref(), Some("operator does not exist: integer = text"));
+        assert_eq!(
+            e.err().as_deref(),
+            Some("operator does not exist: integer = text")
+        );
     }
 
     #[test]
@@ -529,7 +634,10 @@ mod tests {
         assert_eq!(b(Sub, ts("2024-01-02"), ts("2024-01-01 01:00")), "23:00:00");
         assert_eq!(b(Sub, ts("2024-01-03"), ts("2024-01-01")), "2 days");
         assert_eq!(b(Mul, iv("1 hour"), Value::Float8(2.5)), "02:30:00");
-        assert_eq!(binary_op_type(Add, &DataType::Date, &DataType::Interval).ok(), Some(DataType::Timestamp));
+        assert_eq!(
+            binary_op_type(Add, &DataType::Date, &DataType::Interval).ok(),
+            Some(DataType::Timestamp)
+        );
         let r = resolve_operands(Add, &DataType::Timestamp, &DataType::Unknown).ok();
         assert_eq!(r.map(|x| x.1), Some(DataType::Interval));
     }
@@ -538,12 +646,46 @@ mod tests {
     fn strings_and_unary() {
         use BinaryOp::*;
         assert_eq!(b(Concat, Value::Text("a".into()), Value::Int2(1)), "a1");
-        assert_eq!(b(Concat, Value::Array(vec![Value::Int4(1)]), Value::Int4(3)), "{1,3}");
-        assert_eq!(b(RegexIMatch, Value::Text("ABC".into()), Value::Text("b".into())), "t");
-        assert_eq!(b(RegexNotMatch, Value::Text("ABC".into()), Value::Text("b".into())), "t");
-        assert_eq!(unary_op(UnaryOp::Neg, &Value::Int4(i32::MIN)).map_err(|e| e.message()).err().as_deref(), Some("integer out of range"));
-        assert_eq!(unary_op(UnaryOp::BitNot, &Value::Int4(5)).ok(), Some(Value::Int4(-6)));
-        assert_eq!(unary_op(UnaryOp::Sqrt, &Value::Int4(16)).ok(), Some(Value::Float8(4.0)));
-        assert_eq!(binary_op_type(Concat, &DataType::Int4, &DataType::Int4).map_err(|e| e.state()).err(), Some(SqlState::UNDEFINED_FUNCTION));
+        assert_eq!(
+            b(Concat, Value::Array(vec![Value::Int4(1)]), Value::Int4(3)),
+            "{1,3}"
+        );
+        assert_eq!(
+            b(
+                RegexIMatch,
+                Value::Text("ABC".into()),
+                Value::Text("b".into())
+            ),
+            "t"
+        );
+        assert_eq!(
+            b(
+                RegexNotMatch,
+                Value::Text("ABC".into()),
+                Value::Text("b".into())
+            ),
+            "t"
+        );
+        assert_eq!(
+            unary_op(UnaryOp::Neg, &Value::Int4(i32::MIN))
+                .map_err(|e| e.message())
+                .err()
+                .as_deref(),
+            Some("integer out of range")
+        );
+        assert_eq!(
+            unary_op(UnaryOp::BitNot, &Value::Int4(5)).ok(),
+            Some(Value::Int4(-6))
+        );
+        assert_eq!(
+            unary_op(UnaryOp::Sqrt, &Value::Int4(16)).ok(),
+            Some(Value::Float8(4.0))
+        );
+        assert_eq!(
+            binary_op_type(Concat, &DataType::Int4, &DataType::Int4)
+                .map_err(|e| e.state())
+                .err(),
+            Some(SqlState::UNDEFINED_FUNCTION)
+        );
     }
 }

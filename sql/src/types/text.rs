@@ -52,7 +52,8 @@ pub fn format_array(items: &[Value]) -> String {
         let s = format(item);
         let needs_quotes = s.is_empty()
             || s.eq_ignore_ascii_case("null")
-            || s.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace());
+            || s.chars()
+                .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace());
         // Nested arrays print their own braces unquoted.
         if needs_quotes && !matches!(item, Value::Array(_)) {
             out.push('"');
@@ -72,7 +73,10 @@ pub fn format_array(items: &[Value]) -> String {
 }
 
 fn out_of_range_for(text: &str, type_name: &str) -> Error {
-    Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, format!("value \"{text}\" is out of range for type {type_name}"))
+    Error::new(
+        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        format!("value \"{text}\" is out of range for type {type_name}"),
+    )
 }
 
 /// Parses an integer with PostgreSQL's rules: surrounding whitespace is
@@ -83,7 +87,11 @@ pub fn parse_int(text: &str, min: i64, max: i64, type_name: &str) -> Result<i64>
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid_text(type_name, text));
     }
-    let v: i128 = if digits.len() > 30 { i128::MAX } else { t.parse().unwrap_or(i128::MAX) };
+    let v: i128 = if digits.len() > 30 {
+        i128::MAX
+    } else {
+        t.parse().unwrap_or(i128::MAX)
+    };
     if v < min as i128 || v > max as i128 {
         return Err(out_of_range_for(text, type_name));
     }
@@ -107,16 +115,25 @@ pub fn parse_bool(text: &str) -> Result<bool> {
 /// bytea input: `\x` hex (whitespace between byte pairs allowed) or the
 /// escape format (`\\`, `\ooo` octal, other bytes literal).
 pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
-    if let Some(hexpart) = text.strip_prefix("\\x").or_else(|| text.strip_prefix("\\X")) {
+    if let Some(hexpart) = text
+        .strip_prefix("\\x")
+        .or_else(|| text.strip_prefix("\\X"))
+    {
         let mut out = Vec::with_capacity(hexpart.len() / 2);
         let mut chars = hexpart.chars().filter(|c| !c.is_ascii_whitespace());
         while let Some(hi) = chars.next() {
             let bad_digit = |c: char| {
-                Error::new(SqlState::INVALID_PARAMETER_VALUE, format!("invalid hexadecimal digit: \"{c}\""))
+                Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid hexadecimal digit: \"{c}\""),
+                )
             };
             let h = hi.to_digit(16).ok_or_else(|| bad_digit(hi))?;
             let lo = chars.next().ok_or_else(|| {
-                Error::new(SqlState::INVALID_PARAMETER_VALUE, "invalid hexadecimal data: odd number of digits")
+                Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "invalid hexadecimal data: odd number of digits",
+                )
             })?;
             let l = lo.to_digit(16).ok_or_else(|| bad_digit(lo))?;
             out.push((h * 16 + l) as u8);
@@ -137,7 +154,11 @@ pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
                 out.push(b'\\');
                 i += 2;
             }
-            Some([a, b, c]) if (b'0'..=b'3').contains(a) && (b'0'..=b'7').contains(b) && (b'0'..=b'7').contains(c) => {
+            Some([a, b, c])
+                if (b'0'..=b'3').contains(a)
+                    && (b'0'..=b'7').contains(b)
+                    && (b'0'..=b'7').contains(c) =>
+            {
                 out.push((a - b'0') * 64 + (b - b'0') * 8 + (c - b'0'));
                 i += 4;
             }
@@ -155,8 +176,10 @@ pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
 pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
     match ty {
         DataType::Bool => parse_bool(text).map(Value::Bool),
-        DataType::Int2 => parse_int(text, i16::MIN as i64, i16::MAX as i64, "smallint").map(|v| Value::Int2(v as i16)),
-        DataType::Int4 => parse_int(text, i32::MIN as i64, i32::MAX as i64, "integer").map(|v| Value::Int4(v as i32)),
+        DataType::Int2 => parse_int(text, i16::MIN as i64, i16::MAX as i64, "smallint")
+            .map(|v| Value::Int2(v as i16)),
+        DataType::Int4 => parse_int(text, i32::MIN as i64, i32::MAX as i64, "integer")
+            .map(|v| Value::Int4(v as i32)),
         DataType::Int8 => parse_int(text, i64::MIN, i64::MAX, "bigint").map(Value::Int8),
         DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
             // Names of relations/types are resolved by the planner, which
@@ -174,9 +197,11 @@ pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
                 None => Ok(Value::Numeric(d)),
             }
         }
-        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown | DataType::Void => {
-            Ok(Value::Text(text.to_string()))
-        }
+        DataType::Text
+        | DataType::Varchar(_)
+        | DataType::Char(_)
+        | DataType::Unknown
+        | DataType::Void => Ok(Value::Text(text.to_string())),
         DataType::Name => Ok(Value::Text(truncate_bytes(text, 63).to_string())),
         DataType::InternalChar => Ok(Value::Text(truncate_bytes(text, 1).to_string())),
         DataType::Bytea => parse_bytea(text).map(Value::Bytea),
@@ -207,12 +232,19 @@ pub fn truncate_bytes(s: &str, max: usize) -> &str {
 /// uuid input: hyphens optional (in groups of four digits), braces allowed.
 pub fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
     let t = text.trim();
-    let ok = t.len() <= 40 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'{' || b == b'}');
+    let ok = t.len() <= 40
+        && t.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'{' || b == b'}');
     if ok {
         if let Ok(u) = uuid::Uuid::try_parse(t) {
             return Ok(u);
         }
-        let compact: String = t.trim_start_matches('{').trim_end_matches('}').chars().filter(|c| *c != '-').collect();
+        let compact: String = t
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .chars()
+            .filter(|c| *c != '-')
+            .collect();
         if compact.len() == 32 && t.starts_with('{') == t.ends_with('}') {
             if let Ok(u) = uuid::Uuid::try_parse(&compact) {
                 return Ok(u);
@@ -223,15 +255,22 @@ pub fn parse_uuid(text: &str) -> Result<uuid::Uuid> {
 }
 
 fn malformed_array(text: &str, detail: &str) -> Error {
-    Error::new(SqlState::INVALID_TEXT_REPRESENTATION, format!("malformed array literal: \"{text}\"")).with_detail(detail.to_string())
+    Error::new(
+        SqlState::INVALID_TEXT_REPRESENTATION,
+        format!("malformed array literal: \"{text}\""),
+    )
+    .with_detail(detail.to_string())
 }
 
 /// Array input: `{1,2,NULL}`, `{"a b","x\"y"}`, `{}`; one dimension.
 pub fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
     let t = text.trim();
-    let body = t
-        .strip_prefix('{')
-        .ok_or_else(|| malformed_array(text, "Array value must start with \"{\" or dimension information."))?;
+    let body = t.strip_prefix('{').ok_or_else(|| {
+        malformed_array(
+            text,
+            "Array value must start with \"{\" or dimension information.",
+        )
+    })?;
     let mut items = Vec::new();
     let mut chars = body.chars().peekable();
     let mut expect_item = true;
@@ -259,7 +298,9 @@ pub fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
             return Err(malformed_array(text, "Expected \",\" or \"}\" character."));
         }
         if c == '{' {
-            return Err(Error::unsupported("multidimensional arrays are not supported"));
+            return Err(Error::unsupported(
+                "multidimensional arrays are not supported",
+            ));
         }
         let mut s = String::new();
         let mut quoted = false;
@@ -269,7 +310,11 @@ pub fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
             loop {
                 match chars.next() {
                     Some('"') => break,
-                    Some('\\') => s.push(chars.next().ok_or_else(|| malformed_array(text, "Unexpected end of input."))?),
+                    Some('\\') => s.push(
+                        chars
+                            .next()
+                            .ok_or_else(|| malformed_array(text, "Unexpected end of input."))?,
+                    ),
                     Some(ch) => s.push(ch),
                     None => return Err(malformed_array(text, "Unexpected end of input.")),
                 }
@@ -284,7 +329,11 @@ pub fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
                 }
                 chars.next();
                 if ch == '\\' {
-                    s.push(chars.next().ok_or_else(|| malformed_array(text, "Unexpected end of input."))?);
+                    s.push(
+                        chars
+                            .next()
+                            .ok_or_else(|| malformed_array(text, "Unexpected end of input."))?,
+                    );
                 } else {
                     s.push(ch);
                 }
@@ -314,32 +363,70 @@ mod tests {
     use super::*;
 
     fn rt(s: &str, ty: DataType) -> String {
-        parse(s, &ty).map(|v| format(&v)).unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
+        parse(s, &ty)
+            .map(|v| format(&v))
+            .unwrap_or_else(|e| format!("{}: {}", e.state(), e.message()))
     }
 
     #[test]
     fn scalars() {
         assert_eq!(rt(" 42 ", DataType::Int4), "42");
-        assert_eq!(rt("abc", DataType::Int4), "22P02: invalid input syntax for type integer: \"abc\"");
-        assert_eq!(rt("", DataType::Int4), "22P02: invalid input syntax for type integer: \"\"");
-        assert_eq!(rt("99999999999", DataType::Int4), "22003: value \"99999999999\" is out of range for type integer");
-        assert_eq!(rt("40000", DataType::Int2), "22003: value \"40000\" is out of range for type smallint");
+        assert_eq!(
+            rt("abc", DataType::Int4),
+            "22P02: invalid input syntax for type integer: \"abc\""
+        );
+        assert_eq!(
+            rt("", DataType::Int4),
+            "22P02: invalid input syntax for type integer: \"\""
+        );
+        assert_eq!(
+            rt("99999999999", DataType::Int4),
+            "22003: value \"99999999999\" is out of range for type integer"
+        );
+        assert_eq!(
+            rt("40000", DataType::Int2),
+            "22003: value \"40000\" is out of range for type smallint"
+        );
         assert_eq!(rt("yes", DataType::Bool), "t");
         assert_eq!(rt("OFF", DataType::Bool), "f");
-        assert_eq!(rt("o", DataType::Bool), "22P02: invalid input syntax for type boolean: \"o\"");
+        assert_eq!(
+            rt("o", DataType::Bool),
+            "22P02: invalid input syntax for type boolean: \"o\""
+        );
         assert_eq!(rt("1.50", DataType::Numeric(None)), "1.50");
         assert_eq!(rt("NaN", DataType::Float8), "NaN");
         assert_eq!(rt("-Infinity", DataType::Float8), "-Infinity");
-        assert_eq!(rt("1e400", DataType::Float8), "22003: \"1e400\" is out of range for type double precision");
+        assert_eq!(
+            rt("1e400", DataType::Float8),
+            "22003: \"1e400\" is out of range for type double precision"
+        );
         assert_eq!(rt("\\x0102", DataType::Bytea), "\\x0102");
         assert_eq!(rt("a\\\\b\\001", DataType::Bytea), "\\x615c6201");
-        assert_eq!(rt("\\xzz", DataType::Bytea), "22023: invalid hexadecimal digit: \"z\"");
-        assert_eq!(rt("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", DataType::Uuid), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
-        assert_eq!(rt("{a0eebc999c0b4ef8bb6d6bb9bd380a11}", DataType::Uuid), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
-        assert_eq!(rt("x", DataType::Uuid), "22P02: invalid input syntax for type uuid: \"x\"");
-        assert_eq!(rt(r#"{"b":1,"a":[1,2]}"#, DataType::Jsonb), r#"{"a": [1, 2], "b": 1}"#);
+        assert_eq!(
+            rt("\\xzz", DataType::Bytea),
+            "22023: invalid hexadecimal digit: \"z\""
+        );
+        assert_eq!(
+            rt("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", DataType::Uuid),
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        );
+        assert_eq!(
+            rt("{a0eebc999c0b4ef8bb6d6bb9bd380a11}", DataType::Uuid),
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        );
+        assert_eq!(
+            rt("x", DataType::Uuid),
+            "22P02: invalid input syntax for type uuid: \"x\""
+        );
+        assert_eq!(
+            rt(r#"{"b":1,"a":[1,2]}"#, DataType::Jsonb),
+            r#"{"a": [1, 2], "b": 1}"#
+        );
         assert_eq!(rt(r#"{"b":1}"#, DataType::Json), r#"{"b":1}"#);
-        assert_eq!(rt("{", DataType::Json), "22P02: invalid input syntax for type json");
+        assert_eq!(
+            rt("{", DataType::Json),
+            "22P02: invalid input syntax for type json"
+        );
     }
 
     #[test]
@@ -348,10 +435,25 @@ mod tests {
         let text_arr = DataType::Array(Box::new(DataType::Text));
         assert_eq!(rt("{1, 2 ,NULL}", int_arr.clone()), "{1,2,NULL}");
         assert_eq!(rt("{}", int_arr.clone()), "{}");
-        assert_eq!(rt(r#"{"a b","x\"y",c,"NULL",""}"#, text_arr.clone()), r#"{"a b","x\"y",c,"NULL",""}"#);
-        assert_eq!(rt("{1,x}", int_arr.clone()), "22P02: invalid input syntax for type integer: \"x\"");
-        assert_eq!(rt("1,2", int_arr.clone()), "22P02: malformed array literal: \"1,2\"");
-        assert_eq!(rt("{1,2", int_arr), "22P02: malformed array literal: \"{1,2\"");
-        assert_eq!(rt("{\"\\\\x01\"}", DataType::Array(Box::new(DataType::Bytea))), "{\"\\\\x01\"}");
+        assert_eq!(
+            rt(r#"{"a b","x\"y",c,"NULL",""}"#, text_arr.clone()),
+            r#"{"a b","x\"y",c,"NULL",""}"#
+        );
+        assert_eq!(
+            rt("{1,x}", int_arr.clone()),
+            "22P02: invalid input syntax for type integer: \"x\""
+        );
+        assert_eq!(
+            rt("1,2", int_arr.clone()),
+            "22P02: malformed array literal: \"1,2\""
+        );
+        assert_eq!(
+            rt("{1,2", int_arr),
+            "22P02: malformed array literal: \"{1,2\""
+        );
+        assert_eq!(
+            rt("{\"\\\\x01\"}", DataType::Array(Box::new(DataType::Bytea))),
+            "{\"\\\\x01\"}"
+        );
     }
 }
