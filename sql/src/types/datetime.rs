@@ -316,8 +316,8 @@ pub fn parse_date(text: &str) -> Result<NaiveDate> {
 
 /// `time` input (a date or zone in the text is ignored, as in PostgreSQL).
 pub fn parse_time(text: &str) -> Result<NaiveTime> {
-    let p = parse_parts(text, "time without time zone")?;
-    p.time.ok_or_else(|| bad("time without time zone", text))
+    let p = parse_parts(text, "time")?;
+    p.time.ok_or_else(|| bad("time", text))
 }
 
 /// `timestamp` input: a zone in the text is ignored.

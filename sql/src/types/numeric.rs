@@ -105,7 +105,8 @@ pub fn parse_numeric(text: &str) -> Result<Decimal> {
     } else {
         Decimal::try_from_i128_with_scale(mantissa, scale.max(0) as u32).map_err(|_| overflow())?
     };
-    if negative {
+    // PostgreSQL has no negative zero: `-0.0` reads as `0.0`.
+    if negative && !d.is_zero() {
         d.set_sign_negative(true);
     }
     Ok(d)
@@ -398,7 +399,7 @@ fn mantissa_nonzero(t: &str) -> bool {
 /// Parses `real` input, checking the narrower range.
 pub fn parse_f32(text: &str) -> Result<f32> {
     let v = parse_f64(text, "real")?;
-    if v.is_finite() && v.abs() > f32::MAX as f64 || v != 0.0 && v.is_finite() && (v as f32) == 0.0
+    if v.is_finite() && (v as f32).is_infinite() || v != 0.0 && v.is_finite() && (v as f32) == 0.0
     {
         return Err(Error::new(
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE,

@@ -166,7 +166,7 @@ pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
                 out.push(b'\\');
                 i += 2;
             }
-            _ => return Err(Error::invalid_text("bytea", text)),
+            _ => return Err(Error::new(SqlState::INVALID_TEXT_REPRESENTATION, "invalid input syntax for type bytea")),
         }
     }
     Ok(out)
