@@ -14,7 +14,11 @@ fn type_from(name: &str) -> Option<DataType> {
     }
     match name.split_once('(') {
         Some((base, mods)) => {
-            let mods: Vec<u32> = mods.trim_end_matches(')').split(',').filter_map(|m| m.trim().parse().ok()).collect();
+            let mods: Vec<u32> = mods
+                .trim_end_matches(')')
+                .split(',')
+                .filter_map(|m| m.trim().parse().ok())
+                .collect();
             oid::parse_type_name(base, &mods)
         }
         None => oid::parse_type_name(name, &[]),
@@ -25,7 +29,10 @@ fn type_from(name: &str) -> Option<DataType> {
 /// - jsonb numbers go through f64 (`serde_json` without arbitrary precision),
 ///   so `1.50` prints `1.5` and `1e2` prints `100.0`;
 /// - arrays are one-dimensional.
-const KNOWN_GAPS: &[(&str, &str)] = &[("jsonb", "[1, \"x\", 1.5, -0, 1e2, 1.50]"), ("integer[]", "{{1,2},{3,4}}")];
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    ("jsonb", "[1, \"x\", 1.5, -0, 1e2, 1.50]"),
+    ("integer[]", "{{1,2},{3,4}}"),
+];
 
 #[test]
 fn text_io_matches_postgres() {
@@ -34,7 +41,8 @@ fn text_io_matches_postgres() {
     let mut count = 0;
     for line in data.lines().filter(|l| !l.is_empty()) {
         let mut parts = line.splitn(3, '\t');
-        let (Some(ty), Some(lit), Some(expected)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(ty), Some(lit), Some(expected)) = (parts.next(), parts.next(), parts.next())
+        else {
             failures.push(format!("bad golden line: {line}"));
             continue;
         };
@@ -52,5 +60,10 @@ fn text_io_matches_postgres() {
         }
     }
     assert!(count > 100, "golden file too small");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -73,8 +73,13 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
 /// Calls a date/time function.
 pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
     Some(match (name, a.len()) {
+        // date_part(text, date) runs on the date cast to timestamp.
         ("date_part", 2) => {
-            extract_field(&text_arg(&a[0]), &a[1]).map(|(v, _)| Value::Float8(numeric::to_f64(&v)))
+            let src = match &a[1] {
+                Value::Date(d) => Value::Timestamp(d.and_time(NaiveTime::MIN)),
+                other => other.clone(),
+            };
+            extract_field(&text_arg(&a[0]), &src).map(|(v, _)| Value::Float8(numeric::to_f64(&v)))
         }
         ("extract", 2) => extract_field(&text_arg(&a[0]), &a[1])
             .map(|(v, scale)| Value::Numeric(numeric::round_scale(v, scale as i64))),
@@ -163,11 +168,45 @@ pub(crate) fn ts_of(v: &Value) -> Option<NaiveDateTime> {
     }
 }
 
+const KNOWN_UNITS: &[&str] = &[
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "milliseconds",
+    "microseconds",
+    "dow",
+    "isodow",
+    "doy",
+    "week",
+    "isoyear",
+    "quarter",
+    "decade",
+    "century",
+    "millennium",
+    "julian",
+    "epoch",
+    "timezone",
+    "timezone_hour",
+    "timezone_minute",
+];
+
+/// `0A000` "not supported" for a real unit that does not apply to the
+/// type, `22023` "not recognized" for a word that is no unit at all.
 fn unit_error(field: &str, ty: &str) -> Error {
-    Error::new(
-        SqlState::FEATURE_NOT_SUPPORTED,
-        format!("unit \"{field}\" not supported for type {ty}"),
-    )
+    if KNOWN_UNITS.contains(&field) {
+        Error::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("unit \"{field}\" not supported for type {ty}"),
+        )
+    } else {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("unit \"{field}\" not recognized for type {ty}"),
+        )
+    }
 }
 
 fn dec(v: i64) -> Decimal {

@@ -114,7 +114,8 @@ pub fn pretty(v: &Json) -> String {
 fn write_pretty(v: &Json, level: usize, out: &mut String) {
     let pad = |n: usize| "    ".repeat(n);
     match v {
-        Json::Array(items) if !items.is_empty() => {
+        // Empty containers still break the line, as PostgreSQL prints them.
+        Json::Array(items) => {
             out.push_str("[\n");
             for (i, item) in items.iter().enumerate() {
                 out.push_str(&pad(level + 1));
@@ -124,7 +125,7 @@ fn write_pretty(v: &Json, level: usize, out: &mut String) {
             out.push_str(&pad(level));
             out.push(']');
         }
-        Json::Object(map) if !map.is_empty() => {
+        Json::Object(map) => {
             out.push_str("{\n");
             for (i, (k, item)) in map.iter().enumerate() {
                 out.push_str(&pad(level + 1));

@@ -399,8 +399,7 @@ fn mantissa_nonzero(t: &str) -> bool {
 /// Parses `real` input, checking the narrower range.
 pub fn parse_f32(text: &str) -> Result<f32> {
     let v = parse_f64(text, "real")?;
-    if v.is_finite() && (v as f32).is_infinite() || v != 0.0 && v.is_finite() && (v as f32) == 0.0
-    {
+    if v.is_finite() && (v as f32).is_infinite() || v != 0.0 && v.is_finite() && (v as f32) == 0.0 {
         return Err(Error::new(
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
             format!("\"{}\" is out of range for type real", text.trim()),

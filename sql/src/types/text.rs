@@ -166,7 +166,12 @@ pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
                 out.push(b'\\');
                 i += 2;
             }
-            _ => return Err(Error::new(SqlState::INVALID_TEXT_REPRESENTATION, "invalid input syntax for type bytea")),
+            _ => {
+                return Err(Error::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    "invalid input syntax for type bytea",
+                ))
+            }
         }
     }
     Ok(out)
