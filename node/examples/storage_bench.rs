@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustydb_node::{RocksStorage, StorageOptions};
-use rustydb_sql::storage::{Storage, Transaction, TxnOptions};
+use rustydb_sql::storage::{Storage, TxnOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut threads = Vec::new();

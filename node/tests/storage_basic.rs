@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rustydb_node::{RocksStorage, StorageOptions};
-use rustydb_sql::storage::{Isolation, Lsn, Storage, Transaction, TxnOptions};
+use rustydb_sql::storage::{Isolation, Lsn, Storage, TxnOptions};
 use rustydb_sql::Error;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use rustydb_node::{RocksStorage, StorageOptions};
-use rustydb_sql::storage::{Isolation, Lsn, Storage, Transaction, TxnOptions};
+use rustydb_sql::storage::{Isolation, Lsn, Storage, TxnOptions};
 use rustydb_sql::Error;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

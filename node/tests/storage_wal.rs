@@ -2,7 +2,7 @@
 //! before-images, paging, and corrupt bytes on disk.
 
 use rustydb_node::{NodeError, RocksStorage, StorageOptions};
-use rustydb_sql::storage::{Lsn, Storage, Transaction, TxnOptions};
+use rustydb_sql::storage::{Lsn, Storage, TxnOptions};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -93,9 +93,11 @@ impl Committer {
     /// Writes one group durably and answers its waiters.
     fn write_group(&self, group: &mut Vec<CommitRequest>, write_opts: &WriteOptions) {
         let first = self.current_lsn.load(Ordering::Acquire) + 1;
-        let result = self
-            .build_batch(group, first)
-            .and_then(|batch| self.db.write_opt(batch, write_opts).map_err(NodeError::from));
+        let result = self.build_batch(group, first).and_then(|batch| {
+            self.db
+                .write_opt(batch, write_opts)
+                .map_err(NodeError::from)
+        });
         match result {
             Ok(()) => {
                 let last = first + group.len() as u64 - 1;
