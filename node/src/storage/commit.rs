@@ -102,6 +102,7 @@ impl Committer {
             Ok(()) => {
                 let last = first + group.len() as u64 - 1;
                 self.current_lsn.store(last, Ordering::Release);
+                tracing::trace!(commits = group.len(), last_lsn = last, "group committed");
                 for (i, req) in group.drain(..).enumerate() {
                     // A waiter that vanished (its thread died) is not our
                     // problem: its commit is durable regardless.

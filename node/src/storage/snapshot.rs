@@ -44,6 +44,9 @@ self_cell::self_cell!(
 /// A transaction's uncommitted writes: `None` is a delete.
 pub(crate) type WriteBuffer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// One entry of a `WriteBuffer` as its iterators yield it.
+type BufferEntry<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
+
 /// How many rows a scan walks between looks at the cancel flag.
 const CANCEL_CHECK_EVERY: usize = 1024;
 
@@ -93,7 +96,7 @@ impl OwnedSnapshot {
             return Ok(Vec::new());
         }
         let range = writes.range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)));
-        let mut own: Box<dyn Iterator<Item = (&Vec<u8>, &Option<Vec<u8>>)>> = if reverse {
+        let mut own: Box<dyn Iterator<Item = BufferEntry<'_>>> = if reverse {
             Box::new(range.rev())
         } else {
             Box::new(range)
@@ -114,7 +117,7 @@ impl OwnedSnapshot {
             let mut steps = 0usize;
             while out.len() < limit {
                 steps += 1;
-                if steps % CANCEL_CHECK_EVERY == 0
+                if steps.is_multiple_of(CANCEL_CHECK_EVERY)
                     && cancel.is_some_and(|c| c.load(Ordering::Relaxed))
                 {
                     return Err(Error::new(

@@ -40,6 +40,9 @@ use crate::error::NodeError;
 /// SQLSTATE 3B001, invalid_savepoint_specification.
 const INVALID_SAVEPOINT: SqlState = SqlState("3B001");
 
+/// A key and its write-buffer entry before a write (`None`: no entry).
+type UndoEntry = (Vec<u8>, Option<Option<Vec<u8>>>);
+
 /// A transaction on `RocksStorage`.
 pub(crate) struct RocksTransaction {
     shared: Arc<Shared>,
@@ -51,7 +54,7 @@ pub(crate) struct RocksTransaction {
     snapshot_lsn: u64,
     writes: WriteBuffer,
     /// `(key, previous buffer entry)` per write, kept while savepoints exist.
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    undo: Vec<UndoEntry>,
     /// Open savepoints in creation order, with the undo log length at each.
     savepoints: Vec<(SavepointId, usize)>,
     next_savepoint: u64,
