@@ -69,7 +69,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             elapsed * 1000.0 * n as f64 / done.max(1) as f64,
         );
     }
+    point_reads(&storage)?;
     drop(storage);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Mean cost of a read-only transaction doing one point get (the pgbench -S
+/// shape) and of a bare `get` inside one transaction.
+fn point_reads(storage: &RocksStorage) -> Result<(), Box<dyn std::error::Error>> {
+    const N: u64 = 100_000;
+    let keys: Vec<String> = (0..1000).map(|i| format!("acct/0/{i}")).collect();
+    let start = Instant::now();
+    for i in 0..N {
+        let mut txn = storage.begin(TxnOptions::default())?;
+        txn.new_statement();
+        txn.get(keys[(i % 1000) as usize].as_bytes())?;
+        txn.commit()?;
+    }
+    let per_txn = start.elapsed().as_secs_f64() * 1e6 / N as f64;
+    let mut txn = storage.begin(TxnOptions::default())?;
+    let start = Instant::now();
+    for i in 0..N {
+        txn.get(keys[(i % 1000) as usize].as_bytes())?;
+    }
+    let per_get = start.elapsed().as_secs_f64() * 1e6 / N as f64;
+    println!("read-only txn with one get: {per_txn:.2} us; get alone: {per_get:.2} us");
     Ok(())
 }
