@@ -217,6 +217,7 @@ pub fn system_table(
                         t("C"),
                         o(1663),
                         Value::Null,
+                        Value::Null,
                     ]
                 })
                 .collect();
