@@ -27,7 +27,7 @@ pub fn function_name(name: &ast::ObjectName) -> String {
 
 /// Whether `name` is an aggregate function.
 pub fn is_aggregate(name: &str) -> bool {
-    agg_func(name, 1).is_some() || name == "count"
+    agg_func(name, 1).is_some() || agg_func(name, 2).is_some()
 }
 
 fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
@@ -193,12 +193,13 @@ impl<'a> Binder<'a> {
                         "aggregate function calls cannot be nested",
                     ));
                 }
-                let target = if t == DataType::Unknown {
+                let texty = matches!(t, DataType::Unknown | DataType::Name | DataType::Varchar(_) | DataType::Char(_));
+                let target = if t == DataType::Unknown || (texty && func == AggFunc::StringAgg) {
                     DataType::Text
                 } else {
                     t.clone()
                 };
-                bound.push(self.coerce_unknown(e, &t, &target)?);
+                bound.push(self.coerce(e, &t, &target)?);
                 if i == 0 {
                     arg_type = target;
                 }
