@@ -17,6 +17,13 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     if let Some(stmt) = maintenance(sql) {
         return stmt;
     }
+    let copy_fixed;
+    let sql = if sql.trim_start().get(..4).is_some_and(|w| w.eq_ignore_ascii_case("copy")) {
+        copy_fixed = copy_booleans(sql);
+        copy_fixed.as_str()
+    } else {
+        sql
+    };
     let dialect = PostgreSqlDialect {};
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
@@ -70,4 +77,20 @@ fn parse_plain(sql: &str) -> Result<Vec<Statement>> {
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
         .map_err(|e| Error::syntax(e.to_string()))
+}
+
+/// COPY options written `freeze on` / `header off` (PostgreSQL's boolean
+/// spellings) become `true` / `false`, which sqlparser understands.
+fn copy_booleans(sql: &str) -> String {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"(?i)\b(freeze|header)\s+(on|off)\b").ok());
+    match re {
+        Some(re) => re
+            .replace_all(sql, |c: &regex::Captures| {
+                let v = if c[2].eq_ignore_ascii_case("on") { "true" } else { "false" };
+                format!("{} {v}", &c[1])
+            })
+            .into_owned(),
+        None => sql.to_string(),
+    }
 }

@@ -817,7 +817,7 @@ fn pg_type() -> (Vec<(String, DataType)>, Vec<Row>) {
                 o(0),
                 i4(-1),
                 i4(0),
-                o(0),
+                o(if matches!(ty, T::Text | T::Varchar(_) | T::Char(_) | T::Name) { 100 } else { 0 }),
             ]
         })
         .collect();
