@@ -24,7 +24,7 @@
 //! Invariant: an entry exists while it has an owner or waiters; an entry
 //! with neither is removed, so the map holds only keys in use.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -24,7 +24,7 @@
 //! releases locks too: a transaction abandoned by a vanished client cannot
 //! keep rows locked.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -76,7 +76,7 @@ impl RocksTransaction {
             undo: Vec::new(),
             savepoints: Vec::new(),
             next_savepoint: 1,
-            locked: HashMap::new(),
+            locked: HashMap::default(),
         }
     }
 
