@@ -292,3 +292,28 @@ fn concurrent_commits_get_dense_unique_lsns_and_survive_reopen() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn cancel_flag_stops_scans() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = open(dir.path(), false)?;
+    put_commit(&storage, b"a", b"1")?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut txn = storage.begin(TxnOptions {
+        cancel: Some(cancel.clone()),
+        ..TxnOptions::default()
+    })?;
+    assert_eq!(txn.scan(b"", b"\xff", 10)?.len(), 1);
+    cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = txn
+        .scan(b"", b"\xff", 10)
+        .err()
+        .ok_or("scan ignored the cancel flag")?;
+    assert_eq!(state(&err), "57014");
+    let err = txn
+        .scan_rev(b"", b"\xff", 10)
+        .err()
+        .ok_or("scan_rev ignored the cancel flag")?;
+    assert_eq!(state(&err), "57014");
+    Ok(())
+}

@@ -41,8 +41,10 @@ pub(crate) const META_TIMELINE: &[u8] = b"timeline";
 /// `meta` key: the last LSN written, u64 BE (survives WAL trimming).
 pub(crate) const META_LAST_LSN: &[u8] = b"last_lsn";
 
-/// Tuning knobs; every one has a working default.
-#[derive(Debug, Clone)]
+/// Tuning knobs; every one has a working default (also when read from a
+/// config file section with keys missing).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StorageOptions {
     /// fsync the log on every commit group (on by default; off trades the
     /// last few commits on power loss for speed, never atomicity).
