@@ -317,3 +317,49 @@ fn cancel_flag_stops_scans() -> TestResult {
     assert_eq!(state(&err), "57014");
     Ok(())
 }
+
+#[test]
+fn lock_waiters_are_served_in_arrival_order_skipping_canceled_ones() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = open(dir.path(), false)?;
+    let mut holder = storage.begin(TxnOptions::default())?;
+    holder.lock(b"hot")?;
+
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    let mut cancels = Vec::new();
+    for i in 0..4 {
+        let (s, order, cancel) = (
+            storage.clone(),
+            order.clone(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        cancels.push(cancel.clone());
+        let rx = spawn(move || -> Result<(), Error> {
+            let mut txn = s.begin(TxnOptions {
+                cancel: Some(cancel),
+                ..TxnOptions::default()
+            })?;
+            txn.lock(b"hot")?;
+            order.lock().push(i);
+            txn.put(b"hot", &[i])?;
+            txn.commit().map(|_| ())
+        });
+        // Queue strictly one after another.
+        assert!(
+            rx.recv_timeout(BLOCKED).is_err(),
+            "waiter {i} did not block"
+        );
+        waiters.push(rx);
+    }
+    cancels[1].store(true, std::sync::atomic::Ordering::SeqCst);
+    let canceled = waiters.remove(1).recv_timeout(DONE)?;
+    assert_eq!(canceled.err().map(|e| state(&e)), Some("57014"));
+    holder.commit()?;
+    for rx in waiters {
+        rx.recv_timeout(DONE)??;
+    }
+    assert_eq!(*order.lock(), vec![0, 2, 3]);
+    assert_eq!(storage.locked_keys(), 0);
+    Ok(())
+}
