@@ -214,6 +214,24 @@ impl RocksStorage {
         Ok(out)
     }
 
+    /// Deletes WAL records with LSN below `keep_from` (clamped to the next
+    /// LSN), e.g. once every replica has them. Recovery does not need them:
+    /// the last LSN is also kept in `meta`.
+    pub fn trim_wal(&self, keep_from: Lsn) -> Result<(), NodeError> {
+        let db = &self.shared.db;
+        let next = self.shared.current_lsn.load(Ordering::Acquire) + 1;
+        let end = keep_from.0.min(next);
+        if end > 1 {
+            db.delete_range_cf(
+                cf(db, CF_WAL)?,
+                wal::lsn_key(Lsn(0)),
+                wal::lsn_key(Lsn(end)),
+            )?;
+            tracing::debug!(below = end, "WAL trimmed");
+        }
+        Ok(())
+    }
+
     /// The current timeline (1 on a fresh node).
     pub fn timeline(&self) -> u64 {
         self.timeline.load(Ordering::Acquire)
