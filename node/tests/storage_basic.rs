@@ -71,6 +71,13 @@ fn own_writes_are_visible_in_get_and_scans() -> TestResult {
         txn.scan_rev(b"b", b"f", 100)?,
         vec![kv("c", "33"), kv("b", "2")]
     );
+    // A committed key equal to `to` is excluded; one equal to `from` is in.
+    assert_eq!(txn.scan(b"a", b"c", 100)?, vec![kv("a", "1"), kv("b", "2")]);
+    assert_eq!(
+        txn.scan_rev(b"a", b"c", 100)?,
+        vec![kv("b", "2"), kv("a", "1")]
+    );
+    assert_eq!(txn.scan_rev(b"a", b"c", 1)?, vec![kv("b", "2")]);
     assert_eq!(txn.scan(b"c", b"c", 100)?, vec![]);
     assert_eq!(txn.scan(b"d", b"c", 100)?, vec![]);
     assert!(txn.has_writes());
