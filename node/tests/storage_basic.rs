@@ -282,3 +282,21 @@ fn empty_commit_does_not_touch_the_log_and_data_survives_reopen() -> TestResult 
     assert_eq!(txn.commit()?, Some(Lsn(3)));
     Ok(())
 }
+
+#[test]
+fn repeatable_read_snapshot_is_that_of_the_first_statement() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = open(dir.path())?;
+    let mut rr = storage.begin(TxnOptions {
+        isolation: Isolation::RepeatableRead,
+        ..TxnOptions::default()
+    })?;
+    // Committed after BEGIN but before the first statement: visible.
+    commit_pairs(&storage, &[("x", "1")])?;
+    rr.new_statement();
+    assert_eq!(rr.get(b"x")?, Some(b"1".to_vec()));
+    commit_pairs(&storage, &[("x", "2")])?;
+    rr.new_statement();
+    assert_eq!(rr.get(b"x")?, Some(b"1".to_vec()));
+    Ok(())
+}
