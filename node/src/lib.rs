@@ -6,5 +6,5 @@ pub mod storage;
 pub mod wal;
 
 pub use error::NodeError;
-pub use storage::{RocksStorage, StorageOptions};
+pub use storage::{CommitStats, RocksStorage, StorageOptions};
 pub use wal::WalRecord;

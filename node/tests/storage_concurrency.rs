@@ -264,6 +264,9 @@ fn concurrent_commits_get_dense_unique_lsns_and_survive_reopen() -> TestResult {
             lsns.extend(rx.recv_timeout(Duration::from_secs(120))??);
         }
         assert_eq!(storage.current_lsn(), Lsn((THREADS * COMMITS) as u64));
+        let stats = storage.commit_stats();
+        assert_eq!(stats.commits, (THREADS * COMMITS) as u64);
+        assert!(stats.groups >= 1 && stats.groups <= stats.commits);
     }
     lsns.sort();
     let expected: Vec<Lsn> = (1..=(THREADS * COMMITS) as u64).map(Lsn).collect();

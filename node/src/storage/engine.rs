@@ -24,7 +24,7 @@ use rocksdb::{
 };
 use rustydb_sql::storage::{Lsn, Storage, Transaction, TxnOptions};
 
-use super::commit::{CommitMsg, Committer};
+use super::commit::{CommitCounters, CommitMsg, Committer};
 use super::locks::{LockManager, TxnId};
 use super::txn::RocksTransaction;
 use crate::error::{NodeError, Result};
@@ -90,9 +90,19 @@ pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
         .ok_or_else(|| NodeError::Corrupt(format!("column family {name} missing")))
 }
 
+/// Group-commit counters since open (see `RocksStorage::commit_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitStats {
+    /// Write transactions committed.
+    pub commits: u64,
+    /// Batches written, each with one fsync when `sync` is on.
+    pub groups: u64,
+}
+
 /// The node's transactional storage over RocksDB.
 pub struct RocksStorage {
     shared: Arc<Shared>,
+    counters: Arc<CommitCounters>,
     timeline: Arc<AtomicU64>,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -153,11 +163,13 @@ impl RocksStorage {
 
         let current_lsn = Arc::new(AtomicU64::new(last_lsn));
         let timeline = Arc::new(AtomicU64::new(timeline));
+        let counters = Arc::new(CommitCounters::default());
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
             db: db.clone(),
             rx: commit_rx,
             current_lsn: current_lsn.clone(),
+            counters: counters.clone(),
             timeline: timeline.clone(),
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
@@ -175,6 +187,7 @@ impl RocksStorage {
         });
         Ok(Arc::new(RocksStorage {
             shared,
+            counters,
             timeline,
             committer: Mutex::new(Some(handle)),
         }))
@@ -235,6 +248,15 @@ impl RocksStorage {
     /// The current timeline (1 on a fresh node).
     pub fn timeline(&self) -> u64 {
         self.timeline.load(Ordering::Acquire)
+    }
+
+    /// Write transactions committed and batches (fsyncs) written since
+    /// open; `commits / groups` is the mean group-commit size.
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            groups: self.counters.groups.load(Ordering::Relaxed),
+        }
     }
 
     /// Number of keys locked right now by any transaction.
