@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let commits = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let lsn_before = storage.current_lsn();
+        let stats_before = storage.commit_stats();
         let start = Instant::now();
         let handles: Vec<_> = (0..n)
             .map(|t| {
@@ -63,10 +64,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let elapsed = start.elapsed().as_secs_f64();
         let done = commits.load(Ordering::Relaxed);
         let lsns = storage.current_lsn().0 - lsn_before.0;
+        let groups = storage.commit_stats().groups - stats_before.groups;
         println!(
-            "threads {n:>3}: {:>9.0} commits/s, mean latency {:>7.3} ms ({done} commits, {lsns} LSNs)",
+            "threads {n:>3}: {:>9.0} commits/s, mean latency {:>7.3} ms, {:.2} commits per fsync ({done} commits, {lsns} LSNs)",
             done as f64 / elapsed,
             elapsed * 1000.0 * n as f64 / done.max(1) as f64,
+            lsns as f64 / groups.max(1) as f64,
         );
     }
     point_reads(&storage)?;

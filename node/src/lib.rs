@@ -17,5 +17,5 @@ pub mod wal;
 pub use config::NodeConfig;
 pub use error::NodeError;
 pub use node::Node;
-pub use storage::{RocksStorage, StorageOptions};
+pub use storage::{CommitStats, RocksStorage, StorageOptions};
 pub use wal::WalRecord;

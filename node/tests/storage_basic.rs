@@ -71,6 +71,13 @@ fn own_writes_are_visible_in_get_and_scans() -> TestResult {
         txn.scan_rev(b"b", b"f", 100)?,
         vec![kv("c", "33"), kv("b", "2")]
     );
+    // A committed key equal to `to` is excluded; one equal to `from` is in.
+    assert_eq!(txn.scan(b"a", b"c", 100)?, vec![kv("a", "1"), kv("b", "2")]);
+    assert_eq!(
+        txn.scan_rev(b"a", b"c", 100)?,
+        vec![kv("b", "2"), kv("a", "1")]
+    );
+    assert_eq!(txn.scan_rev(b"a", b"c", 1)?, vec![kv("b", "2")]);
     assert_eq!(txn.scan(b"c", b"c", 100)?, vec![]);
     assert_eq!(txn.scan(b"d", b"c", 100)?, vec![]);
     assert!(txn.has_writes());
@@ -273,5 +280,23 @@ fn empty_commit_does_not_touch_the_log_and_data_survives_reopen() -> TestResult 
     );
     txn.delete(b"a")?;
     assert_eq!(txn.commit()?, Some(Lsn(3)));
+    Ok(())
+}
+
+#[test]
+fn repeatable_read_snapshot_is_that_of_the_first_statement() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = open(dir.path())?;
+    let mut rr = storage.begin(TxnOptions {
+        isolation: Isolation::RepeatableRead,
+        ..TxnOptions::default()
+    })?;
+    // Committed after BEGIN but before the first statement: visible.
+    commit_pairs(&storage, &[("x", "1")])?;
+    rr.new_statement();
+    assert_eq!(rr.get(b"x")?, Some(b"1".to_vec()));
+    commit_pairs(&storage, &[("x", "2")])?;
+    rr.new_statement();
+    assert_eq!(rr.get(b"x")?, Some(b"1".to_vec()));
     Ok(())
 }

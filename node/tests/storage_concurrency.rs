@@ -264,6 +264,9 @@ fn concurrent_commits_get_dense_unique_lsns_and_survive_reopen() -> TestResult {
             lsns.extend(rx.recv_timeout(Duration::from_secs(120))??);
         }
         assert_eq!(storage.current_lsn(), Lsn((THREADS * COMMITS) as u64));
+        let stats = storage.commit_stats();
+        assert_eq!(stats.commits, (THREADS * COMMITS) as u64);
+        assert!(stats.groups >= 1 && stats.groups <= stats.commits);
     }
     lsns.sort();
     let expected: Vec<Lsn> = (1..=(THREADS * COMMITS) as u64).map(Lsn).collect();
@@ -290,5 +293,76 @@ fn concurrent_commits_get_dense_unique_lsns_and_survive_reopen() -> TestResult {
         assert_eq!(record.lsn, Lsn(i as u64 + 1));
         assert_eq!(record.mutations.len(), 2);
     }
+    Ok(())
+}
+
+#[test]
+fn cancel_flag_stops_scans() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = open(dir.path(), false)?;
+    put_commit(&storage, b"a", b"1")?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut txn = storage.begin(TxnOptions {
+        cancel: Some(cancel.clone()),
+        ..TxnOptions::default()
+    })?;
+    assert_eq!(txn.scan(b"", b"\xff", 10)?.len(), 1);
+    cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = txn
+        .scan(b"", b"\xff", 10)
+        .err()
+        .ok_or("scan ignored the cancel flag")?;
+    assert_eq!(state(&err), "57014");
+    let err = txn
+        .scan_rev(b"", b"\xff", 10)
+        .err()
+        .ok_or("scan_rev ignored the cancel flag")?;
+    assert_eq!(state(&err), "57014");
+    Ok(())
+}
+
+#[test]
+fn lock_waiters_are_served_in_arrival_order_skipping_canceled_ones() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = open(dir.path(), false)?;
+    let mut holder = storage.begin(TxnOptions::default())?;
+    holder.lock(b"hot")?;
+
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    let mut cancels = Vec::new();
+    for i in 0..4 {
+        let (s, order, cancel) = (
+            storage.clone(),
+            order.clone(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        cancels.push(cancel.clone());
+        let rx = spawn(move || -> Result<(), Error> {
+            let mut txn = s.begin(TxnOptions {
+                cancel: Some(cancel),
+                ..TxnOptions::default()
+            })?;
+            txn.lock(b"hot")?;
+            order.lock().push(i);
+            txn.put(b"hot", &[i])?;
+            txn.commit().map(|_| ())
+        });
+        // Queue strictly one after another.
+        assert!(
+            rx.recv_timeout(BLOCKED).is_err(),
+            "waiter {i} did not block"
+        );
+        waiters.push(rx);
+    }
+    cancels[1].store(true, std::sync::atomic::Ordering::SeqCst);
+    let canceled = waiters.remove(1).recv_timeout(DONE)?;
+    assert_eq!(canceled.err().map(|e| state(&e)), Some("57014"));
+    holder.commit()?;
+    for rx in waiters {
+        rx.recv_timeout(DONE)??;
+    }
+    assert_eq!(*order.lock(), vec![0, 2, 3]);
+    assert_eq!(storage.locked_keys(), 0);
     Ok(())
 }

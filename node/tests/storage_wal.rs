@@ -112,3 +112,33 @@ fn corrupt_wal_bytes_are_an_error_not_a_panic() -> TestResult {
     ));
     Ok(())
 }
+
+#[test]
+fn trimmed_wal_keeps_later_records_and_the_lsn_sequence() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    {
+        let storage = RocksStorage::open(dir.path(), options())?;
+        for i in 0..5u8 {
+            let mut txn = storage.begin(TxnOptions::default())?;
+            txn.put(&[i], b"v")?;
+            txn.commit()?;
+        }
+        storage.trim_wal(Lsn(4))?;
+        let lsns: Vec<Lsn> = storage
+            .read_wal(Lsn(1), 10)?
+            .iter()
+            .map(|r| r.lsn)
+            .collect();
+        assert_eq!(lsns, vec![Lsn(4), Lsn(5)]);
+        // Trimming past the end keeps nothing but cannot move the LSN back.
+        storage.trim_wal(Lsn(100))?;
+        assert!(storage.read_wal(Lsn(1), 10)?.is_empty());
+    }
+    let storage = RocksStorage::open(dir.path(), options())?;
+    assert_eq!(storage.current_lsn(), Lsn(5));
+    let mut txn = storage.begin(TxnOptions::default())?;
+    txn.put(b"next", b"v")?;
+    assert_eq!(txn.commit()?, Some(Lsn(6)));
+    assert_eq!(storage.read_wal(Lsn(1), 10)?.len(), 1);
+    Ok(())
+}

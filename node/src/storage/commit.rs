@@ -43,6 +43,15 @@ pub(crate) struct CommitRequest {
     pub(crate) reply: mpsc::SyncSender<Result<Lsn, String>>,
 }
 
+/// Counters of the group committer, for metrics and the bench example.
+#[derive(Debug, Default)]
+pub(crate) struct CommitCounters {
+    /// Transactions committed.
+    pub(crate) commits: AtomicU64,
+    /// Batches written (fsyncs, when sync is on).
+    pub(crate) groups: AtomicU64,
+}
+
 /// Messages to the committer thread.
 pub(crate) enum CommitMsg {
     Commit(CommitRequest),
@@ -55,6 +64,7 @@ pub(crate) struct Committer {
     pub(crate) db: Arc<DB>,
     pub(crate) rx: mpsc::Receiver<CommitMsg>,
     pub(crate) current_lsn: Arc<AtomicU64>,
+    pub(crate) counters: Arc<CommitCounters>,
     pub(crate) timeline: Arc<AtomicU64>,
     pub(crate) sync: bool,
     pub(crate) max_group: usize,
@@ -102,6 +112,10 @@ impl Committer {
             Ok(()) => {
                 let last = first + group.len() as u64 - 1;
                 self.current_lsn.store(last, Ordering::Release);
+                self.counters
+                    .commits
+                    .fetch_add(group.len() as u64, Ordering::Relaxed);
+                self.counters.groups.fetch_add(1, Ordering::Relaxed);
                 tracing::trace!(commits = group.len(), last_lsn = last, "group committed");
                 for (i, req) in group.drain(..).enumerate() {
                     // A waiter that vanished (its thread died) is not our

@@ -24,7 +24,7 @@ use rocksdb::{
 };
 use rustydb_sql::storage::{Lsn, Storage, Transaction, TxnOptions};
 
-use super::commit::{CommitMsg, Committer};
+use super::commit::{CommitCounters, CommitMsg, Committer};
 use super::locks::{LockManager, TxnId};
 use super::txn::RocksTransaction;
 use crate::error::{NodeError, Result};
@@ -41,8 +41,10 @@ pub(crate) const META_TIMELINE: &[u8] = b"timeline";
 /// `meta` key: the last LSN written, u64 BE (survives WAL trimming).
 pub(crate) const META_LAST_LSN: &[u8] = b"last_lsn";
 
-/// Tuning knobs; every one has a working default.
-#[derive(Debug, Clone)]
+/// Tuning knobs; every one has a working default (also when read from a
+/// config file section with keys missing).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StorageOptions {
     /// fsync the log on every commit group (on by default; off trades the
     /// last few commits on power loss for speed, never atomicity).
@@ -88,9 +90,19 @@ pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
         .ok_or_else(|| NodeError::Corrupt(format!("column family {name} missing")))
 }
 
+/// Group-commit counters since open (see `RocksStorage::commit_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitStats {
+    /// Write transactions committed.
+    pub commits: u64,
+    /// Batches written, each with one fsync when `sync` is on.
+    pub groups: u64,
+}
+
 /// The node's transactional storage over RocksDB.
 pub struct RocksStorage {
     shared: Arc<Shared>,
+    counters: Arc<CommitCounters>,
     timeline: Arc<AtomicU64>,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -151,11 +163,13 @@ impl RocksStorage {
 
         let current_lsn = Arc::new(AtomicU64::new(last_lsn));
         let timeline = Arc::new(AtomicU64::new(timeline));
+        let counters = Arc::new(CommitCounters::default());
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
             db: db.clone(),
             rx: commit_rx,
             current_lsn: current_lsn.clone(),
+            counters: counters.clone(),
             timeline: timeline.clone(),
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
@@ -173,6 +187,7 @@ impl RocksStorage {
         });
         Ok(Arc::new(RocksStorage {
             shared,
+            counters,
             timeline,
             committer: Mutex::new(Some(handle)),
         }))
@@ -212,9 +227,36 @@ impl RocksStorage {
         Ok(out)
     }
 
+    /// Deletes WAL records with LSN below `keep_from` (clamped to the next
+    /// LSN), e.g. once every replica has them. Recovery does not need them:
+    /// the last LSN is also kept in `meta`.
+    pub fn trim_wal(&self, keep_from: Lsn) -> Result<(), NodeError> {
+        let db = &self.shared.db;
+        let next = self.shared.current_lsn.load(Ordering::Acquire) + 1;
+        let end = keep_from.0.min(next);
+        if end > 1 {
+            db.delete_range_cf(
+                cf(db, CF_WAL)?,
+                wal::lsn_key(Lsn(0)),
+                wal::lsn_key(Lsn(end)),
+            )?;
+            tracing::debug!(below = end, "WAL trimmed");
+        }
+        Ok(())
+    }
+
     /// The current timeline (1 on a fresh node).
     pub fn timeline(&self) -> u64 {
         self.timeline.load(Ordering::Acquire)
+    }
+
+    /// Write transactions committed and batches (fsyncs) written since
+    /// open; `commits / groups` is the mean group-commit size.
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            groups: self.counters.groups.load(Ordering::Relaxed),
+        }
     }
 
     /// Number of keys locked right now by any transaction.

@@ -7,28 +7,32 @@
 //! sharding on the small machines we target and keeps the wait-for graph
 //! consistent without extra care.
 //!
-//! Waiting: a transaction that finds the key owned by another registers
-//! itself as a waiter (`waiting_on[me] = key`) and sleeps on the key's
-//! condvar, waking at least every `POLL` to look at its cancel flag. Release
-//! clears the owner and wakes all waiters of that key; whichever gets the
-//! mutex first takes the lock, the rest go back to sleep.
+//! Waiting is first come, first served: a transaction that finds the key
+//! owned by another joins the key's queue, records `waiting_on[me] = key`, and
+//! sleeps on the key's condvar, waking at least every `POLL` to look at its
+//! cancel flag. Release hands the lock straight to the head of the queue (so
+//! a hot row, like a pgbench branch, cannot starve a waiter) and wakes the
+//! queue; the new owner sees itself as owner when it wakes.
 //!
 //! Deadlocks: each waiting transaction waits for exactly one key, and each
-//! key has at most one owner, so the wait-for graph is a chain we can walk:
-//! `me → owner(key I want) → owner(key it waits on) → ...`. The transaction
-//! whose wait would close a cycle (the walk comes back to itself) fails with
-//! `40P01` instead of sleeping; the others in the cycle keep waiting and
-//! proceed once it rolls back. The walk is repeated on every wake-up because
-//! the owner of the awaited key may have changed.
+//! key has one owner, so the wait-for graph is a chain we can walk:
+//! `me → owner(key I want) → owner(key it waits on) → ...`. (With exclusive
+//! locks only, waiting behind queue predecessors adds no cycles: they wait
+//! for the same owner.) The transaction whose wait would close a cycle (the
+//! walk comes back to itself) fails with `40P01` instead of sleeping; the
+//! others keep waiting and proceed once it rolls back. A waiter repeats the
+//! walk on every wake-up, because the owner of its key may have changed.
 //!
-//! Invariant: an entry exists while it has an owner or waiters; an entry
-//! with neither is removed, so the map holds only keys in use.
+//! Invariants: an entry exists exactly while the key has an owner; a key with
+//! an owner and an empty queue has no waiters; a transaction is in
+//! `waiting_on` exactly while it sits in some key's queue.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::HashMap;
 use parking_lot::{Condvar, Mutex};
 use rustydb_sql::{Error, SqlState};
 
@@ -41,8 +45,9 @@ pub(crate) struct TxnId(pub u64);
 
 /// The lock state of one key.
 struct KeyLock {
-    owner: Option<TxnId>,
-    waiters: u32,
+    owner: TxnId,
+    /// Waiters in arrival order; the head gets the lock on release.
+    queue: VecDeque<TxnId>,
     /// Created when the first waiter arrives; uncontended locks never
     /// allocate one.
     cv: Option<Arc<Condvar>>,
@@ -51,7 +56,7 @@ struct KeyLock {
 #[derive(Default)]
 struct LockState {
     keys: HashMap<Vec<u8>, KeyLock>,
-    /// The key each blocked transaction is waiting for.
+    /// The key each queued transaction is waiting for.
     waiting_on: HashMap<TxnId, Vec<u8>>,
 }
 
@@ -59,6 +64,12 @@ struct LockState {
 #[derive(Default)]
 pub(crate) struct LockManager {
     state: Mutex<LockState>,
+}
+
+/// Why a wait ended without the lock.
+enum GiveUp {
+    Deadlock,
+    Canceled,
 }
 
 impl LockManager {
@@ -73,96 +84,109 @@ impl LockManager {
         cancel: Option<&AtomicBool>,
     ) -> Result<(), Error> {
         let mut st = self.state.lock();
-        let mut registered = false;
+        let owner = match st.keys.get(key) {
+            None => {
+                let entry = KeyLock {
+                    owner: txn,
+                    queue: VecDeque::new(),
+                    cv: None,
+                };
+                st.keys.insert(key.to_vec(), entry);
+                return Ok(());
+            }
+            Some(entry) if entry.owner == txn => return Ok(()),
+            Some(entry) => entry.owner,
+        };
+        if st.closes_cycle(txn, owner) {
+            tracing::debug!(txn = txn.0, owner = owner.0, "deadlock detected");
+            return Err(give_up(GiveUp::Deadlock));
+        }
+        let cv = {
+            let LockState { keys, waiting_on } = &mut *st;
+            let Some(entry) = keys.get_mut(key) else {
+                return Err(Error::Storage(
+                    "lock entry vanished under the table mutex".into(),
+                ));
+            };
+            entry.queue.push_back(txn);
+            waiting_on.insert(txn, key.to_vec());
+            entry
+                .cv
+                .get_or_insert_with(|| Arc::new(Condvar::new()))
+                .clone()
+        };
         loop {
-            let owner = match st.keys.get_mut(key) {
+            cv.wait_for(&mut st, POLL);
+            let owner = match st.keys.get(key) {
+                Some(entry) if entry.owner == txn => return Ok(()),
+                Some(entry) => entry.owner,
                 None => {
-                    st.keys.insert(
-                        key.to_vec(),
-                        KeyLock {
-                            owner: Some(txn),
-                            waiters: 0,
-                            cv: None,
-                        },
-                    );
+                    // Unreachable while we are queued (release hands the
+                    // lock over instead of removing the entry); recover by
+                    // taking the free key.
+                    st.waiting_on.remove(&txn);
+                    let entry = KeyLock {
+                        owner: txn,
+                        queue: VecDeque::new(),
+                        cv: None,
+                    };
+                    st.keys.insert(key.to_vec(), entry);
                     return Ok(());
                 }
-                Some(entry) => match entry.owner {
-                    None => {
-                        entry.owner = Some(txn);
-                        if registered {
-                            entry.waiters -= 1;
-                            st.waiting_on.remove(&txn);
-                        }
-                        return Ok(());
-                    }
-                    Some(owner) if owner == txn => {
-                        if registered {
-                            entry.waiters -= 1;
-                            st.waiting_on.remove(&txn);
-                        }
-                        return Ok(());
-                    }
-                    Some(owner) => owner,
-                },
             };
-            if st.closes_cycle(txn, owner) {
-                if registered {
-                    st.unregister(txn, key);
-                }
+            let reason = if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                GiveUp::Canceled
+            } else if st.closes_cycle(txn, owner) {
                 tracing::debug!(txn = txn.0, owner = owner.0, "deadlock detected");
-                return Err(Error::new(SqlState::DEADLOCK_DETECTED, "deadlock detected"));
-            }
-            let cv = {
-                let LockState { keys, waiting_on } = &mut *st;
-                let Some(entry) = keys.get_mut(key) else {
-                    continue;
-                };
-                if !registered {
-                    entry.waiters += 1;
-                    waiting_on.insert(txn, key.to_vec());
-                    registered = true;
-                }
-                entry
-                    .cv
-                    .get_or_insert_with(|| Arc::new(Condvar::new()))
-                    .clone()
+                GiveUp::Deadlock
+            } else {
+                continue;
             };
-            cv.wait_for(&mut st, POLL);
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                st.unregister(txn, key);
-                return Err(Error::new(
-                    SqlState::QUERY_CANCELED,
-                    "canceling statement due to user request",
-                ));
-            }
+            st.leave_queue(txn, key);
+            return Err(give_up(reason));
         }
     }
 
-    /// Releases the given keys held by `txn`, waking their waiters.
+    /// Releases the given keys held by `txn`, handing each to its first
+    /// waiter.
     pub(crate) fn release<'a>(&self, txn: TxnId, keys: impl IntoIterator<Item = &'a Vec<u8>>) {
         let mut st = self.state.lock();
         for key in keys {
-            let Some(entry) = st.keys.get_mut(key.as_slice()) else {
+            let LockState { keys, waiting_on } = &mut *st;
+            let Some(entry) = keys.get_mut(key.as_slice()) else {
                 continue;
             };
-            if entry.owner != Some(txn) {
+            if entry.owner != txn {
                 continue;
             }
-            if entry.waiters == 0 {
-                st.keys.remove(key.as_slice());
-            } else {
-                entry.owner = None;
-                if let Some(cv) = &entry.cv {
-                    cv.notify_all();
+            match entry.queue.pop_front() {
+                None => {
+                    keys.remove(key.as_slice());
+                }
+                Some(next) => {
+                    entry.owner = next;
+                    waiting_on.remove(&next);
+                    if let Some(cv) = &entry.cv {
+                        cv.notify_all();
+                    }
                 }
             }
         }
     }
 
-    /// Number of keys currently in the table (for tests and metrics).
+    /// Number of keys currently locked (for tests and metrics).
     pub(crate) fn len(&self) -> usize {
         self.state.lock().keys.len()
+    }
+}
+
+fn give_up(reason: GiveUp) -> Error {
+    match reason {
+        GiveUp::Deadlock => Error::new(SqlState::DEADLOCK_DETECTED, "deadlock detected"),
+        GiveUp::Canceled => Error::new(
+            SqlState::QUERY_CANCELED,
+            "canceling statement due to user request",
+        ),
     }
 }
 
@@ -180,22 +204,19 @@ impl LockState {
             let Some(key) = self.waiting_on.get(&cur) else {
                 return false;
             };
-            match self.keys.get(key).and_then(|e| e.owner) {
-                Some(next) => cur = next,
+            match self.keys.get(key) {
+                Some(entry) => cur = entry.owner,
                 None => return false,
             }
         }
         false
     }
 
-    /// Removes `txn` as a waiter of `key` (it gave up).
-    fn unregister(&mut self, txn: TxnId, key: &[u8]) {
+    /// Removes `txn` from the queue of `key` (it gave up waiting).
+    fn leave_queue(&mut self, txn: TxnId, key: &[u8]) {
         self.waiting_on.remove(&txn);
         if let Some(entry) = self.keys.get_mut(key) {
-            entry.waiters = entry.waiters.saturating_sub(1);
-            if entry.owner.is_none() && entry.waiters == 0 {
-                self.keys.remove(key);
-            }
+            entry.queue.retain(|t| *t != txn);
         }
     }
 }

@@ -28,4 +28,4 @@ mod locks;
 mod snapshot;
 mod txn;
 
-pub use engine::{RocksStorage, StorageOptions};
+pub use engine::{CommitStats, RocksStorage, StorageOptions};

@@ -95,6 +95,11 @@ impl OwnedSnapshot {
         if from >= to || limit == 0 {
             return Ok(Vec::new());
         }
+        // Paged scans may never reach CANCEL_CHECK_EVERY rows in one call,
+        // so look at the flag on entry too.
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(canceled());
+        }
         let range = writes.range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)));
         let mut own: Box<dyn Iterator<Item = BufferEntry<'_>>> = if reverse {
             Box::new(range.rev())
@@ -120,10 +125,7 @@ impl OwnedSnapshot {
                 if steps.is_multiple_of(CANCEL_CHECK_EVERY)
                     && cancel.is_some_and(|c| c.load(Ordering::Relaxed))
                 {
-                    return Err(Error::new(
-                        SqlState::QUERY_CANCELED,
-                        "canceling statement due to user request",
-                    ));
+                    return Err(canceled());
                 }
                 // Which side comes next in scan order: the snapshot (`Less`),
                 // the buffer (`Greater`), or both on the same key (`Equal`).
@@ -163,4 +165,11 @@ impl OwnedSnapshot {
             Ok(out)
         })
     }
+}
+
+fn canceled() -> Error {
+    Error::new(
+        SqlState::QUERY_CANCELED,
+        "canceling statement due to user request",
+    )
 }

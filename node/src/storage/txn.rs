@@ -3,7 +3,8 @@
 //! A transaction is three pieces of private state plus the shared lock table:
 //! - a snapshot (`OwnedSnapshot`) that all `get`/`scan` calls read through;
 //!   READ COMMITTED replaces it in `new_statement` when anything committed
-//!   since it was taken, REPEATABLE READ keeps the one from `begin`;
+//!   since it was taken, REPEATABLE READ keeps the one its first statement
+//!   saw (the one from `begin`, refreshed until something reads or writes);
 //! - a write buffer (ordered map) holding uncommitted puts and deletes, merged
 //!   over the snapshot on every read, plus an undo log that is kept only while
 //!   a savepoint exists;
@@ -24,7 +25,7 @@
 //! releases locks too: a transaction abandoned by a vanished client cannot
 //! keep rows locked.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -52,6 +53,10 @@ pub(crate) struct RocksTransaction {
     /// `current_lsn` read just before `snapshot` was taken: the snapshot
     /// holds every commit up to it (and maybe a few more).
     snapshot_lsn: u64,
+    /// Whether any read or write used the snapshot yet. Until then a
+    /// REPEATABLE READ transaction may still move its snapshot: like
+    /// PostgreSQL, its snapshot is that of its first statement, not of BEGIN.
+    snapshot_used: bool,
     writes: WriteBuffer,
     /// `(key, previous buffer entry)` per write, kept while savepoints exist.
     undo: Vec<UndoEntry>,
@@ -72,11 +77,12 @@ impl RocksTransaction {
             options,
             snapshot,
             snapshot_lsn,
+            snapshot_used: false,
             writes: WriteBuffer::new(),
             undo: Vec::new(),
             savepoints: Vec::new(),
             next_savepoint: 1,
-            locked: HashMap::new(),
+            locked: HashMap::default(),
         }
     }
 
@@ -145,6 +151,7 @@ impl RocksTransaction {
 
     fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
         self.check_writable()?;
+        self.snapshot_used = true;
         self.acquire(key)?;
         let previous = self.writes.insert(key.to_vec(), value);
         if !self.savepoints.is_empty() {
@@ -192,6 +199,7 @@ impl RocksTransaction {
 
 impl Transaction for RocksTransaction {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.snapshot_used = true;
         if let Some(own) = self.writes.get(key) {
             return Ok(own.clone());
         }
@@ -200,6 +208,7 @@ impl Transaction for RocksTransaction {
 
     fn lock(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_writable()?;
+        self.snapshot_used = true;
         let latest = self.acquire(key)?;
         match self.writes.get(key) {
             Some(own) => Ok(own.clone()),
@@ -216,17 +225,19 @@ impl Transaction for RocksTransaction {
     }
 
     fn scan(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.snapshot_used = true;
         self.snapshot
             .scan(&self.writes, from, to, limit, false, self.cancel_flag())
     }
 
     fn scan_rev(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.snapshot_used = true;
         self.snapshot
             .scan(&self.writes, from, to, limit, true, self.cancel_flag())
     }
 
     fn new_statement(&mut self) {
-        if self.options.isolation != Isolation::ReadCommitted {
+        if self.options.isolation != Isolation::ReadCommitted && self.snapshot_used {
             return;
         }
         // Nothing committed since the snapshot: it already shows everything
