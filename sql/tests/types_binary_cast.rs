@@ -15,8 +15,11 @@ fn type_from(name: &str) -> Option<DataType> {
     }
     match name.split_once('(') {
         Some((base, mods)) => {
-            let mods: Vec<u32> =
-                mods.trim_end_matches(')').split(',').filter_map(|m| m.trim().parse().ok()).collect();
+            let mods: Vec<u32> = mods
+                .trim_end_matches(')')
+                .split(',')
+                .filter_map(|m| m.trim().parse().ok())
+                .collect();
             oid::parse_type_name(base, &mods)
         }
         None => oid::parse_type_name(name, &[]),
@@ -69,7 +72,11 @@ fn binary_and_casts_match_postgres() {
                     other => format!("{other:?}"),
                 };
                 // PostgreSQL's bpchar -> text cast drops the padding.
-                Ok(if matches!(to, DataType::Char(_)) { s.trim_end_matches(' ').to_string() } else { s })
+                Ok(if matches!(to, DataType::Char(_)) {
+                    s.trim_end_matches(' ').to_string()
+                } else {
+                    s
+                })
             })()
         };
         let got = match got {
@@ -77,11 +84,18 @@ fn binary_and_casts_match_postgres() {
             Err(e) => format!("err:{e}"),
         };
         if got != expected {
-            failures.push(format!("{kind} {a} {b}: expected {expected:?}, got {got:?}"));
+            failures.push(format!(
+                "{kind} {a} {b}: expected {expected:?}, got {got:?}"
+            ));
         }
     }
     assert!(count > 50);
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn hex(b: &[u8]) -> String {

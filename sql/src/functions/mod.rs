@@ -16,11 +16,13 @@
 
 pub mod array;
 pub mod datetime;
+pub mod datetime_make;
 pub mod formatting;
 pub mod json;
 pub mod math;
 pub mod pattern;
 pub mod string;
+pub mod string_format;
 
 use rust_decimal::Decimal;
 

@@ -29,6 +29,7 @@ pub mod json;
 pub mod numeric;
 pub mod oid;
 pub mod ops;
+pub mod resolve;
 pub mod text;
 
 pub use interval::Interval;

@@ -1,0 +1,131 @@
+//! Date/time constructors and differences: `age`, `make_date`,
+//! `make_time`, `make_interval` (split from `datetime`).
+//!
+//! `age` reproduces PostgreSQL's field-by-field subtraction with borrows
+//! (a negative day count borrows the length of the relevant month), so
+//! `age('2024-03-15', '2023-01-31 10:00')` is `1 year 1 mon 14 days 14:00:00`.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+use super::{f64_arg, i32_arg};
+use crate::error::{Error, Result};
+use crate::types::{Interval, Value};
+use crate::SqlState;
+
+fn days_in_month(y: i32, m: u32) -> i64 {
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    match (
+        NaiveDate::from_ymd_opt(ny, nm, 1),
+        NaiveDate::from_ymd_opt(y, m, 1),
+    ) {
+        (Some(a), Some(b)) => (a - b).num_days(),
+        _ => 30,
+    }
+}
+
+/// `age(a, b)`: the symbolic years/months/days difference, PostgreSQL's
+/// field-by-field borrow algorithm.
+pub fn age(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
+    let neg = a < b;
+    let field = |t: &NaiveDateTime| {
+        [
+            t.year() as i64,
+            t.month() as i64,
+            t.day() as i64,
+            t.hour() as i64,
+            t.minute() as i64,
+            t.second() as i64,
+            (t.nanosecond() / 1000) as i64,
+        ]
+    };
+    let (fa, fb) = (field(&a), field(&b));
+    let mut d: Vec<i64> = fa.iter().zip(fb.iter()).map(|(x, y)| x - y).collect();
+    if neg {
+        d.iter_mut().for_each(|x| *x = -*x);
+    }
+    let limits = [0, 12, 0, 24, 60, 60, 1_000_000];
+    for i in (1..7).rev() {
+        while d[i] < 0 {
+            if i == 2 {
+                let (yy, mm) = if neg {
+                    (a.year(), a.month())
+                } else {
+                    (b.year(), b.month())
+                };
+                d[2] += days_in_month(yy, mm);
+            } else {
+                d[i] += limits[i];
+            }
+            d[i - 1] -= 1;
+        }
+    }
+    if neg {
+        d.iter_mut().for_each(|x| *x = -*x);
+    }
+    let months = d[0] * 12 + d[1];
+    let micros = ((d[3] * 60 + d[4]) * 60 + d[5]) * 1_000_000 + d[6];
+    Ok(Interval::new(
+        i32::try_from(months)
+            .map_err(|_| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?,
+        d[2] as i32,
+        micros,
+    ))
+}
+
+pub(crate) fn make_date(a: &[Value]) -> Result<NaiveDate> {
+    let (y, m, d) = (i32_arg(&a[0])?, i32_arg(&a[1])?, i32_arg(&a[2])?);
+    // Negative years are BC: -44 is 44 BC, chrono's -43.
+    let year = if y < 0 { y + 1 } else { y };
+    let bad = || {
+        Error::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("date field value out of range: {y}-{m:02}-{d:02}"),
+        )
+    };
+    if y == 0 || m < 1 || d < 1 {
+        return Err(bad());
+    }
+    NaiveDate::from_ymd_opt(year, m as u32, d as u32).ok_or_else(bad)
+}
+
+pub(crate) fn make_time(h: &Value, m: &Value, s: &Value) -> Result<NaiveTime> {
+    let (h, m, s) = (i32_arg(h)?, i32_arg(m)?, f64_arg(s)?);
+    let bad = || {
+        Error::new(
+            SqlState::DATETIME_FIELD_OVERFLOW,
+            format!("time field value out of range: {h}:{m:02}:{s:02}"),
+        )
+    };
+    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0.0..60.0).contains(&s) {
+        return Err(bad());
+    }
+    let us = (s * 1e6).round() as i64;
+    NaiveTime::from_hms_opt(h as u32, m as u32, 0)
+        .map(|t| t + Duration::microseconds(us))
+        .ok_or_else(bad)
+}
+
+pub(crate) fn make_interval(a: &[Value]) -> Result<Value> {
+    let get = |i: usize| -> Result<i64> {
+        match a.get(i) {
+            None | Some(Value::Null) => Ok(0),
+            Some(v) => Ok(i32_arg(v)? as i64),
+        }
+    };
+    let secs = match a.get(6) {
+        None | Some(Value::Null) => 0.0,
+        Some(v) => f64_arg(v)?,
+    };
+    let overflow = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range");
+    let months = get(0)? * 12 + get(1)?;
+    let days = get(2)? * 7 + get(3)?;
+    let micros = (get(4)? * 3600 + get(5)? * 60) as f64 * 1e6 + (secs * 1e6).round();
+    if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
+        return Err(overflow());
+    }
+    Ok(Value::Interval(Interval::new(
+        i32::try_from(months).map_err(|_| overflow())?,
+        i32::try_from(days).map_err(|_| overflow())?,
+        micros as i64,
+    )))
+}
