@@ -104,6 +104,12 @@ pub fn is_strict(name: &str) -> bool {
     )
 }
 
+/// Whether a function may return different results for the same
+/// arguments (the planner must not fold it into a constant or cache it).
+pub fn is_volatile(name: &str, nargs: usize) -> bool {
+    matches!(name, "random" | "gen_random_uuid") || (name == "age" && nargs == 1)
+}
+
 fn misc_signature(name: &str, args: &[DataType]) -> Option<DataType> {
     match name {
         "greatest" | "least" if !args.is_empty() => args
