@@ -260,7 +260,11 @@ fn push_key(v: &Value, out: &mut Vec<u8>) {
                 out.push(2);
                 out.extend(Decimal::from(f as i64).to_string().as_bytes());
             } else {
-                let bits = if f.is_nan() { f64::NAN.to_bits() } else { f.to_bits() };
+                let bits = if f.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    f.to_bits()
+                };
                 out.push(3);
                 out.extend(bits.to_be_bytes());
             }
@@ -347,12 +351,24 @@ mod tests {
         let n = |s: &str| parse(s, &DataType::Numeric(None)).unwrap_or(Value::Null);
         assert_eq!(group_key(&n("1.0")), group_key(&n("1.00")));
         assert_eq!(group_key(&n("1.0")), group_key(&Value::Int8(1)));
-        assert_eq!(group_key(&Value::Float8(-0.0)), group_key(&Value::Float8(0.0)));
-        assert_eq!(group_key(&Value::Float8(f64::NAN)), group_key(&Value::Float8(-f64::NAN)));
+        assert_eq!(
+            group_key(&Value::Float8(-0.0)),
+            group_key(&Value::Float8(0.0))
+        );
+        assert_eq!(
+            group_key(&Value::Float8(f64::NAN)),
+            group_key(&Value::Float8(-f64::NAN))
+        );
         let iv = |s: &str| parse(s, &DataType::Interval).unwrap_or(Value::Null);
         assert_eq!(group_key(&iv("1 mon")), group_key(&iv("30 days")));
-        assert_ne!(group_key(&Value::Text("1".into())), group_key(&Value::Int4(1)));
-        assert_ne!(group_key(&Value::Array(vec![Value::Null])), group_key(&Value::Array(vec![])));
+        assert_ne!(
+            group_key(&Value::Text("1".into())),
+            group_key(&Value::Int4(1))
+        );
+        assert_ne!(
+            group_key(&Value::Array(vec![Value::Null])),
+            group_key(&Value::Array(vec![]))
+        );
     }
 
     #[test]

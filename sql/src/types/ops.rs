@@ -466,6 +466,18 @@ mod tests {
         );
         let r = resolve_operands(Add, &DataType::Timestamp, &DataType::Unknown).ok();
         assert_eq!(r.map(|x| x.1), Some(DataType::Interval));
+        let r = resolve_operands(Sub, &DataType::TimestampTz, &DataType::Unknown).ok();
+        assert_eq!(r.map(|x| x.2), Some(DataType::Interval));
+        let r = resolve_operands(Add, &DataType::Date, &DataType::Unknown).map_err(|e| e.state());
+        assert_eq!(r.err(), Some(SqlState::AMBIGUOUS_FUNCTION));
+        assert_eq!(
+            binary_op_type(Mul, &DataType::Unknown, &DataType::Int8).ok(),
+            Some(DataType::Int8)
+        );
+        assert_eq!(
+            binary_op_type(Add, &DataType::Numeric(None), &DataType::Unknown).ok(),
+            Some(DataType::Numeric(None))
+        );
     }
 
     #[test]

@@ -79,6 +79,15 @@ pub fn resolve_operands(
                 ))
             }
         },
+        // date + int, date + interval and date + time all fit: PostgreSQL
+        // gives up.
+        (T::Date, T::Unknown) | (T::Unknown, T::Date) if op == Add => {
+            return Err(Error::new(
+                SqlState::AMBIGUOUS_FUNCTION,
+                format!("operator is not unique: {} + {}", oid::type_name(l), oid::type_name(r)),
+            )
+            .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts."));
+        }
         (T::Unknown, other) => (adopt(op, other, true), other.clone()),
         (other, T::Unknown) => (other.clone(), adopt(op, other, false)),
         _ => (l.clone(), r.clone()),
@@ -176,8 +185,9 @@ fn adopt(op: BinaryOp, other: &DataType, unknown_is_left: bool) -> DataType {
         (JsonHasKey, _) | (RegexMatch | RegexIMatch | RegexNotMatch | RegexNotIMatch, _) => T::Text,
         (Concat, T::Array(_) | T::Jsonb | T::Bytea) => other.clone(),
         (Concat, _) => T::Text,
-        (Add | Sub, T::Timestamp | T::TimestampTz | T::Time) if !unknown_is_left => T::Interval,
-        (Add, T::Date) => T::Interval,
+        // `ts + '1 day'` is timestamp + interval, but `ts - '...'` reads the
+        // literal as the same type (timestamp - timestamp), as PostgreSQL does.
+        (Add, T::Timestamp | T::TimestampTz | T::Time) => T::Interval,
         (Mul | Div, T::Interval) => T::Float8,
         (ShiftLeft | ShiftRight, _) if !unknown_is_left => T::Int4,
         (_, T::Varchar(_) | T::Char(_) | T::Name) => T::Text,
