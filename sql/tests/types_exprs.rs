@@ -6,7 +6,7 @@
 //! NULL as `<NULL>`) or its error message (`err:` ...). Each line checks
 //! both the planner view (result type) and evaluation.
 
-use rustydb_sql::functions;
+use rustydb_sql::functions::{self, pattern};
 use rustydb_sql::types::ops::{binary_op, binary_op_type, BinaryOp};
 use rustydb_sql::types::{cast, oid, text, DataType, Value};
 
@@ -77,6 +77,14 @@ fn eval(kind: &str, name: &str, args: &[(DataType, Value)]) -> Result<String, St
                 ty,
                 binary_op(op, &values[0], &values[1]).map_err(|e| e.message())?,
             )
+        }
+        "like" => {
+            let (t, p) = (shown(&values[0]), shown(&values[1]));
+            let r = match name {
+                "similar" => pattern::similar_to(&t, &p, None),
+                _ => pattern::like(&t, &p, Some('\\'), name == "ilike"),
+            };
+            (DataType::Bool, Value::Bool(r.map_err(|e| e.message())?))
         }
         _ => {
             let ty = functions::return_type(name, &types).map_err(|e| e.message())?;

@@ -102,6 +102,10 @@ pub fn resolve_operands(
         Add | Sub | Mul | Div | Mod => {
             let a = op.arith().unwrap_or(Arith::Add);
             match (Kind::of_type(&lt), Kind::of_type(&rt)) {
+                // There is no float `%` in PostgreSQL.
+                (Some(x), Some(y)) if op == Mod && Kind::combine(x, y) >= Kind::Float4 => {
+                    return fail()
+                }
                 (Some(x), Some(y)) => Kind::combine(x, y).data_type(),
                 _ => match arith::datetime_op_type(a, &lt, &rt) {
                     Some(t) => t,
