@@ -23,6 +23,7 @@ pub mod binary;
 pub mod cast;
 pub mod compare;
 pub mod container;
+pub mod copy;
 pub mod datetime;
 pub mod interval;
 pub mod json;
