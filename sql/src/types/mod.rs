@@ -16,7 +16,9 @@
 //! - `compare`: ordering and equality with SQL NULL logic;
 //! - `ops`: arithmetic and other operators, with overflow checks;
 //! - `datetime`, `interval`, `numeric`, `json`: the per-family text formats
-//!   and arithmetic helpers the modules above share.
+//!   and arithmetic helpers the modules above share;
+//! - `arith`, `container`, `resolve`: operator evaluation and resolution;
+//! - `copy`: COPY's text and CSV field formats.
 
 pub mod arith;
 pub mod binary;
