@@ -123,7 +123,10 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("justify_interval", 1) => interval_of(&a[0])
             .and_then(|i| i.justify_interval())
             .map(Value::Interval),
-        ("isfinite", 1) => Ok(Value::Bool(true)),
+        ("isfinite", 1) => Ok(Value::Bool(match &a[0] {
+            Value::Date(d) => *d != NaiveDate::MAX && *d != NaiveDate::MIN,
+            v => ts_of(v).is_none_or(|t| !crate::types::datetime::is_infinite(&t)),
+        })),
         ("to_timestamp", 1) => f64_arg(&a[0]).and_then(|secs| {
             if !secs.is_finite() || secs.abs() > 1e14 {
                 return Err(Error::new(

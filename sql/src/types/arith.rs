@@ -296,6 +296,10 @@ fn dt_overflow() -> Error {
 /// `timestamp + interval`: months first (clamping the day to the month's
 /// end), then days, then time — PostgreSQL's order.
 pub fn ts_plus_interval(ts: NaiveDateTime, iv: &Interval) -> Result<NaiveDateTime> {
+    // Infinity plus anything finite stays infinite.
+    if super::datetime::is_infinite(&ts) {
+        return Ok(ts);
+    }
     let mut t = ts;
     if iv.months != 0 {
         let m = Months::new(iv.months.unsigned_abs());

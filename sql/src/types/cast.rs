@@ -18,7 +18,7 @@
 use chrono::{NaiveTime, Timelike};
 use rust_decimal::prelude::*;
 
-use super::{json, numeric, oid, text, DataType, Interval, Value};
+use super::{datetime, json, numeric, oid, text, DataType, Interval, Value};
 use crate::error::{Error, Result};
 use crate::SqlState;
 
@@ -221,12 +221,12 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
             }
             V::Float4(f as f32)
         }
-        (V::Date(d), T::Timestamp) => V::Timestamp(d.and_time(NaiveTime::MIN)),
-        (V::Date(d), T::TimestampTz) => V::TimestampTz(d.and_time(NaiveTime::MIN).and_utc()),
-        (V::Timestamp(t), T::Date) => V::Date(t.date()),
+        (V::Date(d), T::Timestamp) => V::Timestamp(datetime::date_to_ts(&d)),
+        (V::Date(d), T::TimestampTz) => V::TimestampTz(datetime::date_to_ts(&d).and_utc()),
+        (V::Timestamp(t), T::Date) => V::Date(datetime::ts_to_date(&t)),
         (V::Timestamp(t), T::TimestampTz) => V::TimestampTz(t.and_utc()),
         (V::Timestamp(t), T::Time) => V::Time(t.time()),
-        (V::TimestampTz(t), T::Date) => V::Date(t.date_naive()),
+        (V::TimestampTz(t), T::Date) => V::Date(datetime::ts_to_date(&t.naive_utc())),
         (V::TimestampTz(t), T::Timestamp) => V::Timestamp(t.naive_utc()),
         (V::TimestampTz(t), T::Time) => V::Time(t.time()),
         (V::Time(t), T::Interval) => {

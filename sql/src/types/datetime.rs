@@ -6,7 +6,9 @@
 //! (`10:00`, `10:00:00.123456`, `10pm` is not supported), an optional zone
 //! (`Z`, `UTC`, `GMT`, `+02`, `-05:30`, `+0200`) and an optional `BC`. The
 //! special words `epoch`, `today`, `yesterday`, `tomorrow` and `allballs`
-//! are understood; `infinity` is not representable and reports `0A000`.
+//! are understood. `infinity` and `-infinity` are represented by chrono's
+//! extreme values (`NaiveDate::MAX`, `NaiveDateTime::MIN`, ...), which
+//! format back as the words and sort after/before every finite value.
 //!
 //! The session TimeZone is always UTC, so `timestamptz` values are stored
 //! and printed in UTC (`+00`); an input offset is applied on the way in.
@@ -26,6 +28,8 @@ struct Parsed {
     time: Option<NaiveTime>,
     /// Offset east of UTC in seconds.
     offset: Option<i32>,
+    /// `infinity` (true) or `-infinity` (false).
+    infinity: Option<bool>,
 }
 
 fn bad(ty: &str, text: &str) -> Error {
@@ -181,9 +185,8 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
         "tomorrow" => p.date = today.succ_opt(),
         "allballs" => p.time = Some(NaiveTime::MIN),
         "infinity" | "+infinity" | "-infinity" => {
-            return Err(Error::unsupported(format!(
-                "{ty} infinity is not supported"
-            )));
+            p.infinity = Some(!lower.starts_with('-'));
+            return Ok(p);
         }
         _ => {}
     }
@@ -311,7 +314,11 @@ fn parse_date_token(t: &str, bc: bool, text: &str) -> Result<Option<NaiveDate>> 
 /// `date` input.
 pub fn parse_date(text: &str) -> Result<NaiveDate> {
     let p = parse_parts(text, "date")?;
-    p.date.ok_or_else(|| bad("date", text))
+    match p.infinity {
+        Some(true) => Ok(NaiveDate::MAX),
+        Some(false) => Ok(NaiveDate::MIN),
+        None => p.date.ok_or_else(|| bad("date", text)),
+    }
 }
 
 /// `time` input (a date or zone in the text is ignored, as in PostgreSQL).
@@ -323,6 +330,13 @@ pub fn parse_time(text: &str) -> Result<NaiveTime> {
 /// `timestamp` input: a zone in the text is ignored.
 pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime> {
     let p = parse_parts(text, "timestamp")?;
+    if let Some(pos) = p.infinity {
+        return Ok(if pos {
+            NaiveDateTime::MAX
+        } else {
+            NaiveDateTime::MIN
+        });
+    }
     let date = p.date.ok_or_else(|| bad("timestamp", text))?;
     Ok(date.and_time(p.time.unwrap_or(NaiveTime::MIN)))
 }
@@ -330,6 +344,13 @@ pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime> {
 /// `timestamptz` input: the given offset (default UTC) is applied.
 pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>> {
     let p = parse_parts(text, "timestamp with time zone")?;
+    if let Some(pos) = p.infinity {
+        return Ok(if pos {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        });
+    }
     let date = p
         .date
         .ok_or_else(|| bad("timestamp with time zone", text))?;
@@ -350,6 +371,9 @@ fn year_text(year: i32) -> (String, bool) {
 
 /// `2024-01-31` (or `0044-03-15 BC`).
 pub fn format_date(d: &NaiveDate) -> String {
+    if let Some(inf) = infinity_text(*d == NaiveDate::MAX, *d == NaiveDate::MIN) {
+        return inf;
+    }
     let (y, bc) = year_text(d.year());
     format!(
         "{y}-{:02}-{:02}{}",
@@ -366,7 +390,42 @@ pub fn format_time(t: &NaiveTime) -> String {
     s
 }
 
+/// `infinity`/`-infinity`: the extreme chrono values stand for them.
+fn infinity_text(max: bool, min: bool) -> Option<String> {
+    match (max, min) {
+        (true, _) => Some("infinity".into()),
+        (_, true) => Some("-infinity".into()),
+        _ => None,
+    }
+}
+
+/// A date as the timestamp at its midnight, infinities preserved.
+pub fn date_to_ts(d: &NaiveDate) -> NaiveDateTime {
+    match *d {
+        NaiveDate::MAX => NaiveDateTime::MAX,
+        NaiveDate::MIN => NaiveDateTime::MIN,
+        d => d.and_time(NaiveTime::MIN),
+    }
+}
+
+/// A timestamp's date, infinities preserved.
+pub fn ts_to_date(t: &NaiveDateTime) -> NaiveDate {
+    match *t {
+        NaiveDateTime::MAX => NaiveDate::MAX,
+        NaiveDateTime::MIN => NaiveDate::MIN,
+        t => t.date(),
+    }
+}
+
+/// Whether a date/timestamp value is one of the infinities.
+pub fn is_infinite(ts: &NaiveDateTime) -> bool {
+    *ts == NaiveDateTime::MAX || *ts == NaiveDateTime::MIN
+}
+
 fn format_ts_parts(ts: &NaiveDateTime, zone: &str) -> String {
+    if let Some(inf) = infinity_text(*ts == NaiveDateTime::MAX, *ts == NaiveDateTime::MIN) {
+        return inf;
+    }
     let (y, bc) = year_text(ts.year());
     format!(
         "{y}-{:02}-{:02} {}{zone}{}",
@@ -436,6 +495,10 @@ mod tests {
         let t = parse_time("13:45:00.500").map(|t| format_time(&t)).ok();
         assert_eq!(t.as_deref(), Some("13:45:00.5"));
         assert!(parse_date("2023-02-29").is_err());
+        assert_eq!(ts("infinity"), "infinity");
+        assert_eq!(tz("-infinity"), "-infinity");
+        let d = parse_date("infinity").map(|d| format_date(&d)).ok();
+        assert_eq!(d.as_deref(), Some("infinity"));
         assert!(parse_time("25:00").is_err());
     }
 }
