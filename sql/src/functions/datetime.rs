@@ -10,7 +10,7 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use rust_decimal::Decimal;
 
-use super::datetime_make::{age, make_date, make_interval, make_time};
+use super::datetime_make::{self, age, make_date, make_interval, make_time};
 use super::{f64_arg, formatting, is_num, is_text, text_arg};
 use crate::error::{Error, Result};
 use crate::types::interval::{USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MINUTE};
@@ -67,6 +67,8 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         "to_timestamp" if len == 2 && t(0) && t(1) => TimestampTz,
         "to_date" if len == 2 && t(0) && t(1) => Date,
         "to_char" if len == 2 && t(1) && (is_dt(&a[0]) || n(0)) && a[0] != Unknown => Text,
+        "timezone" if len == 2 && t(0) && matches!(a[1], TimestampTz) => Timestamp,
+        "timezone" if len == 2 && t(0) && matches!(a[1], Timestamp | Unknown) => TimestampTz,
         _ => return None,
     })
 }
@@ -150,6 +152,7 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("to_date", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
             .map(|t| Value::Date(t.date())),
         ("to_char", 2) => formatting::to_char(&a[0], &text_arg(&a[1])).map(Value::Text),
+        ("timezone", 2) => datetime_make::at_time_zone(&text_arg(&a[0]), &a[1]),
         _ => return None,
     })
 }
