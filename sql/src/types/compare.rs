@@ -42,6 +42,9 @@ pub fn no_operator(a: &Value, b: &Value, op: &str) -> Error {
 pub fn compare_with(a: &Value, b: &Value, op: &str) -> Result<Ordering> {
     use Value::*;
     Ok(match (a, b) {
+        // Hot paths first: same-width integers (keys, counters).
+        (Int4(x), Int4(y)) => x.cmp(y),
+        (Int8(x), Int8(y)) => x.cmp(y),
         (Bool(x), Bool(y)) => x.cmp(y),
         (Text(x), Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bytea(x), Bytea(y)) => x.cmp(y),

@@ -411,6 +411,18 @@ fn parse_postgres(t: &str) -> std::result::Result<Interval, bool> {
             i += 1;
             continue;
         }
+        // SQL-standard `Y-M` (years-months).
+        if let Some((y, m)) = tok.split_once('-') {
+            let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
+            if digits(y) && digits(m) {
+                let (Ok(y), Ok(m)) = (y.parse::<f64>(), m.parse::<f64>()) else {
+                    return Err(false);
+                };
+                acc.add_months(y * 12.0 + m);
+                i += 1;
+                continue;
+            }
+        }
         let value: f64 = match tok.parse::<f64>() {
             Ok(v)
                 if v.is_finite()
@@ -421,6 +433,11 @@ fn parse_postgres(t: &str) -> std::result::Result<Interval, bool> {
             _ => return Err(false),
         };
         match toks.get(i + 1) {
+            // SQL-standard `D hh:mm:ss`: a bare number before a clock is days.
+            Some(next) if next.contains(':') => {
+                acc.add_days(value);
+                i += 1;
+            }
             Some(unit) if unit.chars().all(|c| c.is_ascii_alphabetic()) => {
                 if !acc.add(value, unit) {
                     return Err(false);
@@ -506,6 +523,8 @@ mod tests {
         assert_eq!(p("100 hours"), "100:00:00");
         assert_eq!(p("0.5 seconds"), "00:00:00.5");
         assert_eq!(p("1 week"), "7 days");
+        assert_eq!(p("1 2:03:04"), "1 day 02:03:04");
+        assert_eq!(p("1-2"), "1 year 2 mons");
         assert_eq!(p("abc"), "invalid input syntax for type interval: \"abc\"");
         assert_eq!(p(""), "invalid input syntax for type interval: \"\"");
     }
