@@ -198,11 +198,22 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
         return Err(bad(ty, text));
     }
     let bc = toks.iter().any(|t| t.eq_ignore_ascii_case("bc"));
+    let mut meridiem: Option<bool> = None;
     let mut month_name: Option<u32> = None;
     let mut loose_nums: Vec<&str> = Vec::new();
     for tok in &toks {
         let t = tok.as_str();
         if t.eq_ignore_ascii_case("bc") || t.eq_ignore_ascii_case("ad") {
+            continue;
+        }
+        if t.eq_ignore_ascii_case("am") || t.eq_ignore_ascii_case("pm") {
+            meridiem = Some(t.eq_ignore_ascii_case("pm"));
+            continue;
+        }
+        // `hhmmss` after a date (ISO basic format).
+        if p.date.is_some() && p.time.is_none() && t.len() == 6 && num(t).is_some() {
+            let spaced = format!("{}:{}:{}", &t[..2], &t[2..4], &t[4..]);
+            p.time = Some(parse_time_token(&spaced).ok_or_else(|| field_overflow(text))?);
             continue;
         }
         if p.time.is_none() && t.contains(':') && !t.starts_with(['+', '-']) {
@@ -237,6 +248,15 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
             continue;
         }
         return Err(bad(ty, text));
+    }
+    if let Some(pm) = meridiem {
+        let t = p.time.ok_or_else(|| bad(ty, text))?;
+        let h = t.hour();
+        if !(1..=12).contains(&h) {
+            return Err(field_overflow(text));
+        }
+        let h24 = h % 12 + if pm { 12 } else { 0 };
+        p.time = t.with_hour(h24);
     }
     if let Some(m) = month_name {
         // `Jan 31 2024` or `31 Jan 2024`: the 3-or-more-digit number (or the
@@ -477,6 +497,9 @@ mod tests {
         assert_eq!(ts("2024-01-31 10:00:00.5"), "2024-01-31 10:00:00.5");
         assert_eq!(ts("Jan 31 2024 10:00"), "2024-01-31 10:00:00");
         assert_eq!(ts("epoch"), "1970-01-01 00:00:00");
+        assert_eq!(ts("2024-01-05 10:00:00 PM"), "2024-01-05 22:00:00");
+        assert_eq!(ts("2024-01-05 12:30 am"), "2024-01-05 00:30:00");
+        assert_eq!(ts("20240105 101112"), "2024-01-05 10:11:12");
         assert_eq!(tz("2024-01-31 10:00:00+02"), "2024-01-31 08:00:00+00");
         assert_eq!(tz("2024-01-31T10:00:00Z"), "2024-01-31 10:00:00+00");
         assert_eq!(tz("2024-01-31 10:00:00-05:30"), "2024-01-31 15:30:00+00");
