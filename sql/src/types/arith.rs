@@ -169,7 +169,11 @@ pub fn numeric_op(op: Arith, a: &Value, b: &Value) -> Result<Value> {
                 Arith::Mul => x.checked_mul(y),
                 Arith::Div => return numeric::div(&x, &y).map(Value::Numeric),
                 Arith::Mod if y.is_zero() => return Err(Error::division_by_zero()),
-                Arith::Mod => x.checked_rem(y),
+                // The remainder shows the larger of the operands' scales.
+                Arith::Mod => x.checked_rem(y).map(|mut r| {
+                    r.rescale(x.scale().max(y.scale()));
+                    r
+                }),
             };
             r.map(Value::Numeric).ok_or_else(numeric::overflow)
         }

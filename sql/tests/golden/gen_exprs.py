@@ -103,6 +103,24 @@ fns = [
  ("array_cat",["text[]:{a}","text[]:{b,c}"]), ("array_position",["text[]:{a,b,c,b}","text:b"]), ("array_position",["text[]:{a,b,c,b}","text:b","integer:3"]), ("array_remove",["integer[]:{1,2,1}","integer:1"]),
  ("array_replace",["integer[]:{1,2,1}","integer:1","integer:5"]), ("greatest",["integer:1","integer:5","integer:3"]), ("least",["numeric:1.5","integer:1"]), ("num_nulls",["integer:1","text:x"]),
 ]
+
+import random
+rnd = random.Random(42)
+def rnum():
+    ip = str(rnd.choice([0, 1, 7, 12, 345, 9999, 10000, 123456, 98765432]))
+    sc = rnd.choice([0, 0, 1, 2, 4, 7])
+    fp = "".join(rnd.choice("0123456789") for _ in range(sc))
+    sign = rnd.choice(["", "", "-"])
+    return sign + ip + ("." + fp if sc else "")
+for _ in range(40):
+    ops.append((rnd.choice(["/", "/", "*", "+", "-", "%"]), ["numeric:" + rnum(), "numeric:" + rnum()]))
+for _ in range(15):
+    ops.append(("/", ["double precision:" + rnum(), "double precision:" + rnum()]))
+for _ in range(10):
+    ops.append(("*", ["interval:%d days %d:%02d:%02d" % (rnd.randint(-40, 40), rnd.randint(0, 30), rnd.randint(0, 59), rnd.randint(0, 59)), "double precision:" + rnum()]))
+for _ in range(10):
+    fns.append(("round", ["numeric:" + rnum(), "integer:%d" % rnd.randint(-3, 5)]))
+
 def lit(a):
     t, v = a.split(":", 1)
     return "($q$%s$q$::%s)" % (v, t)
