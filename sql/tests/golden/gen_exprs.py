@@ -121,6 +121,23 @@ for _ in range(10):
 for _ in range(10):
     fns.append(("round", ["numeric:" + rnum(), "integer:%d" % rnd.randint(-3, 5)]))
 
+
+def rts():
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (rnd.randint(1900, 2100), rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59), rnd.choice([0, 500000, 123456]))
+for _ in range(12):
+    fns.append(("age", ["timestamp:" + rts(), "timestamp:" + rts()]))
+for f in ["year", "month", "day", "hour", "minute", "second", "dow", "doy", "week", "quarter", "epoch", "isodow", "isoyear", "century", "decade", "milliseconds", "microseconds"]:
+    fns.append(("date_part", ["text:" + f, "timestamp:" + rts()]))
+    fns.append(("extract", ["text:" + f, "timestamp with time zone:" + rts() + "+00"]))
+for f in ["year", "quarter", "month", "week", "day", "hour", "minute", "second", "milliseconds"]:
+    fns.append(("date_trunc", ["text:" + f, "timestamp:" + rts()]))
+for pat in ["YYYY-MM-DD", "DD/MM/YY", "HH12:MI:SS AM", "Day DD Month YYYY", "FMDay, FMDDth FMMonth", "YYYY\"Q\"Q", "IYYY-IW-ID", "MS US", "Mon dy", "J", "CC"]:
+    fns.append(("to_char", ["timestamp:" + rts(), "text:" + pat]))
+for pat in ["999,999.99", "FM999,999.99", "000000", "S9999", "9999MI", "99.9", "FM0.0000", "9999999999"]:
+    fns.append(("to_char", ["numeric:" + rnum(), "text:" + pat]))
+for _ in range(12):
+    ops.append((rnd.choice(["+", "-"]), ["timestamp:" + rts(), "interval:%d mons %d days %d:00" % (rnd.randint(-30, 30), rnd.randint(-40, 40), rnd.randint(-30, 30))]))
+
 def lit(a):
     t, v = a.split(":", 1)
     return "($q$%s$q$::%s)" % (v, t)
