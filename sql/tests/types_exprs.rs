@@ -63,8 +63,11 @@ fn shown(v: &Value) -> String {
     }
 }
 
-/// Cases where RustyDB knowingly differs (reason in the report):
-const KNOWN_GAPS: &[&str] = &[];
+/// Cases where RustyDB knowingly differs: (a substring of the case, why).
+const KNOWN_GAPS: &[(&str, &str)] = &[(
+    "(.)\\1",
+    "regex back-references: the regex crate has none (PostgreSQL ARE does)",
+)];
 
 fn eval(kind: &str, name: &str, args: &[(DataType, Value)]) -> Result<String, String> {
     let types: Vec<DataType> = args.iter().map(|(t, _)| t.clone()).collect();
@@ -123,7 +126,7 @@ fn exprs_match_postgres() {
             Err(e) => format!("err:{e}"),
         };
         let key = format!("{name} {args}");
-        if got != expected && !KNOWN_GAPS.contains(&key.as_str()) {
+        if got != expected && !KNOWN_GAPS.iter().any(|(pat, _)| key.contains(pat)) {
             failures.push(format!("{key}: expected {expected:?}, got {got:?}"));
         }
     }

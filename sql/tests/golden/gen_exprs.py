@@ -138,6 +138,24 @@ for pat in ["999,999.99", "FM999,999.99", "000000", "S9999", "9999MI", "99.9", "
 for _ in range(12):
     ops.append((rnd.choice(["+", "-"]), ["timestamp:" + rts(), "interval:%d mons %d days %d:00" % (rnd.randint(-30, 30), rnd.randint(-40, 40), rnd.randint(-30, 30))]))
 
+
+def rstr():
+    return "".join(rnd.choice("aAbB xé,-_.") for _ in range(rnd.randint(0, 8)))
+for _ in range(8):
+    fns.append(("substr", ["text:" + rstr(), "integer:%d" % rnd.randint(-3, 6), "integer:%d" % rnd.randint(0, 5)]))
+    fns.append(("lpad", ["text:" + rstr(), "integer:%d" % rnd.randint(-1, 10), "text:" + rstr()]))
+    fns.append(("rpad", ["text:" + rstr(), "integer:%d" % rnd.randint(-1, 10), "text:" + rstr()]))
+    fns.append(("split_part", ["text:" + rstr(), "text:" + rnd.choice([",", "-", "a", "", " "]), "integer:%d" % rnd.choice([-2, -1, 1, 2, 3])]))
+    fns.append(("initcap", ["text:" + rstr()]))
+    fns.append(("btrim", ["text:" + rstr(), "text:" + rstr()]))
+    fns.append(("replace", ["text:" + rstr(), "text:" + rstr()[:2], "text:" + rstr()]))
+    fns.append(("translate", ["text:" + rstr(), "text:" + rstr(), "text:" + rstr()]))
+    fns.append(("left", ["text:" + rstr(), "integer:%d" % rnd.randint(-5, 5)]))
+    fns.append(("quote_ident", ["text:" + rstr()]))
+    fns.append(("upper", ["text:" + rstr()]))
+    fns.append(("string_to_array", ["text:" + rstr(), "text:" + rnd.choice([",", " ", "a"])]))
+    fns.append(("regexp_replace", ["text:" + rstr(), "text:" + rnd.choice(["[ab]+", "^.", "x|a", "(.)\\1", "\\s"]), "text:<\\&>", "text:g"]))
+
 def lit(a):
     t, v = a.split(":", 1)
     return "($q$%s$q$::%s)" % (v, t)
