@@ -161,8 +161,9 @@ const ABBREVIATIONS: &[(&str, i32)] = &[
     ("AEST", 10 * 3600),
 ];
 
-/// A zone's offset east of UTC in seconds.
-pub(crate) fn zone_offset(zone: &str) -> Result<i32> {
+/// A zone's offset east of UTC in seconds (`22023` for names we cannot
+/// resolve). Also what `SET TIME ZONE` can use to validate its argument.
+pub fn zone_offset(zone: &str) -> Result<i32> {
     let z = zone.trim();
     let up = z.to_ascii_uppercase();
     if matches!(

@@ -363,6 +363,12 @@ pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime> {
 
 /// `timestamptz` input: the given offset (default UTC) is applied.
 pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>> {
+    parse_timestamptz_in(text, 0)
+}
+
+/// `timestamptz` input for a session whose TimeZone is `default_offset`
+/// seconds east of UTC (used when the text names no zone).
+pub fn parse_timestamptz_in(text: &str, default_offset: i32) -> Result<DateTime<Utc>> {
     let p = parse_parts(text, "timestamp with time zone")?;
     if let Some(pos) = p.infinity {
         return Ok(if pos {
@@ -376,7 +382,7 @@ pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>> {
         .ok_or_else(|| bad("timestamp with time zone", text))?;
     let local = date.and_time(p.time.unwrap_or(NaiveTime::MIN));
     let utc = local
-        .checked_sub_signed(Duration::seconds(p.offset.unwrap_or(0) as i64))
+        .checked_sub_signed(Duration::seconds(p.offset.unwrap_or(default_offset) as i64))
         .ok_or_else(|| field_overflow(text))?;
     Ok(utc.and_utc())
 }
@@ -466,6 +472,27 @@ pub fn format_timestamptz(ts: &DateTime<Utc>) -> String {
     format_ts_parts(&ts.naive_utc(), "+00")
 }
 
+/// `timestamptz` output for a session whose TimeZone is `offset` seconds
+/// east of UTC: `2024-01-31 15:45:00+02`, `...+05:30`, `...-03:30`.
+pub fn format_timestamptz_at(ts: &DateTime<Utc>, offset: i32) -> String {
+    let local = match ts
+        .naive_utc()
+        .checked_add_signed(Duration::seconds(offset as i64))
+    {
+        Some(l) if !is_infinite(&ts.naive_utc()) => l,
+        _ => return format_timestamptz(ts),
+    };
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    let (h, m, s) = (a / 3600, (a / 60) % 60, a % 60);
+    let zone = match (m, s) {
+        (0, 0) => format!("{sign}{h:02}"),
+        (_, 0) => format!("{sign}{h:02}:{m:02}"),
+        _ => format!("{sign}{h:02}:{m:02}:{s:02}"),
+    };
+    format_ts_parts(&local, &zone)
+}
+
 /// The PostgreSQL epoch, 2000-01-01, used by the binary formats.
 pub fn pg_epoch() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
@@ -503,6 +530,11 @@ mod tests {
         assert_eq!(tz("2024-01-31 10:00:00+02"), "2024-01-31 08:00:00+00");
         assert_eq!(tz("2024-01-31T10:00:00Z"), "2024-01-31 10:00:00+00");
         assert_eq!(tz("2024-01-31 10:00:00-05:30"), "2024-01-31 15:30:00+00");
+        let t = parse_timestamptz_in("2024-01-31 10:00", 19800)
+            .map(|t| format_timestamptz_at(&t, 19800));
+        assert_eq!(t.ok().as_deref(), Some("2024-01-31 10:00:00+05:30"));
+        let t = parse_timestamptz("2024-01-31 10:00Z").map(|t| format_timestamptz_at(&t, -7200));
+        assert_eq!(t.ok().as_deref(), Some("2024-01-31 08:00:00-02"));
         assert_eq!(
             ts("abc"),
             "invalid input syntax for type timestamp: \"abc\""
