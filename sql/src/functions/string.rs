@@ -61,6 +61,12 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         "ascii" if len == 1 && t(0) => Int4,
         "chr" if len == 1 && n(0) => Text,
         "starts_with" if len == 2 && t(0) && t(1) => Bool,
+        "overlay" if (len == 3 || len == 4) && t(0) && t(1) && n(2) && (len == 3 || n(3)) => Text,
+        "sha224" | "sha256" | "sha384" | "sha512"
+            if len == 1 && matches!(a[0], Bytea | Unknown) =>
+        {
+            Bytea
+        }
         "regexp_replace" if (len == 3 || len == 4) && a.iter().all(is_text) => Text,
         "regexp_match" | "regexp_matches" if (len == 2 || len == 3) && a.iter().all(is_text) => {
             Array(Box::new(Text))
@@ -186,6 +192,8 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 })
         }),
         ("starts_with", 2) => Ok(Value::Bool(s(0).starts_with(&s(1)))),
+        ("overlay", 3 | 4) => overlay(a),
+        ("sha224" | "sha256" | "sha384" | "sha512", 1) => sha(name, &a[0]),
         ("quote_ident", 1) => text(quote_ident(&s(0))),
         ("quote_literal", 1) => text(quote_literal(&s(0))),
         ("quote_nullable", 1) => text(if a[0].is_null() {
@@ -208,6 +216,45 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("decode", 2) => decode(&s(0), &s(1)).map(Value::Bytea),
         _ => return None,
     })
+}
+
+/// `overlay(s placing r from start [for count])`: `count` defaults to the
+/// length of `r`.
+fn overlay(a: &[Value]) -> Result<Value> {
+    let s = text_arg(&a[0]);
+    let r = text_arg(&a[1]);
+    let start = int_arg(&a[2])?;
+    let count = match a.get(3) {
+        Some(v) => int_arg(v)?,
+        None => r.chars().count() as i64,
+    };
+    if start < 1 || count < 0 {
+        return Err(Error::new(
+            SqlState("22011"),
+            "negative substring length not allowed",
+        ));
+    }
+    let head: String = s.chars().take((start - 1) as usize).collect();
+    let tail: String = s
+        .chars()
+        .skip((start - 1).saturating_add(count) as usize)
+        .collect();
+    Ok(Value::Text(format!("{head}{r}{tail}")))
+}
+
+/// The SHA-2 family over bytea (an untyped literal reads as bytea).
+fn sha(name: &str, v: &Value) -> Result<Value> {
+    use sha2::Digest as _;
+    let bytes = match v {
+        Value::Bytea(b) => b.clone(),
+        other => crate::types::text::parse_bytea(&text_arg(other))?,
+    };
+    Ok(Value::Bytea(match name {
+        "sha224" => sha2::Sha224::digest(&bytes).to_vec(),
+        "sha256" => sha2::Sha256::digest(&bytes).to_vec(),
+        "sha384" => sha2::Sha384::digest(&bytes).to_vec(),
+        _ => sha2::Sha512::digest(&bytes).to_vec(),
+    }))
 }
 
 fn byte_len(v: &Value) -> i32 {

@@ -156,6 +156,10 @@ for _ in range(8):
     fns.append(("string_to_array", ["text:" + rstr(), "text:" + rnd.choice([",", " ", "a"])]))
     fns.append(("regexp_replace", ["text:" + rstr(), "text:" + rnd.choice(["[ab]+", "^.", "x|a", "(.)\\1", "\\s"]), "text:<\\&>", "text:g"]))
 
+
+fns += [("overlay", ["text:Txxxxas", "text:hom", "integer:2", "integer:4"]), ("overlay", ["text:abcdef", "text:XY", "integer:3"]), ("overlay", ["text:abc", "text:XY", "integer:5"]),
+        ("sha256", ["bytea:abc"]), ("sha224", ["bytea:"]), ("sha512", ["bytea:\\x00ff"])]
+
 def lit(a):
     t, v = a.split(":", 1)
     return "($q$%s$q$::%s)" % (v, t)
