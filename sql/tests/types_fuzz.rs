@@ -162,6 +162,9 @@ fn sample_values() -> Vec<Value> {
         Value::Text(String::new()),
         Value::Text("abc".into()),
         Value::Text("12".into()),
+        Value::Text("1é2".into()),
+        Value::Text("+1é".into()),
+        Value::Text("é\u{1F600}%_\\".into()),
         Value::Bytea(vec![0, 255]),
         Value::Oid(u32::MAX),
         Value::Json("{\"a\":[1,2]}".into()),
@@ -280,6 +283,9 @@ fn functions_never_panic() {
         "array_to_string",
         "greatest",
         "justify_interval",
+        "timezone",
+        "date_trunc",
+        "to_char",
     ];
     for name in names {
         for a in &vals {

@@ -10,7 +10,8 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use rust_decimal::Decimal;
 
-use super::{f64_arg, formatting, i32_arg, is_num, is_text, text_arg};
+use super::datetime_make::{self, age, make_date, make_interval, make_time};
+use super::{f64_arg, formatting, is_num, is_text, text_arg};
 use crate::error::{Error, Result};
 use crate::types::interval::{USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MINUTE};
 use crate::types::{numeric, DataType, Interval, Value};
@@ -66,6 +67,8 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         "to_timestamp" if len == 2 && t(0) && t(1) => TimestampTz,
         "to_date" if len == 2 && t(0) && t(1) => Date,
         "to_char" if len == 2 && t(1) && (is_dt(&a[0]) || n(0)) && a[0] != Unknown => Text,
+        "timezone" if len == 2 && t(0) && matches!(a[1], TimestampTz) => Timestamp,
+        "timezone" if len == 2 && t(0) && matches!(a[1], Timestamp | Unknown) => TimestampTz,
         _ => return None,
     })
 }
@@ -122,7 +125,10 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("justify_interval", 1) => interval_of(&a[0])
             .and_then(|i| i.justify_interval())
             .map(Value::Interval),
-        ("isfinite", 1) => Ok(Value::Bool(true)),
+        ("isfinite", 1) => Ok(Value::Bool(match &a[0] {
+            Value::Date(d) => *d != NaiveDate::MAX && *d != NaiveDate::MIN,
+            v => ts_of(v).is_none_or(|t| !crate::types::datetime::is_infinite(&t)),
+        })),
         ("to_timestamp", 1) => f64_arg(&a[0]).and_then(|secs| {
             if !secs.is_finite() || secs.abs() > 1e14 {
                 return Err(Error::new(
@@ -146,6 +152,7 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("to_date", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
             .map(|t| Value::Date(t.date())),
         ("to_char", 2) => formatting::to_char(&a[0], &text_arg(&a[1])).map(Value::Text),
+        ("timezone", 2) => datetime_make::at_time_zone(&text_arg(&a[0]), &a[1]),
         _ => return None,
     })
 }
@@ -421,124 +428,6 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
         Value::Timestamp(_) => Value::Timestamp(r),
         _ => Value::TimestampTz(r.and_utc()),
     })
-}
-
-fn days_in_month(y: i32, m: u32) -> i64 {
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    match (
-        NaiveDate::from_ymd_opt(ny, nm, 1),
-        NaiveDate::from_ymd_opt(y, m, 1),
-    ) {
-        (Some(a), Some(b)) => (a - b).num_days(),
-        _ => 30,
-    }
-}
-
-/// `age(a, b)`: the symbolic years/months/days difference, PostgreSQL's
-/// field-by-field borrow algorithm.
-pub fn age(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
-    let neg = a < b;
-    let field = |t: &NaiveDateTime| {
-        [
-            t.year() as i64,
-            t.month() as i64,
-            t.day() as i64,
-            t.hour() as i64,
-            t.minute() as i64,
-            t.second() as i64,
-            (t.nanosecond() / 1000) as i64,
-        ]
-    };
-    let (fa, fb) = (field(&a), field(&b));
-    let mut d: Vec<i64> = fa.iter().zip(fb.iter()).map(|(x, y)| x - y).collect();
-    if neg {
-        d.iter_mut().for_each(|x| *x = -*x);
-    }
-    let limits = [0, 12, 0, 24, 60, 60, 1_000_000];
-    for i in (1..7).rev() {
-        while d[i] < 0 {
-            if i == 2 {
-                let (yy, mm) = if neg {
-                    (a.year(), a.month())
-                } else {
-                    (b.year(), b.month())
-                };
-                d[2] += days_in_month(yy, mm);
-            } else {
-                d[i] += limits[i];
-            }
-            d[i - 1] -= 1;
-        }
-    }
-    if neg {
-        d.iter_mut().for_each(|x| *x = -*x);
-    }
-    let months = d[0] * 12 + d[1];
-    let micros = ((d[3] * 60 + d[4]) * 60 + d[5]) * 1_000_000 + d[6];
-    Ok(Interval::new(
-        i32::try_from(months)
-            .map_err(|_| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?,
-        d[2] as i32,
-        micros,
-    ))
-}
-
-fn make_date(a: &[Value]) -> Result<NaiveDate> {
-    let (y, m, d) = (i32_arg(&a[0])?, i32_arg(&a[1])?, i32_arg(&a[2])?);
-    // Negative years are BC: -44 is 44 BC, chrono's -43.
-    let year = if y < 0 { y + 1 } else { y };
-    let bad = || {
-        Error::new(
-            SqlState::DATETIME_FIELD_OVERFLOW,
-            format!("date field value out of range: {y}-{m:02}-{d:02}"),
-        )
-    };
-    if y == 0 || m < 1 || d < 1 {
-        return Err(bad());
-    }
-    NaiveDate::from_ymd_opt(year, m as u32, d as u32).ok_or_else(bad)
-}
-
-fn make_time(h: &Value, m: &Value, s: &Value) -> Result<NaiveTime> {
-    let (h, m, s) = (i32_arg(h)?, i32_arg(m)?, f64_arg(s)?);
-    let bad = || {
-        Error::new(
-            SqlState::DATETIME_FIELD_OVERFLOW,
-            format!("time field value out of range: {h}:{m:02}:{s:02}"),
-        )
-    };
-    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0.0..60.0).contains(&s) {
-        return Err(bad());
-    }
-    let us = (s * 1e6).round() as i64;
-    NaiveTime::from_hms_opt(h as u32, m as u32, 0)
-        .map(|t| t + Duration::microseconds(us))
-        .ok_or_else(bad)
-}
-
-fn make_interval(a: &[Value]) -> Result<Value> {
-    let get = |i: usize| -> Result<i64> {
-        match a.get(i) {
-            None | Some(Value::Null) => Ok(0),
-            Some(v) => Ok(i32_arg(v)? as i64),
-        }
-    };
-    let secs = match a.get(6) {
-        None | Some(Value::Null) => 0.0,
-        Some(v) => f64_arg(v)?,
-    };
-    let overflow = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range");
-    let months = get(0)? * 12 + get(1)?;
-    let days = get(2)? * 7 + get(3)?;
-    let micros = (get(4)? * 3600 + get(5)? * 60) as f64 * 1e6 + (secs * 1e6).round();
-    if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
-        return Err(overflow());
-    }
-    Ok(Value::Interval(Interval::new(
-        i32::try_from(months).map_err(|_| overflow())?,
-        i32::try_from(days).map_err(|_| overflow())?,
-        micros as i64,
-    )))
 }
 
 #[cfg(test)]

@@ -51,7 +51,12 @@ const PATTERNS: &[&str] = &[
 ];
 
 enum Piece {
-    Pattern { pat: &'static str, fm: bool },
+    /// `th`: `Some(true)` for an upper-case `TH` ordinal suffix.
+    Pattern {
+        pat: &'static str,
+        fm: bool,
+        th: Option<bool>,
+    },
     Literal(char),
 }
 
@@ -66,13 +71,18 @@ fn tokenize(fmt: &str) -> Vec<Piece> {
             continue;
         }
         if let Some(p) = PATTERNS.iter().find(|p| rest.starts_with(**p)) {
-            out.push(Piece::Pattern { pat: p, fm });
-            fm = false;
             rest = &rest[p.len()..];
-            // Ordinal suffixes are accepted and ignored.
-            if let Some(r) = rest.strip_prefix("TH").or_else(|| rest.strip_prefix("th")) {
+            let th = if let Some(r) = rest.strip_prefix("TH") {
                 rest = r;
-            }
+                Some(true)
+            } else if let Some(r) = rest.strip_prefix("th") {
+                rest = r;
+                Some(false)
+            } else {
+                None
+            };
+            out.push(Piece::Pattern { pat: p, fm, th });
+            fm = false;
             continue;
         }
         let mut chars = rest.chars();
@@ -122,6 +132,23 @@ fn num(v: i64, width: usize, fm: bool) -> String {
     }
 }
 
+/// `st`/`nd`/`rd`/`th` for the number just printed (11-13 take `th`).
+fn ordinal_suffix(num: &str, upper: bool) -> String {
+    let n: u64 = num.trim().parse().unwrap_or(0);
+    let s = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    if upper {
+        s.to_uppercase()
+    } else {
+        s.to_string()
+    }
+}
+
 /// `to_char` of a date/time or number.
 pub fn to_char(v: &Value, fmt: &str) -> Result<String> {
     if let Value::Interval(i) = v {
@@ -157,12 +184,12 @@ fn format_ts(t: &NaiveDateTime, fmt: &str, interval_hours: Option<i64>) -> Strin
     } as i64;
     let y = t.year() as i64;
     for piece in tokenize(fmt) {
-        let (pat, fm) = match piece {
+        let (pat, fm, th) = match piece {
             Piece::Literal(c) => {
                 out.push(c);
                 continue;
             }
-            Piece::Pattern { pat, fm } => (pat, fm),
+            Piece::Pattern { pat, fm, th } => (pat, fm, th),
         };
         let month = MONTHS.get(t.month0() as usize).copied().unwrap_or("");
         let day = DAYS
@@ -207,6 +234,9 @@ fn format_ts(t: &NaiveDateTime, fmt: &str, interval_hours: Option<i64>) -> Strin
             _ => String::new(),
         };
         out.push_str(&s);
+        if let Some(upper) = th {
+            out.push_str(&ordinal_suffix(&s, upper));
+        }
     }
     out
 }
@@ -240,11 +270,22 @@ fn to_char_number(d: &Decimal, fmt: &str) -> Result<String> {
     };
     let positions = int_fmt.chars().filter(|c| *c == '9' || *c == '0').count();
     if int_digits.len() > positions {
+        // Too wide: every digit position shows `#`; signs keep their place.
+        let sign = if neg { "-" } else { " " };
         let hashes: String = f
+            .replace("MI", if neg { "-" } else { " " })
+            .replace("PL", if neg { " " } else { "+" })
+            .replace('S', if neg { "-" } else { "+" })
             .chars()
-            .map(|c| if matches!(c, '9' | '0') { '#' } else { c })
+            .map(|c| match c {
+                '9' | '0' => '#',
+                'D' => '.',
+                'G' => ',',
+                c => c,
+            })
             .collect();
-        return Ok(format!(" {hashes}"));
+        let lead = if explicit_sign || fm { "" } else { sign };
+        return Ok(format!("{lead}{hashes}"));
     }
     // Integer part, right to left.
     let mut int_out: Vec<char> = Vec::new();

@@ -16,12 +16,14 @@
 
 pub mod array;
 pub mod datetime;
+pub mod datetime_make;
 pub mod formatting;
 pub mod json;
 pub mod math;
 pub mod pattern;
 pub mod srf;
 pub mod string;
+pub mod string_format;
 
 use rust_decimal::Decimal;
 
@@ -101,6 +103,12 @@ pub fn is_strict(name: &str) -> bool {
             | "pi"
             | "jsonb_set"
     )
+}
+
+/// Whether a function may return different results for the same
+/// arguments (the planner must not fold it into a constant or cache it).
+pub fn is_volatile(name: &str, nargs: usize) -> bool {
+    matches!(name, "random" | "gen_random_uuid") || (name == "age" && nargs == 1)
 }
 
 fn misc_signature(name: &str, args: &[DataType]) -> Option<DataType> {

@@ -7,9 +7,11 @@
 //! result, negative counts in `left`/`right` mean "all but", `split_part`
 //! with a negative field counts from the end, and error codes match.
 
-use base64::Engine as _;
 use md5::Digest;
 
+use super::string_format::{
+    decode, encode, format, quote_ident, quote_literal, regexp_match, regexp_replace,
+};
 use super::{i32_arg, int_arg, is_int, is_text, pattern, text_arg};
 use crate::error::{Error, Result};
 use crate::types::{DataType, Value};
@@ -59,6 +61,12 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         "ascii" if len == 1 && t(0) => Int4,
         "chr" if len == 1 && n(0) => Text,
         "starts_with" if len == 2 && t(0) && t(1) => Bool,
+        "overlay" if (len == 3 || len == 4) && t(0) && t(1) && n(2) && (len == 3 || n(3)) => Text,
+        "sha224" | "sha256" | "sha384" | "sha512"
+            if len == 1 && matches!(a[0], Bytea | Unknown) =>
+        {
+            Bytea
+        }
         "regexp_replace" if (len == 3 || len == 4) && a.iter().all(is_text) => Text,
         "regexp_match" | "regexp_matches" if (len == 2 || len == 3) && a.iter().all(is_text) => {
             Array(Box::new(Text))
@@ -184,6 +192,8 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 })
         }),
         ("starts_with", 2) => Ok(Value::Bool(s(0).starts_with(&s(1)))),
+        ("overlay", 3 | 4) => overlay(a),
+        ("sha224" | "sha256" | "sha384" | "sha512", 1) => sha(name, &a[0]),
         ("quote_ident", 1) => text(quote_ident(&s(0))),
         ("quote_literal", 1) => text(quote_literal(&s(0))),
         ("quote_nullable", 1) => text(if a[0].is_null() {
@@ -206,6 +216,45 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         ("decode", 2) => decode(&s(0), &s(1)).map(Value::Bytea),
         _ => return None,
     })
+}
+
+/// `overlay(s placing r from start [for count])`: `count` defaults to the
+/// length of `r`.
+fn overlay(a: &[Value]) -> Result<Value> {
+    let s = text_arg(&a[0]);
+    let r = text_arg(&a[1]);
+    let start = int_arg(&a[2])?;
+    let count = match a.get(3) {
+        Some(v) => int_arg(v)?,
+        None => r.chars().count() as i64,
+    };
+    if start < 1 || count < 0 {
+        return Err(Error::new(
+            SqlState("22011"),
+            "negative substring length not allowed",
+        ));
+    }
+    let head: String = s.chars().take((start - 1) as usize).collect();
+    let tail: String = s
+        .chars()
+        .skip((start - 1).saturating_add(count) as usize)
+        .collect();
+    Ok(Value::Text(format!("{head}{r}{tail}")))
+}
+
+/// The SHA-2 family over bytea (an untyped literal reads as bytea).
+fn sha(name: &str, v: &Value) -> Result<Value> {
+    use sha2::Digest as _;
+    let bytes = match v {
+        Value::Bytea(b) => b.clone(),
+        other => crate::types::text::parse_bytea(&text_arg(other))?,
+    };
+    Ok(Value::Bytea(match name {
+        "sha224" => sha2::Sha224::digest(&bytes).to_vec(),
+        "sha256" => sha2::Sha256::digest(&bytes).to_vec(),
+        "sha384" => sha2::Sha384::digest(&bytes).to_vec(),
+        _ => sha2::Sha512::digest(&bytes).to_vec(),
+    }))
 }
 
 fn byte_len(v: &Value) -> i32 {
@@ -374,362 +423,6 @@ fn split_part(s: &str, delim: &str, n: i32) -> Result<String> {
         .and_then(|i| parts.get(i))
         .map(|p| p.to_string())
         .unwrap_or_default())
-}
-
-const KEYWORDS: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "between",
-    "bigint",
-    "binary",
-    "bit",
-    "boolean",
-    "both",
-    "case",
-    "cast",
-    "char",
-    "character",
-    "check",
-    "coalesce",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "dec",
-    "decimal",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "exists",
-    "extract",
-    "false",
-    "fetch",
-    "float",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "greatest",
-    "group",
-    "grouping",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "inout",
-    "int",
-    "integer",
-    "intersect",
-    "interval",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "lateral",
-    "leading",
-    "least",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "national",
-    "natural",
-    "nchar",
-    "none",
-    "normalize",
-    "not",
-    "notnull",
-    "null",
-    "nullif",
-    "numeric",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "out",
-    "outer",
-    "overlaps",
-    "overlay",
-    "placing",
-    "position",
-    "precision",
-    "primary",
-    "real",
-    "references",
-    "returning",
-    "right",
-    "row",
-    "select",
-    "session_user",
-    "setof",
-    "similar",
-    "smallint",
-    "some",
-    "substring",
-    "symmetric",
-    "table",
-    "tablesample",
-    "then",
-    "time",
-    "timestamp",
-    "to",
-    "trailing",
-    "treat",
-    "trim",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "values",
-    "varchar",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-];
-
-/// `quote_ident`: quotes unless the name is a plain lower-case identifier
-/// that is not a reserved word.
-pub fn quote_ident(s: &str) -> String {
-    let plain = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
-        && !KEYWORDS.contains(&s);
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-}
-
-/// `quote_literal`: doubles quotes; backslashes make it an `E''` literal.
-pub fn quote_literal(s: &str) -> String {
-    let body = s.replace('\'', "''");
-    if s.contains('\\') {
-        format!("E'{}'", body.replace('\\', "\\\\"))
-    } else {
-        format!("'{body}'")
-    }
-}
-
-/// `format(fmt, args...)` with `%s`, `%I`, `%L`, `%%` and `%n$` positions.
-fn format(fmt: &str, args: &[Value]) -> Result<String> {
-    let mut out = String::new();
-    let mut chars = fmt.chars().peekable();
-    let mut next_arg = 0usize;
-    let bad = |m: &str| Error::new(SqlState::INVALID_PARAMETER_VALUE, m.to_string());
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-            digits.push(d);
-            chars.next();
-        }
-        let idx = if !digits.is_empty() && chars.peek() == Some(&'$') {
-            chars.next();
-            let n: usize = digits.parse().map_err(|_| bad("invalid argument number"))?;
-            if n == 0 {
-                return Err(bad(
-                    "format specifies argument 0, but arguments are numbered from 1",
-                ));
-            }
-            next_arg = n;
-            n - 1
-        } else {
-            next_arg += 1;
-            next_arg - 1
-        };
-        let conv = chars
-            .next()
-            .ok_or_else(|| bad("unterminated format() type specifier"))?;
-        if conv == '%' {
-            out.push('%');
-            next_arg -= 1;
-            continue;
-        }
-        let arg = args
-            .get(idx)
-            .ok_or_else(|| bad("too few arguments for format()"))?;
-        match conv {
-            's' => {
-                if !arg.is_null() {
-                    out.push_str(&text_arg(arg));
-                }
-            }
-            'I' => {
-                if arg.is_null() {
-                    return Err(Error::new(
-                        SqlState::NULL_VALUE_NOT_ALLOWED,
-                        "null values cannot be formatted as an SQL identifier",
-                    ));
-                }
-                out.push_str(&quote_ident(&text_arg(arg)));
-            }
-            'L' => out.push_str(&if arg.is_null() {
-                "NULL".into()
-            } else {
-                quote_literal(&text_arg(arg))
-            }),
-            other => {
-                return Err(bad(&format!(
-                    "unrecognized format() type specifier \"{other}\""
-                )))
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn flags(f: Option<&str>) -> Result<(bool, bool)> {
-    let f = f.unwrap_or("");
-    for c in f.chars() {
-        if !matches!(c, 'g' | 'i' | 'c' | 'n') {
-            return Err(Error::new(
-                SqlState::INVALID_PARAMETER_VALUE,
-                format!("invalid regular expression option: \"{c}\""),
-            ));
-        }
-    }
-    Ok((
-        f.contains('g'),
-        f.contains('i') && f.rfind('i') > f.rfind('c'),
-    ))
-}
-
-fn regexp_replace(s: &str, pat: &str, rep: &str, fl: Option<&str>) -> Result<Value> {
-    let (global, ci) = flags(fl)?;
-    let re = pattern::compiled(pat, ci)?;
-    // PostgreSQL's `\1` and `\&` become the regex crate's `${1}` / `${0}`.
-    let mut r = String::new();
-    let mut chars = rep.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => r.push_str("$$"),
-            '\\' => match chars.next() {
-                Some(d @ '0'..='9') => r.push_str(&format!("${{{d}}}")),
-                Some('&') => r.push_str("${0}"),
-                Some(o) => r.push(o),
-                None => r.push('\\'),
-            },
-            o => r.push(o),
-        }
-    }
-    let out = if global {
-        re.replace_all(s, r.as_str())
-    } else {
-        re.replace(s, r.as_str())
-    };
-    Ok(Value::Text(out.into_owned()))
-}
-
-fn regexp_match(s: &str, pat: &str, fl: Option<&str>) -> Result<Value> {
-    let (_, ci) = flags(fl)?;
-    let re = pattern::compiled(pat, ci)?;
-    Ok(match re.captures(s) {
-        None => Value::Null,
-        Some(c) if c.len() == 1 => Value::Array(vec![Value::Text(
-            c.get(0).map(|m| m.as_str()).unwrap_or("").to_string(),
-        )]),
-        Some(c) => Value::Array(
-            c.iter()
-                .skip(1)
-                .map(|m| {
-                    m.map(|m| Value::Text(m.as_str().to_string()))
-                        .unwrap_or(Value::Null)
-                })
-                .collect(),
-        ),
-    })
-}
-
-fn unknown_encoding(f: &str) -> Error {
-    Error::new(
-        SqlState::INVALID_PARAMETER_VALUE,
-        format!("unrecognized encoding: \"{f}\""),
-    )
-}
-
-fn encode(b: &[u8], f: &str) -> Result<String> {
-    Ok(match f.to_ascii_lowercase().as_str() {
-        "hex" => hex::encode(b),
-        "base64" => {
-            // PostgreSQL wraps base64 output at 76 characters.
-            let s = base64::engine::general_purpose::STANDARD.encode(b);
-            s.as_bytes()
-                .chunks(76)
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        "escape" => {
-            let mut out = String::new();
-            for &byte in b {
-                match byte {
-                    b'\\' => out.push_str("\\\\"),
-                    0 | 0x80..=0xff => out.push_str(&format!("\\{byte:03o}")),
-                    _ => out.push(byte as char),
-                }
-            }
-            out
-        }
-        _ => return Err(unknown_encoding(f)),
-    })
-}
-
-fn decode(s: &str, f: &str) -> Result<Vec<u8>> {
-    match f.to_ascii_lowercase().as_str() {
-        "hex" => crate::types::text::parse_bytea(&format!("\\x{s}")),
-        "base64" => {
-            let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(clean)
-                .map_err(|_| {
-                    Error::new(
-                        SqlState::INVALID_PARAMETER_VALUE,
-                        "invalid base64 end sequence",
-                    )
-                })
-        }
-        "escape" => crate::types::text::parse_bytea(s),
-        _ => Err(unknown_encoding(f)),
-    }
 }
 
 #[cfg(test)]

@@ -169,7 +169,11 @@ pub fn numeric_op(op: Arith, a: &Value, b: &Value) -> Result<Value> {
                 Arith::Mul => x.checked_mul(y),
                 Arith::Div => return numeric::div(&x, &y).map(Value::Numeric),
                 Arith::Mod if y.is_zero() => return Err(Error::division_by_zero()),
-                Arith::Mod => x.checked_rem(y),
+                // The remainder shows the larger of the operands' scales.
+                Arith::Mod => x.checked_rem(y).map(|mut r| {
+                    r.rescale(x.scale().max(y.scale()));
+                    r
+                }),
             };
             r.map(Value::Numeric).ok_or_else(numeric::overflow)
         }
@@ -296,6 +300,10 @@ fn dt_overflow() -> Error {
 /// `timestamp + interval`: months first (clamping the day to the month's
 /// end), then days, then time — PostgreSQL's order.
 pub fn ts_plus_interval(ts: NaiveDateTime, iv: &Interval) -> Result<NaiveDateTime> {
+    // Infinity plus anything finite stays infinite.
+    if super::datetime::is_infinite(&ts) {
+        return Ok(ts);
+    }
     let mut t = ts;
     if iv.months != 0 {
         let m = Months::new(iv.months.unsigned_abs());

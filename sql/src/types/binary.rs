@@ -93,6 +93,8 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
             out.extend(super::json::format_jsonb(j).as_bytes());
         }
         Value::Bytea(b) => out.extend(b),
+        Value::Date(d) if *d == chrono::NaiveDate::MAX => out.extend(i32::MAX.to_be_bytes()),
+        Value::Date(d) if *d == chrono::NaiveDate::MIN => out.extend(i32::MIN.to_be_bytes()),
         Value::Date(d) => {
             let days = (*d - datetime::pg_epoch().date()).num_days();
             out.extend((days as i32).to_be_bytes());
@@ -142,6 +144,13 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
 }
 
 fn micros_since_epoch(t: &chrono::NaiveDateTime) -> Result<i64> {
+    // PostgreSQL's infinities are the extreme int64 values.
+    if *t == chrono::NaiveDateTime::MAX {
+        return Ok(i64::MAX);
+    }
+    if *t == chrono::NaiveDateTime::MIN {
+        return Ok(i64::MIN);
+    }
     (*t - datetime::pg_epoch())
         .num_microseconds()
         .ok_or_else(|| range_err("timestamp"))
@@ -266,6 +275,14 @@ fn decode_from(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
         DataType::Bytea => Value::Bytea(r.rest().to_vec()),
         DataType::Date => {
             let days = r.i32()?;
+            if days == i32::MAX || days == i32::MIN {
+                let inf = if days == i32::MAX {
+                    chrono::NaiveDate::MAX
+                } else {
+                    chrono::NaiveDate::MIN
+                };
+                return Ok(Value::Date(inf));
+            }
             let d = datetime::pg_epoch()
                 .date()
                 .checked_add_signed(Duration::days(days as i64))
@@ -281,9 +298,13 @@ fn decode_from(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
         }
         DataType::Timestamp | DataType::TimestampTz => {
             let us = r.i64()?;
-            let t = datetime::pg_epoch()
-                .checked_add_signed(Duration::microseconds(us))
-                .ok_or_else(|| range_err("timestamp"))?;
+            let t = match us {
+                i64::MAX => chrono::NaiveDateTime::MAX,
+                i64::MIN => chrono::NaiveDateTime::MIN,
+                _ => datetime::pg_epoch()
+                    .checked_add_signed(Duration::microseconds(us))
+                    .ok_or_else(|| range_err("timestamp"))?,
+            };
             if *ty == DataType::Timestamp {
                 Value::Timestamp(t)
             } else {
@@ -372,6 +393,8 @@ mod tests {
             ("13:45:00.5", DataType::Time),
             ("2024-01-31 13:45:00", DataType::Timestamp),
             ("2024-01-31 13:45:00+00", DataType::TimestampTz),
+            ("infinity", DataType::Timestamp),
+            ("-infinity", DataType::Date),
             ("1 year 2 mons 3 days 04:05:06", DataType::Interval),
             ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", DataType::Uuid),
             ("{\"a\": [1, 2]}", DataType::Jsonb),

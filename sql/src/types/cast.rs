@@ -18,7 +18,7 @@
 use chrono::{NaiveTime, Timelike};
 use rust_decimal::prelude::*;
 
-use super::{json, numeric, oid, text, DataType, Interval, Value};
+use super::{datetime, json, numeric, oid, text, DataType, Interval, Value};
 use crate::error::{Error, Result};
 use crate::SqlState;
 
@@ -221,12 +221,12 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
             }
             V::Float4(f as f32)
         }
-        (V::Date(d), T::Timestamp) => V::Timestamp(d.and_time(NaiveTime::MIN)),
-        (V::Date(d), T::TimestampTz) => V::TimestampTz(d.and_time(NaiveTime::MIN).and_utc()),
-        (V::Timestamp(t), T::Date) => V::Date(t.date()),
+        (V::Date(d), T::Timestamp) => V::Timestamp(datetime::date_to_ts(&d)),
+        (V::Date(d), T::TimestampTz) => V::TimestampTz(datetime::date_to_ts(&d).and_utc()),
+        (V::Timestamp(t), T::Date) => V::Date(datetime::ts_to_date(&t)),
         (V::Timestamp(t), T::TimestampTz) => V::TimestampTz(t.and_utc()),
         (V::Timestamp(t), T::Time) => V::Time(t.time()),
-        (V::TimestampTz(t), T::Date) => V::Date(t.date_naive()),
+        (V::TimestampTz(t), T::Date) => V::Date(datetime::ts_to_date(&t.naive_utc())),
         (V::TimestampTz(t), T::Timestamp) => V::Timestamp(t.naive_utc()),
         (V::TimestampTz(t), T::Time) => V::Time(t.time()),
         (V::Time(t), T::Interval) => {
@@ -383,6 +383,28 @@ pub fn can_implicit(from: &DataType, to: &DataType) -> bool {
     }
 }
 
+/// Whether a value of type `from` may be stored in a column of type `to`
+/// (INSERT/UPDATE): implicit casts plus PostgreSQL's assignment casts —
+/// numbers narrow (with a range check at run time), anything converts to
+/// a string type through its output function, json and jsonb convert both
+/// ways, timestamps narrow to dates and times.
+pub fn can_assign(from: &DataType, to: &DataType) -> bool {
+    use DataType as T;
+    if can_implicit(from, to) {
+        return true;
+    }
+    match (from, to) {
+        (f, t) if num_rank(f).is_some() && num_rank(t).is_some() => true,
+        (_, T::Text | T::Varchar(_) | T::Char(_) | T::Name) => true,
+        (T::Json, T::Jsonb) | (T::Jsonb, T::Json) => true,
+        (T::Timestamp | T::TimestampTz, T::Date | T::Time) | (T::TimestampTz, T::Timestamp) => true,
+        (T::Interval, T::Time) => true,
+        (T::Oid | T::RegClass | T::RegType | T::RegProc, T::Int4 | T::Int8) => true,
+        (T::Array(a), T::Array(b)) => can_assign(a, b),
+        _ => false,
+    }
+}
+
 /// The type two operands / branches are unified to, if any.
 pub fn common_type(a: &DataType, b: &DataType) -> Option<DataType> {
     use DataType as T;
@@ -533,5 +555,9 @@ mod tests {
         assert!(can_implicit(&DataType::Int4, &DataType::Float8));
         assert!(!can_implicit(&DataType::Float8, &DataType::Int4));
         assert!(can_implicit(&DataType::Varchar(Some(2)), &DataType::Text));
+        assert!(can_assign(&DataType::Float8, &DataType::Int4));
+        assert!(can_assign(&DataType::Int4, &DataType::Varchar(Some(3))));
+        assert!(!can_assign(&DataType::Text, &DataType::Int4));
+        assert!(can_assign(&DataType::Unknown, &DataType::Int4));
     }
 }

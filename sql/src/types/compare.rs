@@ -42,6 +42,9 @@ pub fn no_operator(a: &Value, b: &Value, op: &str) -> Error {
 pub fn compare_with(a: &Value, b: &Value, op: &str) -> Result<Ordering> {
     use Value::*;
     Ok(match (a, b) {
+        // Hot paths first: same-width integers (keys, counters).
+        (Int4(x), Int4(y)) => x.cmp(y),
+        (Int8(x), Int8(y)) => x.cmp(y),
         (Bool(x), Bool(y)) => x.cmp(y),
         (Text(x), Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bytea(x), Bytea(y)) => x.cmp(y),
@@ -229,6 +232,91 @@ pub fn sort_cmp(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// A byte key for hashing in GROUP BY / DISTINCT / hash joins: values
+/// that `compare` finds equal get equal keys (`1.0` and `1.00`, `-0` and
+/// `0`, NaN and NaN, `1 mon` and `30 days`, a date and the timestamp at its
+/// midnight, integers of any width and integral numerics). NULL has its
+/// own key, so callers that need SQL's "NULLs are distinct" must check.
+pub fn group_key(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    push_key(v, &mut out);
+    out
+}
+
+fn push_key(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.push(0),
+        Value::Bool(b) => out.extend([1, *b as u8]),
+        Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Oid(_) | Value::Numeric(_) => {
+            let d = match as_num(v) {
+                Some(Num::Int(i)) => Decimal::from(i),
+                Some(Num::Dec(d)) => d,
+                _ => Decimal::ZERO,
+            };
+            out.push(2);
+            out.extend(d.normalize().to_string().as_bytes());
+        }
+        Value::Float4(_) | Value::Float8(_) => {
+            let f = super::cast::as_f64(v);
+            // An integral float keys like the equal integer/numeric.
+            if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+                out.push(2);
+                out.extend(Decimal::from(f as i64).to_string().as_bytes());
+            } else {
+                let bits = if f.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    f.to_bits()
+                };
+                out.push(3);
+                out.extend(bits.to_be_bytes());
+            }
+        }
+        Value::Text(s) => {
+            out.push(4);
+            out.extend(s.as_bytes());
+        }
+        Value::Bytea(b) => {
+            out.push(5);
+            out.extend(b);
+        }
+        Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => {
+            let t = datetime_key(v).unwrap_or_default();
+            out.push(6);
+            out.extend(t.and_utc().timestamp_micros().to_be_bytes());
+        }
+        Value::Time(t) => {
+            out.push(7);
+            out.extend(super::text::format(&Value::Time(*t)).as_bytes());
+        }
+        Value::Interval(i) => {
+            out.push(8);
+            out.extend(i.cmp_key().to_be_bytes());
+        }
+        Value::Uuid(u) => {
+            out.push(9);
+            out.extend(u.as_bytes());
+        }
+        Value::Json(s) => {
+            out.push(10);
+            out.extend(s.as_bytes());
+        }
+        Value::Jsonb(j) => {
+            out.push(11);
+            out.extend(json::format_jsonb(j).as_bytes());
+        }
+        Value::Array(items) => {
+            out.push(12);
+            out.extend((items.len() as u32).to_be_bytes());
+            for item in items {
+                let k = group_key(item);
+                out.extend((k.len() as u32).to_be_bytes());
+                out.extend(k);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +346,31 @@ mod tests {
         assert_eq!(
             e.err().as_deref(),
             Some("operator does not exist: integer = text")
+        );
+    }
+
+    #[test]
+    fn group_keys_follow_equality() {
+        let n = |s: &str| parse(s, &DataType::Numeric(None)).unwrap_or(Value::Null);
+        assert_eq!(group_key(&n("1.0")), group_key(&n("1.00")));
+        assert_eq!(group_key(&n("1.0")), group_key(&Value::Int8(1)));
+        assert_eq!(
+            group_key(&Value::Float8(-0.0)),
+            group_key(&Value::Float8(0.0))
+        );
+        assert_eq!(
+            group_key(&Value::Float8(f64::NAN)),
+            group_key(&Value::Float8(-f64::NAN))
+        );
+        let iv = |s: &str| parse(s, &DataType::Interval).unwrap_or(Value::Null);
+        assert_eq!(group_key(&iv("1 mon")), group_key(&iv("30 days")));
+        assert_ne!(
+            group_key(&Value::Text("1".into())),
+            group_key(&Value::Int4(1))
+        );
+        assert_ne!(
+            group_key(&Value::Array(vec![Value::Null])),
+            group_key(&Value::Array(vec![]))
         );
     }
 

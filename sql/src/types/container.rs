@@ -111,8 +111,109 @@ fn path_of(v: &Value) -> Result<Vec<Value>> {
     }
 }
 
+/// Index of `key` in an array of `len` items (negative counts from the end).
+fn array_index(key: &Value, len: usize) -> Option<usize> {
+    let idx = match key {
+        Value::Int2(i) => *i as i64,
+        Value::Int4(i) => *i as i64,
+        Value::Int8(i) => *i,
+        Value::Text(s) => s.trim().parse::<i64>().ok()?,
+        _ => return None,
+    };
+    let idx = if idx < 0 { len as i64 + idx } else { idx };
+    usize::try_from(idx).ok().filter(|i| *i < len)
+}
+
+/// One `->` step on `json` text, returning the member's text exactly as
+/// written (PostgreSQL's json keeps the input's spacing).
+fn raw_step<'a>(text: &'a str, key: &Value) -> Result<Option<&'a str>> {
+    use serde_json::value::RawValue;
+    let t = text.trim_start();
+    Ok(match (t.as_bytes().first(), key) {
+        (Some(b'{'), Value::Text(k)) => {
+            let members: Vec<(String, &'a RawValue)> = serde_json::from_str::<RawObject<'a>>(text)
+                .map_err(|e| {
+                    Error::new(
+                        SqlState::INVALID_JSON_TEXT,
+                        "invalid input syntax for type json",
+                    )
+                    .with_detail(e.to_string())
+                })?
+                .0;
+            // The last duplicate key wins, as in PostgreSQL's json `->`.
+            members
+                .into_iter()
+                .rev()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.get())
+        }
+        (Some(b'['), k) => {
+            let items: Vec<&'a RawValue> = serde_json::from_str(text).map_err(|e| {
+                Error::new(
+                    SqlState::INVALID_JSON_TEXT,
+                    "invalid input syntax for type json",
+                )
+                .with_detail(e.to_string())
+            })?;
+            array_index(k, items.len())
+                .and_then(|i| items.get(i))
+                .map(|r| r.get())
+        }
+        _ => None,
+    })
+}
+
+/// An object's members in input order, keeping duplicates.
+struct RawObject<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = RawObject<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> std::result::Result<Self::Value, M::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) =
+                    m.next_entry::<String, &'de serde_json::value::RawValue>()?
+                {
+                    out.push((k, v));
+                }
+                Ok(RawObject(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// The result of a json (text) accessor: the raw member, or for `->>` the
+/// string unescaped / NULL for a JSON null.
+fn raw_result(found: Option<&str>, as_text: bool) -> Result<Value> {
+    let Some(raw) = found else {
+        return Ok(Value::Null);
+    };
+    if !as_text {
+        return Ok(Value::Json(raw.to_string()));
+    }
+    Ok(match raw.as_bytes().first() {
+        Some(b'"') => json::as_text(&json::parse_tree(raw)?)
+            .map(Value::Text)
+            .unwrap_or(Value::Null),
+        Some(b'n') if raw == "null" => Value::Null,
+        _ => Value::Text(raw.to_string()),
+    })
+}
+
 /// `->` / `->>` (`as_text`).
 pub fn json_get(l: &Value, key: &Value, as_text: bool) -> Result<Value> {
+    if let Value::Json(text) = l {
+        return raw_result(raw_step(text, key)?, as_text);
+    }
     let Some(j) = tree(l)? else {
         return Err(Error::internal("-> on a non-json value"));
     };
@@ -125,6 +226,19 @@ pub fn json_get(l: &Value, key: &Value, as_text: bool) -> Result<Value> {
 
 /// `#>` / `#>>`.
 pub fn json_path(l: &Value, path: &Value, as_text: bool) -> Result<Value> {
+    if let Value::Json(text) = l {
+        let mut cur: &str = text;
+        for step in path_of(path)? {
+            if step.is_null() {
+                return Ok(Value::Null);
+            }
+            match raw_step(cur, &step)? {
+                Some(next) => cur = next,
+                None => return Ok(Value::Null),
+            }
+        }
+        return raw_result(Some(cur.trim()), as_text);
+    }
     let Some(j) = tree(l)? else {
         return Err(Error::internal("#> on a non-json value"));
     };

@@ -6,7 +6,9 @@
 //! (`10:00`, `10:00:00.123456`, `10pm` is not supported), an optional zone
 //! (`Z`, `UTC`, `GMT`, `+02`, `-05:30`, `+0200`) and an optional `BC`. The
 //! special words `epoch`, `today`, `yesterday`, `tomorrow` and `allballs`
-//! are understood; `infinity` is not representable and reports `0A000`.
+//! are understood. `infinity` and `-infinity` are represented by chrono's
+//! extreme values (`NaiveDate::MAX`, `NaiveDateTime::MIN`, ...), which
+//! format back as the words and sort after/before every finite value.
 //!
 //! The session TimeZone is always UTC, so `timestamptz` values are stored
 //! and printed in UTC (`+00`); an input offset is applied on the way in.
@@ -26,6 +28,8 @@ struct Parsed {
     time: Option<NaiveTime>,
     /// Offset east of UTC in seconds.
     offset: Option<i32>,
+    /// `infinity` (true) or `-infinity` (false).
+    infinity: Option<bool>,
 }
 
 fn bad(ty: &str, text: &str) -> Error {
@@ -181,9 +185,8 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
         "tomorrow" => p.date = today.succ_opt(),
         "allballs" => p.time = Some(NaiveTime::MIN),
         "infinity" | "+infinity" | "-infinity" => {
-            return Err(Error::unsupported(format!(
-                "{ty} infinity is not supported"
-            )));
+            p.infinity = Some(!lower.starts_with('-'));
+            return Ok(p);
         }
         _ => {}
     }
@@ -195,11 +198,22 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
         return Err(bad(ty, text));
     }
     let bc = toks.iter().any(|t| t.eq_ignore_ascii_case("bc"));
+    let mut meridiem: Option<bool> = None;
     let mut month_name: Option<u32> = None;
     let mut loose_nums: Vec<&str> = Vec::new();
     for tok in &toks {
         let t = tok.as_str();
         if t.eq_ignore_ascii_case("bc") || t.eq_ignore_ascii_case("ad") {
+            continue;
+        }
+        if t.eq_ignore_ascii_case("am") || t.eq_ignore_ascii_case("pm") {
+            meridiem = Some(t.eq_ignore_ascii_case("pm"));
+            continue;
+        }
+        // `hhmmss` after a date (ISO basic format).
+        if p.date.is_some() && p.time.is_none() && t.len() == 6 && num(t).is_some() {
+            let spaced = format!("{}:{}:{}", &t[..2], &t[2..4], &t[4..]);
+            p.time = Some(parse_time_token(&spaced).ok_or_else(|| field_overflow(text))?);
             continue;
         }
         if p.time.is_none() && t.contains(':') && !t.starts_with(['+', '-']) {
@@ -234,6 +248,15 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
             continue;
         }
         return Err(bad(ty, text));
+    }
+    if let Some(pm) = meridiem {
+        let t = p.time.ok_or_else(|| bad(ty, text))?;
+        let h = t.hour();
+        if !(1..=12).contains(&h) {
+            return Err(field_overflow(text));
+        }
+        let h24 = h % 12 + if pm { 12 } else { 0 };
+        p.time = t.with_hour(h24);
     }
     if let Some(m) = month_name {
         // `Jan 31 2024` or `31 Jan 2024`: the 3-or-more-digit number (or the
@@ -311,7 +334,11 @@ fn parse_date_token(t: &str, bc: bool, text: &str) -> Result<Option<NaiveDate>> 
 /// `date` input.
 pub fn parse_date(text: &str) -> Result<NaiveDate> {
     let p = parse_parts(text, "date")?;
-    p.date.ok_or_else(|| bad("date", text))
+    match p.infinity {
+        Some(true) => Ok(NaiveDate::MAX),
+        Some(false) => Ok(NaiveDate::MIN),
+        None => p.date.ok_or_else(|| bad("date", text)),
+    }
 }
 
 /// `time` input (a date or zone in the text is ignored, as in PostgreSQL).
@@ -323,19 +350,39 @@ pub fn parse_time(text: &str) -> Result<NaiveTime> {
 /// `timestamp` input: a zone in the text is ignored.
 pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime> {
     let p = parse_parts(text, "timestamp")?;
+    if let Some(pos) = p.infinity {
+        return Ok(if pos {
+            NaiveDateTime::MAX
+        } else {
+            NaiveDateTime::MIN
+        });
+    }
     let date = p.date.ok_or_else(|| bad("timestamp", text))?;
     Ok(date.and_time(p.time.unwrap_or(NaiveTime::MIN)))
 }
 
 /// `timestamptz` input: the given offset (default UTC) is applied.
 pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>> {
+    parse_timestamptz_in(text, 0)
+}
+
+/// `timestamptz` input for a session whose TimeZone is `default_offset`
+/// seconds east of UTC (used when the text names no zone).
+pub fn parse_timestamptz_in(text: &str, default_offset: i32) -> Result<DateTime<Utc>> {
     let p = parse_parts(text, "timestamp with time zone")?;
+    if let Some(pos) = p.infinity {
+        return Ok(if pos {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        });
+    }
     let date = p
         .date
         .ok_or_else(|| bad("timestamp with time zone", text))?;
     let local = date.and_time(p.time.unwrap_or(NaiveTime::MIN));
     let utc = local
-        .checked_sub_signed(Duration::seconds(p.offset.unwrap_or(0) as i64))
+        .checked_sub_signed(Duration::seconds(p.offset.unwrap_or(default_offset) as i64))
         .ok_or_else(|| field_overflow(text))?;
     Ok(utc.and_utc())
 }
@@ -350,6 +397,9 @@ fn year_text(year: i32) -> (String, bool) {
 
 /// `2024-01-31` (or `0044-03-15 BC`).
 pub fn format_date(d: &NaiveDate) -> String {
+    if let Some(inf) = infinity_text(*d == NaiveDate::MAX, *d == NaiveDate::MIN) {
+        return inf;
+    }
     let (y, bc) = year_text(d.year());
     format!(
         "{y}-{:02}-{:02}{}",
@@ -366,7 +416,42 @@ pub fn format_time(t: &NaiveTime) -> String {
     s
 }
 
+/// `infinity`/`-infinity`: the extreme chrono values stand for them.
+fn infinity_text(max: bool, min: bool) -> Option<String> {
+    match (max, min) {
+        (true, _) => Some("infinity".into()),
+        (_, true) => Some("-infinity".into()),
+        _ => None,
+    }
+}
+
+/// A date as the timestamp at its midnight, infinities preserved.
+pub fn date_to_ts(d: &NaiveDate) -> NaiveDateTime {
+    match *d {
+        NaiveDate::MAX => NaiveDateTime::MAX,
+        NaiveDate::MIN => NaiveDateTime::MIN,
+        d => d.and_time(NaiveTime::MIN),
+    }
+}
+
+/// A timestamp's date, infinities preserved.
+pub fn ts_to_date(t: &NaiveDateTime) -> NaiveDate {
+    match *t {
+        NaiveDateTime::MAX => NaiveDate::MAX,
+        NaiveDateTime::MIN => NaiveDate::MIN,
+        t => t.date(),
+    }
+}
+
+/// Whether a date/timestamp value is one of the infinities.
+pub fn is_infinite(ts: &NaiveDateTime) -> bool {
+    *ts == NaiveDateTime::MAX || *ts == NaiveDateTime::MIN
+}
+
 fn format_ts_parts(ts: &NaiveDateTime, zone: &str) -> String {
+    if let Some(inf) = infinity_text(*ts == NaiveDateTime::MAX, *ts == NaiveDateTime::MIN) {
+        return inf;
+    }
     let (y, bc) = year_text(ts.year());
     format!(
         "{y}-{:02}-{:02} {}{zone}{}",
@@ -385,6 +470,27 @@ pub fn format_timestamp(ts: &NaiveDateTime) -> String {
 /// `2024-01-31 13:45:00+00` (the session TimeZone is UTC).
 pub fn format_timestamptz(ts: &DateTime<Utc>) -> String {
     format_ts_parts(&ts.naive_utc(), "+00")
+}
+
+/// `timestamptz` output for a session whose TimeZone is `offset` seconds
+/// east of UTC: `2024-01-31 15:45:00+02`, `...+05:30`, `...-03:30`.
+pub fn format_timestamptz_at(ts: &DateTime<Utc>, offset: i32) -> String {
+    let local = match ts
+        .naive_utc()
+        .checked_add_signed(Duration::seconds(offset as i64))
+    {
+        Some(l) if !is_infinite(&ts.naive_utc()) => l,
+        _ => return format_timestamptz(ts),
+    };
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    let (h, m, s) = (a / 3600, (a / 60) % 60, a % 60);
+    let zone = match (m, s) {
+        (0, 0) => format!("{sign}{h:02}"),
+        (_, 0) => format!("{sign}{h:02}:{m:02}"),
+        _ => format!("{sign}{h:02}:{m:02}:{s:02}"),
+    };
+    format_ts_parts(&local, &zone)
 }
 
 /// The PostgreSQL epoch, 2000-01-01, used by the binary formats.
@@ -418,9 +524,17 @@ mod tests {
         assert_eq!(ts("2024-01-31 10:00:00.5"), "2024-01-31 10:00:00.5");
         assert_eq!(ts("Jan 31 2024 10:00"), "2024-01-31 10:00:00");
         assert_eq!(ts("epoch"), "1970-01-01 00:00:00");
+        assert_eq!(ts("2024-01-05 10:00:00 PM"), "2024-01-05 22:00:00");
+        assert_eq!(ts("2024-01-05 12:30 am"), "2024-01-05 00:30:00");
+        assert_eq!(ts("20240105 101112"), "2024-01-05 10:11:12");
         assert_eq!(tz("2024-01-31 10:00:00+02"), "2024-01-31 08:00:00+00");
         assert_eq!(tz("2024-01-31T10:00:00Z"), "2024-01-31 10:00:00+00");
         assert_eq!(tz("2024-01-31 10:00:00-05:30"), "2024-01-31 15:30:00+00");
+        let t = parse_timestamptz_in("2024-01-31 10:00", 19800)
+            .map(|t| format_timestamptz_at(&t, 19800));
+        assert_eq!(t.ok().as_deref(), Some("2024-01-31 10:00:00+05:30"));
+        let t = parse_timestamptz("2024-01-31 10:00Z").map(|t| format_timestamptz_at(&t, -7200));
+        assert_eq!(t.ok().as_deref(), Some("2024-01-31 08:00:00-02"));
         assert_eq!(
             ts("abc"),
             "invalid input syntax for type timestamp: \"abc\""
@@ -436,6 +550,10 @@ mod tests {
         let t = parse_time("13:45:00.500").map(|t| format_time(&t)).ok();
         assert_eq!(t.as_deref(), Some("13:45:00.5"));
         assert!(parse_date("2023-02-29").is_err());
+        assert_eq!(ts("infinity"), "infinity");
+        assert_eq!(tz("-infinity"), "-infinity");
+        let d = parse_date("infinity").map(|d| format_date(&d)).ok();
+        assert_eq!(d.as_deref(), Some("infinity"));
         assert!(parse_time("25:00").is_err());
     }
 }

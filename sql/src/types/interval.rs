@@ -271,10 +271,28 @@ fn tsround(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
+/// Spellings of each interval unit.
+const UNIT_GROUPS: &[&[&str]] = &[
+    &["millennium", "millennia", "millenniums", "mil", "mils"],
+    &["century", "centuries", "cent", "c"],
+    &["decade", "decades", "dec", "decs"],
+    &["year", "years", "y", "yr", "yrs"],
+    &["month", "months", "mon", "mons"],
+    &["week", "weeks", "w"],
+    &["day", "days", "d"],
+    &["hour", "hours", "h", "hr", "hrs"],
+    &["minute", "minutes", "m", "min", "mins"],
+    &["second", "seconds", "s", "sec", "secs"],
+    &["millisecond", "milliseconds", "ms", "msec", "msecs"],
+    &["microsecond", "microseconds", "us", "usec", "usecs"],
+];
+
 /// Accumulates parsed fields in floating point so fractional units spill
 /// downwards (`1.5 days` = 1 day 12:00:00), then checks ranges once.
 #[derive(Default)]
 struct Acc {
+    /// Units already given (one bit per `UNIT_GROUPS` entry).
+    seen: u32,
     months: f64,
     days: f64,
     micros: f64,
@@ -282,6 +300,16 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, value: f64, unit: &str) -> bool {
+        // Each unit may appear once (`1 day 1 day` is an error in PostgreSQL).
+        let bit = UNIT_GROUPS
+            .iter()
+            .position(|g| g.contains(&unit))
+            .map(|p| 1u32 << p);
+        match bit {
+            Some(b) if self.seen & b != 0 => return false,
+            Some(b) => self.seen |= b,
+            None => return false,
+        }
         match unit {
             "millennium" | "millennia" | "millenniums" | "mil" | "mils" => {
                 self.add_months(value * 12000.0)
@@ -394,11 +422,10 @@ fn parse_postgres(t: &str) -> std::result::Result<Interval, bool> {
             toks.push(cur);
         }
     }
-    let mut negate = false;
-    if toks.last().map(String::as_str) == Some("ago") {
-        negate = true;
-        toks.pop();
-    }
+    // `ago` negates the whole interval wherever it appears.
+    let before = toks.len();
+    toks.retain(|t| t != "ago");
+    let negate = toks.len() != before;
     if toks.is_empty() {
         return Err(false);
     }
@@ -411,6 +438,18 @@ fn parse_postgres(t: &str) -> std::result::Result<Interval, bool> {
             i += 1;
             continue;
         }
+        // SQL-standard `Y-M` (years-months).
+        if let Some((y, m)) = tok.trim_start_matches('+').split_once('-') {
+            let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
+            if digits(y) && digits(m) {
+                let (Ok(y), Ok(m)) = (y.parse::<f64>(), m.parse::<f64>()) else {
+                    return Err(false);
+                };
+                acc.add_months(y * 12.0 + m);
+                i += 1;
+                continue;
+            }
+        }
         let value: f64 = match tok.parse::<f64>() {
             Ok(v)
                 if v.is_finite()
@@ -421,6 +460,11 @@ fn parse_postgres(t: &str) -> std::result::Result<Interval, bool> {
             _ => return Err(false),
         };
         match toks.get(i + 1) {
+            // SQL-standard `D hh:mm:ss`: a bare number before a clock is days.
+            Some(next) if next.contains(':') => {
+                acc.add_days(value);
+                i += 1;
+            }
             Some(unit) if unit.chars().all(|c| c.is_ascii_alphabetic()) => {
                 if !acc.add(value, unit) {
                     return Err(false);
@@ -466,7 +510,9 @@ fn parse_iso(rest: &str) -> Option<Interval> {
                     ('S', true) => "second",
                     _ => return None,
                 };
-                acc.add(v, unit);
+                if !acc.add(v, unit) {
+                    return None;
+                }
                 any = true;
             }
         }
@@ -506,6 +552,10 @@ mod tests {
         assert_eq!(p("100 hours"), "100:00:00");
         assert_eq!(p("0.5 seconds"), "00:00:00.5");
         assert_eq!(p("1 week"), "7 days");
+        assert_eq!(p("1 2:03:04"), "1 day 02:03:04");
+        assert_eq!(p("1-2"), "1 year 2 mons");
+        assert_eq!(p("1 day ago 2 hours"), "-1 days -02:00:00");
+        assert!(Interval::parse("1 day 1 day").is_err());
         assert_eq!(p("abc"), "invalid input syntax for type interval: \"abc\"");
         assert_eq!(p(""), "invalid input syntax for type interval: \"\"");
     }

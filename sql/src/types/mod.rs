@@ -16,19 +16,23 @@
 //! - `compare`: ordering and equality with SQL NULL logic;
 //! - `ops`: arithmetic and other operators, with overflow checks;
 //! - `datetime`, `interval`, `numeric`, `json`: the per-family text formats
-//!   and arithmetic helpers the modules above share.
+//!   and arithmetic helpers the modules above share;
+//! - `arith`, `container`, `resolve`: operator evaluation and resolution;
+//! - `copy`: COPY's text and CSV field formats.
 
 pub mod arith;
 pub mod binary;
 pub mod cast;
 pub mod compare;
 pub mod container;
+pub mod copy;
 pub mod datetime;
 pub mod interval;
 pub mod json;
 pub mod numeric;
 pub mod oid;
 pub mod ops;
+pub mod resolve;
 pub mod text;
 
 pub use interval::Interval;

@@ -174,6 +174,42 @@ pub fn internal_name(ty: &DataType) -> String {
     }
 }
 
+/// The type for an OID and an `atttypmod` (`varchar` with 14 is
+/// `varchar(10)`, `numeric` with 655366 is `numeric(10,2)`).
+pub fn from_oid_typmod(oid: u32, typmod: i32) -> Option<DataType> {
+    let base = from_oid(oid)?;
+    Some(apply_typmod(base, typmod))
+}
+
+fn apply_typmod(t: DataType, typmod: i32) -> DataType {
+    let m = typmod - 4;
+    match t {
+        DataType::Varchar(_) if typmod >= 4 => DataType::Varchar(Some(m as u32)),
+        DataType::Char(_) if typmod >= 4 => DataType::Char(m as u32),
+        DataType::Numeric(_) if typmod >= 4 => {
+            DataType::Numeric(Some(((m >> 16) as u32 & 0xffff, m as u32 & 0xffff)))
+        }
+        DataType::Array(e) => DataType::Array(Box::new(apply_typmod(*e, typmod))),
+        other => other,
+    }
+}
+
+/// SQL `format_type(oid, typmod)`: `-` for OID 0, `???` for unknown OIDs,
+/// `bpchar` for `character` without a length, as PostgreSQL prints.
+pub fn format_type(oid: u32, typmod: i32) -> String {
+    if oid == 0 {
+        return "-".into();
+    }
+    match from_oid_typmod(oid, typmod) {
+        None => "???".into(),
+        Some(DataType::Char(_)) if typmod < 4 => "bpchar".into(),
+        Some(DataType::Array(e)) if matches!(*e, DataType::Char(_)) && typmod < 4 => {
+            "bpchar[]".into()
+        }
+        Some(t) => type_name(&t),
+    }
+}
+
 /// `typlen`: the fixed size in bytes, or -1 for variable length (-2 for
 /// the C-string `unknown`).
 pub fn type_len(ty: &DataType) -> i16 {
@@ -288,6 +324,15 @@ mod tests {
             Some(DataType::Numeric(Some((10, 2))))
         );
         assert_eq!(internal_name(&arr(DataType::Int4)), "_int4");
+        assert_eq!(format_type(1042, -1), "bpchar");
+        assert_eq!(format_type(1042, 9), "character(5)");
+        assert_eq!(format_type(1043, -1), "character varying");
+        assert_eq!(format_type(1700, 655366), "numeric(10,2)");
+        assert_eq!(format_type(1015, 14), "character varying(10)[]");
+        assert_eq!(format_type(0, -1), "-");
+        assert_eq!(format_type(99999, -1), "???");
+        assert_eq!(format_type(18, -1), "\"char\"");
+        assert_eq!(format_type(23, 5), "integer");
         for oid in [
             16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1082, 1114, 1184, 1186, 1700,
             2950, 3802,

@@ -33,6 +33,30 @@ ops = [
  ("~", ["text:abc","text:^a.c$"]), ("~*", ["text:ABC","text:b"]), ("!~", ["text:abc","text:z"]), ("~", ["text:foo bar","text:\\mbar"]),
  ("&", ["integer:12","integer:10"]), ("|", ["smallint:12","smallint:3"]), ("#", ["bigint:12","bigint:10"]), ("<<", ["integer:1","integer:31"]), (">>", ["integer:-16","integer:2"]),
 ]
+
+ops += [
+ ("+", ["numeric:0.1","numeric:0.2"]), ("-", ["numeric:1.000","numeric:0.5"]), ("*", ["numeric:0.1","numeric:0.1"]), ("/", ["numeric:100","numeric:7"]),
+ ("/", ["numeric:1","numeric:7.00000000000000000001"]), ("/", ["bigint:9223372036854775807","numeric:2"]), ("*", ["real:1.1","real:1.1"]), ("/", ["real:1","real:3"]),
+ ("+", ["double precision:1e-320","double precision:0"]), ("*", ["double precision:123456789.123","double precision:1000"]), ("/", ["double precision:2","double precision:3"]),
+ ("-", ["interval:1 mon","interval:1 day"]), ("*", ["interval:1 mon 1 day","double precision:1.5"]), ("/", ["interval:1 mon","double precision:7"]),
+ ("*", ["interval:-1 day 02:00","double precision:-0.5"]), ("+", ["timestamp:2024-01-31 10:00","interval:1 mon"]), ("+", ["timestamp:2024-02-29","interval:1 year"]),
+ ("-", ["timestamp:2024-03-31","interval:1 mon 1 day"]), ("-", ["timestamp:2024-01-01 00:00:00","timestamp:2024-01-01 00:00:00.000001"]),
+ ("-", ["timestamp with time zone:2024-01-31 10:00+05","timestamp:2024-01-31 10:00"]), ("<", ["time:10:00","time:09:59:59.999999"]),
+ ("||", ["text:x","numeric:1.50"]), ("||", ["text:x","date:2024-01-31"]), ("||", ["text:x","interval:1 day"]), ("||", ["text:x","double precision:0.1"]),
+ ("||", ["text[]:{a}","text:b"]), ("||", ["integer:1","integer[]:{2}"]),
+ ("=", ["text:a ","text:a"]), ("<", ["text:abc","text:abd"]), ("<", ["text:Z","text:a"]), ("=", ["uuid:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","uuid:A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]),
+ (">", ["bytea:\\x02","bytea:\\x0100"]), ("<", ["boolean:f","boolean:t"]), ("<", ["jsonb:1","jsonb:\"a\""]), ("<", ["jsonb:[1,2]","jsonb:{}"]), ("<", ["jsonb:[9]","jsonb:[1,2]"]),
+ ("=", ["numeric:1.10","double precision:1.1"]), ("<", ["integer:2147483647","bigint:2147483648"]), ("=", ["smallint:5","numeric:5.0"]),
+ ("%", ["bigint:-9223372036854775808","bigint:-1"]), ("-", ["smallint:-32768","smallint:1"]), ("*", ["bigint:4611686018427387904","bigint:2"]),
+ ("/", ["smallint:7","integer:2"]), ("%", ["double precision:5.5","double precision:2"]),
+]
+like = [
+ ("like", ["text:hello","text:h%o"]), ("like", ["text:hello","text:H%"]), ("ilike", ["text:hello","text:H%"]), ("like", ["text:50%","text:50\\%"]),
+ ("like", ["text:a_c","text:a\\_c"]), ("like", ["text:abc","text:a_c"]), ("like", ["text:","text:%"]), ("like", ["text:abc","text:%b"]),
+ ("like", ["text:ab\\","text:ab\\"]), ("similar", ["text:abc","text:%(b|x)%"]), ("similar", ["text:abc","text:b"]), ("similar", ["text:aaa","text:a*"]),
+ ("ilike", ["text:ÀB","text:àb"]),
+]
+
 fns = [
  ("length",["text:héllo"]), ("octet_length",["text:héllo"]), ("bit_length",["text:ab"]), ("lower",["text:ÀB"]), ("upper",["text:àb"]), ("initcap",["text:hELLO wORLD-foo bar_baz"]),
  ("substr",["text:hello","integer:2"]), ("substr",["text:hello","integer:-1","integer:3"]), ("substring",["text:hello","integer:2","integer:2"]), ("substring",["text:foo123","text:[0-9]+"]),
@@ -79,6 +103,63 @@ fns = [
  ("array_cat",["text[]:{a}","text[]:{b,c}"]), ("array_position",["text[]:{a,b,c,b}","text:b"]), ("array_position",["text[]:{a,b,c,b}","text:b","integer:3"]), ("array_remove",["integer[]:{1,2,1}","integer:1"]),
  ("array_replace",["integer[]:{1,2,1}","integer:1","integer:5"]), ("greatest",["integer:1","integer:5","integer:3"]), ("least",["numeric:1.5","integer:1"]), ("num_nulls",["integer:1","text:x"]),
 ]
+
+import random
+rnd = random.Random(42)
+def rnum():
+    ip = str(rnd.choice([0, 1, 7, 12, 345, 9999, 10000, 123456, 98765432]))
+    sc = rnd.choice([0, 0, 1, 2, 4, 7])
+    fp = "".join(rnd.choice("0123456789") for _ in range(sc))
+    sign = rnd.choice(["", "", "-"])
+    return sign + ip + ("." + fp if sc else "")
+for _ in range(40):
+    ops.append((rnd.choice(["/", "/", "*", "+", "-", "%"]), ["numeric:" + rnum(), "numeric:" + rnum()]))
+for _ in range(15):
+    ops.append(("/", ["double precision:" + rnum(), "double precision:" + rnum()]))
+for _ in range(10):
+    ops.append(("*", ["interval:%d days %d:%02d:%02d" % (rnd.randint(-40, 40), rnd.randint(0, 30), rnd.randint(0, 59), rnd.randint(0, 59)), "double precision:" + rnum()]))
+for _ in range(10):
+    fns.append(("round", ["numeric:" + rnum(), "integer:%d" % rnd.randint(-3, 5)]))
+
+
+def rts():
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (rnd.randint(1900, 2100), rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59), rnd.choice([0, 500000, 123456]))
+for _ in range(12):
+    fns.append(("age", ["timestamp:" + rts(), "timestamp:" + rts()]))
+for f in ["year", "month", "day", "hour", "minute", "second", "dow", "doy", "week", "quarter", "epoch", "isodow", "isoyear", "century", "decade", "milliseconds", "microseconds"]:
+    fns.append(("date_part", ["text:" + f, "timestamp:" + rts()]))
+    fns.append(("extract", ["text:" + f, "timestamp with time zone:" + rts() + "+00"]))
+for f in ["year", "quarter", "month", "week", "day", "hour", "minute", "second", "milliseconds"]:
+    fns.append(("date_trunc", ["text:" + f, "timestamp:" + rts()]))
+for pat in ["YYYY-MM-DD", "DD/MM/YY", "HH12:MI:SS AM", "Day DD Month YYYY", "FMDay, FMDDth FMMonth", "YYYY\"Q\"Q", "IYYY-IW-ID", "MS US", "Mon dy", "J", "CC"]:
+    fns.append(("to_char", ["timestamp:" + rts(), "text:" + pat]))
+for pat in ["999,999.99", "FM999,999.99", "000000", "S9999", "9999MI", "99.9", "FM0.0000", "9999999999"]:
+    fns.append(("to_char", ["numeric:" + rnum(), "text:" + pat]))
+for _ in range(12):
+    ops.append((rnd.choice(["+", "-"]), ["timestamp:" + rts(), "interval:%d mons %d days %d:00" % (rnd.randint(-30, 30), rnd.randint(-40, 40), rnd.randint(-30, 30))]))
+
+
+def rstr():
+    return "".join(rnd.choice("aAbB xé,-_.") for _ in range(rnd.randint(0, 8)))
+for _ in range(8):
+    fns.append(("substr", ["text:" + rstr(), "integer:%d" % rnd.randint(-3, 6), "integer:%d" % rnd.randint(0, 5)]))
+    fns.append(("lpad", ["text:" + rstr(), "integer:%d" % rnd.randint(-1, 10), "text:" + rstr()]))
+    fns.append(("rpad", ["text:" + rstr(), "integer:%d" % rnd.randint(-1, 10), "text:" + rstr()]))
+    fns.append(("split_part", ["text:" + rstr(), "text:" + rnd.choice([",", "-", "a", "", " "]), "integer:%d" % rnd.choice([-2, -1, 1, 2, 3])]))
+    fns.append(("initcap", ["text:" + rstr()]))
+    fns.append(("btrim", ["text:" + rstr(), "text:" + rstr()]))
+    fns.append(("replace", ["text:" + rstr(), "text:" + rstr()[:2], "text:" + rstr()]))
+    fns.append(("translate", ["text:" + rstr(), "text:" + rstr(), "text:" + rstr()]))
+    fns.append(("left", ["text:" + rstr(), "integer:%d" % rnd.randint(-5, 5)]))
+    fns.append(("quote_ident", ["text:" + rstr()]))
+    fns.append(("upper", ["text:" + rstr()]))
+    fns.append(("string_to_array", ["text:" + rstr(), "text:" + rnd.choice([",", " ", "a"])]))
+    fns.append(("regexp_replace", ["text:" + rstr(), "text:" + rnd.choice(["[ab]+", "^.", "x|a", "(.)\\1", "\\s"]), "text:<\\&>", "text:g"]))
+
+
+fns += [("overlay", ["text:Txxxxas", "text:hom", "integer:2", "integer:4"]), ("overlay", ["text:abcdef", "text:XY", "integer:3"]), ("overlay", ["text:abc", "text:XY", "integer:5"]),
+        ("sha256", ["bytea:abc"]), ("sha224", ["bytea:"]), ("sha512", ["bytea:\\x00ff"])]
+
 def lit(a):
     t, v = a.split(":", 1)
     return "($q$%s$q$::%s)" % (v, t)
@@ -94,4 +175,7 @@ for sym, args in ops:
     out.append("op\t%s\t%s\t%s" % (sym, S.join(args), run("%s %s %s" % (lit(args[0]), sym, lit(args[1])))))
 for name, args in fns:
     out.append("fn\t%s\t%s\t%s" % (name, S.join(args), run("%s(%s)" % (name if name != "extract" else "extract_", ", ".join(lit(a) for a in args)) if name != "extract" else "extract(%s from %s)" % (args[0].split(":",1)[1], lit(args[1])))))
+for kind, args in like:
+    opname = {"like": "LIKE", "ilike": "ILIKE", "similar": "SIMILAR TO"}[kind]
+    out.append("like\t%s\t%s\t%s" % (kind, S.join(args), run("%s %s %s" % (lit(args[0]), opname, lit(args[1])))))
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
