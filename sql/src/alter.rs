@@ -128,7 +128,7 @@ pub(crate) fn create_table_as(
         let mut txn = ctx.txn.lock();
         let prefix = keys::object_prefix(ctx.db, id);
         for r in rows {
-            let rid = ctx.engine.sequences.next_row_id(&ctx.engine, id)?;
+            let rid = ctx.engine.sequences.next_row_id(&ctx.engine, ctx.db, id)?;
             let mut k = prefix.clone();
             k.extend(keycode::encode_values(&[Value::Int8(rid)])?);
             txn.put(&k, &row::encode_row(&r))?;

@@ -511,8 +511,8 @@ impl Session {
                     if let Ok(m) = Arc::try_unwrap(txn) {
                         m.into_inner().rollback();
                     }
-                } else if let Some(b) = &mut self.block {
-                    b.failed = true;
+                } else {
+                    self.fail_block();
                 }
                 Err(e)
             }

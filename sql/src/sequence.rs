@@ -20,7 +20,7 @@ use crate::storage::TxnOptions;
 use crate::SqlState;
 
 /// How many values one durable reservation covers.
-const RESERVE: i64 = 64;
+const RESERVE: i64 = 1000;
 
 #[derive(Debug, Clone, Copy)]
 struct SeqState {
@@ -35,6 +35,8 @@ struct SeqState {
 #[derive(Default)]
 pub struct Sequences {
     states: Mutex<HashMap<u32, SeqState>>,
+    /// Hidden row id counters per table: the last id handed out.
+    row_ids: Mutex<HashMap<u32, i64>>,
 }
 
 fn encode(last: i64, called: bool) -> Vec<u8> {
@@ -172,25 +174,36 @@ impl Sequences {
     }
 
     /// A fresh hidden row id for a table without a primary key.
-    pub fn next_row_id(&self, engine: &Engine, table_id: u32) -> Result<i64> {
-        let def = SequenceDef {
-            id: table_id,
-            name: String::new(),
-            data_type: crate::types::DataType::Int8,
-            start: 1,
-            increment: 1,
-            min: 1,
-            max: i64::MAX,
-            cycle: false,
-            owned_by: None,
+    ///
+    /// Row ids need only be unique within the table, so nothing is logged:
+    /// after a restart the counter resumes past the table's largest stored
+    /// id (ids of rows never committed may be reused, which is harmless).
+    pub fn next_row_id(&self, engine: &Engine, db: u32, table_id: u32) -> Result<i64> {
+        let mut ids = self.row_ids.lock();
+        let last = match ids.get(&table_id) {
+            Some(v) => *v,
+            None => {
+                let prefix = keys::object_prefix(db, table_id);
+                let end = crate::encoding::keycode::prefix_end(&prefix);
+                let mut txn = engine.storage.begin(TxnOptions::default())?;
+                let page = txn.scan_rev(&prefix, &end, 1)?;
+                txn.rollback();
+                match page.first() {
+                    Some((k, _)) => decode_row_id(k.get(prefix.len()..).unwrap_or_default())?,
+                    None => 0,
+                }
+            }
         };
-        self.next(engine, &def)
+        let next = last.checked_add(1).ok_or_else(|| Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "row id space exhausted"))?;
+        ids.insert(table_id, next);
+        Ok(next)
     }
 
     /// Forgets a dropped sequence (or a truncated table's row ids).
     pub fn forget(&self, engine: &Engine, id: u32, restart: Option<i64>) -> Result<()> {
         let mut states = self.states.lock();
         states.remove(&id);
+        self.row_ids.lock().remove(&id);
         let mut txn = engine.storage.begin(TxnOptions::default())?;
         match restart {
             Some(v) => txn.put(&keys::sequence_state(id), &encode(v, false))?,
@@ -198,5 +211,18 @@ impl Sequences {
         }
         txn.commit()?;
         Ok(())
+    }
+}
+
+/// Decodes a hidden row id key (an order-preserving i64).
+fn decode_row_id(key: &[u8]) -> Result<i64> {
+    // keycode: marker byte 0x01, then the i64 with its sign bit flipped.
+    match key {
+        [0x01, rest @ ..] if rest.len() == 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(rest);
+            Ok((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+        }
+        _ => Err(Error::Storage("corrupt row id key".into())),
     }
 }

@@ -111,7 +111,8 @@ pub type CancelFlag = Arc<AtomicBool>;
 
 /// An explicit transaction block (BEGIN ... COMMIT).
 pub(crate) struct OpenTxn {
-    pub txn: Arc<Mutex<Box<dyn Transaction>>>,
+    /// `None` once a failed block has released its transaction.
+    pub txn: Option<Arc<Mutex<Box<dyn Transaction>>>>,
     pub failed: bool,
     pub savepoints: Vec<(String, SavepointId)>,
     pub start: DateTime<Utc>,
@@ -257,7 +258,7 @@ impl Session {
     pub fn close(&mut self) {
         self.copy = None;
         if let Some(block) = self.block.take() {
-            if let Ok(m) = Arc::try_unwrap(block.txn) {
+            if let Some(Ok(m)) = block.txn.map(Arc::try_unwrap) {
                 m.into_inner().rollback();
             }
         }

@@ -205,10 +205,11 @@ impl Session {
     /// The transaction a statement runs in: the block's or a new implicit one.
     fn statement_txn(&mut self) -> Result<Arc<Mutex<Box<dyn Transaction>>>> {
         if let Some(b) = &self.block {
-            let mut t = b.txn.lock();
-            t.new_statement();
-            drop(t);
-            return Ok(b.txn.clone());
+            let Some(txn) = &b.txn else {
+                return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
+            };
+            txn.lock().new_statement();
+            return Ok(txn.clone());
         }
         let isolation = isolation_setting(&self.settings, "default_transaction_isolation");
         let read_only = self
@@ -239,9 +240,17 @@ impl Session {
         }
     }
 
-    fn fail_block(&mut self) {
+    /// Marks the block failed. Like PostgreSQL, a failed transaction
+    /// releases its locks at once (so a deadlock victim frees the other
+    /// side), unless a savepoint may still be rolled back to.
+    pub(crate) fn fail_block(&mut self) {
         if let Some(b) = &mut self.block {
             b.failed = true;
+            if b.savepoints.is_empty() {
+                if let Some(Ok(m)) = b.txn.take().map(Arc::try_unwrap) {
+                    m.into_inner().rollback();
+                }
+            }
         }
     }
 
@@ -412,7 +421,7 @@ impl Session {
                     cancel: Some(self.cancel.clone()),
                 })?;
                 self.block = Some(OpenTxn {
-                    txn: Arc::new(Mutex::new(txn)),
+                    txn: Some(Arc::new(Mutex::new(txn))),
                     failed: false,
                     savepoints: vec![],
                     start: Utc::now(),
@@ -424,7 +433,10 @@ impl Session {
                 None => tag("COMMIT"),
                 Some(b) => {
                     let failed = b.failed;
-                    let Ok(m) = Arc::try_unwrap(b.txn) else {
+                    let Some(shared) = b.txn else {
+                        return tag("ROLLBACK");
+                    };
+                    let Ok(m) = Arc::try_unwrap(shared) else {
                         return Err(Error::internal("transaction still in use at commit"));
                     };
                     let txn = m.into_inner();
@@ -441,7 +453,7 @@ impl Session {
                 savepoint: None, ..
             } => {
                 if let Some(b) = self.block.take() {
-                    if let Ok(m) = Arc::try_unwrap(b.txn) {
+                    if let Some(Ok(m)) = b.txn.map(Arc::try_unwrap) {
                         m.into_inner().rollback();
                     }
                 }
@@ -467,7 +479,10 @@ impl Session {
                 };
                 let id = b.savepoints[pos].1;
                 b.savepoints.truncate(pos + 1);
-                b.txn.lock().rollback_to(id)?;
+                let Some(txn) = &b.txn else {
+                    return Err(Error::internal("savepoint without a transaction"));
+                };
+                txn.lock().rollback_to(id)?;
                 b.failed = false;
                 tag("ROLLBACK")
             }
@@ -482,7 +497,10 @@ impl Session {
                 if b.failed {
                     return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
                 }
-                let id = b.txn.lock().savepoint();
+                let Some(txn) = &b.txn else {
+                    return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
+                };
+                let id = txn.lock().savepoint();
                 b.savepoints.push((name, id));
                 tag("SAVEPOINT")
             }

@@ -91,7 +91,7 @@ fn finalize(
 /// The storage key suffix (after the table prefix) for a row.
 fn row_key(table: &TableDef, row: &[Value], ctx: &ExecCtx) -> Result<Vec<u8>> {
     if table.has_row_id() {
-        let id = ctx.engine.sequences.next_row_id(&ctx.engine, table.id)?;
+        let id = ctx.engine.sequences.next_row_id(&ctx.engine, ctx.db, table.id)?;
         return keycode::encode_values(&[Value::Int8(id)]);
     }
     let values: Vec<Value> = table.primary_key.iter().map(|i| row[*i].clone()).collect();
