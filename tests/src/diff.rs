@@ -1,0 +1,253 @@
+//! Differential execution: run a corpus file on a reference PostgreSQL and
+//! on a target server, statement by statement, and compare.
+//!
+//! ```text
+//!   CorpusFile ──► fresh database `corpus_<stem>` on both servers
+//!        │
+//!        ├─ for each statement: reference.simple(sql), target.simple(sql)
+//!        │     ├─ check the reference against `-- error:` (corpus sanity)
+//!        │     └─ compare(reference, target) → match | mismatch reason
+//!        ▼
+//!   FileReport { results } ──► KnownFailures decides pass/fail
+//! ```
+//!
+//! Comparison rules: success vs error must agree; two errors must share
+//! the SQLSTATE (messages are shown, not compared); two successes must have
+//! the same column names, the same CommandComplete row count and the same
+//! rows as text, in order when the statement has a top-level `ORDER BY`,
+//! as sorted lists otherwise.
+//!
+//! A target that stops answering (crash, hang) is restarted and the file
+//! continues on a new connection; after three consecutive broken answers the
+//! rest of the file is marked broken without being sent, so a dead node
+//! costs seconds, not minutes.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::client::{Outcome, SqlClient};
+use crate::corpus::{is_ordered, CorpusFile, Statement};
+use crate::process::Server;
+
+/// Result of one statement on both servers.
+#[derive(Debug)]
+pub struct StatementResult {
+    pub index: usize,
+    pub line: usize,
+    pub sql: String,
+    pub reference: Outcome,
+    pub target: Outcome,
+    /// `None` when the outcomes match.
+    pub mismatch: Option<String>,
+    /// Set when the reference itself did not do what the corpus declares.
+    pub corpus_problem: Option<String>,
+}
+
+/// All results of one file.
+#[derive(Debug)]
+pub struct FileReport {
+    pub file: String,
+    pub results: Vec<StatementResult>,
+    /// Notes about the run (fallbacks, restarts).
+    pub notes: Vec<String>,
+}
+
+impl FileReport {
+    pub fn matched(&self) -> usize {
+        self.results.iter().filter(|r| r.mismatch.is_none()).count()
+    }
+}
+
+/// Compares two outcomes; `None` means they match.
+pub fn compare(sql: &str, reference: &Outcome, target: &Outcome) -> Option<String> {
+    match (reference, target) {
+        (
+            Outcome::Ok {
+                columns: rc,
+                rows: rr,
+                affected: ra,
+            },
+            Outcome::Ok {
+                columns: tc,
+                rows: tr,
+                affected: ta,
+            },
+        ) => {
+            if rc != tc {
+                return Some(format!("column names differ: {rc:?} vs {tc:?}"));
+            }
+            if ra != ta {
+                return Some(format!("row counts differ: {ra:?} vs {ta:?}"));
+            }
+            let same = if is_ordered(sql) {
+                rr == tr
+            } else {
+                let mut a = rr.clone();
+                let mut b = tr.clone();
+                a.sort();
+                b.sort();
+                a == b
+            };
+            (!same).then(|| "rows differ".to_string())
+        }
+        (Outcome::Error { code: a, .. }, Outcome::Error { code: b, .. }) => {
+            (a != b).then(|| format!("SQLSTATE differs: {a} vs {b}"))
+        }
+        (Outcome::Ok { .. }, Outcome::Error { code, .. }) => {
+            Some(format!("target failed with {code}, reference succeeded"))
+        }
+        (Outcome::Error { code, .. }, Outcome::Ok { .. }) => {
+            Some(format!("target succeeded, reference failed with {code}"))
+        }
+        (_, Outcome::Broken(why)) => Some(format!("target broken: {why}")),
+        (Outcome::Broken(why), _) => Some(format!("reference broken: {why}")),
+    }
+}
+
+/// Checks the reference outcome against the statement's annotation.
+fn check_reference(stmt: &Statement, reference: &Outcome) -> Option<String> {
+    match (&stmt.expect_error, reference) {
+        (Some(want), Outcome::Error { code, .. }) if code == want => None,
+        (Some(want), other) => Some(format!("PostgreSQL should fail with {want}, got {other}")),
+        (None, Outcome::Ok { .. }) => None,
+        (None, other) => Some(format!(
+            "PostgreSQL should succeed (no `-- error:` annotation), got {other}"
+        )),
+    }
+}
+
+/// Drops and creates `db` through the `postgres` database.
+fn fresh_database(server: &Server, db: &str) -> Result<(), String> {
+    let mut admin = SqlClient::connect(server.port(), "postgres")?;
+    let _ = admin.simple(&format!("DROP DATABASE IF EXISTS {db}"));
+    match admin.simple(&format!("CREATE DATABASE {db}")) {
+        Outcome::Ok { .. } => Ok(()),
+        other => Err(format!("CREATE DATABASE {db}: {other}")),
+    }
+}
+
+/// Runs one corpus file on both servers.
+pub fn run_file(file: &CorpusFile, reference: &mut Server, target: &mut Server) -> FileReport {
+    let db = file.database();
+    let mut notes = Vec::new();
+    if let Err(e) = fresh_database(reference, &db) {
+        panic!("reference could not create {db}: {e}");
+    }
+    let mut ref_client = reference.connect(&db);
+    // A target that cannot create databases yet still runs the file, in
+    // `postgres`; table names are unique per file so files do not collide.
+    let target_db = match fresh_database(target, &db) {
+        Ok(()) => db.clone(),
+        Err(e) => {
+            notes.push(format!("target: {e}; running in database postgres"));
+            "postgres".to_string()
+        }
+    };
+    let mut tgt_client = SqlClient::connect(target.port(), &target_db).ok();
+    let mut broken_in_a_row = 0;
+    let mut results = Vec::new();
+    for stmt in &file.statements {
+        let r = ref_client.simple(&stmt.sql);
+        let t = if broken_in_a_row >= 3 {
+            Outcome::Broken("not sent: target stopped answering earlier in this file".into())
+        } else {
+            if !tgt_client.as_ref().is_some_and(SqlClient::is_alive) {
+                if !target.is_running() {
+                    notes.push(format!(
+                        "target died before statement {}; restarting. log tail:\n{}",
+                        stmt.index,
+                        target.log_tail()
+                    ));
+                    target.restart();
+                }
+                tgt_client = SqlClient::connect(target.port(), &target_db).ok();
+            }
+            match tgt_client.as_mut() {
+                Some(c) => c.simple(&stmt.sql),
+                None => Outcome::Broken("cannot connect to target".into()),
+            }
+        };
+        if matches!(t, Outcome::Broken(_)) {
+            broken_in_a_row += 1;
+        } else {
+            broken_in_a_row = 0;
+        }
+        let corpus_problem = check_reference(stmt, &r);
+        let mismatch = compare(&stmt.sql, &r, &t);
+        results.push(StatementResult {
+            index: stmt.index,
+            line: stmt.line,
+            sql: stmt.sql.clone(),
+            reference: r,
+            target: t,
+            mismatch,
+            corpus_problem,
+        });
+    }
+    FileReport {
+        file: file.name.clone(),
+        results,
+        notes,
+    }
+}
+
+/// `compat/known_failures.txt`: `file.sql:INDEX` per line, `#` comments.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KnownFailures {
+    pub entries: BTreeSet<(String, usize)>,
+}
+
+impl KnownFailures {
+    pub fn load(path: &Path) -> KnownFailures {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut entries = BTreeSet::new();
+        for raw in text.lines() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let parsed = line
+                .rsplit_once(':')
+                .and_then(|(f, i)| Some((f.trim().to_string(), i.trim().parse().ok()?)));
+            match parsed {
+                Some(e) => {
+                    entries.insert(e);
+                }
+                None => panic!("{}: bad line {raw:?}", path.display()),
+            }
+        }
+        KnownFailures { entries }
+    }
+
+    pub fn contains(&self, file: &str, index: usize) -> bool {
+        self.entries.contains(&(file.to_string(), index))
+    }
+
+    /// Rewrites the file from current mismatches, each with the start of
+    /// its statement as a comment for reviewers.
+    pub fn write(path: &Path, reports: &[FileReport]) -> std::io::Result<usize> {
+        let mut out = String::from(
+            "# Corpus statements where rustydb currently differs from PostgreSQL 15.\n\
+             # Format: file.sql:statement-index (1-based). Regenerate with\n\
+             # RUSTYDB_UPDATE_KNOWN_FAILURES=1 cargo test --release -p rustydb-tests --test differential\n\
+             # The differential test fails if a listed statement starts matching: delete its line.\n",
+        );
+        let mut n = 0;
+        for rep in reports {
+            for r in rep.results.iter().filter(|r| r.mismatch.is_some()) {
+                let snippet: String = r
+                    .sql
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(70)
+                    .collect();
+                out.push_str(&format!("{}:{}  # {}\n", rep.file, r.index, snippet));
+                n += 1;
+            }
+        }
+        std::fs::write(path, out)?;
+        Ok(n)
+    }
+}
