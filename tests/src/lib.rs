@@ -30,6 +30,8 @@ pub mod client;
 pub mod corpus;
 pub mod diff;
 pub mod process;
+pub mod tools;
+pub mod wire;
 
 pub use client::{Outcome, SqlClient};
 pub use process::{free_port, rustydb_bin, NodeServer, PgServer, Server, Target};

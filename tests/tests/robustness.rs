@@ -1,0 +1,128 @@
+//! Hostile and careless clients must not hurt other sessions.
+//!
+//! One observer session stays open throughout. Each case sends something
+//! bad on its own raw connection and requires the server to answer with an
+//! ErrorResponse or close the connection within the read timeout (not
+//! wait forever), then checks that a fresh session and the observer both
+//! still work. The last case is a client that vanishes mid-transaction
+//! while holding a row lock: another session must get that row within a
+//! bounded time, and the vanished transaction must be rolled back.
+
+use std::time::{Duration, Instant};
+
+use rustydb_tests::wire::{startup_packet, Message, RawConn};
+use rustydb_tests::{Server, SqlClient, Target};
+
+/// Reads what the server does with a bad connection: an ErrorResponse,
+/// a close or a reset are all fine; silence until the timeout is not.
+fn expect_rejected(mut conn: RawConn, what: &str) -> String {
+    let mut seen: Vec<Message> = Vec::new();
+    loop {
+        match conn.read_message() {
+            Ok(None) => break,
+            Ok(Some(m)) => {
+                let is_error = m.tag == b'E';
+                seen.push(m);
+                if is_error {
+                    break;
+                }
+                assert!(seen.len() < 100, "{what}: server keeps talking: {seen:?}");
+            }
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    panic!("{what}: server neither answered nor closed within the timeout")
+                }
+                _ => break,
+            },
+        }
+    }
+    match seen.iter().find_map(Message::sqlstate) {
+        Some(code) => format!("{what}: error {code}"),
+        None => format!("{what}: closed after {} messages", seen.len()),
+    }
+}
+
+fn still_serving(server: &Server, observer: &mut SqlClient, what: &str) {
+    let mut fresh = SqlClient::connect(server.port(), "postgres")
+        .unwrap_or_else(|e| panic!("after {what}: new session cannot connect: {e}"));
+    assert_eq!(fresh.scalar("SELECT 1").as_deref(), Some("1"), "after {what}");
+    assert_eq!(
+        observer.scalar("SELECT count(*) FROM rb_t").as_deref(),
+        Some("2"),
+        "after {what}: observer session broken"
+    );
+}
+
+#[test]
+fn bad_clients_do_not_hurt_other_sessions() {
+    let server = Target::from_env().start();
+    let port = server.port();
+    let mut observer = server.connect("postgres");
+    observer.must("CREATE TABLE rb_t (id int PRIMARY KEY, v int NOT NULL)");
+    observer.must("INSERT INTO rb_t VALUES (1, 0), (2, 0)");
+
+    // Garbage instead of a startup packet (an HTTP request).
+    let mut c = RawConn::connect(port).expect("connect");
+    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("send");
+    println!("{}", expect_rejected(c, "garbage bytes"));
+    still_serving(&server, &mut observer, "garbage bytes");
+
+    // A startup packet claiming to be 2 GiB long.
+    let mut c = RawConn::connect(port).expect("connect");
+    let mut msg = 0x7fff_ffffu32.to_be_bytes().to_vec();
+    msg.extend_from_slice(&196608u32.to_be_bytes());
+    c.send(&msg).expect("send");
+    println!("{}", expect_rejected(c, "oversized startup length"));
+    still_serving(&server, &mut observer, "oversized startup length");
+
+    // A bogus protocol version (9.0).
+    let mut c = RawConn::connect(port).expect("connect");
+    c.send(&startup_packet(0x0009_0000, &[("user", "postgres")]))
+        .expect("send");
+    println!("{}", expect_rejected(c, "bogus protocol version"));
+    still_serving(&server, &mut observer, "bogus protocol version");
+
+    // An oversized Query message after a good startup.
+    let mut c = RawConn::startup(port).expect("startup");
+    let mut msg = vec![b'Q'];
+    msg.extend_from_slice(&0x7fff_fff0u32.to_be_bytes());
+    msg.extend_from_slice(b"SELECT 1");
+    c.send(&msg).expect("send");
+    println!("{}", expect_rejected(c, "oversized query message"));
+    still_serving(&server, &mut observer, "oversized query message");
+
+    // An unknown message type after a good startup.
+    let mut c = RawConn::startup(port).expect("startup");
+    c.send(&[b'@', 0, 0, 0, 4]).expect("send");
+    println!("{}", expect_rejected(c, "unknown message type"));
+    still_serving(&server, &mut observer, "unknown message type");
+
+    // A truncated message followed by a disconnect.
+    let mut c = RawConn::startup(port).expect("startup");
+    c.send(&[b'Q', 0, 0, 0, 100, b'S']).expect("send");
+    drop(c);
+    still_serving(&server, &mut observer, "truncated message then disconnect");
+
+    // A client that vanishes mid-transaction while holding a row lock.
+    let mut c = RawConn::startup(port).expect("startup");
+    let r = c.query("BEGIN").expect("BEGIN");
+    assert!(r.iter().all(|m| m.tag != b'E'), "BEGIN failed: {r:?}");
+    let r = c
+        .query("UPDATE rb_t SET v = v + 1 WHERE id = 1")
+        .expect("UPDATE");
+    assert!(r.iter().all(|m| m.tag != b'E'), "UPDATE failed: {r:?}");
+    // No Terminate: the socket just goes away.
+    let _ = c.stream.shutdown(std::net::Shutdown::Both);
+    drop(c);
+    let mut other = server.connect("postgres");
+    other.set_timeout(Duration::from_secs(15));
+    let started = Instant::now();
+    other.must("UPDATE rb_t SET v = v + 10 WHERE id = 1");
+    println!("row lock released after {:?}", started.elapsed());
+    assert_eq!(
+        other.scalar("SELECT v FROM rb_t WHERE id = 1").as_deref(),
+        Some("10"),
+        "the vanished client's update must have been rolled back"
+    );
+    still_serving(&server, &mut observer, "vanished client");
+}
