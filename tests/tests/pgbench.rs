@@ -31,7 +31,15 @@ fn check_run(port: u16, args: &[&str], scratch: &std::path::Path) {
     assert!(summary.processed > 0, "no transactions processed:\n{stdout}");
 }
 
-fn check_balances(client: &mut SqlClient) {
+/// Checks the TPC-B invariant and returns sum(abalance).
+///
+/// pgbench (without `-n`) truncates `pgbench_history` before every run, so
+/// after a run the history holds exactly that run's deltas:
+/// sum(abalance) = sum(bbalance) = sum(tbalance), and
+/// sum(abalance) - `balance_before` = sum(delta). When the balances started
+/// at zero (first run after `-i`) that is the literal invariant
+/// sum(abalance) = sum(delta).
+fn check_balances(client: &mut SqlClient, balance_before: i64) -> i64 {
     let sums = client.must(
         "SELECT (SELECT sum(abalance) FROM pgbench_accounts), \
                 (SELECT sum(bbalance) FROM pgbench_branches), \
@@ -41,10 +49,22 @@ fn check_balances(client: &mut SqlClient) {
     );
     let row = sums.rows().first().cloned().expect("one row");
     println!("balances (a, b, t, delta, history rows): {row:?}");
-    assert!(row.iter().all(Option::is_some), "NULL sum: {row:?}");
-    assert_eq!(row[0], row[1], "sum(abalance) != sum(bbalance)");
-    assert_eq!(row[1], row[2], "sum(bbalance) != sum(tbalance)");
-    assert_eq!(row[2], row[3], "sum(tbalance) != sum(delta)");
+    let n: Vec<i64> = row
+        .iter()
+        .map(|v| {
+            v.as_deref()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("bad sums row {row:?}"))
+        })
+        .collect();
+    assert_eq!(n[0], n[1], "sum(abalance) != sum(bbalance)");
+    assert_eq!(n[1], n[2], "sum(bbalance) != sum(tbalance)");
+    assert_eq!(
+        n[0] - balance_before,
+        n[3],
+        "balance change != sum(delta) of this run's history"
+    );
+    n[0]
 }
 
 #[test]
@@ -65,17 +85,15 @@ fn pgbench_tpcb_prepared_and_select_only() {
         client.scalar("SELECT count(*) FROM pgbench_branches").as_deref(),
         Some("2")
     );
-    check_balances(&mut client);
+    assert_eq!(check_balances(&mut client, 0), 0, "fresh balances not zero");
 
     check_run(port, &["-c", "4", "-j", "2", "-T", &t], scratch.path());
-    check_balances(&mut client);
+    let after_tpcb = check_balances(&mut client, 0);
+    let history = client.scalar("SELECT count(*) FROM pgbench_history");
+    assert_ne!(history.as_deref(), Some("0"), "TPC-B left no history rows");
     check_run(port, &["-c", "4", "-j", "2", "-T", &t, "-M", "prepared"], scratch.path());
-    check_balances(&mut client);
+    let after_prepared = check_balances(&mut client, after_tpcb);
     check_run(port, &["-c", "4", "-j", "2", "-T", &t, "-S"], scratch.path());
-    check_balances(&mut client);
-    let history: u64 = client
-        .scalar("SELECT count(*) FROM pgbench_history")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    assert!(history > 0, "TPC-B runs left no history rows");
+    let after_select = check_balances(&mut client, after_prepared);
+    assert_eq!(after_select, after_prepared, "-S changed balances");
 }
