@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(s.len(), 5, "{s:?}");
         assert_eq!(s[0].sql, "CREATE TABLE t (a int)");
         assert_eq!(s[1].sql, "SELECT 'a;b', \"x;y\" FROM t");
-        assert_eq!(s[1].line, 2);
+        assert_eq!(s[1].line, 3);
         assert_eq!(s[2].expect_error.as_deref(), Some("42P01"));
         assert_eq!(s[1].expect_error, None);
         assert_eq!(s[3].sql, "SELECT E'it\\'s;'");

@@ -251,3 +251,69 @@ impl KnownFailures {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(rows: &[&[Option<&str>]]) -> Outcome {
+        Outcome::Ok {
+            columns: Some(vec!["a".into()]),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.map(str::to_string)).collect())
+                .collect(),
+            affected: Some(rows.len() as u64),
+        }
+    }
+
+    fn err(code: &str) -> Outcome {
+        Outcome::Error {
+            code: code.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn compare_rules() {
+        let ab = ok(&[&[Some("a")], &[Some("b")]]);
+        let ba = ok(&[&[Some("b")], &[Some("a")]]);
+        assert_eq!(compare("select a from t", &ab, &ba), None);
+        assert!(compare("select a from t order by a", &ab, &ba).is_some());
+        // NULL is not the empty string.
+        assert!(compare("select a", &ok(&[&[None]]), &ok(&[&[Some("")]])).is_some());
+        assert_eq!(compare("x", &err("42P01"), &err("42P01")), None);
+        assert!(compare("x", &err("42P01"), &err("42703")).is_some());
+        assert!(compare("x", &err("42P01"), &ab).is_some());
+        assert!(compare("x", &ab, &Outcome::Broken("gone".into())).is_some());
+        let renamed = Outcome::Ok {
+            columns: Some(vec!["b".into()]),
+            rows: vec![vec![Some("a".into())], vec![Some("b".into())]],
+            affected: Some(2),
+        };
+        assert!(compare("select a from t", &ab, &renamed).is_some());
+    }
+
+    #[test]
+    fn known_failures_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kf.txt");
+        let report = FileReport {
+            file: "01_x.sql".into(),
+            results: vec![StatementResult {
+                index: 3,
+                line: 7,
+                sql: "SELECT   1 # not a comment\n FROM t".into(),
+                reference: ok(&[]),
+                target: err("0A000"),
+                mismatch: Some("differs".into()),
+                corpus_problem: None,
+            }],
+            notes: vec![],
+        };
+        assert_eq!(KnownFailures::write(&path, &[report]).expect("write"), 1);
+        let k = KnownFailures::load(&path);
+        assert!(k.contains("01_x.sql", 3));
+        assert_eq!(k.entries.len(), 1);
+    }
+}
