@@ -80,3 +80,14 @@ SELECT currval('ix_serial_id_seq');
 SELECT setval('ix_serial_id_seq', 50);
 INSERT INTO ix_serial (v) VALUES ('c') RETURNING id;
 SELECT id, v FROM ix_serial ORDER BY id;
+-- EXPLAIN: plans are our own, so only success is compared.
+-- status-only
+EXPLAIN SELECT id FROM ix_t WHERE email = 'user42@x';
+-- status-only
+EXPLAIN SELECT a.id FROM ix_t a JOIN ix_serial b ON a.id = b.id ORDER BY a.id;
+-- status-only
+EXPLAIN (COSTS OFF) INSERT INTO ix_serial (v) VALUES ('explained, not run');
+SELECT count(*) FROM ix_serial WHERE v = 'explained, not run';
+-- status-only
+-- error: 42P01
+EXPLAIN SELECT * FROM ix_nothere;

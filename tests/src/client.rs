@@ -220,7 +220,11 @@ fn collect(msgs: Vec<SimpleQueryMessage>) -> Outcome {
                 if columns.is_none() {
                     columns = Some(row.columns().iter().map(|c| c.name().to_string()).collect());
                 }
-                rows.push((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect());
+                rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                );
             }
             SimpleQueryMessage::CommandComplete(n) => affected = Some(n),
             _ => {}

@@ -11,6 +11,10 @@
 //! errors for the wrong reason (a typo, say) is caught. A statement without
 //! the annotation must succeed on PostgreSQL.
 //!
+//! A `-- status-only` comment makes the harness compare only success vs
+//! error (and the SQLSTATE), not the rows: for EXPLAIN, whose plan text is
+//! the implementation's own.
+//!
 //! Statement indexes are 1-based within their file and are what
 //! `compat/known_failures.txt` refers to.
 
@@ -27,6 +31,9 @@ pub struct Statement {
     pub sql: String,
     /// SQLSTATE PostgreSQL must answer with, from `-- error: XXXXX`.
     pub expect_error: Option<String>,
+    /// From `-- status-only`: compare success/SQLSTATE but not rows (for
+    /// output that legitimately differs, like EXPLAIN plans).
+    pub status_only: bool,
 }
 
 /// A parsed corpus file.
@@ -81,8 +88,8 @@ pub fn load_corpus() -> Vec<CorpusFile> {
             if !name.contains(&filter) {
                 return None;
             }
-            let text = std::fs::read_to_string(&p)
-                .unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
             Some(CorpusFile {
                 name,
                 statements: split_statements(&text),
@@ -97,6 +104,7 @@ pub fn split_statements(text: &str) -> Vec<Statement> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut expect: Option<String> = None;
+    let mut status_only = false;
     let mut line = 1usize;
     let mut start_line: Option<usize> = None;
     let mut i = 0;
@@ -111,6 +119,9 @@ pub fn split_statements(text: &str) -> Vec<Statement> {
             let comment: String = chars[i + 2..end].iter().collect();
             if let Some(code) = comment.trim().strip_prefix("error:") {
                 expect = Some(code.trim().to_string());
+            }
+            if comment.trim() == "status-only" {
+                status_only = true;
             }
             i = end;
             continue;
@@ -163,9 +174,11 @@ pub fn split_statements(text: &str) -> Vec<Statement> {
                         line: start_line.unwrap_or(line),
                         sql,
                         expect_error: expect.take(),
+                        status_only,
                     });
                 }
                 expect = None;
+                status_only = false;
                 cur.clear();
                 start_line = None;
                 i += 1;
@@ -183,6 +196,7 @@ pub fn split_statements(text: &str) -> Vec<Statement> {
             line: start_line.unwrap_or(line),
             sql,
             expect_error: expect,
+            status_only,
         });
     }
     out
@@ -241,6 +255,8 @@ mod tests {
         assert!(!is_ordered("select string_agg(a, ',' order by a) from t"));
         assert!(!is_ordered("select * from (select a from t order by a) s"));
         assert!(!is_ordered("select 'order by' from t"));
-        assert!(is_ordered("select a from t union select b from u\nORDER  BY 1"));
+        assert!(is_ordered(
+            "select a from t union select b from u\nORDER  BY 1"
+        ));
     }
 }

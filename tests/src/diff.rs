@@ -104,6 +104,14 @@ pub fn compare(sql: &str, reference: &Outcome, target: &Outcome) -> Option<Strin
     }
 }
 
+/// Compares only success vs error and the SQLSTATE (`-- status-only`).
+pub fn compare_status(reference: &Outcome, target: &Outcome) -> Option<String> {
+    match (reference, target) {
+        (Outcome::Ok { .. }, Outcome::Ok { .. }) => None,
+        _ => compare("", reference, target),
+    }
+}
+
 /// Checks the reference outcome against the statement's annotation.
 fn check_reference(stmt: &Statement, reference: &Outcome) -> Option<String> {
     match (&stmt.expect_error, reference) {
@@ -173,7 +181,11 @@ pub fn run_file(file: &CorpusFile, reference: &mut Server, target: &mut Server) 
             broken_in_a_row = 0;
         }
         let corpus_problem = check_reference(stmt, &r);
-        let mismatch = compare(&stmt.sql, &r, &t);
+        let mismatch = if stmt.status_only {
+            compare_status(&r, &t)
+        } else {
+            compare(&stmt.sql, &r, &t)
+        };
         results.push(StatementResult {
             index: stmt.index,
             line: stmt.line,

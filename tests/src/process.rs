@@ -175,7 +175,16 @@ impl PgServer {
         let data = dir.path().join("data");
         hand_to_postgres_user(dir.path());
         let out = pg_command("initdb")
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .arg("-D")
             .arg(&data)
             .output()
@@ -228,7 +237,10 @@ impl PgServer {
             .status()
             .map_err(|e| format!("run pg_ctl: {e}"))?;
         if !status.success() {
-            return Err(format!("pg_ctl start failed:\n{}", log_tail(&self.log(), 2000)));
+            return Err(format!(
+                "pg_ctl start failed:\n{}",
+                log_tail(&self.log(), 2000)
+            ));
         }
         self.running = true;
         wait_for_pg(self.port, || Ok(()))
@@ -431,7 +443,11 @@ impl Server {
     pub fn connect(&self, db: &str) -> SqlClient {
         match SqlClient::connect(self.port(), db) {
             Ok(c) => c,
-            Err(e) => panic!("connect to {} db {db}: {e}\n{}", self.kind(), self.log_tail()),
+            Err(e) => panic!(
+                "connect to {} db {db}: {e}\n{}",
+                self.kind(),
+                self.log_tail()
+            ),
         }
     }
 }

@@ -48,9 +48,7 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration, scratch: &Path) -> RunOu
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let deadline = Instant::now() + timeout;
     let (status, timed_out) = loop {
         match child.try_wait() {
@@ -62,7 +60,8 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration, scratch: &Path) -> RunOu
             }
         }
     };
-    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let read =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     RunOutput {
         success: !timed_out && status.is_some_and(|s| s.success()),
         status: status.map_or("no status".into(), |s| s.to_string()),

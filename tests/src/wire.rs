@@ -85,7 +85,10 @@ impl RawConn {
     /// Startup as `postgres`/`postgres` with trust auth, up to ReadyForQuery.
     pub fn startup(port: u16) -> std::io::Result<RawConn> {
         let mut c = RawConn::connect(port)?;
-        c.send(&startup_packet(196608, &[("user", "postgres"), ("database", "postgres")]))?;
+        c.send(&startup_packet(
+            196608,
+            &[("user", "postgres"), ("database", "postgres")],
+        ))?;
         let msgs = c.read_until_ready()?;
         match msgs.last() {
             Some(m) if m.tag == b'Z' => Ok(c),

@@ -153,14 +153,29 @@ fn acknowledged_commits_survive_kill_9() {
             "cycle {cycle}: no commit was acknowledged before the kill"
         );
         let lost: Vec<_> = l.single_acked.difference(&single).collect();
-        assert!(lost.is_empty(), "cycle {cycle}: acknowledged single inserts lost: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "cycle {cycle}: acknowledged single inserts lost: {lost:?}"
+        );
         let lost: Vec<_> = l.pair_acked.difference(&a).collect();
-        assert!(lost.is_empty(), "cycle {cycle}: acknowledged transactions lost: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "cycle {cycle}: acknowledged transactions lost: {lost:?}"
+        );
         let half: Vec<_> = a.symmetric_difference(&b).collect();
-        assert!(half.is_empty(), "cycle {cycle}: half-applied transactions: {half:?}");
+        assert!(
+            half.is_empty(),
+            "cycle {cycle}: half-applied transactions: {half:?}"
+        );
         let phantom: Vec<_> = single.difference(&l.attempted_single).collect();
-        assert!(phantom.is_empty(), "cycle {cycle}: rows never written: {phantom:?}");
+        assert!(
+            phantom.is_empty(),
+            "cycle {cycle}: rows never written: {phantom:?}"
+        );
         let phantom: Vec<_> = a.difference(&l.attempted_pair).collect();
-        assert!(phantom.is_empty(), "cycle {cycle}: rows never written: {phantom:?}");
+        assert!(
+            phantom.is_empty(),
+            "cycle {cycle}: rows never written: {phantom:?}"
+        );
     }
 }

@@ -95,7 +95,11 @@ fn corpus_matches_postgres() {
 
     println!(
         "\nTOTAL: {total} statements, {matched} match ({} target: {})",
-        if pg_vs_pg { "postgres-vs-postgres," } else { "" },
+        if pg_vs_pg {
+            "postgres-vs-postgres,"
+        } else {
+            ""
+        },
         tgt.kind()
     );
     for p in &corpus_problems {

@@ -24,11 +24,14 @@ fn pgbench(port: u16, args: &[&str], scratch: &std::path::Path) -> String {
 
 fn check_run(port: u16, args: &[&str], scratch: &std::path::Path) {
     let stdout = pgbench(port, args, scratch);
-    let summary = parse_pgbench(&stdout)
-        .unwrap_or_else(|| panic!("cannot parse pgbench output:\n{stdout}"));
+    let summary =
+        parse_pgbench(&stdout).unwrap_or_else(|| panic!("cannot parse pgbench output:\n{stdout}"));
     println!("pgbench {}: {summary:?}", args.join(" "));
     assert_eq!(summary.failed, 0, "failed transactions:\n{stdout}");
-    assert!(summary.processed > 0, "no transactions processed:\n{stdout}");
+    assert!(
+        summary.processed > 0,
+        "no transactions processed:\n{stdout}"
+    );
 }
 
 /// Checks the TPC-B invariant and returns sum(abalance).
@@ -78,11 +81,15 @@ fn pgbench_tpcb_prepared_and_select_only() {
     println!("init: {}", init.trim());
     let mut client = server.connect("postgres");
     assert_eq!(
-        client.scalar("SELECT count(*) FROM pgbench_accounts").as_deref(),
+        client
+            .scalar("SELECT count(*) FROM pgbench_accounts")
+            .as_deref(),
         Some("200000")
     );
     assert_eq!(
-        client.scalar("SELECT count(*) FROM pgbench_branches").as_deref(),
+        client
+            .scalar("SELECT count(*) FROM pgbench_branches")
+            .as_deref(),
         Some("2")
     );
     assert_eq!(check_balances(&mut client, 0), 0, "fresh balances not zero");
@@ -91,9 +98,17 @@ fn pgbench_tpcb_prepared_and_select_only() {
     let after_tpcb = check_balances(&mut client, 0);
     let history = client.scalar("SELECT count(*) FROM pgbench_history");
     assert_ne!(history.as_deref(), Some("0"), "TPC-B left no history rows");
-    check_run(port, &["-c", "4", "-j", "2", "-T", &t, "-M", "prepared"], scratch.path());
+    check_run(
+        port,
+        &["-c", "4", "-j", "2", "-T", &t, "-M", "prepared"],
+        scratch.path(),
+    );
     let after_prepared = check_balances(&mut client, after_tpcb);
-    check_run(port, &["-c", "4", "-j", "2", "-T", &t, "-S"], scratch.path());
+    check_run(
+        port,
+        &["-c", "4", "-j", "2", "-T", &t, "-S"],
+        scratch.path(),
+    );
     let after_select = check_balances(&mut client, after_prepared);
     assert_eq!(after_select, after_prepared, "-S changed balances");
 }

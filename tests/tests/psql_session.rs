@@ -59,17 +59,38 @@ fn psql_describe_and_copy_round_trip() {
     std::fs::write(dir.path().join("script.sql"), SCRIPT).expect("write script");
     let mut cmd = Command::new("psql");
     cmd.current_dir(dir.path())
-        .args(["-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
-        .args(["-p", &server.port().to_string(), "-d", "postgres", "-f", "script.sql"]);
+        .args([
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args([
+            "-p",
+            &server.port().to_string(),
+            "-d",
+            "postgres",
+            "-f",
+            "script.sql",
+        ]);
     let out = run_bounded(cmd, Duration::from_secs(60), dir.path());
     out.assert_success("psql session");
     let text = out.stdout;
     println!("{text}");
 
     let dt = section(&text, "dt");
-    assert!(dt.contains("psql_items"), "\\dt does not list the table:\n{dt}");
+    assert!(
+        dt.contains("psql_items"),
+        "\\dt does not list the table:\n{dt}"
+    );
     assert!(dt.contains("table"), "\\dt does not show the type:\n{dt}");
-    assert!(dt.contains("public"), "\\dt does not show the schema:\n{dt}");
+    assert!(
+        dt.contains("public"),
+        "\\dt does not show the schema:\n{dt}"
+    );
 
     let d = section(&text, "d");
     assert!(d.contains("psql_items"), "\\d title missing:\n{d}");
@@ -83,7 +104,10 @@ fn psql_describe_and_copy_round_trip() {
             .lines()
             .find(|l| l.split('|').next().is_some_and(|c| c.trim() == col))
             .unwrap_or_else(|| panic!("\\d does not show column {col}:\n{d}"));
-        assert!(line.contains(ty), "\\d shows {col} without type {ty}: {line}");
+        assert!(
+            line.contains(ty),
+            "\\d shows {col} without type {ty}: {line}"
+        );
     }
     let price = d
         .lines()
@@ -95,7 +119,10 @@ fn psql_describe_and_copy_round_trip() {
         "\\d does not show the primary key index:\n{d}"
     );
 
-    assert!(section(&text, "copyin").contains("COPY 5"), "\\copy FROM did not report COPY 5");
+    assert!(
+        section(&text, "copyin").contains("COPY 5"),
+        "\\copy FROM did not report COPY 5"
+    );
     let count = section(&text, "count");
     assert!(
         count.lines().any(|l| {
@@ -104,7 +131,10 @@ fn psql_describe_and_copy_round_trip() {
         }),
         "count(*) / count(name) not 5 / 4:\n{count}"
     );
-    assert!(section(&text, "copyout").contains("COPY 5"), "\\copy TO did not report COPY 5");
+    assert!(
+        section(&text, "copyout").contains("COPY 5"),
+        "\\copy TO did not report COPY 5"
+    );
     let copied = std::fs::read_to_string(dir.path().join("out.csv")).expect("read out.csv");
     assert_eq!(
         sorted_lines(&copied),

@@ -45,7 +45,11 @@ fn expect_rejected(mut conn: RawConn, what: &str) -> String {
 fn still_serving(server: &Server, observer: &mut SqlClient, what: &str) {
     let mut fresh = SqlClient::connect(server.port(), "postgres")
         .unwrap_or_else(|e| panic!("after {what}: new session cannot connect: {e}"));
-    assert_eq!(fresh.scalar("SELECT 1").as_deref(), Some("1"), "after {what}");
+    assert_eq!(
+        fresh.scalar("SELECT 1").as_deref(),
+        Some("1"),
+        "after {what}"
+    );
     assert_eq!(
         observer.scalar("SELECT count(*) FROM rb_t").as_deref(),
         Some("2"),
@@ -63,7 +67,8 @@ fn bad_clients_do_not_hurt_other_sessions() {
 
     // Garbage instead of a startup packet (an HTTP request).
     let mut c = RawConn::connect(port).expect("connect");
-    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("send");
+    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("send");
     println!("{}", expect_rejected(c, "garbage bytes"));
     still_serving(&server, &mut observer, "garbage bytes");
 
