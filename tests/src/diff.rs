@@ -24,6 +24,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::client::{Outcome, SqlClient};
 use crate::corpus::{is_ordered, CorpusFile, Statement};
@@ -124,9 +125,38 @@ fn check_reference(stmt: &Statement, reference: &Outcome) -> Option<String> {
     }
 }
 
+/// Per-statement bound on the target: `RUSTYDB_STATEMENT_TIMEOUT_SECS`,
+/// 10 s by default (corpus statements are tiny; PostgreSQL takes
+/// milliseconds).
+fn statement_timeout() -> Duration {
+    let secs = std::env::var("RUSTYDB_STATEMENT_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    Duration::from_secs(secs)
+}
+
+/// True when the target is running and answers `SELECT 1` (with rows or
+/// an error) within 5 s.
+fn target_answers(target: &mut Server) -> bool {
+    if !target.is_running() {
+        return false;
+    }
+    match SqlClient::connect_with_timeout(target.port(), "postgres", Duration::from_secs(5)) {
+        Ok(mut c) => {
+            c.set_timeout(Duration::from_secs(5));
+            // Any answer counts, an error included: an engine that does
+            // not support a statement yet is alive.
+            !matches!(c.simple("SELECT 1"), Outcome::Broken(_))
+        }
+        Err(_) => false,
+    }
+}
+
 /// Drops and creates `db` through the `postgres` database.
 fn fresh_database(server: &Server, db: &str) -> Result<(), String> {
     let mut admin = SqlClient::connect(server.port(), "postgres")?;
+    admin.set_timeout(statement_timeout());
     let _ = admin.simple(&format!("DROP DATABASE IF EXISTS {db}"));
     match admin.simple(&format!("CREATE DATABASE {db}")) {
         Outcome::Ok { .. } => Ok(()),
@@ -142,6 +172,17 @@ pub fn run_file(file: &CorpusFile, reference: &mut Server, target: &mut Server) 
         panic!("reference could not create {db}: {e}");
     }
     let mut ref_client = reference.connect(&db);
+    // A target left dead or hung by the previous file is restarted first,
+    // so one crash costs one file, not every file after it.
+    if !target_answers(target) {
+        notes.push(format!(
+            "target not answering before this file; restarting. log tail:\n{}",
+            target.log_tail()
+        ));
+        if let Err(e) = target.try_restart() {
+            notes.push(format!("target restart failed: {e}"));
+        }
+    }
     // A target that cannot create databases yet still runs the file, in
     // `postgres`; table names are unique per file so files do not collide.
     let target_db = match fresh_database(target, &db) {
@@ -151,7 +192,13 @@ pub fn run_file(file: &CorpusFile, reference: &mut Server, target: &mut Server) 
             "postgres".to_string()
         }
     };
-    let mut tgt_client = SqlClient::connect(target.port(), &target_db).ok();
+    let connect = |port: u16| {
+        SqlClient::connect(port, &target_db).ok().map(|mut c| {
+            c.set_timeout(statement_timeout());
+            c
+        })
+    };
+    let mut tgt_client = connect(target.port());
     let mut broken_in_a_row = 0;
     let mut results = Vec::new();
     for stmt in &file.statements {
@@ -166,9 +213,11 @@ pub fn run_file(file: &CorpusFile, reference: &mut Server, target: &mut Server) 
                         stmt.index,
                         target.log_tail()
                     ));
-                    target.restart();
+                    if let Err(e) = target.try_restart() {
+                        notes.push(format!("target restart failed: {e}"));
+                    }
                 }
-                tgt_client = SqlClient::connect(target.port(), &target_db).ok();
+                tgt_client = connect(target.port());
             }
             match tgt_client.as_mut() {
                 Some(c) => c.simple(&stmt.sql),

@@ -109,7 +109,9 @@ fn wait_for_pg(port: u16, mut alive: impl FnMut() -> Result<(), String>) -> Resu
     while Instant::now() < deadline {
         alive()?;
         match SqlClient::connect_with_timeout(port, "postgres", Duration::from_secs(2)) {
-            Ok(_) => return Ok(()),
+            // Re-check the process: a connection could come from another
+            // server that still holds the port.
+            Ok(_) => return alive(),
             Err(e) => last = e,
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -266,10 +268,14 @@ impl PgServer {
 
     /// Stops (immediately) if running, then starts again on the same port.
     pub fn restart(&mut self) {
-        self.kill9();
-        if let Err(e) = self.try_start() {
+        if let Err(e) = self.try_restart() {
             panic!("PostgreSQL did not restart: {e}");
         }
+    }
+
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        self.kill9();
+        self.try_start()
     }
 }
 
@@ -371,11 +377,18 @@ impl NodeServer {
 
     /// Kills if running, then starts again on the same data dir and port.
     pub fn restart(&mut self) {
-        self.kill9();
-        if let Err(e) = self.try_start() {
-            self.kill9();
+        if let Err(e) = self.try_restart() {
             panic!("rustydb node did not restart: {e}");
         }
+    }
+
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        self.kill9();
+        let r = self.try_start();
+        if r.is_err() {
+            self.kill9();
+        }
+        r
     }
 }
 
@@ -420,6 +433,14 @@ impl Server {
         match self {
             Server::Pg(s) => s.restart(),
             Server::Node(s) => s.restart(),
+        }
+    }
+
+    /// Like [`Server::restart`], but reports failure instead of panicking.
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        match self {
+            Server::Pg(s) => s.try_restart(),
+            Server::Node(s) => s.try_restart(),
         }
     }
 
