@@ -1,5 +1,6 @@
 //! A scripted `psql -X -v ON_ERROR_STOP=1` session: CREATE TABLE, `\dt`,
-//! `\d table`, `\copy ... FROM` a CSV file and `\copy ... TO` another, then
+//! `\d table`, `\di`, `\dn`, `\l`, `\copy ... FROM` a CSV file and
+//! `\copy ... TO` another, then
 //! checks the essentials of what psql printed and that the rows round-trip
 //! byte for byte (as sorted lines; COPY TO has no defined order).
 //!
@@ -23,6 +24,12 @@ const SCRIPT: &str = r#"CREATE TABLE psql_items (id integer PRIMARY KEY, name te
 \dt
 \echo ==d==
 \d psql_items
+\echo ==di==
+\di
+\echo ==dn==
+\dn
+\echo ==l==
+\l
 \echo ==copyin==
 \copy psql_items FROM 'in.csv' CSV
 \echo ==count==
@@ -117,6 +124,21 @@ fn psql_describe_and_copy_round_trip() {
     assert!(
         d.contains("PRIMARY KEY") || d.contains("primary key"),
         "\\d does not show the primary key index:\n{d}"
+    );
+
+    let di = section(&text, "di");
+    assert!(
+        di.lines()
+            .any(|l| l.contains("psql_items_pkey") && l.contains("psql_items")),
+        "\\di does not list the primary key index:\n{di}"
+    );
+    let dn = section(&text, "dn");
+    assert!(dn.contains("public"), "\\dn does not list public:\n{dn}");
+    let l = section(&text, "l");
+    assert!(
+        l.lines()
+            .any(|r| r.split('|').next().is_some_and(|c| c.trim() == "postgres")),
+        "\\l does not list the postgres database:\n{l}"
     );
 
     assert!(
