@@ -103,9 +103,9 @@ impl fmt::Display for Outcome {
 
 /// A connection with its own runtime; `None` client once broken.
 pub struct SqlClient {
-    rt: Runtime,
-    client: Option<Client>,
-    timeout: Duration,
+    pub(crate) rt: Runtime,
+    pub(crate) client: Option<Client>,
+    pub(crate) timeout: Duration,
 }
 
 impl SqlClient {

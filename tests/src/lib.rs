@@ -29,6 +29,7 @@
 pub mod client;
 pub mod corpus;
 pub mod diff;
+pub mod extended;
 pub mod process;
 pub mod tools;
 pub mod wire;
