@@ -13,6 +13,9 @@ use rustydb_tests::{PgServer, Server, SqlClient, Target};
 
 type Case = (&'static str, Vec<Box<dyn ToSql + Sync>>);
 
+/// A query with explicitly typed parameters.
+type TypedParams<'a> = Vec<(&'a (dyn ToSql + Sync), Type)>;
+
 fn prepared_cases() -> Vec<Case> {
     vec![
         ("SELECT $1::int4 + 1 AS answer", vec![Box::new(41i32)]),
@@ -47,7 +50,7 @@ fn run_all(c: &mut SqlClient) -> Vec<(String, ExtOutcome)> {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref()).collect();
         out.push((format!("prepared: {sql}"), c.prepared(sql, &refs)));
     }
-    let typed: Vec<(&str, Vec<(&(dyn ToSql + Sync), Type)>)> = vec![
+    let typed: Vec<(&str, TypedParams)> = vec![
         ("SELECT $1 AS given_int8", vec![(&7i64, Type::INT8)]),
         (
             "SELECT $1::text || $2",
