@@ -72,7 +72,7 @@ free_port() {
 
 wait_ready() { # port name
     for _ in $(seq 300); do
-        psql -X -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0
+        pg_isready -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -t 2 && return 0
         sleep 0.1
     done
     log "$2 did not accept connections on port $1"

@@ -250,6 +250,28 @@ mod tests {
     }
 
     #[test]
+    fn corpus_is_large_and_well_formed() {
+        let dir = compat_dir().join("sql");
+        let mut total = 0;
+        for entry in std::fs::read_dir(&dir).expect("compat/sql") {
+            let path = entry.expect("dir entry").path();
+            let text = std::fs::read_to_string(&path).expect("read corpus file");
+            let stmts = split_statements(&text);
+            assert!(!stmts.is_empty(), "{} has no statements", path.display());
+            for s in &stmts {
+                assert!(
+                    !s.sql.contains('\u{0}'),
+                    "{}:{} contains NUL",
+                    path.display(),
+                    s.index
+                );
+            }
+            total += stmts.len();
+        }
+        assert!(total >= 450, "corpus has only {total} statements");
+    }
+
+    #[test]
     fn order_detection() {
         assert!(is_ordered("select a from t order by a"));
         assert!(!is_ordered("select string_agg(a, ',' order by a) from t"));
