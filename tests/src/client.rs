@@ -101,6 +101,25 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Sends a CancelRequest for whatever its session is running; usable from
+/// another thread while the session blocks.
+pub struct CancelHandle(tokio_postgres::CancelToken);
+
+impl CancelHandle {
+    /// Opens the cancel connection and sends the request (5 s bound).
+    pub fn cancel(&self) -> Result<(), String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), self.0.cancel_query(NoTls)).await
+        })
+        .map_err(|_| "cancel request timed out".to_string())?
+        .map_err(|e| format!("cancel request: {}", describe(&e)))
+    }
+}
+
 /// A connection with its own runtime; `None` client once broken.
 pub struct SqlClient {
     pub(crate) rt: Runtime,
@@ -150,6 +169,11 @@ impl SqlClient {
 
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// A handle that cancels this session's running statement.
+    pub fn cancel_handle(&self) -> Option<CancelHandle> {
+        self.client.as_ref().map(|c| CancelHandle(c.cancel_token()))
     }
 
     /// False once the connection is known to be gone.

@@ -8,6 +8,7 @@
 //!   updates a row changed after the snapshot.
 //! - Two transactions locking two rows in opposite order: one gets `40P01`
 //!   within a bounded time, the other completes.
+//! - A CancelRequest stops a statement waiting for a lock with `57014`.
 //!
 //! `RUSTYDB_TEST_TARGET=postgres` runs it against PostgreSQL.
 
@@ -144,5 +145,24 @@ fn row_locks_isolation_and_deadlocks() {
     );
     a.must("ROLLBACK");
     b.must("ROLLBACK");
+
+    // CancelRequest: a statement waiting for a row lock is cancelled with
+    // 57014 and its session stays usable.
+    a.must("BEGIN");
+    a.must("UPDATE cc_t SET v = v + 1 WHERE id = 1");
+    let b = client(&server);
+    let handle = b.cancel_handle().expect("live session");
+    let blocked = spawn_stmt(b, "UPDATE cc_t SET v = v + 1 WHERE id = 1");
+    thread::sleep(Duration::from_millis(500));
+    handle.cancel().expect("send CancelRequest");
+    let (out, took, mut b) = blocked.join().expect("blocked writer panicked");
+    println!("cancelled after {took:?}: {out}");
+    assert_eq!(
+        out.code(),
+        Some("57014"),
+        "expected query_canceled, got {out}"
+    );
+    assert_eq!(b.scalar("SELECT 1").as_deref(), Some("1"));
+    a.must("ROLLBACK");
     admin.must("UPDATE cc_t SET v = 0 WHERE id IN (1, 2)");
 }

@@ -109,9 +109,30 @@ fn bad_clients_do_not_hurt_other_sessions() {
     drop(c);
     still_serving(&server, &mut observer, "truncated message then disconnect");
 
-    // A client that vanishes mid-transaction while holding a row lock.
+    // ReadyForQuery carries the transaction status: idle, in a
+    // transaction, in a failed transaction.
     observer.must("CREATE TABLE rb_t (id int PRIMARY KEY, v int NOT NULL)");
     observer.must("INSERT INTO rb_t VALUES (1, 0), (2, 0)");
+    let mut c = RawConn::startup(port).expect("startup");
+    for (sql, status) in [
+        ("SELECT 1", b'I'),
+        ("BEGIN", b'T'),
+        ("SELECT v FROM rb_t WHERE id = 1", b'T'),
+        ("SELECT 1 / 0", b'E'),
+        ("SELECT 1", b'E'),
+        ("ROLLBACK", b'I'),
+    ] {
+        let msgs = c.query(sql).expect("query");
+        let z = msgs.last().filter(|m| m.tag == b'Z');
+        assert_eq!(
+            z.and_then(|m| m.body.first().copied()),
+            Some(status),
+            "ReadyForQuery status after {sql:?}: {msgs:?}"
+        );
+    }
+    drop(c);
+
+    // A client that vanishes mid-transaction while holding a row lock.
     let mut c = RawConn::startup(port).expect("startup");
     let r = c.query("BEGIN").expect("BEGIN");
     assert!(r.iter().all(|m| m.tag != b'E'), "BEGIN failed: {r:?}");
