@@ -180,3 +180,58 @@ impl SqlClient {
         }
     }
 }
+
+impl SqlClient {
+    /// `COPY ... FROM STDIN` with `data` as the whole payload; returns the
+    /// row count, or the SQLSTATE (`Err`) of a failure.
+    pub fn copy_in(&mut self, sql: &str, data: &[u8]) -> Result<u64, String> {
+        use futures::SinkExt;
+        let Some(client) = self.client.as_ref() else {
+            return Err("BROKEN connection already lost".into());
+        };
+        let timeout = self.timeout;
+        let payload = bytes::Bytes::copy_from_slice(data);
+        let fut = async {
+            let sink = client.copy_in::<_, bytes::Bytes>(sql).await?;
+            futures::pin_mut!(sink);
+            sink.send(payload).await?;
+            sink.as_mut().finish().await
+        };
+        match self
+            .rt
+            .block_on(async { tokio::time::timeout(timeout, fut).await })
+        {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(failure(&e).to_string()),
+            Err(_) => {
+                self.client = None;
+                Err("BROKEN timed out".into())
+            }
+        }
+    }
+
+    /// `COPY ... TO STDOUT`; returns the bytes, or the SQLSTATE (`Err`).
+    pub fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, String> {
+        use futures::TryStreamExt;
+        let Some(client) = self.client.as_ref() else {
+            return Err("BROKEN connection already lost".into());
+        };
+        let timeout = self.timeout;
+        let fut = async {
+            let stream = client.copy_out(sql).await?;
+            let chunks: Vec<bytes::Bytes> = stream.try_collect().await?;
+            Ok::<_, tokio_postgres::Error>(chunks.concat())
+        };
+        match self
+            .rt
+            .block_on(async { tokio::time::timeout(timeout, fut).await })
+        {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(e)) => Err(failure(&e).to_string()),
+            Err(_) => {
+                self.client = None;
+                Err("BROKEN timed out".into())
+            }
+        }
+    }
+}
