@@ -27,6 +27,17 @@ pub struct Message {
 }
 
 impl Message {
+    /// `(name, value)` of a ParameterStatus message.
+    pub fn parameter(&self) -> Option<(String, String)> {
+        if self.tag != b'S' {
+            return None;
+        }
+        let mut parts = self.body.split(|b| *b == 0);
+        let name = String::from_utf8_lossy(parts.next()?).into_owned();
+        let value = String::from_utf8_lossy(parts.next()?).into_owned();
+        Some((name, value))
+    }
+
     /// The `C` (SQLSTATE) field of an ErrorResponse.
     pub fn sqlstate(&self) -> Option<String> {
         if self.tag != b'E' {
@@ -84,6 +95,12 @@ impl RawConn {
 
     /// Startup as `postgres`/`postgres` with trust auth, up to ReadyForQuery.
     pub fn startup(port: u16) -> std::io::Result<RawConn> {
+        RawConn::startup_with_messages(port).map(|(c, _)| c)
+    }
+
+    /// Like [`RawConn::startup`], also returning the start-up messages
+    /// (AuthenticationOk, ParameterStatus, BackendKeyData, ReadyForQuery).
+    pub fn startup_with_messages(port: u16) -> std::io::Result<(RawConn, Vec<Message>)> {
         let mut c = RawConn::connect(port)?;
         c.send(&startup_packet(
             196608,
@@ -91,7 +108,7 @@ impl RawConn {
         ))?;
         let msgs = c.read_until_ready()?;
         match msgs.last() {
-            Some(m) if m.tag == b'Z' => Ok(c),
+            Some(m) if m.tag == b'Z' => Ok((c, msgs)),
             other => Err(std::io::Error::other(format!("startup failed: {other:?}"))),
         }
     }

@@ -1,6 +1,7 @@
 //! Hostile and careless clients must not hurt other sessions.
 //!
-//! One observer session stays open throughout. Each case sends something
+//! First the start-up handshake is checked (the ParameterStatus values
+//! drivers rely on, BackendKeyData). One observer session stays open throughout. Each case sends something
 //! bad on its own raw connection and requires the server to answer with an
 //! ErrorResponse or close the connection within the read timeout (not
 //! wait forever), then checks that a fresh session and the observer both
@@ -65,6 +66,35 @@ fn bad_clients_do_not_hurt_other_sessions() {
     let server = Target::from_env().start();
     let port = server.port();
     let mut observer = server.connect("postgres");
+
+    // Start-up: the ParameterStatus set drivers rely on, and BackendKeyData.
+    let (c, msgs) = RawConn::startup_with_messages(port).expect("startup");
+    let params: std::collections::BTreeMap<String, String> =
+        msgs.iter().filter_map(Message::parameter).collect();
+    println!("ParameterStatus: {params:?}");
+    for name in [
+        "server_version",
+        "client_encoding",
+        "DateStyle",
+        "integer_datetimes",
+        "standard_conforming_strings",
+        "TimeZone",
+    ] {
+        assert!(
+            params.contains_key(name),
+            "no ParameterStatus {name}: {params:?}"
+        );
+    }
+    assert!(
+        params["server_version"].starts_with("15"),
+        "server_version must be 15-compatible: {}",
+        params["server_version"]
+    );
+    assert_eq!(params["client_encoding"], "UTF8");
+    assert_eq!(params["integer_datetimes"], "on");
+    assert_eq!(params["standard_conforming_strings"], "on");
+    assert!(msgs.iter().any(|m| m.tag == b'K'), "no BackendKeyData");
+    drop(c);
 
     // Garbage instead of a startup packet (an HTTP request).
     let mut c = RawConn::connect(port).expect("connect");
