@@ -14,8 +14,9 @@
 //! Comparison rules: success vs error must agree; two errors must share
 //! the SQLSTATE (messages are shown, not compared); two successes must have
 //! the same column names, the same CommandComplete row count and the same
-//! rows as text, in order when the statement has a top-level `ORDER BY`,
-//! as sorted lists otherwise.
+//! rows as text, in order when the statement has a top-level `ORDER BY`
+//! (rows with equal sort keys may permute, see `order`), as sorted lists
+//! otherwise.
 //!
 //! A target that stops answering (crash, hang) is restarted and the file
 //! continues on a new connection; after three consecutive broken answers the
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use crate::client::{Outcome, SqlClient};
 use crate::corpus::{is_ordered, CorpusFile, Statement};
+use crate::order::{order_key_columns, same_ordered};
 use crate::process::Server;
 
 /// Result of one statement on both servers.
@@ -81,7 +83,9 @@ pub fn compare(sql: &str, reference: &Outcome, target: &Outcome) -> Option<Strin
                 return Some(format!("row counts differ: {ra:?} vs {ta:?}"));
             }
             let same = if is_ordered(sql) {
-                rr == tr
+                // Rows with equal sort keys may come in any order.
+                let keys = rc.as_ref().and_then(|c| order_key_columns(sql, c));
+                same_ordered(rr, tr, keys.as_deref())
             } else {
                 let mut a = rr.clone();
                 let mut b = tr.clone();

@@ -30,6 +30,7 @@ pub mod client;
 pub mod corpus;
 pub mod diff;
 pub mod extended;
+pub mod order;
 pub mod process;
 pub mod tools;
 pub mod wire;

@@ -17,15 +17,50 @@
 
 use std::time::{Duration, Instant};
 
-use rustydb_tests::corpus::{compat_dir, load_corpus};
+use rustydb_tests::corpus::{compat_dir, is_ordered, load_corpus};
 use rustydb_tests::diff::{run_file, FileReport, KnownFailures};
-use rustydb_tests::{PgServer, Server, Target};
+use rustydb_tests::order::order_key_columns;
+use rustydb_tests::{Outcome, PgServer, Server, Target};
 
 fn target() -> Target {
     if std::env::var_os("RUSTYDB_DIFF_TARGET").is_some() {
         Target::from_var("RUSTYDB_DIFF_TARGET")
     } else {
         Target::from_env()
+    }
+}
+
+/// Corpus review aid: ordered statements whose sort keys are not output
+/// columns (so exact order is compared and ties would be flaky), and
+/// ordered statements with LIMIT/OFFSET (ties at the cut would be flaky).
+fn list_strict_orderings(reports: &[FileReport]) {
+    for rep in reports {
+        for r in &rep.results {
+            let Outcome::Ok {
+                columns: Some(cols),
+                rows,
+                ..
+            } = &r.reference
+            else {
+                continue;
+            };
+            if rows.len() < 2 || !is_ordered(&r.sql) {
+                continue;
+            }
+            let keys = order_key_columns(&r.sql, cols);
+            let lower = r.sql.to_ascii_lowercase();
+            let cut = ["limit", "offset", "fetch"]
+                .iter()
+                .any(|k| lower.contains(k));
+            if keys.is_none() || cut {
+                println!(
+                    "STRICT {}:{} keys={keys:?} cut={cut}: {}",
+                    rep.file,
+                    r.index,
+                    r.sql.split_whitespace().collect::<Vec<_>>().join(" ")
+                );
+            }
+        }
     }
 }
 
@@ -69,6 +104,10 @@ fn corpus_matches_postgres() {
             println!("  note: {n}");
         }
         reports.push(rep);
+    }
+
+    if std::env::var_os("RUSTYDB_DIFF_LIST_STRICT").is_some() {
+        list_strict_orderings(&reports);
     }
 
     let mut corpus_problems = Vec::new();
