@@ -1,1 +1,21 @@
-pub use rocksdb;
+//! The RustyDB storage node: SQL over RocksDB, served over the PostgreSQL
+//! wire protocol.
+//!
+//! - `storage`, `wal`: transactional storage over RocksDB with our own
+//!   write-ahead log and group commit.
+//! - `config`: the node's TOML configuration (`NodeConfig`).
+//! - `server`: the pgwire server (startup, auth, TLS, simple/extended query, COPY, cancel).
+//! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
+
+pub mod config;
+pub mod error;
+pub mod node;
+pub mod server;
+pub mod storage;
+pub mod wal;
+
+pub use config::NodeConfig;
+pub use error::NodeError;
+pub use node::Node;
+pub use storage::{RocksStorage, StorageOptions};
+pub use wal::WalRecord;

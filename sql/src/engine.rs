@@ -1,109 +1,174 @@
-//! The engine: shared state of one node's SQL layer, and the sessions on it.
+//! The engine: what one node's SQL layer shares across sessions.
+//!
+//! An `Engine` owns the storage handle, the decoded-catalog cache and the
+//! sequence allocator. `Engine::new` bootstraps the `postgres` database on
+//! an empty store; `connect` opens a `Session` on a database.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
+use crate::catalog::{self, CatalogCache, DatabaseDef};
 use crate::error::{Error, Result};
-use crate::session::{CancelFlag, Prepared, QueryResult, TxnStatus};
-use crate::storage::{Lsn, Storage};
-use crate::types::{DataType, Value};
+use crate::sequence::Sequences;
+use crate::session::Session;
+use crate::storage::{Lsn, Storage, TxnOptions};
+use crate::SqlState;
+
+/// What `version()` returns. Drivers parse the leading "PostgreSQL 15.x".
+pub const VERSION_STRING: &str =
+    "PostgreSQL 15.0 (RustyDB 0.1.0) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit";
 
 /// The SQL engine over one storage.
 pub struct Engine {
-    storage: Arc<dyn Storage>,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) catalog_cache: CatalogCache,
+    pub(crate) sequences: Sequences,
+    next_pid: AtomicI32,
 }
 
 impl Engine {
     /// Opens the engine, creating the `postgres` database on first start.
     pub fn new(storage: Arc<dyn Storage>) -> Result<Arc<Engine>> {
-        Ok(Arc::new(Engine { storage }))
+        let engine = Arc::new(Engine {
+            storage,
+            catalog_cache: CatalogCache::default(),
+            sequences: Sequences::default(),
+            next_pid: AtomicI32::new(1000),
+        });
+        let mut txn = engine.storage.begin(TxnOptions::default())?;
+        if catalog::database(&mut *txn, "postgres")?.is_none() {
+            let id = catalog::allocate_oid(&mut *txn)?;
+            catalog::put_database(
+                &mut *txn,
+                &DatabaseDef {
+                    id,
+                    name: "postgres".into(),
+                    owner: "postgres".into(),
+                },
+            )?;
+            txn.commit()?;
+        } else {
+            txn.rollback();
+        }
+        Ok(engine)
     }
 
     /// Opens a session for `user` on `database` (`3D000` if it does not exist).
     pub fn connect(self: &Arc<Self>, user: &str, database: &str) -> Result<Session> {
-        Ok(Session {
-            engine: self.clone(),
-            user: user.to_string(),
-            database: database.to_string(),
-            cancel: Arc::new(AtomicBool::new(false)),
-            reported_changes: Vec::new(),
-            prepared: HashMap::new(),
-        })
+        let mut txn = self.storage.begin(TxnOptions {
+            read_only: true,
+            ..Default::default()
+        })?;
+        let db = catalog::database(&mut *txn, database)?;
+        txn.rollback();
+        let db = db.ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_DATABASE,
+                format!("database \"{database}\" does not exist"),
+            )
+        })?;
+        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        Ok(Session::new(self.clone(), user, db, pid))
     }
 
     /// The LSN of the last durable commit.
     pub fn current_lsn(&self) -> Lsn {
         self.storage.current_lsn()
     }
+
+    /// The storage under the engine.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
 }
 
-/// One client connection's state.
-pub struct Session {
-    engine: Arc<Engine>,
-    user: String,
-    database: String,
-    pub(crate) cancel: CancelFlag,
-    pub(crate) reported_changes: Vec<(String, String)>,
-    prepared: HashMap<String, Arc<Prepared>>,
+/// Default values of the settings `SHOW` and `current_setting` know.
+pub fn default_settings() -> HashMap<String, String> {
+    [
+        ("server_version", "15.0"),
+        ("server_version_num", "150000"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("datestyle", "ISO, MDY"),
+        ("intervalstyle", "postgres"),
+        ("timezone", "UTC"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("search_path", "\"$user\", public"),
+        ("application_name", ""),
+        ("transaction_isolation", "read committed"),
+        ("default_transaction_isolation", "read committed"),
+        ("transaction_read_only", "off"),
+        ("default_transaction_read_only", "off"),
+        ("statement_timeout", "0"),
+        ("lock_timeout", "0"),
+        ("idle_in_transaction_session_timeout", "0"),
+        ("work_mem", "4MB"),
+        ("maintenance_work_mem", "64MB"),
+        ("shared_buffers", "128MB"),
+        ("max_connections", "100"),
+        ("extra_float_digits", "1"),
+        ("synchronous_commit", "on"),
+        ("is_superuser", "on"),
+        ("lc_collate", "C"),
+        ("lc_ctype", "C"),
+        ("lc_messages", "C"),
+        ("lc_monetary", "C"),
+        ("lc_numeric", "C"),
+        ("lc_time", "C"),
+        ("bytea_output", "hex"),
+        ("client_min_messages", "notice"),
+        ("default_text_search_config", "pg_catalog.english"),
+        ("max_identifier_length", "63"),
+        ("block_size", "8192"),
+        ("enable_seqscan", "on"),
+        ("enable_indexscan", "on"),
+        ("enable_hashjoin", "on"),
+        ("jit", "off"),
+        ("row_security", "on"),
+        ("xmloption", "content"),
+        ("array_nulls", "on"),
+        ("escape_string_warning", "on"),
+        ("check_function_bodies", "on"),
+        ("default_tablespace", ""),
+        ("temp_tablespaces", ""),
+        ("wal_level", "replica"),
+        ("fsync", "on"),
+        ("session_replication_role", "origin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
-impl Session {
-    pub(crate) fn run_simple(&mut self, _sql: &str) -> Vec<Result<QueryResult>> {
-        vec![Err(Error::unsupported("not yet"))]
-    }
+/// The value of a setting (names are case-insensitive).
+pub fn setting_value(settings: &HashMap<String, String>, name: &str) -> Option<String> {
+    settings.get(&name.to_lowercase()).cloned()
+}
 
-    pub(crate) fn prepare_statement(&mut self, _sql: &str, _types: &[Option<DataType>]) -> Result<Arc<Prepared>> {
-        Err(Error::unsupported("not yet"))
+/// The spelling PostgreSQL reports a setting under (ParameterStatus, SHOW).
+pub fn reported_name(name: &str) -> &str {
+    match name {
+        "datestyle" => "DateStyle",
+        "intervalstyle" => "IntervalStyle",
+        "timezone" => "TimeZone",
+        other => other,
     }
+}
 
-    pub(crate) fn execute_prepared(&mut self, _p: &Prepared, _params: Vec<Value>) -> Result<QueryResult> {
-        Err(Error::unsupported("not yet"))
-    }
-
-    pub(crate) fn copy_data(&mut self, _data: &[u8]) -> Result<()> {
-        Err(Error::unsupported("not yet"))
-    }
-
-    pub(crate) fn copy_done(&mut self) -> Result<String> {
-        Err(Error::unsupported("not yet"))
-    }
-
-    pub(crate) fn copy_fail(&mut self, reason: &str) -> Error {
-        Error::new(crate::SqlState::QUERY_CANCELED, format!("COPY from stdin failed: {reason}"))
-    }
-
-    pub(crate) fn txn_status(&self) -> TxnStatus {
-        TxnStatus::Idle
-    }
-
-    pub(crate) fn abort_transaction(&mut self) {}
-
-    /// The connected user.
-    pub fn user(&self) -> &str {
-        &self.user
-    }
-
-    /// The connected database.
-    pub fn database(&self) -> &str {
-        &self.database
-    }
-
-    /// Initial ParameterStatus values sent after authentication.
-    pub fn startup_parameters(&self) -> Vec<(String, String)> {
-        let _ = (&self.engine, &self.prepared);
-        vec![
-            ("server_version".into(), "15.0 (RustyDB 0.1.0)".into()),
-            ("server_encoding".into(), "UTF8".into()),
-            ("client_encoding".into(), "UTF8".into()),
-            ("DateStyle".into(), "ISO, MDY".into()),
-            ("IntervalStyle".into(), "postgres".into()),
-            ("TimeZone".into(), "UTC".into()),
-            ("integer_datetimes".into(), "on".into()),
-            ("standard_conforming_strings".into(), "on".into()),
-            ("is_superuser".into(), "on".into()),
-            ("session_authorization".into(), self.user.clone()),
-            ("application_name".into(), String::new()),
-        ]
-    }
+/// Settings whose changes are reported to the client with ParameterStatus.
+pub fn is_reported(name: &str) -> bool {
+    matches!(
+        name,
+        "application_name"
+            | "client_encoding"
+            | "datestyle"
+            | "intervalstyle"
+            | "timezone"
+            | "standard_conforming_strings"
+            | "integer_datetimes"
+            | "is_superuser"
+            | "server_version"
+    )
 }

@@ -122,7 +122,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A statement error with the given SQLSTATE.
     pub fn new(state: SqlState, message: impl Into<String>) -> Self {
-        Error::Sql { state, message: message.into(), detail: None, hint: None }
+        Error::Sql {
+            state,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
     }
 
     /// Attaches a DETAIL line.
@@ -204,7 +209,10 @@ impl Error {
 
     /// `22003`: a value outside its type's range.
     pub fn out_of_range(type_name: &str) -> Self {
-        Self::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, format!("{type_name} out of range"))
+        Self::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("{type_name} out of range"),
+        )
     }
 
     /// `22012`.

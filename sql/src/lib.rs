@@ -3,29 +3,47 @@
 //! A statement flows through this crate like this:
 //!
 //! ```text
-//!  text ──parse──► Statement ──plan──► Plan ──execute──► QueryResult
-//!                  (sqlparser)   (names bound to the      (rows or a tag)
-//!                                catalog, types inferred)
+//!  text ──parse──► Statement ──bind/plan──► Plan ──execute──► QueryResult
+//!                  (sqlparser)  (names bound to the     (rows pulled through
+//!                               catalog, types            iterators, or a
+//!                               inferred, access paths)   command tag)
 //! ```
 //!
 //! - `parse`: sqlparser with the PostgreSQL dialect.
-//! - `types`: PostgreSQL types and values, text/binary formats, casts, operators.
-//! - `functions`: built-in scalar functions.
-//! - `storage`: the seam to the key-value store (RocksDB in the node, memory in tests).
+//! - `types`, `functions`: PostgreSQL types and values, formats, casts,
+//!   operators and built-in functions.
+//! - `encoding`: order-preserving keys and row values for the key-value store.
+//! - `catalog`: databases, tables, indexes, sequences and views, stored as keys.
+//! - `plan`: binding and planning; `exec`: execution.
+//! - `statement`, `ddl`, `alter`, `copy`, `settings`: statement kinds.
+//! - `storage`: the seam to the key-value store (RocksDB in the node,
+//!   `memory` in tests).
 //! - `engine` / `session`: per-node shared state and per-connection state;
 //!   `Session` is the API the protocol edge calls.
 //! - `error`: the crate's error type, each carrying its SQLSTATE.
 
+pub mod alter;
+pub mod catalog;
+pub mod copy;
+pub mod ddl;
+pub mod encoding;
 pub mod engine;
 pub mod error;
+pub mod exec;
+pub mod expr;
 pub mod functions;
+pub mod memory;
 pub mod parse;
+pub mod plan;
+pub mod sequence;
 pub mod session;
+pub mod settings;
+pub mod statement;
 pub mod storage;
 pub mod types;
 
-pub use engine::{Engine, Session};
+pub use engine::Engine;
 pub use error::{Error, Result, SqlState};
-pub use session::{Column, CopyFormat, Prepared, QueryResult, TxnStatus};
+pub use session::{Column, CopyFormat, Prepared, QueryResult, Session, TxnStatus};
 pub use storage::{Isolation, Lsn, SavepointId, Storage, Transaction, TxnOptions};
 pub use types::{DataType, Value};

@@ -11,10 +11,17 @@
 //! Statements run synchronously: they may block on row locks, so the server
 //! calls them from a blocking thread, never from an async task directly.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use crate::catalog::DatabaseDef;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::storage::{Isolation, SavepointId, Transaction};
 use crate::types::{DataType, Value};
 
 /// A result column as described to the client (RowDescription).
@@ -31,7 +38,12 @@ pub struct Column {
 impl Column {
     /// A computed column (not from a table).
     pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
-        Column { name: name.into(), data_type, table_oid: 0, column_id: 0 }
+        Column {
+            name: name.into(),
+            data_type,
+            table_oid: 0,
+            column_id: 0,
+        }
     }
 }
 
@@ -70,7 +82,12 @@ pub enum QueryResult {
     /// `copy_in_done` (or `copy_in_fail`).
     CopyIn { columns: usize, format: CopyFormat },
     /// `COPY ... TO STDOUT`: the rows, already formatted, one line each.
-    CopyOut { columns: usize, format: CopyFormat, lines: Vec<Vec<u8>>, tag: String },
+    CopyOut {
+        columns: usize,
+        format: CopyFormat,
+        lines: Vec<Vec<u8>>,
+        tag: String,
+    },
     /// An empty query string.
     Empty,
 }
@@ -85,30 +102,120 @@ pub struct Prepared {
     /// The columns it returns, or `None` when it returns no rows.
     pub columns: Option<Arc<[Column]>>,
     pub(crate) statement: Option<crate::parse::Statement>,
+    /// Bound once at prepare time: the types the parameters resolved to.
+    pub(crate) bound_types: Vec<Option<DataType>>,
 }
 
 /// The flag a CancelRequest sets to stop a session's running statement.
 pub type CancelFlag = Arc<AtomicBool>;
 
-/// The session-facing API the protocol edge calls. The state and the
-/// statement execution live in `crate::engine`; this block is the contract.
-impl crate::engine::Session {
-    /// Runs a simple-protocol query string (possibly several statements).
-    /// Stops at the first error, which is the last element. A `CopyIn`
-    /// result also stops it: the server runs the copy sub-protocol next.
-    pub fn simple_query(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
-        self.run_simple(sql)
+/// An explicit transaction block (BEGIN ... COMMIT).
+pub(crate) struct OpenTxn {
+    pub txn: Arc<Mutex<Box<dyn Transaction>>>,
+    pub failed: bool,
+    pub savepoints: Vec<(String, SavepointId)>,
+    pub start: DateTime<Utc>,
+    pub isolation: Isolation,
+}
+
+/// One client connection's state.
+pub struct Session {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) user: String,
+    pub(crate) db: DatabaseDef,
+    pub(crate) pid: i32,
+    pub(crate) block: Option<OpenTxn>,
+    pub(crate) cancel: CancelFlag,
+    pub(crate) settings: HashMap<String, String>,
+    pub(crate) reported_changes: Vec<(String, String)>,
+    pub(crate) prepared: HashMap<String, Arc<Prepared>>,
+    pub(crate) currvals: Arc<Mutex<HashMap<String, i64>>>,
+    pub(crate) copy: Option<crate::copy::CopyIn>,
+}
+
+impl Session {
+    pub(crate) fn new(engine: Arc<Engine>, user: &str, db: DatabaseDef, pid: i32) -> Session {
+        Session {
+            engine,
+            user: user.to_string(),
+            db,
+            pid,
+            block: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            settings: crate::engine::default_settings(),
+            reported_changes: Vec::new(),
+            prepared: HashMap::new(),
+            currvals: Arc::default(),
+            copy: None,
+        }
+    }
+
+    /// The connected user.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The connected database.
+    pub fn database(&self) -> &str {
+        &self.db.name
+    }
+
+    /// The backend process id reported in BackendKeyData.
+    pub fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Applies a startup `options` setting (`-c name=value`).
+    pub fn set_startup_option(&mut self, name: &str, value: &str) {
+        self.settings.insert(name.to_lowercase(), value.to_string());
+    }
+
+    /// Initial ParameterStatus values sent after authentication.
+    pub fn startup_parameters(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = [
+            "server_version",
+            "server_encoding",
+            "client_encoding",
+            "datestyle",
+            "intervalstyle",
+            "timezone",
+            "integer_datetimes",
+            "standard_conforming_strings",
+            "is_superuser",
+            "application_name",
+        ]
+        .iter()
+        .map(|n| {
+            (
+                crate::engine::reported_name(n).to_string(),
+                self.settings.get(*n).cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+        out.push(("session_authorization".into(), self.user.clone()));
+        out
     }
 
     /// Parses and plans a statement for the extended protocol. `param_types`
     /// holds the types the client gave (`None` for "infer").
-    pub fn prepare(&mut self, sql: &str, param_types: &[Option<DataType>]) -> Result<Arc<Prepared>> {
+    pub fn prepare(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+    ) -> Result<Arc<Prepared>> {
         self.prepare_statement(sql, param_types)
     }
 
     /// Executes a prepared statement with bound parameter values.
     pub fn execute(&mut self, prepared: &Prepared, params: Vec<Value>) -> Result<QueryResult> {
         self.execute_prepared(prepared, params)
+    }
+
+    /// Runs a simple-protocol query string (possibly several statements).
+    /// Stops at the first error, which is the last element. A `CopyIn`
+    /// result also stops it: the server runs the copy sub-protocol next.
+    pub fn simple_query(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
+        self.run_simple(sql)
     }
 
     /// Feeds raw COPY data (any chunking) while a `CopyIn` is open.
@@ -133,7 +240,11 @@ impl crate::engine::Session {
 
     /// The transaction status for ReadyForQuery.
     pub fn status(&self) -> TxnStatus {
-        self.txn_status()
+        match &self.block {
+            None => TxnStatus::Idle,
+            Some(b) if b.failed => TxnStatus::Failed,
+            Some(_) => TxnStatus::InBlock,
+        }
     }
 
     /// Parameters to report with ParameterStatus after startup and whenever
@@ -144,6 +255,17 @@ impl crate::engine::Session {
 
     /// Ends the session: an open transaction is rolled back, locks released.
     pub fn close(&mut self) {
-        self.abort_transaction();
+        self.copy = None;
+        if let Some(block) = self.block.take() {
+            if let Ok(m) = Arc::try_unwrap(block.txn) {
+                m.into_inner().rollback();
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
     }
 }

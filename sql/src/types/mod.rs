@@ -14,12 +14,19 @@
 //! - `binary`: the binary wire format for the common types;
 //! - `cast`: explicit and implicit casts (`CAST`, `::`, assignment coercion);
 //! - `compare`: ordering and equality with SQL NULL logic;
-//! - `ops`: arithmetic and other operators, with overflow checks.
+//! - `ops`: arithmetic and other operators, with overflow checks;
+//! - `datetime`, `interval`, `numeric`, `json`: the per-family text formats
+//!   and arithmetic helpers the modules above share.
 
+pub mod arith;
 pub mod binary;
 pub mod cast;
 pub mod compare;
+pub mod container;
+pub mod datetime;
 pub mod interval;
+pub mod json;
+pub mod numeric;
 pub mod oid;
 pub mod ops;
 pub mod text;

@@ -1,0 +1,59 @@
+# Shared setup for deploy/up.sh, tests/run.sh and .ci/run (sourced, not run).
+#
+# - A stable build cache outside the clone, so the ~15 minute RocksDB C++
+#   build happens once per machine, not once per clone.
+# - Debian packages the build needs and a fresh machine may lack: libclang
+#   (bindgen, used by the rocksdb crate) and a C++ compiler.
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rustydb/target}"
+export CARGO_INCREMENTAL=0
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+_apt_updated=0
+# apt_install PACKAGE...: installs Debian packages non-interactively.
+apt_install() {
+    if [ "$_apt_updated" -eq 0 ]; then
+        as_root apt-get update -qq
+        _apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+have_libclang() {
+    ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so' && return 0
+    compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null && return 0
+    return 1
+}
+
+# ensure_build_deps: everything `cargo build --release` needs.
+ensure_build_deps() {
+    local missing=()
+    have_libclang || missing+=(libclang-dev)
+    command -v g++ >/dev/null 2>&1 || missing+=(g++)
+    command -v cargo >/dev/null 2>&1 || {
+        echo "error: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2
+        exit 1
+    }
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "==> installing build prerequisites: ${missing[*]}"
+        apt_install "${missing[@]}"
+    fi
+}
+
+# ensure_test_deps: what the test suite runs besides cargo (psql, pgbench,
+# and PostgreSQL server binaries for the differential tests).
+ensure_test_deps() {
+    ensure_build_deps
+    if ! command -v psql >/dev/null 2>&1 || ! command -v pgbench >/dev/null 2>&1; then
+        echo "==> installing PostgreSQL client tools"
+        apt_install postgresql-client
+    fi
+}

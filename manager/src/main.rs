@@ -1,0 +1,45 @@
+//! `rustydb`: the one RustyDB command.
+//!
+//! Subcommands:
+//! - `rustydb node`: run one storage node (`--config node.toml`, with
+//!   `--data-dir` and `--listen` overriding the file);
+//! - `rustydb up`: a local playground, one node with embedded defaults and
+//!   data under `./.rustydb/node1`, printing the `psql` line to connect.
+//!
+//! Both run until Ctrl-C or SIGTERM, then shut the node down in order
+//! (connections closed, sessions rolled back, storage flushed and closed).
+
+mod cli;
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rustydb: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            cli::Command::Node(args) => run::node(args).await,
+            cli::Command::Up(args) => run::up(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rustydb: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The `node` and `up` subcommands.
+
+use std::net::SocketAddr;
+
+use rustydb_node::server::ServerError;
+use rustydb_node::{Node, NodeConfig};
+
+use crate::cli::{NodeArgs, UpArgs};
+use crate::logging;
+
+/// `rustydb node`: config file, then flags on top.
+pub async fn node(args: NodeArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => NodeConfig::load(path).map_err(|e| e.to_string())?,
+        None => NodeConfig::default(),
+    };
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    logging::init(&config.log_level);
+    let listen = config.listen;
+    let node = Node::start(config).await.map_err(|e| explain(e, listen))?;
+    wait_for_signal().await;
+    node.shutdown().await;
+    Ok(())
+}
+
+/// `rustydb up`: a single local node with embedded defaults.
+pub async fn up(args: UpArgs) -> Result<(), String> {
+    let config = NodeConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        data_dir: args.data_dir,
+        ..NodeConfig::default()
+    };
+    logging::init(&config.log_level);
+    let (listen, data_dir) = (config.listen, config.data_dir.clone());
+    let node = Node::start(config).await.map_err(|e| explain(e, listen))?;
+    let port = node.local_addr().port();
+    println!(
+        "RustyDB is up (data in {}). Connect with:",
+        data_dir.display()
+    );
+    println!();
+    println!("    psql -h 127.0.0.1 -p {port} -U postgres postgres");
+    println!();
+    println!("Press Ctrl-C to stop.");
+    wait_for_signal().await;
+    println!("Stopping RustyDB...");
+    node.shutdown().await;
+    println!("Stopped.");
+    Ok(())
+}
+
+/// Turns a start failure into a message a person can act on.
+fn explain(e: ServerError, listen: SocketAddr) -> String {
+    match &e {
+        ServerError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+            format!(
+                "port {} on {} is already in use (another `rustydb up`, a node or PostgreSQL?). \
+             Stop it, or pick another port (`rustydb up --port N`, `rustydb node --listen ADDR`).",
+                listen.port(),
+                listen.ip()
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

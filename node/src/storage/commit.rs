@@ -1,0 +1,162 @@
+//! Group commit: many committers, one batch, one fsync.
+//!
+//! A committing transaction sends a `CommitRequest` (its mutations and
+//! before-images) over a channel and blocks on its own reply channel. The
+//! single committer thread loops:
+//!
+//! ```text
+//!   recv() one request  ──►  try_recv() every other queued request
+//!          │                         (up to max_group)
+//!          ▼
+//!   assign consecutive LSNs, build ONE WriteBatch:
+//!     data  cf: key → [lsn BE][value]   (or delete)
+//!     wal   cf: lsn BE → WalRecord      (one per request)
+//!     meta  cf: last_lsn → last LSN of the group
+//!          ▼
+//!   write with sync (fsync) ──► current_lsn = last ──► reply to each waiter
+//! ```
+//!
+//! While one group is being fsynced, new requests queue up and form the next
+//! group, so the number of fsyncs grows with time, not with committers.
+//!
+//! Invariants: the committer is the only writer of the `data` and `wal`
+//! column families, so LSNs are dense and assigned in write order; a failed
+//! write consumes no LSNs; `current_lsn` moves only after the batch is durable
+//! and visible, and every waiter is answered only after that.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rocksdb::{WriteBatch, WriteOptions, DB};
+use rustydb_sql::storage::Lsn;
+
+use super::engine::{cf, CF_DATA, CF_META, CF_WAL, META_LAST_LSN};
+use crate::error::{NodeError, Result};
+use crate::wal::{self, Mutation, WalRecord};
+
+/// What a committing transaction hands to the committer.
+pub(crate) struct CommitRequest {
+    pub(crate) mutations: Vec<Mutation>,
+    pub(crate) before_images: Vec<Mutation>,
+    /// Receives the assigned LSN, or the storage error's text.
+    pub(crate) reply: mpsc::SyncSender<Result<Lsn, String>>,
+}
+
+/// Messages to the committer thread.
+pub(crate) enum CommitMsg {
+    Commit(CommitRequest),
+    /// Finish queued commits, then exit (sent when the storage is dropped).
+    Shutdown,
+}
+
+/// The committer thread's state.
+pub(crate) struct Committer {
+    pub(crate) db: Arc<DB>,
+    pub(crate) rx: mpsc::Receiver<CommitMsg>,
+    pub(crate) current_lsn: Arc<AtomicU64>,
+    pub(crate) timeline: Arc<AtomicU64>,
+    pub(crate) sync: bool,
+    pub(crate) max_group: usize,
+}
+
+impl Committer {
+    /// The thread body: runs until `Shutdown` or until every sender is gone.
+    pub(crate) fn run(self) {
+        let mut write_opts = WriteOptions::default();
+        write_opts.set_sync(self.sync);
+        let mut group = Vec::with_capacity(self.max_group);
+        loop {
+            match self.rx.recv() {
+                Ok(CommitMsg::Commit(req)) => group.push(req),
+                Ok(CommitMsg::Shutdown) | Err(_) => break,
+            }
+            let mut shutdown = false;
+            while group.len() < self.max_group {
+                match self.rx.try_recv() {
+                    Ok(CommitMsg::Commit(req)) => group.push(req),
+                    Ok(CommitMsg::Shutdown) => {
+                        shutdown = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.write_group(&mut group, &write_opts);
+            if shutdown {
+                break;
+            }
+        }
+        tracing::debug!("group committer stopped");
+    }
+
+    /// Writes one group durably and answers its waiters.
+    fn write_group(&self, group: &mut Vec<CommitRequest>, write_opts: &WriteOptions) {
+        let first = self.current_lsn.load(Ordering::Acquire) + 1;
+        let result = self.build_batch(group, first).and_then(|batch| {
+            self.db
+                .write_opt(batch, write_opts)
+                .map_err(NodeError::from)
+        });
+        match result {
+            Ok(()) => {
+                let last = first + group.len() as u64 - 1;
+                self.current_lsn.store(last, Ordering::Release);
+                tracing::trace!(commits = group.len(), last_lsn = last, "group committed");
+                for (i, req) in group.drain(..).enumerate() {
+                    // A waiter that vanished (its thread died) is not our
+                    // problem: its commit is durable regardless.
+                    let _ = req.reply.send(Ok(Lsn(first + i as u64)));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, commits = group.len(), "group commit failed");
+                let msg = err.to_string();
+                for req in group.drain(..) {
+                    let _ = req.reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+
+    /// Builds the batch for a group whose first LSN is `first`.
+    fn build_batch(&self, group: &mut [CommitRequest], first: u64) -> Result<WriteBatch> {
+        let data = cf(&self.db, CF_DATA)?;
+        let wal_cf = cf(&self.db, CF_WAL)?;
+        let meta = cf(&self.db, CF_META)?;
+        let timeline = self.timeline.load(Ordering::Acquire);
+        let commit_time_micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let mut batch = WriteBatch::default();
+        let mut lsn = first;
+        for req in group.iter_mut() {
+            // The record takes the request's lists: after this point the
+            // request is only its reply channel.
+            let record = WalRecord {
+                lsn: Lsn(lsn),
+                timeline,
+                commit_time_micros,
+                mutations: std::mem::take(&mut req.mutations),
+                before_images: std::mem::take(&mut req.before_images),
+            };
+            let stamp = lsn.to_be_bytes();
+            let mut value = Vec::new();
+            for (key, new) in &record.mutations {
+                match new {
+                    Some(v) => {
+                        value.clear();
+                        value.extend_from_slice(&stamp);
+                        value.extend_from_slice(v);
+                        batch.put_cf(data, key, &value);
+                    }
+                    None => batch.delete_cf(data, key),
+                }
+            }
+            batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), record.encode());
+            lsn += 1;
+        }
+        batch.put_cf(meta, META_LAST_LSN, (lsn - 1).to_be_bytes());
+        Ok(batch)
+    }
+}

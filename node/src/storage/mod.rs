@@ -1,0 +1,31 @@
+//! The node's transactional storage: RocksDB, our WAL, group commit, locks.
+//!
+//! This module implements the SQL layer's storage seam
+//! (`rustydb_sql::storage::{Storage, Transaction}`) over one RocksDB `DB`:
+//!
+//! ```text
+//!  SQL executor ──► RocksTransaction ──get/scan──► OwnedSnapshot (RocksDB snapshot)
+//!                     │   │                          + own write buffer merged
+//!                     │   └─put/delete/lock──► LockManager (row locks, 40P01)
+//!                     └─commit──► group committer ──► one WriteBatch:
+//!                                  data cf + wal cf + meta cf, fsync once
+//! ```
+//!
+//! - `engine`: opening RocksDB (column families `data`, `wal`, `meta`),
+//!   recovery of the last LSN, the `RocksStorage` handle.
+//! - `snapshot`: snapshot reads and the merge of own writes into scans.
+//! - `txn`: the transaction (write buffer, savepoints, isolation).
+//! - `locks`: exclusive key locks, waits, deadlock detection, cancel.
+//! - `commit`: the group committer thread that assigns LSNs.
+//!
+//! The invariant everything rests on: a key's data and the WAL record that
+//! wrote it are in the same atomic RocksDB batch, and locks are released
+//! only after that batch is durable and visible.
+
+mod commit;
+mod engine;
+mod locks;
+mod snapshot;
+mod txn;
+
+pub use engine::{RocksStorage, StorageOptions};

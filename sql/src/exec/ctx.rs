@@ -1,0 +1,274 @@
+//! The execution context shared by a statement's iterators.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use crate::catalog::Catalog;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::expr::{Row, SessionFn};
+use crate::plan::Plan;
+use crate::session::CancelFlag;
+use crate::storage::Transaction;
+use crate::types::{cast, DataType, Value};
+use crate::SqlState;
+
+/// Session facts a statement may read.
+#[derive(Debug)]
+pub struct SessionFacts {
+    pub user: String,
+    pub database: String,
+    pub backend_pid: i32,
+    pub txn_start: DateTime<Utc>,
+    pub statement_start: DateTime<Utc>,
+    pub settings: HashMap<String, String>,
+    /// Last value nextval() returned per sequence in this session.
+    pub currvals: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+/// A stack frame of outer rows for correlated subqueries.
+#[derive(Debug)]
+pub struct OuterFrame {
+    row: Row,
+    parent: Option<Arc<OuterFrame>>,
+}
+
+type SubqueryCache = HashMap<usize, Option<Arc<Vec<Row>>>>;
+
+/// What every iterator of a statement shares.
+#[derive(Clone)]
+pub struct ExecCtx {
+    pub txn: Arc<Mutex<Box<dyn Transaction>>>,
+    pub engine: Arc<Engine>,
+    pub db: u32,
+    pub params: Arc<Vec<Value>>,
+    pub facts: Arc<SessionFacts>,
+    pub cancel: Option<CancelFlag>,
+    outer: Option<Arc<OuterFrame>>,
+    ctes: Arc<Mutex<HashMap<usize, Arc<Vec<Row>>>>>,
+    subqueries: Arc<Mutex<SubqueryCache>>,
+}
+
+impl ExecCtx {
+    /// A context for one statement.
+    pub fn new(
+        txn: Arc<Mutex<Box<dyn Transaction>>>,
+        engine: Arc<Engine>,
+        db: u32,
+        params: Vec<Value>,
+        facts: Arc<SessionFacts>,
+        cancel: Option<CancelFlag>,
+    ) -> Self {
+        ExecCtx {
+            txn,
+            engine,
+            db,
+            params: Arc::new(params),
+            facts,
+            cancel,
+            outer: None,
+            ctes: Arc::default(),
+            subqueries: Arc::default(),
+        }
+    }
+
+    /// Fails with `57014` once the statement has been cancelled.
+    pub fn check_cancel(&self) -> Result<()> {
+        if let Some(c) = &self.cancel {
+            if c.load(Ordering::Relaxed) {
+                return Err(Error::new(
+                    SqlState::QUERY_CANCELED,
+                    "canceling statement due to user request",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A context with `row` pushed as the innermost outer row.
+    pub fn with_outer(&self, row: &[Value]) -> ExecCtx {
+        let mut c = self.clone();
+        c.outer = Some(Arc::new(OuterFrame {
+            row: row.to_vec(),
+            parent: self.outer.clone(),
+        }));
+        c
+    }
+
+    /// Reads column `i` of the outer row `depth` levels up.
+    pub fn outer_value(&self, depth: usize, i: usize) -> Result<Value> {
+        let mut frame = self.outer.as_ref();
+        for _ in 1..depth {
+            frame = frame.and_then(|f| f.parent.as_ref());
+        }
+        frame
+            .and_then(|f| f.row.get(i))
+            .cloned()
+            .ok_or_else(|| Error::internal("outer reference out of range"))
+    }
+
+    /// The value of parameter `$i+1`.
+    pub fn param(&self, i: usize) -> Result<Value> {
+        self.params.get(i).cloned().ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_PARAMETER,
+                format!("there is no parameter ${}", i + 1),
+            )
+        })
+    }
+
+    /// Rows of a materialised CTE.
+    pub fn cte(&self, id: usize) -> Result<Arc<Vec<Row>>> {
+        self.ctes
+            .lock()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::internal("CTE not materialised"))
+    }
+
+    /// Stores a CTE's rows.
+    pub fn set_cte(&self, id: usize, rows: Vec<Row>) {
+        self.ctes.lock().insert(id, Arc::new(rows));
+    }
+
+    /// Runs a subquery for the current row. Uncorrelated subqueries run once.
+    pub fn run_subquery(&self, plan: &Arc<Plan>, row: &[Value]) -> Result<Arc<Vec<Row>>> {
+        let key = Arc::as_ptr(plan) as usize;
+        let cached = self.subqueries.lock().get(&key).cloned();
+        match cached {
+            Some(Some(rows)) => return Ok(rows),
+            Some(None) => {}
+            None => {
+                let correlated = format!("{plan:?}").contains("Outer(");
+                if !correlated {
+                    let rows = Arc::new(super::collect(plan, &self.with_outer(row))?);
+                    self.subqueries.lock().insert(key, Some(rows.clone()));
+                    return Ok(rows);
+                }
+                self.subqueries.lock().insert(key, None);
+            }
+        }
+        Ok(Arc::new(super::collect(plan, &self.with_outer(row))?))
+    }
+
+    /// Whether a subquery returns any row (stops at the first).
+    pub fn subquery_has_rows(&self, plan: &Arc<Plan>, row: &[Value]) -> Result<bool> {
+        match super::open(plan, &self.with_outer(row))?.next() {
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(e),
+            None => Ok(false),
+        }
+    }
+
+    /// Runs `f` with catalog access through the statement's transaction.
+    pub fn with_catalog<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
+        let mut txn = self.txn.lock();
+        let mut catalog = Catalog {
+            txn: &mut **txn,
+            cache: &self.engine.catalog_cache,
+            db: self.db,
+        };
+        f(&mut catalog)
+    }
+
+    /// Evaluates a function that needs the session or the engine.
+    pub fn session_function(&self, f: &SessionFn, args: Vec<Value>) -> Result<Value> {
+        let text_arg = |i: usize| -> Result<String> {
+            match args.get(i) {
+                Some(Value::Text(s)) => Ok(s.clone()),
+                Some(Value::Null) | None => Err(Error::new(
+                    SqlState::NULL_VALUE_NOT_ALLOWED,
+                    "argument must not be null",
+                )),
+                Some(other) => Ok(crate::types::text::format(other)),
+            }
+        };
+        Ok(match f {
+            SessionFn::Now => Value::TimestampTz(self.facts.txn_start),
+            SessionFn::StatementTimestamp => Value::TimestampTz(self.facts.statement_start),
+            SessionFn::ClockTimestamp => Value::TimestampTz(Utc::now()),
+            SessionFn::CurrentDate => Value::Date(self.facts.txn_start.date_naive()),
+            SessionFn::CurrentTime => Value::Time(self.facts.txn_start.time()),
+            SessionFn::CurrentUser => Value::Text(self.facts.user.clone()),
+            SessionFn::CurrentDatabase => Value::Text(self.facts.database.clone()),
+            SessionFn::CurrentSchema => Value::Text("public".into()),
+            SessionFn::CurrentSchemas => match args.first() {
+                Some(Value::Bool(true)) => Value::Array(vec![
+                    Value::Text("pg_catalog".into()),
+                    Value::Text("public".into()),
+                ]),
+                _ => Value::Array(vec![Value::Text("public".into())]),
+            },
+            SessionFn::Version => Value::Text(crate::engine::VERSION_STRING.into()),
+            SessionFn::BackendPid => Value::Int4(self.facts.backend_pid),
+            SessionFn::CurrentLsn => Value::Text(self.engine.current_lsn().to_string()),
+            SessionFn::TxidCurrent => Value::Int8(self.engine.current_lsn().0 as i64 + 1),
+            SessionFn::PgTypeof(t) => Value::Text(crate::types::oid::type_name(t)),
+            SessionFn::Catalog(name) => super::catalog_fn::call(self, name, &args)?,
+            SessionFn::CurrentSetting => {
+                let name = text_arg(0)?.to_lowercase();
+                let missing_ok = matches!(args.get(1), Some(Value::Bool(true)));
+                match crate::engine::setting_value(&self.facts.settings, &name) {
+                    Some(v) => Value::Text(v),
+                    None if missing_ok => Value::Null,
+                    None => {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_OBJECT,
+                            format!("unrecognized configuration parameter \"{name}\""),
+                        ))
+                    }
+                }
+            }
+            SessionFn::NextVal => {
+                let name = text_arg(0)?;
+                let def = self.with_catalog(|c| c.sequence(&name))?;
+                let v = self.engine.sequences.next(&self.engine, &def)?;
+                self.facts.currvals.lock().insert(name, v);
+                Value::Int8(v)
+            }
+            SessionFn::CurrVal => {
+                let name = text_arg(0)?;
+                self.with_catalog(|c| c.sequence(&name))?;
+                match self.facts.currvals.lock().get(&name) {
+                    Some(v) => Value::Int8(*v),
+                    None => {
+                        return Err(Error::new(
+                            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            format!(
+                                "currval of sequence \"{name}\" is not yet defined in this session"
+                            ),
+                        ))
+                    }
+                }
+            }
+            SessionFn::SetVal => {
+                let name = text_arg(0)?;
+                let def = self.with_catalog(|c| c.sequence(&name))?;
+                let value =
+                    match cast::cast(args.get(1).cloned().unwrap_or(Value::Null), &DataType::Int8)?
+                    {
+                        Value::Int8(v) => v,
+                        _ => return Ok(Value::Null),
+                    };
+                let is_called = !matches!(args.get(2), Some(Value::Bool(false)));
+                if value < def.min || value > def.max {
+                    return Err(Error::new(
+                        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                        format!("setval: value {value} is out of bounds for sequence \"{name}\" ({}..{})", def.min, def.max),
+                    ));
+                }
+                self.engine
+                    .sequences
+                    .set(&self.engine, &def, value, is_called)?;
+                if is_called {
+                    self.facts.currvals.lock().insert(name, value);
+                }
+                Value::Int8(value)
+            }
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Table scans: full, primary-key lookups and ranges, index lookups and ranges.
+
+use std::sync::Arc;
+
+use super::{ExecCtx, RowIter};
+use crate::catalog::{IndexDef, TableDef};
+use crate::encoding::keycode::{self, prefix_end};
+use crate::encoding::{keys, row};
+use crate::error::Result;
+use crate::expr::{Expr, Row};
+use crate::plan::Access;
+use crate::types::{cast, compare, Value};
+
+const PAGE: usize = 512;
+
+/// Opens a scan of `table` by `access`, applying `filter` to every row.
+pub fn open_scan(
+    db: u32,
+    table: Arc<TableDef>,
+    access: &Access,
+    filter: Option<Expr>,
+    with_key: bool,
+    ctx: &ExecCtx,
+) -> Result<RowIter> {
+    let prefix = keys::object_prefix(db, table.id);
+    let plen = prefix.len();
+    // With `with_key`, each row carries its storage key (minus the table
+    // prefix) as a trailing hidden `ctid` column, for UPDATE and DELETE.
+    let decode = move |k: &[u8], v: &[u8]| -> Result<Row> {
+        let mut row = row::decode_row(v)?;
+        if with_key {
+            row.push(Value::Bytea(k.get(plen..).unwrap_or_default().to_vec()));
+        }
+        Ok(row)
+    };
+    let rows: RowIter = match access {
+        Access::Full => Box::new(
+            RangeScan::new(ctx.clone(), prefix.clone(), prefix_end(&prefix))
+                .map(move |r| r.and_then(|(k, v)| decode(&k, &v))),
+        ),
+        Access::PrimaryKey(tuples) => {
+            let mut found = Vec::new();
+            for tuple in tuples {
+                let Some(key_values) = key_values(&table, &table.primary_key, tuple, ctx)? else {
+                    continue;
+                };
+                let mut key = prefix.clone();
+                key.extend(keycode::encode_values(&key_values)?);
+                if let Some(raw) = ctx.txn.lock().get(&key)? {
+                    found.push(decode(&key, &raw)?);
+                }
+            }
+            Box::new(found.into_iter().map(Ok))
+        }
+        Access::PrimaryRange { low, high } => {
+            let col = table.primary_key.first().copied().unwrap_or(0);
+            let (from, to) = range_bounds(&table, col, &prefix, low.as_ref(), high.as_ref(), ctx)?;
+            Box::new(
+                RangeScan::new(ctx.clone(), from, to)
+                    .map(move |r| r.and_then(|(k, v)| decode(&k, &v))),
+            )
+        }
+        Access::Index {
+            index,
+            keys: tuples,
+        } => {
+            let mut pks = Vec::new();
+            for tuple in tuples {
+                let Some(vals) = key_values(&table, &index.columns[..tuple.len()], tuple, ctx)?
+                else {
+                    continue;
+                };
+                let mut p = keys::object_prefix(db, index.id);
+                p.extend(keycode::encode_values(&vals)?);
+                let end = prefix_end(&p);
+                for entry in RangeScan::new(ctx.clone(), p, end) {
+                    pks.push(entry?.1);
+                }
+            }
+            fetch_rows(ctx.clone(), prefix, pks, decode)
+        }
+        Access::IndexRange { index, low, high } => {
+            let col = index.columns.first().copied().unwrap_or(0);
+            let iprefix = keys::object_prefix(db, index.id);
+            let (from, to) = range_bounds(&table, col, &iprefix, low.as_ref(), high.as_ref(), ctx)?;
+            let pks = RangeScan::new(ctx.clone(), from, to)
+                .map(|r| r.map(|(_, v)| v))
+                .collect::<Result<Vec<_>>>()?;
+            fetch_rows(ctx.clone(), prefix, pks, decode)
+        }
+    };
+    match filter {
+        None => Ok(rows),
+        Some(f) => {
+            let ctx = ctx.clone();
+            Ok(Box::new(rows.filter_map(move |r| match r {
+                Ok(row) => match f.eval_predicate(&row, &ctx) {
+                    Ok(true) => Some(Ok(row)),
+                    Ok(false) => None,
+                    Err(e) => Some(Err(e)),
+                },
+                Err(e) => Some(Err(e)),
+            })))
+        }
+    }
+}
+
+/// Reads rows by their primary key bytes (from index entries).
+fn fetch_rows(
+    ctx: ExecCtx,
+    prefix: Vec<u8>,
+    pks: Vec<Vec<u8>>,
+    decode: impl Fn(&[u8], &[u8]) -> Result<Row> + 'static,
+) -> RowIter {
+    Box::new(pks.into_iter().filter_map(move |pk| {
+        let mut key = prefix.clone();
+        key.extend_from_slice(&pk);
+        let got = ctx.txn.lock().get(&key);
+        match got {
+            Ok(Some(raw)) => Some(decode(&key, &raw)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }))
+}
+
+/// Evaluates key expressions and converts them to the columns' types.
+/// `None` when a value cannot equal any stored key (e.g. 2.5 for an int).
+pub fn key_values(
+    table: &TableDef,
+    columns: &[usize],
+    exprs: &[Expr],
+    ctx: &ExecCtx,
+) -> Result<Option<Vec<Value>>> {
+    let mut out = Vec::with_capacity(exprs.len());
+    for (col, e) in columns.iter().zip(exprs) {
+        let v = e.eval(&[], ctx)?;
+        match exact_cast(v, table, *col) {
+            Some(v) if !v.is_null() => out.push(v),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+fn exact_cast(v: Value, table: &TableDef, col: usize) -> Option<Value> {
+    let ty = &table.columns.get(col)?.data_type;
+    let converted = cast::cast(v.clone(), ty).ok()?;
+    match compare::compare(&converted, &v) {
+        Ok(o) if o.is_eq() => Some(converted),
+        _ => None,
+    }
+}
+
+fn range_bounds(
+    table: &TableDef,
+    col: usize,
+    prefix: &[u8],
+    low: Option<&(Expr, bool)>,
+    high: Option<&(Expr, bool)>,
+    ctx: &ExecCtx,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut from = prefix.to_vec();
+    let mut to = prefix_end(prefix);
+    if let Some((e, inclusive)) = low {
+        if let Some(v) = exact_cast(e.eval(&[], ctx)?, table, col).filter(|v| !v.is_null()) {
+            let mut k = prefix.to_vec();
+            keycode::encode_value(&mut k, &v)?;
+            from = if *inclusive { k } else { prefix_end(&k) };
+        }
+    }
+    if let Some((e, inclusive)) = high {
+        if let Some(v) = exact_cast(e.eval(&[], ctx)?, table, col).filter(|v| !v.is_null()) {
+            let mut k = prefix.to_vec();
+            keycode::encode_value(&mut k, &v)?;
+            to = if *inclusive { prefix_end(&k) } else { k };
+        }
+    }
+    Ok((from, to))
+}
+
+/// Pages through a key range of the statement's transaction.
+pub struct RangeScan {
+    ctx: ExecCtx,
+    next: Vec<u8>,
+    end: Vec<u8>,
+    buffer: std::vec::IntoIter<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+impl RangeScan {
+    /// Scans `from <= key < end`.
+    pub fn new(ctx: ExecCtx, from: Vec<u8>, end: Vec<u8>) -> Self {
+        RangeScan {
+            ctx,
+            next: from,
+            end,
+            buffer: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for RangeScan {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(kv) = self.buffer.next() {
+            return Some(Ok(kv));
+        }
+        if self.done || self.next >= self.end {
+            return None;
+        }
+        if let Err(e) = self.ctx.check_cancel() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        let page = match self.ctx.txn.lock().scan(&self.next, &self.end, PAGE) {
+            Ok(p) => p,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        if page.len() < PAGE {
+            self.done = true;
+        }
+        if let Some((last, _)) = page.last() {
+            self.next = last.clone();
+            self.next.push(0);
+        }
+        self.buffer = page.into_iter();
+        self.buffer.next().map(Ok)
+    }
+}
+
+/// Reads every row of a table (used by DDL and DML).
+pub fn all_rows(
+    ctx: &ExecCtx,
+    db: u32,
+    table: &TableDef,
+) -> impl Iterator<Item = Result<(Vec<u8>, Row)>> {
+    let prefix = keys::object_prefix(db, table.id);
+    let end = prefix_end(&prefix);
+    RangeScan::new(ctx.clone(), prefix, end)
+        .map(|r| r.and_then(|(k, v)| Ok((k, row::decode_row(&v)?))))
+}
+
+/// An index's key for a row (values, and the pk for non-unique ones).
+pub fn index_entry_key(
+    db: u32,
+    index: &IndexDef,
+    row: &[Value],
+    pk: &[u8],
+) -> Result<(Vec<u8>, bool)> {
+    let mut key = keys::object_prefix(db, index.id);
+    let values: Vec<Value> = index
+        .columns
+        .iter()
+        .map(|c| row.get(*c).cloned().unwrap_or(Value::Null))
+        .collect();
+    let has_null = values.iter().any(Value::is_null);
+    key.extend(keycode::encode_values(&values)?);
+    // Unique entries are keyed by the values alone, so a second row with
+    // the same values collides on the key; NULLs never collide.
+    let unique_key = index.unique && !has_null;
+    if !unique_key {
+        key.extend_from_slice(pk);
+    }
+    Ok((key, unique_key))
+}

@@ -1,0 +1,590 @@
+//! Planning FROM: tables, views, CTEs, subqueries, table functions, joins.
+
+use std::sync::Arc;
+
+use sqlparser::ast;
+
+use super::bind::{ident, Binder};
+use super::scope::{Scope, ScopeColumn};
+use super::{Access, JoinKind, Plan, ProjectSetItem};
+use crate::catalog::Relation;
+use crate::error::{Error, Result};
+use crate::expr::Expr;
+use crate::types::{DataType, Value};
+use crate::SqlState;
+
+/// Set-returning functions allowed in FROM and in select lists.
+pub fn is_srf(name: &str) -> bool {
+    matches!(
+        name,
+        "generate_series"
+            | "unnest"
+            | "jsonb_array_elements"
+            | "json_array_elements"
+            | "jsonb_array_elements_text"
+            | "json_array_elements_text"
+            | "jsonb_object_keys"
+            | "json_object_keys"
+            | "regexp_split_to_table"
+            | "generate_subscripts"
+    )
+}
+
+/// The output type of a set-returning function.
+pub fn srf_type(name: &str, args: &[DataType]) -> Result<DataType> {
+    Ok(match name {
+        "generate_series" => match args.first() {
+            Some(DataType::Int8) | Some(DataType::Numeric(_)) => args[0].clone(),
+            Some(DataType::Timestamp) => DataType::Timestamp,
+            Some(DataType::TimestampTz) => DataType::TimestampTz,
+            _ if args.iter().any(|a| *a == DataType::Int8) => DataType::Int8,
+            _ => DataType::Int4,
+        },
+        "unnest" => match args.first() {
+            Some(DataType::Array(e)) => (**e).clone(),
+            _ => DataType::Text,
+        },
+        "jsonb_array_elements" => DataType::Jsonb,
+        "json_array_elements" => DataType::Json,
+        "generate_subscripts" => DataType::Int4,
+        _ => DataType::Text,
+    })
+}
+
+impl<'a> Binder<'a> {
+    /// Plans a FROM list (comma-separated items are cross joined).
+    pub fn from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
+        let mut acc: Option<(Plan, Scope)> = None;
+        for twj in from {
+            let item = self.table_with_joins(twj, acc.as_ref().map(|(_, s)| s))?;
+            acc = Some(match acc {
+                None => match item {
+                    (
+                        Plan::Lateral {
+                            right, right_width, ..
+                        },
+                        scope,
+                    ) => {
+                        let left = Box::new(Plan::Values {
+                            rows: vec![vec![]],
+                            width: 0,
+                        });
+                        (
+                            Plan::Lateral {
+                                left,
+                                right,
+                                left_outer_join: false,
+                                right_width,
+                            },
+                            scope,
+                        )
+                    }
+                    other => other,
+                },
+                Some((lp, ls)) => self.join_plans(lp, ls, item, JoinKind::Cross, None)?,
+            });
+        }
+        Ok(acc.unwrap_or((
+            Plan::Values {
+                rows: vec![vec![]],
+                width: 0,
+            },
+            Scope::default(),
+        )))
+    }
+
+    fn table_with_joins(
+        &mut self,
+        twj: &ast::TableWithJoins,
+        left_of: Option<&Scope>,
+    ) -> Result<(Plan, Scope)> {
+        let mut acc = self.table_factor(&twj.relation, left_of)?;
+        for j in &twj.joins {
+            use ast::JoinOperator as J;
+            let (kind, constraint) = match &j.join_operator {
+                J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
+                J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
+                J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
+                J::FullOuter(c) => (JoinKind::Full, Some(c)),
+                J::CrossJoin(_) => (JoinKind::Cross, None),
+                other => return Err(Error::unsupported(format!("join type {other:?}"))),
+            };
+            let right = self.table_factor(&j.relation, Some(&acc.1))?;
+            acc = self.join_plans(acc.0, acc.1, right, kind, constraint)?;
+        }
+        Ok(acc)
+    }
+
+    fn join_plans(
+        &mut self,
+        lp: Plan,
+        ls: Scope,
+        (rp, mut rs): (Plan, Scope),
+        kind: JoinKind,
+        constraint: Option<&ast::JoinConstraint>,
+    ) -> Result<(Plan, Scope)> {
+        let left_width = ls.len();
+        let right_width = rs.len();
+        if let Plan::Lateral { right, .. } = rp {
+            let scope = ls.join(&rs);
+            let left_outer_join = kind == JoinKind::Left;
+            let mut plan = Plan::Lateral {
+                left: Box::new(lp),
+                right,
+                left_outer_join,
+                right_width,
+            };
+            if let Some(ast::JoinConstraint::On(on)) = constraint {
+                let pred = self.predicate(on, &scope, "JOIN/ON")?;
+                if !matches!(pred, Expr::Literal(Value::Bool(true))) {
+                    if left_outer_join {
+                        return Err(Error::unsupported(
+                            "LEFT JOIN LATERAL with a join condition other than true",
+                        ));
+                    }
+                    plan = Plan::Filter {
+                        input: Box::new(plan),
+                        predicate: pred,
+                    };
+                }
+            }
+            return Ok((plan, scope));
+        }
+        let mut on = None;
+        match constraint {
+            Some(ast::JoinConstraint::On(e)) => {
+                let scope = ls.join(&rs);
+                on = Some(self.predicate(e, &scope, "JOIN/ON")?);
+            }
+            Some(ast::JoinConstraint::Using(cols)) => {
+                let names: Vec<String> = cols
+                    .iter()
+                    .map(|c| c.to_string().trim_matches('"').to_string())
+                    .collect();
+                on = self.using_condition(&ls, &mut rs, &names)?;
+            }
+            Some(ast::JoinConstraint::Natural) => {
+                let names: Vec<String> = ls
+                    .columns
+                    .iter()
+                    .filter(|c| !c.hidden && rs.columns.iter().any(|r| r.name == c.name))
+                    .map(|c| c.name.clone())
+                    .collect();
+                on = self.using_condition(&ls, &mut rs, &names)?;
+            }
+            Some(ast::JoinConstraint::None) | None => {
+                if kind != JoinKind::Cross && kind != JoinKind::Inner {
+                    return Err(Error::syntax("syntax error: join requires a condition"));
+                }
+            }
+        }
+        let scope = ls.join(&rs);
+        let (equi, rest) = match on {
+            Some(pred) => super::access::split_equi_join(pred, left_width),
+            None => (vec![], None),
+        };
+        let kind = if kind == JoinKind::Cross {
+            JoinKind::Inner
+        } else {
+            kind
+        };
+        Ok((
+            Plan::Join {
+                left: Box::new(lp),
+                right: Box::new(rp),
+                kind,
+                equi,
+                on: rest,
+                left_width,
+                right_width,
+            },
+            scope,
+        ))
+    }
+
+    fn using_condition(
+        &mut self,
+        ls: &Scope,
+        rs: &mut Scope,
+        names: &[String],
+    ) -> Result<Option<Expr>> {
+        let mut cond: Option<Expr> = None;
+        for n in names {
+            let li = ls.resolve(None, n)?.ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{n}\" specified in USING clause does not exist in left table"
+                    ),
+                )
+            })?;
+            let ri = rs.resolve(None, n)?.ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{n}\" specified in USING clause does not exist in right table"
+                    ),
+                )
+            })?;
+            let (eq, _) = self.apply_binary(
+                crate::types::ops::BinaryOp::Eq,
+                Expr::Column(li),
+                ls.columns[li].data_type.clone(),
+                Expr::Column(ls.len() + ri),
+                rs.columns[ri].data_type.clone(),
+            )?;
+            rs.columns[ri].hidden = true;
+            cond = Some(match cond {
+                None => eq,
+                Some(c) => Expr::And(Box::new(c), Box::new(eq)),
+            });
+        }
+        Ok(cond)
+    }
+
+    fn table_factor(
+        &mut self,
+        tf: &ast::TableFactor,
+        left_of: Option<&Scope>,
+    ) -> Result<(Plan, Scope)> {
+        match tf {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
+                if let Some(args) = args {
+                    let fname = super::func::function_name(name);
+                    let list: Vec<ast::Expr> = args
+                        .args
+                        .iter()
+                        .filter_map(|a| match a {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                Some(e.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    return self.table_function(&fname, &list, alias.as_ref(), left_of);
+                }
+                let parts: Vec<String> = name
+                    .0
+                    .iter()
+                    .map(|p| match p {
+                        ast::ObjectNamePart::Identifier(id) => ident(id),
+                        ast::ObjectNamePart::Function(f) => ident(&f.name),
+                    })
+                    .collect();
+                let (schema, rel) = match parts.as_slice() {
+                    [r] => (None, r.clone()),
+                    [s, r] => (Some(s.clone()), r.clone()),
+                    [_, s, r] => (Some(s.clone()), r.clone()),
+                    _ => return Err(Error::syntax(format!("improper relation name: {name}"))),
+                };
+                let alias_name = alias
+                    .as_ref()
+                    .map(|a| ident(&a.name))
+                    .unwrap_or_else(|| rel.clone());
+                let (plan, scope) = self.named_relation(schema.as_deref(), &rel)?;
+                let scope = apply_alias(scope, &alias_name, alias.as_ref())?;
+                Ok((plan, scope))
+            }
+            ast::TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
+                let (plan, scope) = if *lateral {
+                    let outer = left_of.cloned().unwrap_or_default();
+                    let (plan, scope) = self.subquery(subquery, &outer)?;
+                    (
+                        Plan::Lateral {
+                            left: Box::new(Plan::Values {
+                                rows: vec![],
+                                width: 0,
+                            }),
+                            right: plan,
+                            left_outer_join: false,
+                            right_width: scope.len(),
+                        },
+                        scope,
+                    )
+                } else {
+                    self.query(subquery)?
+                };
+                let alias_name = alias
+                    .as_ref()
+                    .map(|a| ident(&a.name))
+                    .unwrap_or_else(|| "unnamed_subquery".into());
+                Ok((plan, apply_alias(scope, &alias_name, alias.as_ref())?))
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                let (plan, scope) = self.table_with_joins(table_with_joins, left_of)?;
+                match alias {
+                    Some(a) => Ok((plan, apply_alias(scope, &ident(&a.name), Some(a))?)),
+                    None => Ok((plan, scope)),
+                }
+            }
+            ast::TableFactor::Function {
+                name, args, alias, ..
+            } => {
+                let fname = super::func::function_name(name);
+                let list: Vec<ast::Expr> = args
+                    .iter()
+                    .filter_map(|a| match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                self.table_function(&fname, &list, alias.as_ref(), left_of)
+            }
+            ast::TableFactor::UNNEST {
+                alias, array_exprs, ..
+            } => self.table_function("unnest", array_exprs, alias.as_ref(), left_of),
+            other => Err(Error::unsupported(format!(
+                "FROM item not supported: {other}"
+            ))),
+        }
+    }
+
+    /// A set-returning function in FROM. It may reference earlier FROM
+    /// items (implicitly LATERAL, as in PostgreSQL).
+    fn table_function(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        alias: Option<&ast::TableAlias>,
+        left_of: Option<&Scope>,
+    ) -> Result<(Plan, Scope)> {
+        if !is_srf(name) {
+            return Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function {name} does not exist or is not a set-returning function"),
+            ));
+        }
+        let outer = left_of.cloned().unwrap_or_default();
+        self.outer.push(outer);
+        let bound: Result<Vec<(Expr, DataType)>> = args
+            .iter()
+            .map(|a| self.expr(a, &Scope::default()))
+            .collect();
+        self.outer.pop();
+        let mut exprs = Vec::new();
+        let mut types = Vec::new();
+        for (e, t) in bound? {
+            let target = if t == DataType::Unknown {
+                DataType::Text
+            } else {
+                t.clone()
+            };
+            exprs.push(self.coerce_unknown(e, &t, &target)?);
+            types.push(target);
+        }
+        let ty = srf_type(name, &types)?;
+        let correlated = exprs.iter().any(has_outer);
+        let base = Plan::Values {
+            rows: vec![vec![]],
+            width: 0,
+        };
+        let inner = Plan::ProjectSet {
+            input: Box::new(base),
+            exprs: vec![ProjectSetItem::Srf(name.to_string(), exprs)],
+        };
+        let alias_name = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| name.to_string());
+        let scope = Scope {
+            columns: vec![ScopeColumn {
+                table: Some(alias_name.clone()),
+                name: alias_name.clone(),
+                data_type: ty,
+                table_oid: 0,
+                column_id: 0,
+                hidden: false,
+            }],
+        };
+        let scope = apply_alias(scope, &alias_name, alias)?;
+        if correlated {
+            let width = scope.len();
+            return Ok((
+                Plan::Lateral {
+                    left: Box::new(Plan::Values {
+                        rows: vec![],
+                        width: 0,
+                    }),
+                    right: Arc::new(inner),
+                    left_outer_join: false,
+                    right_width: width,
+                },
+                scope,
+            ));
+        }
+        Ok((inner, scope))
+    }
+
+    /// A table, view, sequence, CTE or system catalog by name.
+    fn named_relation(&mut self, schema: Option<&str>, name: &str) -> Result<(Plan, Scope)> {
+        if schema.is_none() {
+            if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name) {
+                return Ok((
+                    Plan::CteScan {
+                        id: cte.id,
+                        width: cte.scope.len(),
+                    },
+                    cte.scope.clone(),
+                ));
+            }
+        }
+        let user_schema = matches!(schema, None | Some("public"));
+        if user_schema {
+            if let Some(rel) = self.catalog.relation(name)? {
+                return self.relation_plan(&rel);
+            }
+        }
+        if matches!(
+            schema,
+            None | Some("pg_catalog") | Some("information_schema")
+        ) {
+            if let Some(found) = super::system::system_table(self, schema, name)? {
+                return Ok(found);
+            }
+        }
+        let shown = match schema {
+            Some(s) => format!("{s}.{name}"),
+            None => name.to_string(),
+        };
+        Err(Error::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{shown}\" does not exist"),
+        ))
+    }
+
+    pub(crate) fn relation_plan(&mut self, rel: &Relation) -> Result<(Plan, Scope)> {
+        match rel {
+            Relation::Table(t) => {
+                let scope = Scope {
+                    columns: t
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| ScopeColumn {
+                            table: Some(t.name.clone()),
+                            name: c.name.clone(),
+                            data_type: c.data_type.clone(),
+                            table_oid: t.id,
+                            column_id: i as i16 + 1,
+                            hidden: false,
+                        })
+                        .collect(),
+                };
+                Ok((
+                    Plan::Scan {
+                        db: self.catalog.db,
+                        table: Arc::new(t.clone()),
+                        access: Access::Full,
+                        filter: None,
+                        with_key: false,
+                    },
+                    scope,
+                ))
+            }
+            Relation::View(v) => {
+                let stmts = crate::parse::parse(&v.query)?;
+                let Some(ast::Statement::Query(q)) = stmts.first() else {
+                    return Err(Error::internal("view definition is not a query"));
+                };
+                let saved = std::mem::take(&mut self.outer);
+                let saved_ctes = std::mem::take(&mut self.ctes);
+                let r = self.query(q);
+                self.outer = saved;
+                self.ctes = saved_ctes;
+                let (plan, mut scope) = r?;
+                for (c, n) in scope.columns.iter_mut().zip(&v.columns) {
+                    c.name = n.clone();
+                }
+                Ok((plan, scope.with_alias(&v.name)))
+            }
+            Relation::Sequence(s) => {
+                let state = self.session.sequence_state(s)?;
+                let rows = vec![vec![
+                    Value::Int8(state.0),
+                    Value::Int8(0),
+                    Value::Bool(state.1),
+                ]];
+                let scope = Scope::computed([
+                    ("last_value".to_string(), DataType::Int8),
+                    ("log_cnt".into(), DataType::Int8),
+                    ("is_called".into(), DataType::Bool),
+                ])
+                .with_alias(&s.name);
+                Ok((
+                    Plan::Rows {
+                        rows: Arc::new(rows),
+                        width: 3,
+                    },
+                    scope,
+                ))
+            }
+            Relation::Index { name, .. } => Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("\"{name}\" is an index"),
+            )),
+        }
+    }
+
+    /// Projects the select list; set-returning calls become a ProjectSet.
+    pub(crate) fn project_with_srfs(&mut self, input: Plan, exprs: Vec<Expr>) -> Result<Plan> {
+        let has_srf = exprs
+            .iter()
+            .any(|e| matches!(e, Expr::Function(n, _) if is_srf(n)));
+        if !has_srf {
+            if exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i))
+                && exprs.len() == input.width()
+            {
+                return Ok(input);
+            }
+            return Ok(Plan::Project {
+                input: Box::new(input),
+                exprs,
+            });
+        }
+        let items = exprs
+            .into_iter()
+            .map(|e| match e {
+                Expr::Function(n, args) if is_srf(&n) => ProjectSetItem::Srf(n, args),
+                other => ProjectSetItem::Scalar(other),
+            })
+            .collect();
+        Ok(Plan::ProjectSet {
+            input: Box::new(input),
+            exprs: items,
+        })
+    }
+}
+
+fn has_outer(e: &Expr) -> bool {
+    format!("{e:?}").contains("Outer(")
+}
+
+/// Applies `AS alias (c1, c2, ...)` to a scope.
+fn apply_alias(scope: Scope, alias: &str, def: Option<&ast::TableAlias>) -> Result<Scope> {
+    let mut scope = scope.with_alias(alias);
+    if let Some(def) = def {
+        if def.columns.len() > scope.len() {
+            return Err(Error::new(
+                SqlState::INVALID_COLUMN_REFERENCE,
+                format!(
+                    "table \"{alias}\" has {} columns available but {} columns specified",
+                    scope.len(),
+                    def.columns.len()
+                ),
+            ));
+        }
+        for (c, n) in scope.columns.iter_mut().zip(&def.columns) {
+            c.name = ident(&n.name);
+        }
+    }
+    Ok(scope)
+}

@@ -1,0 +1,183 @@
+//! SET, RESET and DISCARD: session settings.
+
+use sqlparser::ast::{self, Statement};
+
+use crate::error::{Error, Result};
+use crate::session::{QueryResult, Session};
+use crate::SqlState;
+
+/// Settings a client may change, beyond any `prefix.name` custom setting.
+fn is_known(name: &str) -> bool {
+    crate::engine::default_settings().contains_key(name)
+}
+
+fn value_text(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.clone(),
+            ast::Value::Boolean(b) => if *b { "on" } else { "off" }.into(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(id) => id.value.clone(),
+        other => other.to_string().trim_matches('\'').to_string(),
+    }
+}
+
+impl Session {
+    fn set_setting(&mut self, name: &str, value: String) -> Result<()> {
+        let name = name.to_lowercase();
+        if !is_known(&name) && !name.contains('.') {
+            return Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            ));
+        }
+        let value = match name.as_str() {
+            "timezone" => {
+                if !matches!(
+                    value.to_lowercase().as_str(),
+                    "utc" | "gmt" | "etc/utc" | "z" | "zulu" | "universal"
+                ) {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"TimeZone\": \"{value}\""),
+                    )
+                    .with_hint("RustyDB currently supports only the UTC time zone."));
+                }
+                "UTC".to_string()
+            }
+            "client_encoding" => {
+                let v = value.to_uppercase().replace('-', "");
+                if v != "UTF8" && v != "UNICODE" {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"client_encoding\": \"{value}\""),
+                    ));
+                }
+                "UTF8".to_string()
+            }
+            "transaction_isolation" | "default_transaction_isolation" => {
+                let v = value.to_lowercase();
+                if !matches!(
+                    v.as_str(),
+                    "read committed" | "repeatable read" | "serializable" | "read uncommitted"
+                ) {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"{name}\": \"{value}\""),
+                    ));
+                }
+                v
+            }
+            "datestyle" => {
+                let v = value.to_uppercase();
+                if !v.contains("ISO") {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"DateStyle\": \"{value}\""),
+                    )
+                    .with_hint("RustyDB currently supports only the ISO date style."));
+                }
+                "ISO, MDY".to_string()
+            }
+            _ => value,
+        };
+        if crate::engine::is_reported(&name) {
+            self.reported_changes.push((
+                crate::engine::reported_name(&name).to_string(),
+                value.clone(),
+            ));
+        }
+        self.settings.insert(name, value);
+        Ok(())
+    }
+
+    fn reset_setting(&mut self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        match crate::engine::default_settings().remove(&name) {
+            Some(v) => self.set_setting(&name, v),
+            None if name.contains('.') => {
+                self.settings.remove(&name);
+                Ok(())
+            }
+            None => Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            )),
+        }
+    }
+
+    /// Statements that touch only session state. `None`: not one of them.
+    pub(crate) fn session_statement(&mut self, stmt: &Statement) -> Result<Option<QueryResult>> {
+        let done = |t: &str| Ok(Some(QueryResult::Command { tag: t.to_string() }));
+        match stmt {
+            Statement::Set(set) => match set {
+                ast::Set::SingleAssignment {
+                    variable, values, ..
+                } => {
+                    let name = variable.to_string().trim_matches('"').to_string();
+                    let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                    if value.eq_ignore_ascii_case("default") {
+                        self.reset_setting(&name)?;
+                    } else {
+                        self.set_setting(&name, value)?;
+                    }
+                    done("SET")
+                }
+                ast::Set::SetTimeZone { value, .. } => {
+                    self.set_setting("timezone", value_text(value))?;
+                    done("SET")
+                }
+                ast::Set::SetNames { charset_name, .. } => {
+                    self.set_setting("client_encoding", charset_name.value.clone())?;
+                    done("SET")
+                }
+                ast::Set::SetTransaction { modes, .. } => {
+                    for m in modes {
+                        match m {
+                            ast::TransactionMode::IsolationLevel(l) => {
+                                let v = l.to_string().to_lowercase();
+                                if let Some(b) = &mut self.block {
+                                    b.isolation = crate::statement::isolation_setting(
+                                        &[("x".to_string(), v.clone())].into_iter().collect(),
+                                        "x",
+                                    );
+                                }
+                                self.settings.insert("transaction_isolation".into(), v);
+                            }
+                            ast::TransactionMode::AccessMode(a) => {
+                                let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);
+                                self.settings.insert(
+                                    "transaction_read_only".into(),
+                                    if ro { "on" } else { "off" }.into(),
+                                );
+                            }
+                        }
+                    }
+                    done("SET")
+                }
+                ast::Set::SetSessionAuthorization(_) | ast::Set::SetRole { .. } => done("SET"),
+                other => Err(Error::unsupported(format!("{other} is not supported"))),
+            },
+            Statement::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => {
+                        self.settings = crate::engine::default_settings();
+                    }
+                    ast::Reset::ConfigurationParameter(name) => {
+                        self.reset_setting(&name.to_string())?
+                    }
+                    ast::Reset::SessionAuthorization => {}
+                }
+                done("RESET")
+            }
+            Statement::Discard { .. } => {
+                self.prepared.clear();
+                self.settings = crate::engine::default_settings();
+                done("DISCARD ALL")
+            }
+            _ => Ok(None),
+        }
+    }
+}

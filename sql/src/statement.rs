@@ -1,0 +1,566 @@
+//! Running statements: transaction handling and dispatch.
+//!
+//! Outside a transaction block every statement runs in its own implicit
+//! transaction, committed on success and rolled back on error. Inside a
+//! block (BEGIN ... COMMIT) statements share the block's transaction; the
+//! first error marks the block failed, and until ROLLBACK (or ROLLBACK TO a
+//! savepoint) every statement gets `25P02`, as in PostgreSQL. COMMIT of a
+//! failed block rolls back and reports `ROLLBACK`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use parking_lot::Mutex;
+use sqlparser::ast::{self, Statement};
+
+use crate::catalog::{Catalog, SequenceDef};
+use crate::error::{Error, Result};
+use crate::exec::{self, ExecCtx, SessionFacts};
+use crate::plan::bind::{Binder, SessionView};
+use crate::plan::scope::Scope;
+use crate::session::{Column, OpenTxn, Prepared, QueryResult, Session};
+use crate::storage::{Isolation, Transaction, TxnOptions};
+use crate::types::{DataType, Value};
+use crate::SqlState;
+
+/// What the binder may ask about the session.
+pub(crate) struct View<'a> {
+    pub session: &'a Session,
+}
+
+impl SessionView for View<'_> {
+    fn user(&self) -> &str {
+        &self.session.user
+    }
+    fn database(&self) -> &str {
+        &self.session.db.name
+    }
+    fn setting(&self, name: &str) -> Option<String> {
+        crate::engine::setting_value(&self.session.settings, name)
+    }
+    fn settings(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .session
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+    fn databases(&self) -> Vec<(u32, String)> {
+        let Ok(mut txn) = self.session.engine.storage.begin(TxnOptions {
+            read_only: true,
+            ..Default::default()
+        }) else {
+            return vec![];
+        };
+        let list = crate::catalog::databases(&mut *txn).unwrap_or_default();
+        txn.rollback();
+        list.into_iter().map(|d| (d.id, d.name)).collect()
+    }
+    fn sequence_state(&self, def: &SequenceDef) -> Result<(i64, bool)> {
+        self.session
+            .engine
+            .sequences
+            .peek(&self.session.engine, def)
+    }
+}
+
+/// Whether a statement is transaction control.
+fn is_txn_control(s: &Statement) -> bool {
+    matches!(
+        s,
+        Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+    )
+}
+
+impl Session {
+    pub(crate) fn run_simple(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
+        self.cancel
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let statements = match crate::parse::parse(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail_block();
+                return vec![Err(e)];
+            }
+        };
+        if statements.is_empty() {
+            return vec![Ok(QueryResult::Empty)];
+        }
+        let mut out = Vec::new();
+        for stmt in &statements {
+            let r = self.run_statement(stmt, vec![], &[]);
+            let stop = r.is_err() || matches!(r, Ok(QueryResult::CopyIn { .. }));
+            out.push(r);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+
+    pub(crate) fn prepare_statement(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+    ) -> Result<Arc<Prepared>> {
+        let mut statements = crate::parse::parse(sql)?;
+        if statements.len() > 1 {
+            return Err(Error::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let Some(stmt) = statements.pop() else {
+            return Ok(Arc::new(Prepared {
+                sql: sql.to_string(),
+                param_types: vec![],
+                columns: None,
+                statement: None,
+                bound_types: vec![],
+            }));
+        };
+        let (types, columns) = self.describe(&stmt, param_types)?;
+        let param_types: Vec<DataType> = types
+            .iter()
+            .map(|t| t.clone().unwrap_or(DataType::Text))
+            .collect();
+        let bound_types = param_types.iter().cloned().map(Some).collect();
+        Ok(Arc::new(Prepared {
+            sql: sql.to_string(),
+            param_types,
+            columns,
+            statement: Some(stmt),
+            bound_types,
+        }))
+    }
+
+    pub(crate) fn execute_prepared(
+        &mut self,
+        p: &Prepared,
+        params: Vec<Value>,
+    ) -> Result<QueryResult> {
+        self.cancel
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        match &p.statement {
+            None => Ok(QueryResult::Empty),
+            Some(stmt) => self.run_statement(stmt, params, &p.bound_types),
+        }
+    }
+
+    /// Parameter types and result columns of a statement, without running it.
+    fn describe(
+        &mut self,
+        stmt: &Statement,
+        given: &[Option<DataType>],
+    ) -> Result<(Vec<Option<DataType>>, Option<Arc<[Column]>>)> {
+        if is_txn_control(stmt) || !returns_rows(stmt) && !has_params(stmt) {
+            return Ok((
+                given.to_vec(),
+                if returns_rows(stmt) {
+                    Some(Arc::from(vec![]))
+                } else {
+                    None
+                },
+            ));
+        }
+        let txn = self.statement_txn()?;
+        let result = {
+            let mut guard = txn.lock();
+            let view = View { session: self };
+            let mut binder = self.binder(&mut **guard, &view, given);
+            crate::plan::bind_statement(&mut binder, stmt)
+                .map(|bound| (binder.params.clone(), bound.columns()))
+        };
+        self.end_statement_txn(txn, result.is_ok());
+        result
+    }
+
+    pub(crate) fn binder<'a>(
+        &'a self,
+        txn: &'a mut dyn Transaction,
+        view: &'a View<'a>,
+        params: &[Option<DataType>],
+    ) -> Binder<'a> {
+        Binder {
+            catalog: Catalog {
+                txn,
+                cache: &self.engine.catalog_cache,
+                db: self.db.id,
+            },
+            session: view,
+            params: params.to_vec(),
+            outer: vec![],
+            ctes: vec![],
+            next_cte_id: 0,
+            agg: None,
+        }
+    }
+
+    /// The transaction a statement runs in: the block's or a new implicit one.
+    fn statement_txn(&mut self) -> Result<Arc<Mutex<Box<dyn Transaction>>>> {
+        if let Some(b) = &self.block {
+            let mut t = b.txn.lock();
+            t.new_statement();
+            drop(t);
+            return Ok(b.txn.clone());
+        }
+        let isolation = isolation_setting(&self.settings, "default_transaction_isolation");
+        let read_only = self
+            .settings
+            .get("default_transaction_read_only")
+            .is_some_and(|v| v == "on");
+        let txn = self.engine.storage.begin(TxnOptions {
+            isolation,
+            read_only,
+            cancel: Some(self.cancel.clone()),
+        })?;
+        Ok(Arc::new(Mutex::new(txn)))
+    }
+
+    /// Ends an implicit transaction (commit or rollback); a block's is left open.
+    fn end_statement_txn(&self, txn: Arc<Mutex<Box<dyn Transaction>>>, _ok: bool) {
+        if self.block.is_none() {
+            if let Ok(m) = Arc::try_unwrap(txn) {
+                m.into_inner().rollback();
+            }
+        }
+    }
+
+    fn commit_implicit(&self, txn: Arc<Mutex<Box<dyn Transaction>>>) -> Result<()> {
+        match Arc::try_unwrap(txn) {
+            Ok(m) => m.into_inner().commit().map(|_| ()),
+            Err(_) => Err(Error::internal("transaction still in use at commit")),
+        }
+    }
+
+    fn fail_block(&mut self) {
+        if let Some(b) = &mut self.block {
+            b.failed = true;
+        }
+    }
+
+    /// Runs one statement with transaction handling.
+    pub(crate) fn run_statement(
+        &mut self,
+        stmt: &Statement,
+        params: Vec<Value>,
+        param_types: &[Option<DataType>],
+    ) -> Result<QueryResult> {
+        if is_txn_control(stmt) {
+            return self.transaction_control(stmt);
+        }
+        if self.block.as_ref().is_some_and(|b| b.failed) {
+            return Err(Error::new(
+                SqlState::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let r = self.run_in_transaction(stmt, params, param_types);
+        if r.is_err() {
+            self.fail_block();
+        }
+        r
+    }
+
+    fn run_in_transaction(
+        &mut self,
+        stmt: &Statement,
+        params: Vec<Value>,
+        param_types: &[Option<DataType>],
+    ) -> Result<QueryResult> {
+        if let Some(r) = self.session_statement(stmt)? {
+            return Ok(r);
+        }
+        if crate::ddl::needs_no_transaction_block(stmt) {
+            if self.block.is_some() {
+                return Err(Error::new(
+                    SqlState::ACTIVE_SQL_TRANSACTION,
+                    format!(
+                        "{} cannot run inside a transaction block",
+                        crate::ddl::statement_name(stmt)
+                    ),
+                ));
+            }
+            return crate::ddl::database_statement(self, stmt);
+        }
+        let txn = self.statement_txn()?;
+        let result = self.execute_in(&txn, stmt, params, param_types);
+        if self.block.is_some() {
+            return result;
+        }
+        match result {
+            Ok(QueryResult::CopyIn { columns, format }) => {
+                // The COPY keeps the implicit transaction until CopyDone.
+                if let Some(copy) = &mut self.copy {
+                    copy.implicit_txn = Some(txn);
+                }
+                Ok(QueryResult::CopyIn { columns, format })
+            }
+            Ok(r) => {
+                self.commit_implicit(txn)?;
+                Ok(r)
+            }
+            Err(e) => {
+                self.end_statement_txn(txn, false);
+                Err(e)
+            }
+        }
+    }
+
+    fn facts(&self) -> Arc<SessionFacts> {
+        let now = Utc::now();
+        Arc::new(SessionFacts {
+            user: self.user.clone(),
+            database: self.db.name.clone(),
+            backend_pid: self.pid,
+            txn_start: self.block.as_ref().map(|b| b.start).unwrap_or(now),
+            statement_start: now,
+            settings: self.settings.clone(),
+            currvals: self.currvals.clone(),
+        })
+    }
+
+    /// Binds and executes a statement in `txn`.
+    fn execute_in(
+        &mut self,
+        txn: &Arc<Mutex<Box<dyn Transaction>>>,
+        stmt: &Statement,
+        params: Vec<Value>,
+        param_types: &[Option<DataType>],
+    ) -> Result<QueryResult> {
+        let bound = {
+            let mut guard = txn.lock();
+            let view = View { session: self };
+            let mut binder = self.binder(&mut **guard, &view, param_types);
+            crate::plan::bind_statement(&mut binder, stmt)?
+        };
+        let ctx = ExecCtx::new(
+            txn.clone(),
+            self.engine.clone(),
+            self.db.id,
+            params,
+            self.facts(),
+            Some(self.cancel.clone()),
+        );
+        match bound {
+            crate::plan::Bound::Query(plan, scope) => {
+                let rows = exec::collect(&plan, &ctx)?;
+                let tag = format!("SELECT {}", rows.len());
+                Ok(QueryResult::Rows {
+                    columns: columns_of(&scope),
+                    rows,
+                    tag,
+                })
+            }
+            crate::plan::Bound::Dml(plan, ret) => {
+                let r = exec::dml::execute(&plan, &ctx)?;
+                let verb = match plan {
+                    crate::plan::dml::DmlPlan::Insert(_) => "INSERT 0",
+                    crate::plan::dml::DmlPlan::Update(_) => "UPDATE",
+                    crate::plan::dml::DmlPlan::Delete(_) => "DELETE",
+                };
+                let tag = format!("{verb} {}", r.count);
+                match ret {
+                    Some(scope) => Ok(QueryResult::Rows {
+                        columns: columns_of(&scope),
+                        rows: r.returning,
+                        tag,
+                    }),
+                    None => Ok(QueryResult::Command { tag }),
+                }
+            }
+            crate::plan::Bound::Explain(lines) => Ok(QueryResult::Rows {
+                columns: Arc::from(vec![Column::new("QUERY PLAN", DataType::Text)]),
+                tag: format!("EXPLAIN {}", lines.len()),
+                rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+            }),
+            crate::plan::Bound::Other => crate::ddl::execute(self, &ctx, stmt),
+        }
+    }
+
+    fn transaction_control(&mut self, stmt: &Statement) -> Result<QueryResult> {
+        let tag = |t: &str| Ok(QueryResult::Command { tag: t.to_string() });
+        match stmt {
+            Statement::StartTransaction { modes, .. } => {
+                if self.block.is_some() {
+                    // PostgreSQL warns and carries on.
+                    return tag("BEGIN");
+                }
+                let mut isolation =
+                    isolation_setting(&self.settings, "default_transaction_isolation");
+                let mut read_only = self
+                    .settings
+                    .get("default_transaction_read_only")
+                    .is_some_and(|v| v == "on");
+                for m in modes {
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => isolation = isolation_of(l),
+                        ast::TransactionMode::AccessMode(a) => {
+                            read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
+                        }
+                    }
+                }
+                let txn = self.engine.storage.begin(TxnOptions {
+                    isolation,
+                    read_only,
+                    cancel: Some(self.cancel.clone()),
+                })?;
+                self.block = Some(OpenTxn {
+                    txn: Arc::new(Mutex::new(txn)),
+                    failed: false,
+                    savepoints: vec![],
+                    start: Utc::now(),
+                    isolation,
+                });
+                tag("BEGIN")
+            }
+            Statement::Commit { .. } => match self.block.take() {
+                None => tag("COMMIT"),
+                Some(b) => {
+                    let failed = b.failed;
+                    let Ok(m) = Arc::try_unwrap(b.txn) else {
+                        return Err(Error::internal("transaction still in use at commit"));
+                    };
+                    let txn = m.into_inner();
+                    if failed {
+                        txn.rollback();
+                        tag("ROLLBACK")
+                    } else {
+                        txn.commit()?;
+                        tag("COMMIT")
+                    }
+                }
+            },
+            Statement::Rollback {
+                savepoint: None, ..
+            } => {
+                if let Some(b) = self.block.take() {
+                    if let Ok(m) = Arc::try_unwrap(b.txn) {
+                        m.into_inner().rollback();
+                    }
+                }
+                tag("ROLLBACK")
+            }
+            Statement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => {
+                let name = crate::plan::bind::ident(name);
+                let Some(b) = &mut self.block else {
+                    return Err(Error::new(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
+                    ));
+                };
+                let Some(pos) = b.savepoints.iter().rposition(|(n, _)| *n == name) else {
+                    b.failed = true;
+                    return Err(Error::new(
+                        SqlState("3B001"),
+                        format!("savepoint \"{name}\" does not exist"),
+                    ));
+                };
+                let id = b.savepoints[pos].1;
+                b.savepoints.truncate(pos + 1);
+                b.txn.lock().rollback_to(id)?;
+                b.failed = false;
+                tag("ROLLBACK")
+            }
+            Statement::Savepoint { name } => {
+                let name = crate::plan::bind::ident(name);
+                let Some(b) = &mut self.block else {
+                    return Err(Error::new(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "SAVEPOINT can only be used in transaction blocks",
+                    ));
+                };
+                if b.failed {
+                    return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
+                }
+                let id = b.txn.lock().savepoint();
+                b.savepoints.push((name, id));
+                tag("SAVEPOINT")
+            }
+            Statement::ReleaseSavepoint { name } => {
+                let name = crate::plan::bind::ident(name);
+                let Some(b) = &mut self.block else {
+                    return Err(Error::new(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "RELEASE SAVEPOINT can only be used in transaction blocks",
+                    ));
+                };
+                if b.failed {
+                    return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
+                }
+                let Some(pos) = b.savepoints.iter().rposition(|(n, _)| *n == name) else {
+                    b.failed = true;
+                    return Err(Error::new(
+                        SqlState("3B001"),
+                        format!("savepoint \"{name}\" does not exist"),
+                    ));
+                };
+                b.savepoints.truncate(pos);
+                tag("RELEASE")
+            }
+            _ => Err(Error::internal("not transaction control")),
+        }
+    }
+}
+
+/// Isolation from a setting value.
+pub(crate) fn isolation_setting(
+    settings: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Isolation {
+    match settings.get(name).map(String::as_str) {
+        Some("repeatable read") | Some("serializable") => Isolation::RepeatableRead,
+        _ => Isolation::ReadCommitted,
+    }
+}
+
+fn isolation_of(l: &ast::TransactionIsolationLevel) -> Isolation {
+    match l {
+        ast::TransactionIsolationLevel::RepeatableRead
+        | ast::TransactionIsolationLevel::Serializable
+        | ast::TransactionIsolationLevel::Snapshot => Isolation::RepeatableRead,
+        _ => Isolation::ReadCommitted,
+    }
+}
+
+/// RowDescription columns from a scope.
+pub(crate) fn columns_of(scope: &Scope) -> Arc<[Column]> {
+    scope
+        .columns
+        .iter()
+        .map(|c| Column {
+            name: c.name.clone(),
+            data_type: if c.data_type == DataType::Unknown {
+                DataType::Text
+            } else {
+                c.data_type.clone()
+            },
+            table_oid: c.table_oid,
+            column_id: c.column_id.max(0),
+        })
+        .collect()
+}
+
+/// Whether a statement produces rows.
+fn returns_rows(s: &Statement) -> bool {
+    match s {
+        Statement::Query(_) | Statement::ShowVariable { .. } | Statement::Explain { .. } => true,
+        Statement::Insert(i) => i.returning.is_some(),
+        Statement::Update(u) => u.returning.is_some(),
+        Statement::Delete(d) => d.returning.is_some(),
+        _ => false,
+    }
+}
+
+fn has_params(s: &Statement) -> bool {
+    s.to_string().contains('$')
+}
