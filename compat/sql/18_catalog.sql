@@ -1,0 +1,36 @@
+-- pg_catalog / information_schema queries that psql and drivers issue.
+CREATE TABLE cat_t (id int PRIMARY KEY, name varchar(20) NOT NULL, price numeric(8,2), created timestamptz, tags text);
+CREATE INDEX cat_t_name ON cat_t (name);
+CREATE TABLE cat_u (k bigint);
+CREATE SEQUENCE cat_seq;
+SELECT split_part(version(), ' ', 1), current_setting('server_version_num')::int / 10000;
+SELECT current_schema(), current_database(), current_user;
+SELECT typname, typlen FROM pg_type WHERE oid IN (16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 114, 3802) ORDER BY oid;
+SELECT oid, typname FROM pg_type WHERE typname IN ('int4', 'text', 'bool', 'numeric', 'timestamptz') ORDER BY oid;
+SELECT format_type(23, -1), format_type(1043, 24), format_type(1700, 524294), format_type(1184, -1);
+SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'pg_catalog', 'information_schema') ORDER BY 1;
+SELECT datname FROM pg_database WHERE datname = current_database();
+SELECT relname, relkind FROM pg_class WHERE relname IN ('cat_t', 'cat_u', 'cat_t_pkey', 'cat_t_name', 'cat_seq') ORDER BY relname;
+SELECT c.relname, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname LIKE 'cat_%' AND c.relkind = 'r' ORDER BY 1;
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a WHERE a.attrelid = 'cat_t'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum;
+SELECT 'cat_t'::regclass::text, 'public.cat_u'::regclass::text;
+-- error: 42P01
+SELECT 'cat_missing'::regclass;
+SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name;
+SELECT column_name, data_type, is_nullable, character_maximum_length, numeric_precision, numeric_scale FROM information_schema.columns WHERE table_name = 'cat_t' ORDER BY ordinal_position;
+SELECT indexname FROM pg_indexes WHERE tablename = 'cat_t' ORDER BY 1;
+SELECT i.indisunique, i.indisprimary, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'cat_t'::regclass ORDER BY c.relname;
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'cat_t'::regclass ORDER BY conname;
+SELECT name, setting FROM pg_settings WHERE name IN ('client_encoding', 'DateStyle', 'standard_conforming_strings', 'integer_datetimes') ORDER BY name;
+SELECT count(*) > 0 FROM pg_settings;
+SELECT current_setting('standard_conforming_strings'), current_setting('client_encoding');
+SELECT pg_catalog.pg_table_is_visible('cat_t'::regclass), has_table_privilege('cat_t', 'SELECT');
+SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY 1;
+SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'public';
+SELECT pg_get_indexdef('cat_t_name'::regclass);
+SELECT pg_backend_pid() > 0, pg_is_in_recovery();
+SELECT obj_description('cat_t'::regclass, 'pg_class') IS NULL;
+DROP INDEX cat_t_name;
+SELECT indexname FROM pg_indexes WHERE tablename = 'cat_t' ORDER BY 1;
+DROP TABLE cat_u;
+SELECT relname FROM pg_class WHERE relname LIKE 'cat_%' AND relkind = 'r' ORDER BY 1;
