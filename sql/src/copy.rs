@@ -411,43 +411,42 @@ impl CopyIn {
 
     fn feed(&mut self, data: &[u8]) -> Result<()> {
         self.buffer.extend_from_slice(data);
+        let buffer = std::mem::take(&mut self.buffer);
+        let mut pos = 0;
+        let result = self.feed_lines(&buffer, &mut pos);
+        // Keep only the incomplete tail (one copy per chunk, not per line).
+        self.buffer = buffer[pos..].to_vec();
+        result
+    }
+
+    /// Consumes complete records from `buf[*pos..]`, advancing `pos`.
+    fn feed_lines(&mut self, buf: &[u8], pos: &mut usize) -> Result<()> {
         loop {
-            let Some(nl) = self.buffer.iter().position(|b| *b == b'\n') else {
-                return Ok(());
-            };
+            let rest = &buf[*pos..];
+            let Some(nl) = rest.iter().position(|b| *b == b'\n') else { return Ok(()) };
             let mut end = nl;
             if self.options.format == CopyFormat::Csv {
                 // A quoted field may hold newlines: find a complete record.
                 let mut search = 0;
                 loop {
-                    let Some(p) = self.buffer[search..].iter().position(|b| *b == b'\n') else {
-                        return Ok(());
-                    };
+                    let Some(p) = rest[search..].iter().position(|b| *b == b'\n') else { return Ok(()) };
                     end = search + p;
-                    let text = String::from_utf8_lossy(&self.buffer[..end]);
+                    let text = String::from_utf8_lossy(&rest[..end]);
                     if csv_fields(text.trim_end_matches('\r'), &self.options).is_some() {
                         break;
                     }
                     search = end + 1;
                 }
             }
-            let line_bytes: Vec<u8> = self.buffer.drain(..=end).collect();
-            let line =
-                String::from_utf8(line_bytes[..line_bytes.len() - 1].to_vec()).map_err(|_| {
-                    Error::new(
-                        SqlState::CHARACTER_NOT_IN_REPERTOIRE,
-                        "invalid byte sequence for encoding \"UTF8\"",
-                    )
-                })?;
+            let line = std::str::from_utf8(&rest[..end]).map_err(|_| Error::new(SqlState::CHARACTER_NOT_IN_REPERTOIRE, "invalid byte sequence for encoding \"UTF8\""))?;
+            *pos += end + 1;
             let line = line.trim_end_matches('\r');
             if self.options.format == CopyFormat::Text && line == "\\." {
                 continue;
             }
             let fields = match self.options.format {
                 CopyFormat::Text => text_fields(line, &self.options)?,
-                CopyFormat::Csv => csv_fields(line, &self.options).ok_or_else(|| {
-                    Error::new(SqlState("22P04"), "unterminated CSV quoted field")
-                })?,
+                CopyFormat::Csv => csv_fields(line, &self.options).ok_or_else(|| Error::new(SqlState("22P04"), "unterminated CSV quoted field"))?,
             };
             self.add_record(fields)?;
         }

@@ -138,11 +138,14 @@ pub fn database_statement(session: &mut Session, stmt: &Statement) -> Result<Que
 /// Deletes every key with `prefix`.
 fn delete_range(txn: &mut dyn crate::storage::Transaction, prefix: &[u8]) -> Result<()> {
     let end = prefix_end(prefix);
+    let mut from = prefix.to_vec();
     loop {
-        let page = txn.scan(prefix, &end, 1024)?;
-        if page.is_empty() {
-            return Ok(());
-        }
+        let page = txn.scan(&from, &end, 1024)?;
+        let Some((last, _)) = page.last() else { return Ok(()) };
+        // Continue after this page: rescanning from the prefix would walk
+        // over every key already deleted (quadratic in the table size).
+        from = last.clone();
+        from.push(0);
         for (k, _) in page {
             txn.delete(&k)?;
         }

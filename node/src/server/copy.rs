@@ -56,6 +56,9 @@ pub(crate) async fn copy_out(
     Ok(())
 }
 
+/// How much COPY data to gather before handing it to the session.
+const COPY_CHUNK_BYTES: usize = 256 * 1024;
+
 /// Runs COPY FROM STDIN; returns the `COPY n` tag or the statement error.
 pub(crate) async fn copy_in(
     c: &mut Connection,
@@ -70,6 +73,9 @@ pub(crate) async fn copy_in(
         )))?;
     c.conn.flush().await?;
     let mut failed: Option<Error> = None;
+    // Clients often send one CopyData per row; hand the session large
+    // chunks so a bulk load is not one thread hop per row.
+    let mut pending: Vec<u8> = Vec::new();
     loop {
         let message = match c.conn.read_message().await {
             Ok(m) => m,
@@ -86,16 +92,22 @@ pub(crate) async fn copy_in(
         match message {
             PgWireFrontendMessage::CopyData(data) => {
                 if failed.is_none() {
-                    let chunk = data.data;
-                    if let Err(e) = c.session.call(move |s| s.copy_in_data(&chunk)).await? {
-                        failed = Some(e);
+                    pending.extend_from_slice(&data.data);
+                    if pending.len() >= COPY_CHUNK_BYTES {
+                        let chunk = std::mem::take(&mut pending);
+                        if let Err(e) = c.session.call(move |s| s.copy_in_data(&chunk)).await? {
+                            failed = Some(e);
+                        }
                     }
                 }
             }
             PgWireFrontendMessage::CopyDone(_) => {
                 return match failed {
                     Some(e) => Ok(Err(e)),
-                    None => c.session.call(|s| s.copy_in_done()).await,
+                    None => {
+                        let chunk = std::mem::take(&mut pending);
+                        c.session.call(move |s| s.copy_in_data(&chunk).and_then(|_| s.copy_in_done())).await
+                    }
                 };
             }
             PgWireFrontendMessage::CopyFail(fail) => {
