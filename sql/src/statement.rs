@@ -360,7 +360,7 @@ impl Session {
         match bound {
             crate::plan::Bound::Query(plan, scope) => {
                 let rows = exec::collect(&plan, &ctx)?;
-                let tag = format!("SELECT {}", rows.len());
+                let tag = if matches!(stmt, Statement::ShowVariable { .. }) { "SHOW".to_string() } else { format!("SELECT {}", rows.len()) };
                 Ok(QueryResult::Rows {
                     columns: columns_of(&scope),
                     rows,

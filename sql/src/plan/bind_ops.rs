@@ -333,6 +333,9 @@ impl<'a> Binder<'a> {
             }
             _ => (l, lt, r, rt),
         };
+        // char(n) compares and concatenates without its padding.
+        let (l, lt) = strip_bpchar(l, lt);
+        let (r, rt) = strip_bpchar(r, rt);
         let ty = ops::binary_op_type(op, &lt, &rt)?;
         Ok((Expr::Binary(op, Box::new(l), Box::new(r)), ty))
     }
@@ -345,6 +348,12 @@ impl<'a> Binder<'a> {
         grouped: bool,
     ) -> Result<Bound> {
         use ast::UnaryOperator as U;
+        // PostgreSQL binds unary minus tighter than `^`: `-2 ^ 2` is 4.
+        if let (U::Minus, ast::Expr::BinaryOp { left, op: ast::BinaryOperator::PGExp, right }) = (op, expr) {
+            let neg = ast::Expr::UnaryOp { op: U::Minus, expr: left.clone() };
+            let rewritten = ast::Expr::BinaryOp { left: Box::new(neg), op: ast::BinaryOperator::PGExp, right: right.clone() };
+            return self.child(&rewritten, scope, grouped);
+        }
         // Negative numeric literals fold, so -2147483648 is an integer.
         if let (U::Minus, ast::Expr::Value(v)) = (op, expr) {
             if let ast::Value::Number(n, _) = &v.value {
@@ -469,4 +478,13 @@ pub fn number_literal(n: &str) -> Result<Bound> {
 /// The identifier text of a column alias.
 pub fn alias_name(id: &ast::Ident) -> String {
     ident(id)
+}
+
+/// A `char(n)` operand as text without trailing blanks, which is how
+/// PostgreSQL's bpchar operators and text functions see it.
+pub fn strip_bpchar(e: Expr, t: DataType) -> (Expr, DataType) {
+    match t {
+        DataType::Char(_) => (Expr::Function("rtrim".into(), vec![e]), DataType::Text),
+        other => (e, other),
+    }
 }

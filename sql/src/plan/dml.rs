@@ -242,6 +242,9 @@ impl<'a> Binder<'a> {
                 "INSERT has more expressions than target columns",
             ));
         }
+        if !ins.columns.is_empty() && ins.source.is_some() && source_types.len() < targets.len() {
+            return Err(Error::syntax("INSERT has more target columns than expressions"));
+        }
         let targets = targets[..source_types.len()].to_vec();
         let (defaults, checks) = self.table_rules(&table)?;
         let scope = table_scope(&table, &alias, false);
@@ -442,7 +445,26 @@ impl<'a> Binder<'a> {
                 ast::AssignmentTarget::Tuple(ns) => ns.iter().map(object_name_last).collect(),
             };
             if names.len() != 1 {
-                return Err(Error::unsupported("multi-column assignment"));
+                // SET (a, b) = (x, y): one assignment per column.
+                let values = match &a.value {
+                    ast::Expr::Tuple(v) => v.clone(),
+                    _ => return Err(Error::unsupported("multi-column assignment from a subquery")),
+                };
+                if values.len() != names.len() {
+                    return Err(Error::syntax(format!("number of columns does not match number of values")));
+                }
+                let split: Vec<ast::Assignment> = names
+                    .iter()
+                    .zip(values)
+                    .map(|(n, v)| ast::Assignment { target: ast::AssignmentTarget::ColumnName(ast::ObjectName::from(vec![ast::Ident::new(n.clone())])), value: v })
+                    .collect();
+                for (i, e) in self.assignments(&split, table, scope)? {
+                    if out.iter().any(|(j, _)| *j == i) {
+                        return Err(Error::new(SqlState::DUPLICATE_COLUMN, format!("multiple assignments to same column \"{}\"", table.columns[i].name)));
+                    }
+                    out.push((i, e));
+                }
+                continue;
             }
             let n = &names[0];
             let i = table.column_index(n).ok_or_else(|| {

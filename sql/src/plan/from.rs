@@ -151,26 +151,27 @@ impl<'a> Binder<'a> {
             return Ok((plan, scope));
         }
         let mut on = None;
+        let mut using: Vec<String> = Vec::new();
         match constraint {
             Some(ast::JoinConstraint::On(e)) => {
                 let scope = ls.join(&rs);
                 on = Some(self.predicate(e, &scope, "JOIN/ON")?);
             }
             Some(ast::JoinConstraint::Using(cols)) => {
-                let names: Vec<String> = cols
+                using = cols
                     .iter()
                     .map(|c| c.to_string().trim_matches('"').to_string())
                     .collect();
-                on = self.using_condition(&ls, &mut rs, &names)?;
+                on = self.using_condition(&ls, &mut rs, &using)?;
             }
             Some(ast::JoinConstraint::Natural) => {
-                let names: Vec<String> = ls
+                using = ls
                     .columns
                     .iter()
                     .filter(|c| !c.hidden && rs.columns.iter().any(|r| r.name == c.name))
                     .map(|c| c.name.clone())
                     .collect();
-                on = self.using_condition(&ls, &mut rs, &names)?;
+                on = self.using_condition(&ls, &mut rs, &using)?;
             }
             Some(ast::JoinConstraint::None) | None => {
                 if kind != JoinKind::Cross && kind != JoinKind::Inner {
@@ -188,18 +189,53 @@ impl<'a> Binder<'a> {
         } else {
             kind
         };
-        Ok((
-            Plan::Join {
-                left: Box::new(lp),
-                right: Box::new(rp),
-                kind,
-                equi,
-                on: rest,
-                left_width,
-                right_width,
-            },
-            scope,
-        ))
+        let plan = Plan::Join {
+            left: Box::new(lp),
+            right: Box::new(rp),
+            kind,
+            equi,
+            on: rest,
+            left_width,
+            right_width,
+        };
+        if using.is_empty() {
+            return Ok((plan, scope));
+        }
+        self.merge_using_columns(plan, scope, &ls, &using, kind)
+    }
+
+    /// USING / NATURAL joins show each join column once, first, as PostgreSQL
+    /// does: the left value for inner and left joins, the right one for right
+    /// joins, COALESCE of both for full joins. The sides' own columns stay
+    /// reachable by qualified name.
+    fn merge_using_columns(&mut self, plan: Plan, scope: Scope, ls: &Scope, using: &[String], kind: JoinKind) -> Result<(Plan, Scope)> {
+        let left_width = ls.len();
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        for name in using {
+            let li = ls.resolve(None, name)?.unwrap_or(0);
+            let ri = scope.columns[left_width..].iter().position(|c| c.name == *name).map(|i| i + left_width).unwrap_or(li);
+            let lt = scope.columns[li].data_type.clone();
+            let rt = scope.columns[ri].data_type.clone();
+            let ty = crate::types::cast::common_type(&lt, &rt).unwrap_or(lt.clone());
+            let l = self.coerce(Expr::Column(li), &lt, &ty)?;
+            let r = self.coerce(Expr::Column(ri), &rt, &ty)?;
+            exprs.push(match kind {
+                JoinKind::Right => r,
+                JoinKind::Full => Expr::Coalesce(vec![l, r]),
+                _ => l,
+            });
+            columns.push(ScopeColumn { table: None, name: name.clone(), data_type: ty, table_oid: 0, column_id: 0, hidden: false });
+        }
+        for (i, c) in scope.columns.iter().enumerate() {
+            exprs.push(Expr::Column(i));
+            let mut c = c.clone();
+            if using.contains(&c.name) {
+                c.hidden = true;
+            }
+            columns.push(c);
+        }
+        Ok((Plan::Project { input: Box::new(plan), exprs }, Scope { columns }))
     }
 
     fn using_condition(

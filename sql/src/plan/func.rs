@@ -318,6 +318,7 @@ impl<'a> Binder<'a> {
         let mut exprs = Vec::with_capacity(bound.len());
         let mut types = Vec::with_capacity(bound.len());
         for (e, t) in bound {
+            let (e, t) = if name == "octet_length" { (e, t) } else { super::bind_ops::strip_bpchar(e, t) };
             let target = if t == DataType::Unknown {
                 default_arg_type(&name, exprs.len())
             } else {

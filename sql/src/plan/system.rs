@@ -1105,7 +1105,7 @@ pub fn show(b: &mut Binder, variable: &[ast::Ident]) -> Result<(Plan, Scope)> {
         )
     })?;
     let scope = Scope::computed([(
-        crate::engine::reported_name(&name).to_lowercase(),
+        crate::engine::reported_name(&name).to_string(),
         DataType::Text,
     )]);
     Ok((
