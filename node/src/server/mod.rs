@@ -92,6 +92,22 @@ pub struct Server {
     stop: watch::Sender<bool>,
 }
 
+/// Live counters of a server (for the admin API).
+#[derive(Clone)]
+pub struct ServerStats(Arc<Shared>);
+
+impl ServerStats {
+    /// Connections currently counted against `max_connections`.
+    pub fn active_connections(&self) -> usize {
+        self.0.active.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The configured connection limit.
+    pub fn max_connections(&self) -> usize {
+        self.0.max_connections
+    }
+}
+
 /// Stops a running server.
 #[derive(Clone)]
 pub struct ShutdownHandle(watch::Sender<bool>);
@@ -143,6 +159,16 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Live counters (shared with the running server).
+    pub fn stats(&self) -> ServerStats {
+        ServerStats(self.shared.clone())
+    }
+
+    /// A receiver that turns true when the server is asked to stop.
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.shared.shutdown.clone()
+    }
+
     /// A handle that stops `serve`.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.stop.clone())
@@ -191,8 +217,8 @@ impl Server {
     }
 }
 
-/// Resolves once shutdown is requested (or the server is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+/// Resolves once `rx` turns true (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
