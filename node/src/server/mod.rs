@@ -21,8 +21,8 @@
 //! - A connection that ends for any reason closes its session first, so an
 //!   open transaction is rolled back and its row locks released.
 //! - Shutdown stops accepting, tells idle clients `57P01`, and waits
-//!   (bounded) for connection tasks, so the engine and storage are dropped
-//!   only after every session is closed.
+//!   (bounded) for connection tasks, cancelling running statements, so the
+//!   engine and storage are dropped only after every session is closed.
 
 mod auth;
 mod cancel;
@@ -205,6 +205,9 @@ impl Server {
         }
         drop(listener);
         let _ = stop.send(true);
+        // Statements blocked on locks or scanning would hold their
+        // connections (and the engine) past the grace period: cancel them.
+        shared.cancel.cancel_all();
         tracing::info!(
             connections = tasks.len(),
             "shutting down: closing connections"
