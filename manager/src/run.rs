@@ -32,12 +32,15 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
 
 /// `rustydb up`: a single local node with embedded defaults.
 pub async fn up(args: UpArgs) -> Result<(), String> {
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
         data_dir: args.data_dir,
         ..NodeConfig::default()
     };
     logging::init(&config.log_level);
+    let (cert, key) = crate::tls::playground_cert(&config.data_dir)?;
+    config.tls_cert = Some(cert);
+    config.tls_key = Some(key);
     let data_dir = config.data_dir.clone();
     let node = Node::start(config).await.map_err(explain)?;
     let port = node.local_addr().port();
