@@ -113,12 +113,14 @@ impl Drop for Node {
 }
 
 /// Opens the node's storage.
+///
+/// TEMPORARY (server branch): the storage branch is merged separately. On
+/// merge, replace the body with
+/// `Ok(crate::storage::RocksStorage::open(&config.data_dir, crate::storage::StorageOptions { sync: config.sync_commit, ..Default::default() }).map_err(|e| ServerError::Storage(e.to_string()))?)`
+/// and delete `mod unmerged_storage` below.
 fn open_storage(config: &NodeConfig) -> Result<Arc<dyn Storage>, ServerError> {
-    let _ = config.sync_commit; // -> StorageOptions { sync: config.sync_commit, .. } on merge
-                                // TEMPORARY (server branch): the storage branch is merged separately. On merge replace this line with
-                                // `let storage = crate::storage::RocksStorage::open(&config.data_dir, crate::storage::StorageOptions { sync: config.sync_commit, ..Default::default() }).map_err(|e| ServerError::Storage(e.to_string()))?; return Ok(storage);`
-                                // and delete `mod unmerged_storage` below.
-    Ok(Arc::new(unmerged_storage::Unmerged))
+    let _ = (&config.data_dir, config.sync_commit);
+    Ok(Arc::new(unmerged_storage::Unmerged)) // TEMPORARY: see above
 }
 
 /// TEMPORARY (server branch only): stands in for RocksStorage until the
