@@ -35,6 +35,9 @@ pub struct NodeArgs {
     /// Listen address, e.g. 127.0.0.1:5433 (overrides `listen`).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Admin HTTP API address, e.g. 127.0.0.1:8433 (overrides `admin_listen`).
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@
 mod cli;
 mod logging;
 mod run;
+mod tls;
 
 use std::process::ExitCode;
 

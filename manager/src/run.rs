@@ -20,9 +20,11 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(admin) = args.admin_listen {
+        config.admin_listen = Some(admin);
+    }
     logging::init(&config.log_level);
-    let listen = config.listen;
-    let node = Node::start(config).await.map_err(|e| explain(e, listen))?;
+    let node = Node::start(config).await.map_err(explain)?;
     wait_for_signal().await;
     node.shutdown().await;
     Ok(())
@@ -30,14 +32,17 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
 
 /// `rustydb up`: a single local node with embedded defaults.
 pub async fn up(args: UpArgs) -> Result<(), String> {
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
         data_dir: args.data_dir,
         ..NodeConfig::default()
     };
     logging::init(&config.log_level);
-    let (listen, data_dir) = (config.listen, config.data_dir.clone());
-    let node = Node::start(config).await.map_err(|e| explain(e, listen))?;
+    let (cert, key) = crate::tls::playground_cert(&config.data_dir)?;
+    config.tls_cert = Some(cert);
+    config.tls_key = Some(key);
+    let data_dir = config.data_dir.clone();
+    let node = Node::start(config).await.map_err(explain)?;
     let port = node.local_addr().port();
     println!(
         "RustyDB is up (data in {}). Connect with:",
@@ -55,14 +60,14 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
 }
 
 /// Turns a start failure into a message a person can act on.
-fn explain(e: ServerError, listen: SocketAddr) -> String {
+fn explain(e: ServerError) -> String {
     match &e {
-        ServerError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+        ServerError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
             format!(
                 "port {} on {} is already in use (another `rustydb up`, a node or PostgreSQL?). \
              Stop it, or pick another port (`rustydb up --port N`, `rustydb node --listen ADDR`).",
-                listen.port(),
-                listen.ip()
+                addr.port(),
+                addr.ip()
             )
         }
         _ => e.to_string(),

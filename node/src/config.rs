@@ -12,6 +12,7 @@
 //! max_message_bytes = 67108864   # 64 MiB; larger frontend messages get 08P01
 //! sync_commit = true             # fsync the WAL before acknowledging COMMIT
 //! log_level = "info"
+//! # admin_listen = "127.0.0.1:8433"  # admin HTTP API (GET /status); off by default
 //! # tls_cert = "server.crt"      # PEM; both set => SSLRequest is accepted
 //! # tls_key = "server.key"
 //!
@@ -83,6 +84,8 @@ pub struct NodeConfig {
     pub sync_commit: bool,
     /// Default log filter when `RUSTYDB_LOG` is not set.
     pub log_level: String,
+    /// Where the admin HTTP API (`GET /status`) listens; off when unset.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Default for NodeConfig {
@@ -98,6 +101,7 @@ impl Default for NodeConfig {
             max_message_bytes: 64 << 20,
             sync_commit: true,
             log_level: "info".to_string(),
+            admin_listen: None,
         }
     }
 }

@@ -5,8 +5,10 @@
 //!   write-ahead log and group commit.
 //! - `config`: the node's TOML configuration (`NodeConfig`).
 //! - `server`: the pgwire server (startup, auth, TLS, simple/extended query, COPY, cancel).
+//! - `admin`: the admin HTTP API (`GET /status`: LSN, connections).
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod node;

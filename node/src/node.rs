@@ -20,6 +20,7 @@ use crate::server::{Server, ServerError, ShutdownHandle};
 /// A started node.
 pub struct Node {
     addr: SocketAddr,
+    admin: Option<SocketAddr>,
     engine: Option<Arc<Engine>>,
     stop: ShutdownHandle,
     server: Option<JoinHandle<()>>,
@@ -45,10 +46,31 @@ impl Node {
             source,
         })?;
         let stop = server.shutdown_handle();
+        let admin = match config.admin_listen {
+            Some(admin_addr) => {
+                let listener =
+                    crate::admin::bind(admin_addr)
+                        .await
+                        .map_err(|source| ServerError::Bind {
+                            addr: admin_addr,
+                            source,
+                        })?;
+                let bound = listener.local_addr().ok();
+                let state = crate::admin::AdminState {
+                    engine: engine.clone(),
+                    stats: server.stats(),
+                    started: std::time::Instant::now(),
+                };
+                tokio::spawn(crate::admin::serve(listener, state, server.stop_signal()));
+                bound
+            }
+            None => None,
+        };
         let server = tokio::spawn(server.serve());
         tracing::info!(%addr, data_dir = %config.data_dir.display(), "node started");
         Ok(Node {
             addr,
+            admin,
             engine: Some(engine),
             stop,
             server: Some(server),
@@ -58,6 +80,11 @@ impl Node {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the admin HTTP API, when enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
     }
 
     /// The SQL engine (for in-process callers such as an admin API).

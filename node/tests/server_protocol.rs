@@ -251,3 +251,17 @@ async fn shutdown_tells_idle_clients_57p01() {
     let last = replies.last().expect("a FATAL before close");
     assert_eq!(error_code(&last.1).as_deref(), Some("57P01"));
 }
+
+/// On a current-thread runtime the server falls back to `spawn_blocking`
+/// for engine calls; it must behave the same.
+#[tokio::test]
+async fn works_on_a_current_thread_runtime() {
+    let node = TestNode::start().await;
+    let client = node.connect("postgres", None).await.expect("connect");
+    let err = bounded("bad query", client.simple_query("SELEC 1"))
+        .await
+        .expect_err("syntax error");
+    assert_sqlstate_shape(&sqlstate(&err).expect("SQLSTATE"));
+    assert!(!client.is_closed());
+    node.stop().await;
+}

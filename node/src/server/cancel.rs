@@ -74,6 +74,15 @@ impl CancelRegistry {
     }
 }
 
+impl CancelRegistry {
+    /// Cancels every registered session's running statement (shutdown).
+    pub(crate) fn cancel_all(&self) {
+        for (_, flag) in self.entries.lock().values() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 impl Drop for CancelGuard {
     fn drop(&mut self) {
         self.registry.entries.lock().remove(&self.pid);

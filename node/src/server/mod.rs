@@ -21,8 +21,8 @@
 //! - A connection that ends for any reason closes its session first, so an
 //!   open transaction is rolled back and its row locks released.
 //! - Shutdown stops accepting, tells idle clients `57P01`, and waits
-//!   (bounded) for connection tasks, so the engine and storage are dropped
-//!   only after every session is closed.
+//!   (bounded) for connection tasks, cancelling running statements, so the
+//!   engine and storage are dropped only after every session is closed.
 
 mod auth;
 mod cancel;
@@ -92,6 +92,22 @@ pub struct Server {
     stop: watch::Sender<bool>,
 }
 
+/// Live counters of a server (for the admin API).
+#[derive(Clone)]
+pub struct ServerStats(Arc<Shared>);
+
+impl ServerStats {
+    /// Connections currently counted against `max_connections`.
+    pub fn active_connections(&self) -> usize {
+        self.0.active.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The configured connection limit.
+    pub fn max_connections(&self) -> usize {
+        self.0.max_connections
+    }
+}
+
 /// Stops a running server.
 #[derive(Clone)]
 pub struct ShutdownHandle(watch::Sender<bool>);
@@ -143,6 +159,16 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Live counters (shared with the running server).
+    pub fn stats(&self) -> ServerStats {
+        ServerStats(self.shared.clone())
+    }
+
+    /// A receiver that turns true when the server is asked to stop.
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.shared.shutdown.clone()
+    }
+
     /// A handle that stops `serve`.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.stop.clone())
@@ -179,6 +205,9 @@ impl Server {
         }
         drop(listener);
         let _ = stop.send(true);
+        // Statements blocked on locks or scanning would hold their
+        // connections (and the engine) past the grace period: cancel them.
+        shared.cancel.cancel_all();
         tracing::info!(
             connections = tasks.len(),
             "shutting down: closing connections"
@@ -191,8 +220,8 @@ impl Server {
     }
 }
 
-/// Resolves once shutdown is requested (or the server is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+/// Resolves once `rx` turns true (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
