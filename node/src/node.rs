@@ -114,7 +114,11 @@ impl Drop for Node {
 
 /// Opens the node's storage.
 fn open_storage(config: &NodeConfig) -> Result<Arc<dyn Storage>, ServerError> {
-    let options = crate::storage::StorageOptions { sync: config.sync_commit, ..Default::default() };
-    let storage = crate::storage::RocksStorage::open(&config.data_dir, options).map_err(|e| ServerError::Storage(e.to_string()))?;
+    let options = crate::storage::StorageOptions {
+        sync: config.sync_commit,
+        ..Default::default()
+    };
+    let storage = crate::storage::RocksStorage::open(&config.data_dir, options)
+        .map_err(|e| ServerError::Storage(e.to_string()))?;
     Ok(storage)
 }

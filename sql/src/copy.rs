@@ -423,13 +423,17 @@ impl CopyIn {
     fn feed_lines(&mut self, buf: &[u8], pos: &mut usize) -> Result<()> {
         loop {
             let rest = &buf[*pos..];
-            let Some(nl) = rest.iter().position(|b| *b == b'\n') else { return Ok(()) };
+            let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+                return Ok(());
+            };
             let mut end = nl;
             if self.options.format == CopyFormat::Csv {
                 // A quoted field may hold newlines: find a complete record.
                 let mut search = 0;
                 loop {
-                    let Some(p) = rest[search..].iter().position(|b| *b == b'\n') else { return Ok(()) };
+                    let Some(p) = rest[search..].iter().position(|b| *b == b'\n') else {
+                        return Ok(());
+                    };
                     end = search + p;
                     let text = String::from_utf8_lossy(&rest[..end]);
                     if csv_fields(text.trim_end_matches('\r'), &self.options).is_some() {
@@ -438,7 +442,12 @@ impl CopyIn {
                     search = end + 1;
                 }
             }
-            let line = std::str::from_utf8(&rest[..end]).map_err(|_| Error::new(SqlState::CHARACTER_NOT_IN_REPERTOIRE, "invalid byte sequence for encoding \"UTF8\""))?;
+            let line = std::str::from_utf8(&rest[..end]).map_err(|_| {
+                Error::new(
+                    SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\"",
+                )
+            })?;
             *pos += end + 1;
             let line = line.trim_end_matches('\r');
             if self.options.format == CopyFormat::Text && line == "\\." {
@@ -446,7 +455,9 @@ impl CopyIn {
             }
             let fields = match self.options.format {
                 CopyFormat::Text => text_fields(line, &self.options)?,
-                CopyFormat::Csv => csv_fields(line, &self.options).ok_or_else(|| Error::new(SqlState("22P04"), "unterminated CSV quoted field"))?,
+                CopyFormat::Csv => csv_fields(line, &self.options).ok_or_else(|| {
+                    Error::new(SqlState("22P04"), "unterminated CSV quoted field")
+                })?,
             };
             self.add_record(fields)?;
         }

@@ -141,7 +141,9 @@ fn delete_range(txn: &mut dyn crate::storage::Transaction, prefix: &[u8]) -> Res
     let mut from = prefix.to_vec();
     loop {
         let page = txn.scan(&from, &end, 1024)?;
-        let Some((last, _)) = page.last() else { return Ok(()) };
+        let Some((last, _)) = page.last() else {
+            return Ok(());
+        };
         // Continue after this page: rescanning from the prefix would walk
         // over every key already deleted (quadratic in the table size).
         from = last.clone();
@@ -637,14 +639,14 @@ fn drop_objects(
             if if_exists {
                 continue;
             }
-            let what = if label == "index" || label == "sequence" || label == "view" {
-                label
+            let state = if label == "index" {
+                SqlState::UNDEFINED_OBJECT
             } else {
-                "table"
+                SqlState::UNDEFINED_TABLE
             };
             return Err(Error::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("{what} \"{name}\" does not exist"),
+                state,
+                format!("{label} \"{name}\" does not exist"),
             ));
         };
         match (&*rel, kind) {

@@ -104,6 +104,12 @@ pub enum Expr {
         plan: Arc<Plan>,
         negated: bool,
     },
+    /// `(a, b) IN (SELECT x, y ...)`.
+    RowInSubquery {
+        exprs: Vec<Expr>,
+        plan: Arc<Plan>,
+        negated: bool,
+    },
     /// `expr op ANY/ALL (subquery)`.
     AnyAllSubquery {
         expr: Box<Expr>,
@@ -396,6 +402,33 @@ impl Expr {
                 let r = fold_quantified(
                     rows.iter()
                         .map(|r| sql_eq(&v, r.first().unwrap_or(&Value::Null))),
+                    false,
+                )?;
+                negate(r, *negated)
+            }
+            Expr::RowInSubquery {
+                exprs,
+                plan,
+                negated,
+            } => {
+                let vals = exprs
+                    .iter()
+                    .map(|e| e.eval(row, ctx))
+                    .collect::<Result<Vec<_>>>()?;
+                let rows = ctx.run_subquery(plan, row)?;
+                let r = fold_quantified(
+                    rows.iter().map(|r| {
+                        // Row equality: false if any field differs, NULL if any is unknown.
+                        let mut unknown = false;
+                        for (v, w) in vals.iter().zip(r.iter()) {
+                            match sql_eq(v, w)? {
+                                Some(false) => return Ok(Some(false)),
+                                None => unknown = true,
+                                Some(true) => {}
+                            }
+                        }
+                        Ok(if unknown { None } else { Some(true) })
+                    }),
                     false,
                 )?;
                 negate(r, *negated)

@@ -17,8 +17,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     if let Some(stmt) = maintenance(sql) {
         return stmt;
     }
+    if let Some(fixed) = create_sequence_order(sql) {
+        return parse_plain(&fixed);
+    }
     let copy_fixed;
-    let sql = if sql.trim_start().get(..4).is_some_and(|w| w.eq_ignore_ascii_case("copy")) {
+    let sql = if sql
+        .trim_start()
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("copy"))
+    {
         copy_fixed = copy_booleans(sql);
         copy_fixed.as_str()
     } else {
@@ -87,10 +94,82 @@ fn copy_booleans(sql: &str) -> String {
     match re {
         Some(re) => re
             .replace_all(sql, |c: &regex::Captures| {
-                let v = if c[2].eq_ignore_ascii_case("on") { "true" } else { "false" };
+                let v = if c[2].eq_ignore_ascii_case("on") {
+                    "true"
+                } else {
+                    "false"
+                };
                 format!("{} {v}", &c[1])
             })
             .into_owned(),
         None => sql.to_string(),
     }
+}
+
+/// PostgreSQL accepts CREATE SEQUENCE options in any order; sqlparser wants
+/// them in one. Rewrites a single CREATE SEQUENCE into that order.
+fn create_sequence_order(sql: &str) -> Option<String> {
+    let trimmed = sql.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = trimmed.split_whitespace().collect();
+    let kw_at = |k: usize, w: &str| words.get(k).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if !kw_at(0, "create") || !kw_at(1, "sequence") || trimmed.contains(';') {
+        return None;
+    }
+    let mut head = String::from("CREATE SEQUENCE");
+    let mut i = 2;
+    if kw_at(2, "if") {
+        head.push_str(" IF NOT EXISTS");
+        i = 5;
+    }
+    let name = *words.get(i)?;
+    let rest = &words[i + 1..];
+    let kw = |k: usize, w: &str| rest.get(k).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    let mut parts: [Option<String>; 8] = Default::default();
+    let mut j = 0;
+    while j < rest.len() {
+        if kw(j, "as") {
+            parts[0] = Some(format!("AS {}", rest.get(j + 1)?));
+            j += 2;
+        } else if kw(j, "increment") {
+            j += if kw(j + 1, "by") { 2 } else { 1 };
+            parts[1] = Some(format!("INCREMENT BY {}", rest.get(j)?));
+            j += 1;
+        } else if kw(j, "minvalue") {
+            parts[2] = Some(format!("MINVALUE {}", rest.get(j + 1)?));
+            j += 2;
+        } else if kw(j, "maxvalue") {
+            parts[3] = Some(format!("MAXVALUE {}", rest.get(j + 1)?));
+            j += 2;
+        } else if kw(j, "no") && kw(j + 1, "minvalue") {
+            parts[2] = Some("NO MINVALUE".into());
+            j += 2;
+        } else if kw(j, "no") && kw(j + 1, "maxvalue") {
+            parts[3] = Some("NO MAXVALUE".into());
+            j += 2;
+        } else if kw(j, "start") {
+            j += if kw(j + 1, "with") { 2 } else { 1 };
+            parts[4] = Some(format!("START WITH {}", rest.get(j)?));
+            j += 1;
+        } else if kw(j, "cache") {
+            parts[5] = Some(format!("CACHE {}", rest.get(j + 1)?));
+            j += 2;
+        } else if kw(j, "no") && kw(j + 1, "cycle") {
+            parts[6] = Some("NO CYCLE".into());
+            j += 2;
+        } else if kw(j, "cycle") {
+            parts[6] = Some("CYCLE".into());
+            j += 1;
+        } else if kw(j, "owned") && kw(j + 1, "by") {
+            parts[7] = Some(format!("OWNED BY {}", rest.get(j + 2)?));
+            j += 3;
+        } else {
+            return None;
+        }
+    }
+    let mut out = format!("{head} {name}");
+    for p in parts.into_iter().flatten() {
+        out.push(' ');
+        out.push_str(&p);
+    }
+    Some(out)
 }

@@ -117,7 +117,7 @@ impl Sequences {
                 };
                 let v = if def.increment > 0 { def.max } else { def.min };
                 return Err(Error::new(
-                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    SqlState("2200H"),
                     format!(
                         "nextval: reached {bound} value of sequence \"{}\" ({v})",
                         def.name
@@ -194,7 +194,9 @@ impl Sequences {
                 }
             }
         };
-        let next = last.checked_add(1).ok_or_else(|| Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "row id space exhausted"))?;
+        let next = last.checked_add(1).ok_or_else(|| {
+            Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "row id space exhausted")
+        })?;
         ids.insert(table_id, next);
         Ok(next)
     }

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use crate::catalog::DatabaseDef;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::storage::{Isolation, SavepointId, Transaction};
+use crate::storage::{SavepointId, Transaction};
 use crate::types::{DataType, Value};
 
 /// A result column as described to the client (RowDescription).
@@ -116,7 +116,8 @@ pub(crate) struct OpenTxn {
     pub failed: bool,
     pub savepoints: Vec<(String, SavepointId)>,
     pub start: DateTime<Utc>,
-    pub isolation: Isolation,
+    /// As SHOW transaction_isolation reports it.
+    pub isolation_name: String,
 }
 
 /// One client connection's state.

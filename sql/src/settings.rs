@@ -138,13 +138,12 @@ impl Session {
                         match m {
                             ast::TransactionMode::IsolationLevel(l) => {
                                 let v = l.to_string().to_lowercase();
-                                if let Some(b) = &mut self.block {
-                                    b.isolation = crate::statement::isolation_setting(
-                                        &[("x".to_string(), v.clone())].into_iter().collect(),
-                                        "x",
-                                    );
+                                match &mut self.block {
+                                    Some(b) => b.isolation_name = v,
+                                    None => {
+                                        self.settings.insert("transaction_isolation".into(), v);
+                                    }
                                 }
-                                self.settings.insert("transaction_isolation".into(), v);
                             }
                             ast::TransactionMode::AccessMode(a) => {
                                 let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);

@@ -36,6 +36,11 @@ impl SessionView for View<'_> {
         &self.session.db.name
     }
     fn setting(&self, name: &str) -> Option<String> {
+        if let (Some(b), "transaction_isolation") =
+            (&self.session.block, name.to_lowercase().as_str())
+        {
+            return Some(b.isolation_name.clone());
+        }
         crate::engine::setting_value(&self.session.settings, name)
     }
     fn settings(&self) -> Vec<(String, String)> {
@@ -360,7 +365,11 @@ impl Session {
         match bound {
             crate::plan::Bound::Query(plan, scope) => {
                 let rows = exec::collect(&plan, &ctx)?;
-                let tag = if matches!(stmt, Statement::ShowVariable { .. }) { "SHOW".to_string() } else { format!("SELECT {}", rows.len()) };
+                let tag = if matches!(stmt, Statement::ShowVariable { .. }) {
+                    "SHOW".to_string()
+                } else {
+                    format!("SELECT {}", rows.len())
+                };
                 Ok(QueryResult::Rows {
                     columns: columns_of(&scope),
                     rows,
@@ -403,13 +412,21 @@ impl Session {
                 }
                 let mut isolation =
                     isolation_setting(&self.settings, "default_transaction_isolation");
+                let mut isolation_name = self
+                    .settings
+                    .get("default_transaction_isolation")
+                    .cloned()
+                    .unwrap_or_else(|| "read committed".into());
                 let mut read_only = self
                     .settings
                     .get("default_transaction_read_only")
                     .is_some_and(|v| v == "on");
                 for m in modes {
                     match m {
-                        ast::TransactionMode::IsolationLevel(l) => isolation = isolation_of(l),
+                        ast::TransactionMode::IsolationLevel(l) => {
+                            isolation = isolation_of(l);
+                            isolation_name = l.to_string().to_lowercase();
+                        }
                         ast::TransactionMode::AccessMode(a) => {
                             read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
                         }
@@ -425,7 +442,7 @@ impl Session {
                     failed: false,
                     savepoints: vec![],
                     start: Utc::now(),
-                    isolation,
+                    isolation_name,
                 });
                 tag("BEGIN")
             }

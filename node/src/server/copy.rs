@@ -106,7 +106,9 @@ pub(crate) async fn copy_in(
                     Some(e) => Ok(Err(e)),
                     None => {
                         let chunk = std::mem::take(&mut pending);
-                        c.session.call(move |s| s.copy_in_data(&chunk).and_then(|_| s.copy_in_done())).await
+                        c.session
+                            .call(move |s| s.copy_in_data(&chunk).and_then(|_| s.copy_in_done()))
+                            .await
                     }
                 };
             }

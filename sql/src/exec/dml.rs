@@ -91,7 +91,10 @@ fn finalize(
 /// The storage key suffix (after the table prefix) for a row.
 fn row_key(table: &TableDef, row: &[Value], ctx: &ExecCtx) -> Result<Vec<u8>> {
     if table.has_row_id() {
-        let id = ctx.engine.sequences.next_row_id(&ctx.engine, ctx.db, table.id)?;
+        let id = ctx
+            .engine
+            .sequences
+            .next_row_id(&ctx.engine, ctx.db, table.id)?;
         return keycode::encode_values(&[Value::Int8(id)]);
     }
     let values: Vec<Value> = table.primary_key.iter().map(|i| row[*i].clone()).collect();
@@ -111,14 +114,17 @@ fn key_detail(table: &TableDef, columns: &[usize], row: &[Value]) -> String {
     )
 }
 
-/// A unique key the row would collide on: (conflicting row's key suffix, error).
+/// A unique key the row would collide on: the conflicting row's key
+/// suffix, the error to raise, and the constraint's columns.
+type Conflict = (Vec<u8>, Error, Vec<usize>);
+
 fn find_conflict(
     ctx: &ExecCtx,
     db: u32,
     table: &TableDef,
     row: &[Value],
     pk: &[u8],
-) -> Result<Option<(Vec<u8>, Error)>> {
+) -> Result<Option<Conflict>> {
     let mut txn = ctx.txn.lock();
     if !table.has_row_id() {
         let mut key = keys::object_prefix(db, table.id);
@@ -133,7 +139,7 @@ fn find_conflict(
                 format!("duplicate key value violates unique constraint \"{name}\""),
             )
             .with_detail(key_detail(table, &table.primary_key, row));
-            return Ok(Some((pk.to_vec(), err)));
+            return Ok(Some((pk.to_vec(), err, table.primary_key.clone())));
         }
     }
     for index in table.indexes.iter().filter(|i| i.unique) {
@@ -151,7 +157,7 @@ fn find_conflict(
                     ),
                 )
                 .with_detail(key_detail(table, &index.columns, row));
-                return Ok(Some((owner, err)));
+                return Ok(Some((owner, err, index.columns.clone())));
             }
         }
     }
@@ -253,8 +259,15 @@ fn insert(p: &InsertPlan, ctx: &ExecCtx) -> Result<DmlResult> {
                 result.count += 1;
                 push_returning(&mut result, p.returning.as_deref(), &full, ctx)?;
             }
-            Some((existing_pk, err)) => match &p.on_conflict {
+            Some((existing_pk, err, columns)) => match &p.on_conflict {
                 None => return Err(err),
+                // Only the arbiter constraint's conflicts are handled.
+                Some((Some(target), _))
+                    if !(target.len() == columns.len()
+                        && target.iter().all(|c| columns.contains(c))) =>
+                {
+                    return Err(err)
+                }
                 Some((_, OnConflict::Nothing)) => {}
                 Some((
                     _,
@@ -320,7 +333,7 @@ fn check_changed_keys(
     new_pk: &[u8],
     old_pk: &[u8],
 ) -> Result<()> {
-    if let Some((owner, err)) = find_conflict(ctx, db, table, new, new_pk)? {
+    if let Some((owner, err, _)) = find_conflict(ctx, db, table, new, new_pk)? {
         if owner != old_pk || new_pk != old_pk {
             return Err(err);
         }

@@ -187,6 +187,29 @@ impl<'a> Binder<'a> {
             A::Nested(inner) => self.child(inner, scope, grouped),
             A::BinaryOp { left, op, right } => self.binary(left, op, right, scope, grouped),
             A::UnaryOp { op, expr } => self.unary(op, expr, scope, grouped),
+            A::IsNull(x) | A::IsNotNull(x) if super::bind_ops::row_items(x).is_some() => {
+                // A row IS NULL when every field is; IS NOT NULL when none is.
+                let items = super::bind_ops::row_items(x).unwrap_or_default();
+                let null_test = matches!(e, A::IsNull(_));
+                let mut acc: Option<Expr> = None;
+                for item in &items {
+                    let (v, _) = self.child(item, scope, grouped)?;
+                    let is_null = Expr::IsNull(Box::new(v));
+                    let test = if null_test {
+                        is_null
+                    } else {
+                        Expr::Not(Box::new(is_null))
+                    };
+                    acc = Some(match acc {
+                        None => test,
+                        Some(a) => Expr::And(Box::new(a), Box::new(test)),
+                    });
+                }
+                Ok((
+                    acc.unwrap_or(Expr::Literal(crate::types::Value::Bool(true))),
+                    DataType::Bool,
+                ))
+            }
             A::IsNull(x) => Ok((
                 Expr::IsNull(Box::new(self.child(x, scope, grouped)?.0)),
                 DataType::Bool,
@@ -225,8 +248,20 @@ impl<'a> Binder<'a> {
                 for item in list {
                     items.push(self.child(item, scope, grouped)?);
                 }
-                let target = items.iter().try_fold(xt.clone(), |acc, (_, t)| {
-                    cast::common_type(&acc, t).ok_or_else(|| operator_error("=", &acc, t))
+                let target = super::bind_ops::unify(
+                    std::iter::once(&xt).chain(items.iter().map(|(_, t)| t)),
+                    "IN",
+                )
+                .map_err(|_| {
+                    operator_error(
+                        "=",
+                        &xt,
+                        &items
+                            .iter()
+                            .map(|(_, t)| t.clone())
+                            .find(|t| cast::common_type(&xt, t).is_none())
+                            .unwrap_or(DataType::Unknown),
+                    )
                 })?;
                 let x = self.coerce(x, &xt, &target)?;
                 let list = items

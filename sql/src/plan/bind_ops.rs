@@ -235,7 +235,74 @@ impl<'a> Binder<'a> {
                 )))
             }
         };
+        if let (Some(l), Some(r)) = (row_items(left), row_items(right)) {
+            return self.row_comparison(bop, &l, &r, scope, grouped);
+        }
         self.binary_op(bop, left, right, scope, grouped)
+    }
+
+    /// `(a, b) op (c, d)`: equality pairwise, ordering lexicographic.
+    fn row_comparison(
+        &mut self,
+        op: BinaryOp,
+        l: &[ast::Expr],
+        r: &[ast::Expr],
+        scope: &Scope,
+        grouped: bool,
+    ) -> Result<Bound> {
+        if l.len() != r.len() {
+            return Err(Error::syntax(
+                "unequal number of entries in row expressions",
+            ));
+        }
+        let mut pairs = Vec::new();
+        for (a, b) in l.iter().zip(r) {
+            let (x, xt) = self.child(a, scope, grouped)?;
+            let (y, yt) = self.child(b, scope, grouped)?;
+            pairs.push((x, xt, y, yt));
+        }
+        let and = |a: Expr, b: Expr| Expr::And(Box::new(a), Box::new(b));
+        let or = |a: Expr, b: Expr| Expr::Or(Box::new(a), Box::new(b));
+        let mut result: Option<Expr> = None;
+        match op {
+            BinaryOp::Eq | BinaryOp::NotEq => {
+                for (x, xt, y, yt) in pairs {
+                    let (c, _) = self.apply_binary(op, x, xt, y, yt)?;
+                    result = Some(match result {
+                        None => c,
+                        Some(acc) if op == BinaryOp::Eq => and(acc, c),
+                        Some(acc) => or(acc, c),
+                    });
+                }
+            }
+            BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+                // Built from the last column backwards:
+                // a1 < b1 OR (a1 = b1 AND (a2 < b2 OR ...)).
+                let strict = match op {
+                    BinaryOp::LtEq => BinaryOp::Lt,
+                    BinaryOp::GtEq => BinaryOp::Gt,
+                    other => other,
+                };
+                for (i, (x, xt, y, yt)) in pairs.into_iter().enumerate().rev() {
+                    let last = result.is_none() && i + 1 == l.len();
+                    let cmp_op = if last { op } else { strict };
+                    let (cmp, _) =
+                        self.apply_binary(cmp_op, x.clone(), xt.clone(), y.clone(), yt.clone())?;
+                    result = Some(match result {
+                        None => cmp,
+                        Some(rest) => {
+                            let (eq, _) = self.apply_binary(BinaryOp::Eq, x, xt, y, yt)?;
+                            or(cmp, and(eq, rest))
+                        }
+                    });
+                }
+            }
+            _ => return Err(Error::unsupported("this operator on row values")),
+        }
+        Ok((
+            result.unwrap_or(Expr::Literal(crate::types::Value::Bool(true))),
+            DataType::Bool,
+        ))
     }
 
     fn custom_operator(
@@ -349,9 +416,24 @@ impl<'a> Binder<'a> {
     ) -> Result<Bound> {
         use ast::UnaryOperator as U;
         // PostgreSQL binds unary minus tighter than `^`: `-2 ^ 2` is 4.
-        if let (U::Minus, ast::Expr::BinaryOp { left, op: ast::BinaryOperator::PGExp, right }) = (op, expr) {
-            let neg = ast::Expr::UnaryOp { op: U::Minus, expr: left.clone() };
-            let rewritten = ast::Expr::BinaryOp { left: Box::new(neg), op: ast::BinaryOperator::PGExp, right: right.clone() };
+        if let (
+            U::Minus,
+            ast::Expr::BinaryOp {
+                left,
+                op: ast::BinaryOperator::PGExp,
+                right,
+            },
+        ) = (op, expr)
+        {
+            let neg = ast::Expr::UnaryOp {
+                op: U::Minus,
+                expr: left.clone(),
+            };
+            let rewritten = ast::Expr::BinaryOp {
+                left: Box::new(neg),
+                op: ast::BinaryOperator::PGExp,
+                right: right.clone(),
+            };
             return self.child(&rewritten, scope, grouped);
         }
         // Negative numeric literals fold, so -2147483648 is an integer.
@@ -486,5 +568,51 @@ pub fn strip_bpchar(e: Expr, t: DataType) -> (Expr, DataType) {
     match t {
         DataType::Char(_) => (Expr::Function("rtrim".into(), vec![e]), DataType::Text),
         other => (e, other),
+    }
+}
+
+/// The common type of several expressions (CASE branches, COALESCE
+/// arguments, IN lists, VALUES columns): unknown literals adopt the others'
+/// type; all-unknown resolves to text, as in PostgreSQL.
+pub fn unify<'t>(types: impl IntoIterator<Item = &'t DataType>, what: &str) -> Result<DataType> {
+    let mut acc: Option<DataType> = None;
+    for t in types {
+        if matches!(t, DataType::Unknown | DataType::Void) {
+            continue;
+        }
+        acc = Some(match acc {
+            None => t.clone(),
+            Some(a) => crate::types::cast::common_type(&a, t).ok_or_else(|| {
+                Error::new(
+                    SqlState::DATATYPE_MISMATCH,
+                    format!(
+                        "{what} types {} and {} cannot be matched",
+                        crate::types::oid::type_name(&a),
+                        crate::types::oid::type_name(t)
+                    ),
+                )
+            })?,
+        });
+    }
+    Ok(acc.unwrap_or(DataType::Text))
+}
+
+/// The fields of a row constructor: `(a, b)` or `ROW(a, b)`.
+pub fn row_items(e: &ast::Expr) -> Option<Vec<ast::Expr>> {
+    match e {
+        ast::Expr::Tuple(items) => Some(items.clone()),
+        ast::Expr::Nested(inner) => row_items(inner),
+        ast::Expr::Function(f) if super::func::function_name(&f.name) == "row" => match &f.args {
+            ast::FunctionArguments::List(list) => list
+                .args
+                .iter()
+                .map(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Some(vec![]),
+        },
+        _ => None,
     }
 }

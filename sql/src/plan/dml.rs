@@ -243,7 +243,9 @@ impl<'a> Binder<'a> {
             ));
         }
         if !ins.columns.is_empty() && ins.source.is_some() && source_types.len() < targets.len() {
-            return Err(Error::syntax("INSERT has more target columns than expressions"));
+            return Err(Error::syntax(
+                "INSERT has more target columns than expressions",
+            ));
         }
         let targets = targets[..source_types.len()].to_vec();
         let (defaults, checks) = self.table_rules(&table)?;
@@ -448,19 +450,36 @@ impl<'a> Binder<'a> {
                 // SET (a, b) = (x, y): one assignment per column.
                 let values = match &a.value {
                     ast::Expr::Tuple(v) => v.clone(),
-                    _ => return Err(Error::unsupported("multi-column assignment from a subquery")),
+                    _ => {
+                        return Err(Error::unsupported(
+                            "multi-column assignment from a subquery",
+                        ))
+                    }
                 };
                 if values.len() != names.len() {
-                    return Err(Error::syntax(format!("number of columns does not match number of values")));
+                    return Err(Error::syntax(format!(
+                        "number of columns does not match number of values"
+                    )));
                 }
                 let split: Vec<ast::Assignment> = names
                     .iter()
                     .zip(values)
-                    .map(|(n, v)| ast::Assignment { target: ast::AssignmentTarget::ColumnName(ast::ObjectName::from(vec![ast::Ident::new(n.clone())])), value: v })
+                    .map(|(n, v)| ast::Assignment {
+                        target: ast::AssignmentTarget::ColumnName(ast::ObjectName::from(vec![
+                            ast::Ident::new(n.clone()),
+                        ])),
+                        value: v,
+                    })
                     .collect();
                 for (i, e) in self.assignments(&split, table, scope)? {
                     if out.iter().any(|(j, _)| *j == i) {
-                        return Err(Error::new(SqlState::DUPLICATE_COLUMN, format!("multiple assignments to same column \"{}\"", table.columns[i].name)));
+                        return Err(Error::new(
+                            SqlState::DUPLICATE_COLUMN,
+                            format!(
+                                "multiple assignments to same column \"{}\"",
+                                table.columns[i].name
+                            ),
+                        ));
                     }
                     out.push((i, e));
                 }

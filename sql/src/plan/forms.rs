@@ -155,16 +155,7 @@ impl<'a> Binder<'a> {
                 for el in &arr.elem {
                     items.push(self.child(el, scope, grouped)?);
                 }
-                let elem = items.iter().try_fold(DataType::Unknown, |acc, (_, t)| {
-                    cast::common_type(&acc, t).ok_or_else(|| {
-                        Error::new(SqlState::DATATYPE_MISMATCH, "ARRAY types cannot be matched")
-                    })
-                })?;
-                let elem = if elem == DataType::Unknown {
-                    DataType::Text
-                } else {
-                    elem
-                };
+                let elem = super::bind_ops::unify(items.iter().map(|(_, t)| t), "ARRAY")?;
                 let exprs = items
                     .into_iter()
                     .map(|(e, t)| self.coerce(e, &t, &elem))
@@ -432,27 +423,10 @@ impl<'a> Binder<'a> {
             Some(e) => Some(self.child(e, scope, grouped)?),
             None => None,
         };
-        let ty =
-            results
-                .iter()
-                .chain(otherwise.iter())
-                .try_fold(DataType::Unknown, |acc, (_, t)| {
-                    cast::common_type(&acc, t).ok_or_else(|| {
-                        Error::new(
-                            SqlState::DATATYPE_MISMATCH,
-                            format!(
-                                "CASE types {} and {} cannot be matched",
-                                crate::types::oid::type_name(&acc),
-                                crate::types::oid::type_name(t)
-                            ),
-                        )
-                    })
-                })?;
-        let ty = if ty == DataType::Unknown {
-            DataType::Text
-        } else {
-            ty
-        };
+        let ty = super::bind_ops::unify(
+            results.iter().chain(otherwise.iter()).map(|(_, t)| t),
+            "CASE",
+        )?;
         let mut pairs = Vec::new();
         for (w, (r, rt)) in whens.into_iter().zip(results) {
             pairs.push((w, self.coerce(r, &rt, &ty)?));

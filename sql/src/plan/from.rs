@@ -208,13 +208,24 @@ impl<'a> Binder<'a> {
     /// does: the left value for inner and left joins, the right one for right
     /// joins, COALESCE of both for full joins. The sides' own columns stay
     /// reachable by qualified name.
-    fn merge_using_columns(&mut self, plan: Plan, scope: Scope, ls: &Scope, using: &[String], kind: JoinKind) -> Result<(Plan, Scope)> {
+    fn merge_using_columns(
+        &mut self,
+        plan: Plan,
+        scope: Scope,
+        ls: &Scope,
+        using: &[String],
+        kind: JoinKind,
+    ) -> Result<(Plan, Scope)> {
         let left_width = ls.len();
         let mut exprs = Vec::new();
         let mut columns = Vec::new();
         for name in using {
             let li = ls.resolve(None, name)?.unwrap_or(0);
-            let ri = scope.columns[left_width..].iter().position(|c| c.name == *name).map(|i| i + left_width).unwrap_or(li);
+            let ri = scope.columns[left_width..]
+                .iter()
+                .position(|c| c.name == *name)
+                .map(|i| i + left_width)
+                .unwrap_or(li);
             let lt = scope.columns[li].data_type.clone();
             let rt = scope.columns[ri].data_type.clone();
             let ty = crate::types::cast::common_type(&lt, &rt).unwrap_or(lt.clone());
@@ -225,7 +236,14 @@ impl<'a> Binder<'a> {
                 JoinKind::Full => Expr::Coalesce(vec![l, r]),
                 _ => l,
             });
-            columns.push(ScopeColumn { table: None, name: name.clone(), data_type: ty, table_oid: 0, column_id: 0, hidden: false });
+            columns.push(ScopeColumn {
+                table: None,
+                name: name.clone(),
+                data_type: ty,
+                table_oid: 0,
+                column_id: 0,
+                hidden: false,
+            });
         }
         for (i, c) in scope.columns.iter().enumerate() {
             exprs.push(Expr::Column(i));
@@ -235,7 +253,13 @@ impl<'a> Binder<'a> {
             }
             columns.push(c);
         }
-        Ok((Plan::Project { input: Box::new(plan), exprs }, Scope { columns }))
+        Ok((
+            Plan::Project {
+                input: Box::new(plan),
+                exprs,
+            },
+            Scope { columns },
+        ))
     }
 
     fn using_condition(

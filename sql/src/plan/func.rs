@@ -193,7 +193,10 @@ impl<'a> Binder<'a> {
                         "aggregate function calls cannot be nested",
                     ));
                 }
-                let texty = matches!(t, DataType::Unknown | DataType::Name | DataType::Varchar(_) | DataType::Char(_));
+                let texty = matches!(
+                    t,
+                    DataType::Unknown | DataType::Name | DataType::Varchar(_) | DataType::Char(_)
+                );
                 let target = if t == DataType::Unknown || (texty && func == AggFunc::StringAgg) {
                     DataType::Text
                 } else {
@@ -273,14 +276,8 @@ impl<'a> Binder<'a> {
         }
         match name.as_str() {
             "coalesce" | "greatest" | "least" => {
-                let target = bound.iter().try_fold(DataType::Unknown, |acc, (_, t)| {
-                    cast::common_type(&acc, t).ok_or_else(|| operator_error("=", &acc, t))
-                })?;
-                let target = if target == DataType::Unknown {
-                    DataType::Text
-                } else {
-                    target
-                };
+                let target =
+                    super::bind_ops::unify(bound.iter().map(|(_, t)| t), &name.to_uppercase())?;
                 let items = bound
                     .into_iter()
                     .map(|(e, t)| self.coerce(e, &t, &target))
@@ -314,11 +311,30 @@ impl<'a> Binder<'a> {
             }
             _ => {}
         }
+        if super::from::is_srf(&name) {
+            let mut exprs = Vec::with_capacity(bound.len());
+            let mut types = Vec::with_capacity(bound.len());
+            for (e, t) in bound {
+                let target = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t.clone()
+                };
+                exprs.push(self.coerce_unknown(e, &t, &target)?);
+                types.push(target);
+            }
+            let ty = super::from::srf_type(&name, &types)?;
+            return Ok((Expr::Function(name, exprs), ty));
+        }
         // Unknown literals default to text for ordinary functions.
         let mut exprs = Vec::with_capacity(bound.len());
         let mut types = Vec::with_capacity(bound.len());
         for (e, t) in bound {
-            let (e, t) = if name == "octet_length" { (e, t) } else { super::bind_ops::strip_bpchar(e, t) };
+            let (e, t) = if name == "octet_length" {
+                (e, t)
+            } else {
+                super::bind_ops::strip_bpchar(e, t)
+            };
             let target = if t == DataType::Unknown {
                 default_arg_type(&name, exprs.len())
             } else {

@@ -44,8 +44,15 @@ pub fn output_name(e: &ast::Expr) -> String {
         A::Case { .. } => "case".into(),
         A::Exists { .. } => "exists".into(),
         A::Extract { .. } => "extract".into(),
-        A::Substring { .. } => "substring".into(),
-        A::Trim { .. } => "btrim".into(),
+        A::Substring { shorthand, .. } => if *shorthand { "substr" } else { "substring" }.into(),
+        A::Trim { trim_where, .. } => match trim_where {
+            Some(ast::TrimWhereField::Leading) => "ltrim",
+            Some(ast::TrimWhereField::Trailing) => "rtrim",
+            _ => "btrim",
+        }
+        .into(),
+        A::AtTimeZone { .. } => "timezone".into(),
+        A::Overlay { .. } => "overlay".into(),
         A::Position { .. } => "position".into(),
         A::Ceil { .. } => "ceil".into(),
         A::Floor { .. } => "floor".into(),
@@ -66,22 +73,10 @@ pub fn output_name(e: &ast::Expr) -> String {
 }
 
 fn cast_type_name(t: &ast::DataType) -> String {
+    // PostgreSQL names a cast column after the type's pg_type name.
     match super::forms::convert_type(t) {
-        Ok(dt) => match dt {
-            DataType::Int2 => "int2".into(),
-            DataType::Int4 => "int4".into(),
-            DataType::Int8 => "int8".into(),
-            DataType::Float4 => "float4".into(),
-            DataType::Float8 => "float8".into(),
-            DataType::Numeric(_) => "numeric".into(),
-            DataType::Bool => "bool".into(),
-            DataType::Varchar(_) => "varchar".into(),
-            DataType::Char(_) => "bpchar".into(),
-            DataType::TimestampTz => "timestamptz".into(),
-            DataType::Array(_) => "?column?".into(),
-            other => crate::types::oid::type_name(&other),
-        },
-        Err(_) => "?column?".into(),
+        Ok(DataType::Array(_)) | Err(_) => "?column?".into(),
+        Ok(dt) => crate::types::oid::internal_name(&dt),
     }
 }
 

@@ -605,6 +605,21 @@ pub fn system_table(
                         t(&info_schema_type(&c.data_type)),
                         max_len,
                         t(&udt_name(&c.data_type)),
+                        numeric_precision(&c.data_type),
+                        numeric_scale(&c.data_type),
+                        i4(
+                            if matches!(
+                                c.data_type,
+                                DataType::Int2
+                                    | DataType::Int4
+                                    | DataType::Int8
+                                    | DataType::Numeric(Some(_))
+                            ) {
+                                10
+                            } else {
+                                2
+                            },
+                        ),
                     ]);
                 }
             }
@@ -620,6 +635,44 @@ pub fn system_table(
                     ("data_type", T::Text),
                     ("character_maximum_length", T::Int4),
                     ("udt_name", T::Name),
+                    ("numeric_precision", T::Int4),
+                    ("numeric_scale", T::Int4),
+                    ("numeric_precision_radix", T::Int4),
+                ]),
+                rows,
+            )
+        }
+        (true, "sequences") => {
+            let db = b.session.database().to_string();
+            let rows = snap
+                .relations
+                .iter()
+                .filter_map(|r| match &**r {
+                    Relation::Sequence(s) => Some(vec![
+                        t(&db),
+                        t("public"),
+                        t(&s.name),
+                        t(&type_name(&s.data_type)),
+                        t(&s.start.to_string()),
+                        t(&s.min.to_string()),
+                        t(&s.max.to_string()),
+                        t(&s.increment.to_string()),
+                        t(if s.cycle { "YES" } else { "NO" }),
+                    ]),
+                    _ => None,
+                })
+                .collect();
+            (
+                cols(&[
+                    ("sequence_catalog", T::Name),
+                    ("sequence_schema", T::Name),
+                    ("sequence_name", T::Name),
+                    ("data_type", T::Text),
+                    ("start_value", T::Text),
+                    ("minimum_value", T::Text),
+                    ("maximum_value", T::Text),
+                    ("increment", T::Text),
+                    ("cycle_option", T::Text),
                 ]),
                 rows,
             )
@@ -817,7 +870,13 @@ fn pg_type() -> (Vec<(String, DataType)>, Vec<Row>) {
                 o(0),
                 i4(-1),
                 i4(0),
-                o(if matches!(ty, T::Text | T::Varchar(_) | T::Char(_) | T::Name) { 100 } else { 0 }),
+                o(
+                    if matches!(ty, T::Text | T::Varchar(_) | T::Char(_) | T::Name) {
+                        100
+                    } else {
+                        0
+                    },
+                ),
             ]
         })
         .collect();
@@ -1115,4 +1174,24 @@ pub fn show(b: &mut Binder, variable: &[ast::Ident]) -> Result<(Plan, Scope)> {
         },
         scope,
     ))
+}
+
+fn numeric_precision(t: &DataType) -> Value {
+    match t {
+        DataType::Int2 => i4(16),
+        DataType::Int4 => i4(32),
+        DataType::Int8 => i4(64),
+        DataType::Float4 => i4(24),
+        DataType::Float8 => i4(53),
+        DataType::Numeric(Some((p, _))) => i4(*p as i32),
+        _ => Value::Null,
+    }
+}
+
+fn numeric_scale(t: &DataType) -> Value {
+    match t {
+        DataType::Int2 | DataType::Int4 | DataType::Int8 => i4(0),
+        DataType::Numeric(Some((_, s))) => i4(*s as i32),
+        _ => Value::Null,
+    }
 }
