@@ -30,6 +30,7 @@ use pgwire::messages::{DecodeContext, Message, PgWireFrontendMessage, ProtocolVe
 /// The real WAL record codec, compiled from the node's source file with a
 /// minimal stand-in for the node's error module (same variant it uses).
 mod error {
+    #[allow(dead_code)] // the message is only shown by Debug
     #[derive(Debug)]
     pub enum NodeError {
         Corrupt(String),

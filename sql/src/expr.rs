@@ -40,6 +40,7 @@ pub enum SessionFn {
     CurrVal,
     SetVal,
     CurrentSetting,
+    SetConfig,
     BackendPid,
     CurrentLsn,
     TxidCurrent,

@@ -133,6 +133,8 @@ pub struct Session {
     pub(crate) prepared: HashMap<String, Arc<Prepared>>,
     pub(crate) currvals: Arc<Mutex<HashMap<String, i64>>>,
     pub(crate) copy: Option<crate::copy::CopyIn>,
+    /// set_config() results waiting to be applied after the statement.
+    pub(crate) pending_settings: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Session {
@@ -149,6 +151,7 @@ impl Session {
             prepared: HashMap::new(),
             currvals: Arc::default(),
             copy: None,
+            pending_settings: Arc::default(),
         }
     }
 

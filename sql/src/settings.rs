@@ -19,12 +19,18 @@ fn value_text(e: &ast::Expr) -> String {
             ast::Value::Boolean(b) => if *b { "on" } else { "off" }.into(),
             other => other.to_string(),
         },
+        ast::Expr::Identifier(id) if id.quote_style.is_some() => format!("\"{}\"", id.value),
         ast::Expr::Identifier(id) => id.value.clone(),
         other => other.to_string().trim_matches('\'').to_string(),
     }
 }
 
 impl Session {
+    /// Applies a setting changed by set_config().
+    pub(crate) fn apply_setting(&mut self, name: &str, value: String) -> Result<()> {
+        self.set_setting(name, value)
+    }
+
     fn set_setting(&mut self, name: &str, value: String) -> Result<()> {
         let name = name.to_lowercase();
         if !is_known(&name) && !name.contains('.') {
@@ -69,6 +75,9 @@ impl Session {
                     ));
                 }
                 v
+            }
+            "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
+                duration_setting(&name, &value)?
             }
             "datestyle" => {
                 let v = value.to_uppercase();
@@ -179,4 +188,39 @@ impl Session {
             _ => Ok(None),
         }
     }
+}
+
+/// Normalises a time setting the way PostgreSQL shows it: a bare number is
+/// milliseconds; the value is shown in the largest unit that divides it.
+fn duration_setting(name: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(digits);
+    let bad = || {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"{name}\": \"{value}\""),
+        )
+    };
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n * 1000,
+        "min" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => {
+            return Err(bad().with_hint(
+                "Valid units for this parameter are \"ms\", \"s\", \"min\", \"h\", and \"d\".",
+            ))
+        }
+    };
+    Ok(match ms {
+        0 => "0".to_string(),
+        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}min", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    })
 }

@@ -276,8 +276,13 @@ impl Session {
             ));
         }
         let r = self.run_in_transaction(stmt, params, param_types);
+        let pending: Vec<(String, String)> = std::mem::take(&mut *self.pending_settings.lock());
         if r.is_err() {
             self.fail_block();
+            return r;
+        }
+        for (name, value) in pending {
+            self.apply_setting(&name, value)?;
         }
         r
     }
@@ -337,6 +342,7 @@ impl Session {
             statement_start: now,
             settings: self.settings.clone(),
             currvals: self.currvals.clone(),
+            pending_settings: self.pending_settings.clone(),
         })
     }
 
@@ -354,12 +360,13 @@ impl Session {
             let mut binder = self.binder(&mut **guard, &view, param_types);
             crate::plan::bind_statement(&mut binder, stmt)?
         };
+        let facts = self.facts();
         let ctx = ExecCtx::new(
             txn.clone(),
             self.engine.clone(),
             self.db.id,
             params,
-            self.facts(),
+            facts.clone(),
             Some(self.cancel.clone()),
         );
         match bound {

@@ -28,6 +28,8 @@ pub struct SessionFacts {
     pub settings: HashMap<String, String>,
     /// Last value nextval() returned per sequence in this session.
     pub currvals: Arc<Mutex<HashMap<String, i64>>>,
+    /// Settings changed by set_config(), applied when the statement ends.
+    pub pending_settings: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 /// A stack frame of outer rows for correlated subqueries.
@@ -209,6 +211,26 @@ impl ExecCtx {
             SessionFn::TxidCurrent => Value::Int8(self.engine.current_lsn().0 as i64 + 1),
             SessionFn::PgTypeof(t) => Value::Text(crate::types::oid::type_name(t)),
             SessionFn::Catalog(name) => super::catalog_fn::call(self, name, &args)?,
+            SessionFn::SetConfig => {
+                let name = text_arg(0)?.to_lowercase();
+                let value = match args.get(1) {
+                    Some(Value::Null) | None => String::new(),
+                    Some(v) => crate::types::text::format(v),
+                };
+                if !name.contains('.')
+                    && crate::engine::setting_value(&self.facts.settings, &name).is_none()
+                {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    ));
+                }
+                self.facts
+                    .pending_settings
+                    .lock()
+                    .push((name, value.clone()));
+                Value::Text(value)
+            }
             SessionFn::CurrentSetting => {
                 let name = text_arg(0)?.to_lowercase();
                 let missing_ok = matches!(args.get(1), Some(Value::Bool(true)));

@@ -367,6 +367,20 @@ impl<'a> Binder<'a> {
     }
 
     fn cast_expr(&mut self, x: Expr, xt: DataType, target: DataType) -> Result<Bound> {
+        // regclass/regtype shown as text are names, not numbers.
+        if matches!(xt, DataType::RegClass | DataType::RegType)
+            && super::bind_ops::is_texty(&target)
+        {
+            let f = if xt == DataType::RegClass {
+                "regclass_out"
+            } else {
+                "regtype_out"
+            };
+            return Ok((
+                Expr::Session(crate::expr::SessionFn::Catalog(f.into()), vec![x]),
+                target,
+            ));
+        }
         match x {
             Expr::Literal(v) => Ok((Expr::Literal(cast::cast(v, &target)?), target)),
             Expr::Param(i) if xt == DataType::Unknown => {

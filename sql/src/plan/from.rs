@@ -102,6 +102,9 @@ impl<'a> Binder<'a> {
         for j in &twj.joins {
             use ast::JoinOperator as J;
             let (kind, constraint) = match &j.join_operator {
+                J::Join(ast::JoinConstraint::None) | J::Inner(ast::JoinConstraint::None) => {
+                    return Err(Error::syntax("syntax error at end of input"));
+                }
                 J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
                 J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
                 J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
@@ -371,10 +374,10 @@ impl<'a> Binder<'a> {
                 } else {
                     self.query(subquery)?
                 };
-                let alias_name = alias
-                    .as_ref()
-                    .map(|a| ident(&a.name))
-                    .unwrap_or_else(|| "unnamed_subquery".into());
+                let Some(alias_name) = alias.as_ref().map(|a| ident(&a.name)) else {
+                    return Err(Error::syntax("subquery in FROM must have an alias")
+                        .with_hint("For example, FROM (SELECT ...) [AS] foo."));
+                };
                 Ok((plan, apply_alias(scope, &alias_name, alias.as_ref())?))
             }
             ast::TableFactor::NestedJoin {

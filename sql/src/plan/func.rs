@@ -441,6 +441,23 @@ impl<'a> Binder<'a> {
                     DataType::Int8,
                 )))
             }
+            ("set_config", 3) => {
+                let args = bound
+                    .drain(..)
+                    .map(|(e, t)| {
+                        let target = if t == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            t.clone()
+                        };
+                        self.coerce_unknown(e, &t, &target)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some((
+                    Expr::Session(SessionFn::SetConfig, args),
+                    DataType::Text,
+                )))
+            }
             ("current_setting", 1 | 2) => {
                 let args = bound
                     .drain(..)

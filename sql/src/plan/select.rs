@@ -34,11 +34,14 @@ pub fn output_name(e: &ast::Expr) -> String {
         A::Identifier(id) => ident(id),
         A::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
         A::Function(f) => function_name(&f.name),
+        // A cast keeps a strong name from its operand (a column or a
+        // function), otherwise it is named after its type (PostgreSQL's
+        // FigureColname strength rule).
         A::Cast {
             expr, data_type, ..
-        } => match output_name(expr).as_str() {
-            "?column?" => cast_type_name(data_type),
-            n => n.to_string(),
+        } => match (output_name(expr), strong_name(expr)) {
+            (n, true) => n,
+            _ => cast_type_name(data_type),
         },
         A::Nested(inner) => output_name(inner),
         A::Case { .. } => "case".into(),
@@ -69,6 +72,17 @@ pub fn output_name(e: &ast::Expr) -> String {
         A::Interval(_) => "interval".into(),
         A::CompoundFieldAccess { root, .. } => output_name(root),
         _ => "?column?".into(),
+    }
+}
+
+/// Whether an expression's output name comes from a column or function
+/// (strong) rather than a type or `?column?` (weak).
+fn strong_name(e: &ast::Expr) -> bool {
+    use ast::Expr as A;
+    match e {
+        A::Cast { expr, .. } | A::Nested(expr) => strong_name(expr),
+        A::Value(_) | A::TypedString(_) | A::BinaryOp { .. } | A::UnaryOp { .. } => false,
+        _ => output_name(e) != "?column?",
     }
 }
 
@@ -162,6 +176,21 @@ impl<'a> Binder<'a> {
         let id = self.next_cte_id;
         self.next_cte_id += 1;
         let renames: Vec<String> = cte.alias.columns.iter().map(|c| ident(&c.name)).collect();
+        if recursive && references_table(&cte.query.body, &name) {
+            let is_union = matches!(
+                &*cte.query.body,
+                ast::SetExpr::SetOperation {
+                    op: ast::SetOperator::Union,
+                    ..
+                }
+            );
+            if !is_union {
+                return Err(Error::new(
+                    SqlState::INVALID_RECURSION,
+                    format!("recursive query \"{name}\" does not have the form non-recursive-term UNION [ALL] recursive-term"),
+                ));
+            }
+        }
         if recursive {
             if let ast::SetExpr::SetOperation {
                 left,

@@ -1,0 +1,1 @@
+SELECT ARRAY[1,2,3][2], array_agg(a ORDER BY a), string_agg(b, ',') FROM t

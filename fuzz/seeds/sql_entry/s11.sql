@@ -1,0 +1,1 @@
+SELECT CASE WHEN a % 2 = 0 THEN 'even' ELSE 'odd' END, coalesce(b, 'none'), nullif(a, 2) FROM t

@@ -1,0 +1,1 @@
+CREATE TABLE u (x serial PRIMARY KEY, y varchar(3) NOT NULL DEFAULT 'a', z numeric(5,2) CHECK (z > 0)); CREATE INDEX ON u (y); DROP TABLE u

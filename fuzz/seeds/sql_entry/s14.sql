@@ -1,0 +1,1 @@
+SELECT a, row_number() OVER (PARTITION BY b IS NULL ORDER BY a) FROM t

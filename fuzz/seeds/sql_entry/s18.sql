@@ -1,0 +1,1 @@
+SHOW ALL; SET search_path = public; RESET ALL; SELECT current_setting('TimeZone')

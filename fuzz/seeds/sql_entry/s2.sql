@@ -1,0 +1,1 @@
+SELECT e->'k'->2->>'x', e #> '{k,0}', jsonb_typeof(e) FROM t

@@ -1,0 +1,1 @@
+SELECT 'a' COLLATE "C" < 'B', 1.5::float4::numeric, '{1,2}'::int[] @> '{1}', gen_random_uuid() IS NOT NULL

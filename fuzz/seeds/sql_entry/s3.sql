@@ -1,0 +1,1 @@
+SELECT count(*), sum(c), avg(c), max(d) FROM t GROUP BY b HAVING count(*) > 0

@@ -1,0 +1,1 @@
+INSERT INTO t VALUES (10, 'x', 1e10, now(), '{}') ON CONFLICT (a) DO UPDATE SET b = excluded.b

@@ -1,0 +1,1 @@
+SELECT t1.a, t2.b FROM t t1 LEFT JOIN t t2 ON t1.a = t2.a + 1 WHERE t2.b IS NOT NULL

@@ -1,0 +1,1 @@
+SELECT CAST('2024-02-30' AS date), '1 day'::interval * 3, date_trunc('hour', d), extract(epoch from d) FROM t

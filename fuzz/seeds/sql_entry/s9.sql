@@ -1,0 +1,1 @@
+SELECT substring(b from 2 for 3), upper(b), b || 'x', length(b), position('n' in b), b LIKE 'o%' FROM t
