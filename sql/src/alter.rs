@@ -134,7 +134,7 @@ pub(crate) fn create_table_as(
             txn.put(&k, &row::encode_row(&r))?;
         }
     }
-    ctx.with_catalog(|c| c.put_relation(&Relation::Table(table)))?;
+    ctx.with_catalog(|c| c.put_relation(&Relation::Table(std::sync::Arc::new(table))))?;
     Ok(QueryResult::Command {
         tag: format!("SELECT {n}"),
     })
@@ -149,7 +149,7 @@ pub(crate) fn alter_table(
     let name = object_name(&at.name);
     let rel = ctx.with_catalog(|c| c.lock_relation(&name))?;
     let mut table = match rel.as_deref() {
-        Some(Relation::Table(t)) => t.clone(),
+        Some(Relation::Table(t)) => (**t).clone(),
         Some(_) => {
             return Err(Error::new(
                 SqlState::WRONG_OBJECT_TYPE,
@@ -171,7 +171,7 @@ pub(crate) fn alter_table(
     for op in &at.operations {
         alter_one(session, ctx, &mut table, op)?;
     }
-    ctx.with_catalog(|c| c.put_relation(&Relation::Table(table)))?;
+    ctx.with_catalog(|c| c.put_relation(&Relation::Table(std::sync::Arc::new(table))))?;
     Ok(QueryResult::Command {
         tag: "ALTER TABLE".into(),
     })

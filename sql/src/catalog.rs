@@ -128,7 +128,7 @@ pub struct ViewDef {
 /// Anything with a name in a database's relation namespace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Relation {
-    Table(TableDef),
+    Table(Arc<TableDef>),
     Sequence(SequenceDef),
     View(ViewDef),
     /// An index's name, so index names share the namespace like in PostgreSQL.
@@ -206,7 +206,7 @@ impl<'a> Catalog<'a> {
     /// Looks up a table by name (`42P01` if missing or not a table).
     pub fn table(&mut self, name: &str) -> Result<Arc<TableDef>> {
         match self.relation(name)?.as_deref() {
-            Some(Relation::Table(t)) => Ok(Arc::new(t.clone())),
+            Some(Relation::Table(t)) => Ok(t.clone()),
             Some(_) => Err(Error::new(
                 SqlState::WRONG_OBJECT_TYPE,
                 format!("\"{name}\" is not a table"),

@@ -421,7 +421,7 @@ fn create_table(
     }
     // Validate CHECK and DEFAULT expressions now, as PostgreSQL does.
     crate::alter::validate_rules(session, ctx, &table)?;
-    ctx.with_catalog(|c| c.put_relation(&Relation::Table(table)))?;
+    ctx.with_catalog(|c| c.put_relation(&Relation::Table(std::sync::Arc::new(table))))?;
     done("CREATE TABLE")
 }
 
@@ -577,7 +577,7 @@ fn create_index(ctx: &ExecCtx, ci: &ast::CreateIndex) -> Result<QueryResult> {
             name,
             table: table_name.clone(),
         })?;
-        c.put_relation(&Relation::Table(table))
+        c.put_relation(&Relation::Table(std::sync::Arc::new(table)))
     })?;
     done("CREATE INDEX")
 }
@@ -739,7 +739,7 @@ fn drop_index(ctx: &ExecCtx, table_name: &str, name: &str) -> Result<()> {
     }
     ctx.with_catalog(|c| {
         c.delete_relation(name)?;
-        c.put_relation(&Relation::Table(table))
+        c.put_relation(&Relation::Table(std::sync::Arc::new(table)))
     })
 }
 

@@ -128,7 +128,8 @@ pub struct Session {
     pub(crate) pid: i32,
     pub(crate) block: Option<OpenTxn>,
     pub(crate) cancel: CancelFlag,
-    pub(crate) settings: HashMap<String, String>,
+    /// Shared with running statements; copied only when a SET changes it.
+    pub(crate) settings: Arc<HashMap<String, String>>,
     pub(crate) reported_changes: Vec<(String, String)>,
     pub(crate) prepared: HashMap<String, Arc<Prepared>>,
     pub(crate) currvals: Arc<Mutex<HashMap<String, i64>>>,
@@ -146,7 +147,7 @@ impl Session {
             pid,
             block: None,
             cancel: Arc::new(AtomicBool::new(false)),
-            settings: crate::engine::default_settings(),
+            settings: Arc::new(crate::engine::default_settings()),
             reported_changes: Vec::new(),
             prepared: HashMap::new(),
             currvals: Arc::default(),
@@ -172,7 +173,7 @@ impl Session {
 
     /// Applies a startup `options` setting (`-c name=value`).
     pub fn set_startup_option(&mut self, name: &str, value: &str) {
-        self.settings.insert(name.to_lowercase(), value.to_string());
+        Arc::make_mut(&mut self.settings).insert(name.to_lowercase(), value.to_string());
     }
 
     /// Initial ParameterStatus values sent after authentication.

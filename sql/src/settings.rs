@@ -1,5 +1,7 @@
 //! SET, RESET and DISCARD: session settings.
 
+use std::sync::Arc;
+
 use sqlparser::ast::{self, Statement};
 
 use crate::error::{Error, Result};
@@ -98,7 +100,7 @@ impl Session {
                 value.clone(),
             ));
         }
-        self.settings.insert(name, value);
+        Arc::make_mut(&mut self.settings).insert(name, value);
         Ok(())
     }
 
@@ -107,7 +109,7 @@ impl Session {
         match crate::engine::default_settings().remove(&name) {
             Some(v) => self.set_setting(&name, v),
             None if name.contains('.') => {
-                self.settings.remove(&name);
+                Arc::make_mut(&mut self.settings).remove(&name);
                 Ok(())
             }
             None => Err(Error::new(
@@ -150,13 +152,14 @@ impl Session {
                                 match &mut self.block {
                                     Some(b) => b.isolation_name = v,
                                     None => {
-                                        self.settings.insert("transaction_isolation".into(), v);
+                                        Arc::make_mut(&mut self.settings)
+                                            .insert("transaction_isolation".into(), v);
                                     }
                                 }
                             }
                             ast::TransactionMode::AccessMode(a) => {
                                 let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);
-                                self.settings.insert(
+                                Arc::make_mut(&mut self.settings).insert(
                                     "transaction_read_only".into(),
                                     if ro { "on" } else { "off" }.into(),
                                 );
@@ -171,7 +174,7 @@ impl Session {
             Statement::Reset(r) => {
                 match &r.reset {
                     ast::Reset::ALL => {
-                        self.settings = crate::engine::default_settings();
+                        self.settings = Arc::new(crate::engine::default_settings());
                     }
                     ast::Reset::ConfigurationParameter(name) => {
                         self.reset_setting(&name.to_string())?
@@ -182,7 +185,7 @@ impl Session {
             }
             Statement::Discard { .. } => {
                 self.prepared.clear();
-                self.settings = crate::engine::default_settings();
+                self.settings = Arc::new(crate::engine::default_settings());
                 done("DISCARD ALL")
             }
             _ => Ok(None),

@@ -25,7 +25,7 @@ pub struct SessionFacts {
     pub backend_pid: i32,
     pub txn_start: DateTime<Utc>,
     pub statement_start: DateTime<Utc>,
-    pub settings: HashMap<String, String>,
+    pub settings: Arc<HashMap<String, String>>,
     /// Last value nextval() returned per sequence in this session.
     pub currvals: Arc<Mutex<HashMap<String, i64>>>,
     /// Settings changed by set_config(), applied when the statement ends.

@@ -545,7 +545,7 @@ impl<'a> Binder<'a> {
                 Ok((
                     Plan::Scan {
                         db: self.catalog.db,
-                        table: Arc::new(t.clone()),
+                        table: t.clone(),
                         access: Access::Full,
                         filter: None,
                         with_key: false,

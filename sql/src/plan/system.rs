@@ -77,7 +77,7 @@ pub fn system_table_oid(name: &str) -> Option<u32> {
 }
 
 struct Snapshot {
-    tables: Vec<TableDef>,
+    tables: Vec<Arc<TableDef>>,
     relations: Vec<Arc<Relation>>,
 }
 
