@@ -162,9 +162,12 @@ impl Relation {
 }
 
 /// Decoded catalog entries, keyed by storage key, checked against the bytes.
+/// A cached definition: the stored bytes and what they decode to.
+type CacheEntry = (Vec<u8>, Arc<Relation>);
+
 #[derive(Default)]
 pub struct CatalogCache {
-    entries: Mutex<HashMap<Vec<u8>, (Vec<u8>, Arc<Relation>)>>,
+    entries: Mutex<HashMap<Vec<u8>, CacheEntry>>,
 }
 
 impl CatalogCache {

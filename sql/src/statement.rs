@@ -23,6 +23,9 @@ use crate::storage::{Isolation, Transaction, TxnOptions};
 use crate::types::{DataType, Value};
 use crate::SqlState;
 
+/// Parameter types and result columns of a prepared statement.
+type Description = (Vec<Option<DataType>>, Option<Arc<[Column]>>);
+
 /// What the binder may ask about the session.
 pub(crate) struct View<'a> {
     pub session: &'a Session,
@@ -159,11 +162,7 @@ impl Session {
     }
 
     /// Parameter types and result columns of a statement, without running it.
-    fn describe(
-        &mut self,
-        stmt: &Statement,
-        given: &[Option<DataType>],
-    ) -> Result<(Vec<Option<DataType>>, Option<Arc<[Column]>>)> {
+    fn describe(&mut self, stmt: &Statement, given: &[Option<DataType>]) -> Result<Description> {
         if is_txn_control(stmt) || !returns_rows(stmt) && !has_params(stmt) {
             return Ok((
                 given.to_vec(),

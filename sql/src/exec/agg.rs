@@ -367,7 +367,7 @@ pub fn open_aggregate(
     for row in &mut rows {
         let row = row?;
         counter += 1;
-        if counter % 4096 == 0 {
+        if counter.is_multiple_of(4096) {
             ctx.check_cancel()?;
         }
         let keys = group_by

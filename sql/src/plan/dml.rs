@@ -29,12 +29,15 @@ pub enum OnConflict {
     },
 }
 
+/// Bound DEFAULTs (per column) and CHECKs (name, predicate) of a table.
+pub type TableRules = (Vec<Option<Expr>>, Vec<(String, Expr)>);
+
 /// The rows an INSERT stores.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InsertSource {
     /// VALUES rows; `None` is the DEFAULT keyword.
     Values(Vec<Vec<Option<Expr>>>),
-    Query(Plan),
+    Query(Box<Plan>),
 }
 
 /// A bound INSERT.
@@ -128,10 +131,7 @@ fn object_name_last(name: &ast::ObjectName) -> String {
 
 impl<'a> Binder<'a> {
     /// Binds CHECK constraints and DEFAULTs of a table.
-    pub fn table_rules(
-        &mut self,
-        table: &TableDef,
-    ) -> Result<(Vec<Option<Expr>>, Vec<(String, Expr)>)> {
+    pub fn table_rules(&mut self, table: &TableDef) -> Result<TableRules> {
         let scope = table_scope(table, &table.name, false);
         let empty = Scope::default();
         let mut defaults = Vec::new();
@@ -336,10 +336,10 @@ impl<'a> Binder<'a> {
             .map(|(i, _)| table.columns[targets[i]].data_type.clone())
             .collect();
         Ok((
-            InsertSource::Query(Plan::Project {
+            InsertSource::Query(Box::new(Plan::Project {
                 input: Box::new(plan),
                 exprs,
-            }),
+            })),
             types,
         ))
     }
@@ -457,9 +457,9 @@ impl<'a> Binder<'a> {
                     }
                 };
                 if values.len() != names.len() {
-                    return Err(Error::syntax(format!(
-                        "number of columns does not match number of values"
-                    )));
+                    return Err(Error::syntax(
+                        "number of columns does not match number of values",
+                    ));
                 }
                 let split: Vec<ast::Assignment> = names
                     .iter()

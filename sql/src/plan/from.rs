@@ -37,7 +37,7 @@ pub fn srf_type(name: &str, args: &[DataType]) -> Result<DataType> {
             Some(DataType::Int8) | Some(DataType::Numeric(_)) => args[0].clone(),
             Some(DataType::Timestamp) => DataType::Timestamp,
             Some(DataType::TimestampTz) => DataType::TimestampTz,
-            _ if args.iter().any(|a| *a == DataType::Int8) => DataType::Int8,
+            _ if args.contains(&DataType::Int8) => DataType::Int8,
             _ => DataType::Int4,
         },
         "unnest" => match args.first() {

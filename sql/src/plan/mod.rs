@@ -274,8 +274,10 @@ impl Plan {
     }
 }
 
-/// A statement after binding.
+/// A statement after binding. Short-lived (bound, run, dropped), so the
+/// size difference between variants does not matter.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Bound {
     /// A query and its output columns.
     Query(Plan, scope::Scope),

@@ -749,6 +749,7 @@ impl<'a> Binder<'a> {
 }
 
 /// One output of a select list.
+#[allow(clippy::large_enum_variant)]
 pub enum SelectOutput {
     /// A column of the input, from `*`.
     Column(usize),
