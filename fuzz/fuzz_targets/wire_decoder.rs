@@ -117,6 +117,30 @@ fn startup(input: &mut &[u8]) -> bool {
     }
 }
 
+/// pgwire 0.42.1 `SASLInitialResponse::decode_body` panics (`get_i32` /
+/// `split_to` out of bounds) when the body has no room for the i32 length
+/// or the length is negative (other than -1) or longer than the rest; the
+/// SCRAM path reaches it from `PasswordMessageFamily::into_sasl_initial_response`
+/// outside the server's `catch_unwind`. Found by this target; until it is
+/// fixed upstream or guarded in the node, such inputs are skipped so the run
+/// can look for other bugs. Set to `true` to reproduce it.
+const CHECK_KNOWN_SASL_PANIC: bool = false;
+
+/// Whether a SASLInitialResponse body (after the 5-byte header) is one
+/// pgwire decodes without panicking: mechanism name NUL-terminated (or
+/// absent), then an i32 that is -1 or fits in the remaining bytes.
+fn sasl_initial_is_well_formed(body: &[u8]) -> bool {
+    let rest = match body.iter().position(|&b| b == 0) {
+        Some(nul) => &body[nul + 1..],
+        None => body,
+    };
+    let Some(len) = rest.get(..4) else {
+        return false;
+    };
+    let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    len == -1 || (len >= 0 && len as usize <= rest.len() - 4)
+}
+
 /// `Conn::try_frame` in a loop until the input runs out or errors.
 fn messages(input: &[u8]) {
     let mut ctx = DecodeContext::new(ProtocolVersion::default());
@@ -151,6 +175,9 @@ fn messages(input: &[u8]) {
                         PgWireFrontendMessage::decode(&mut again, &ctx)
                     {
                         if which == 0 {
+                            if !CHECK_KNOWN_SASL_PANIC && !sasl_initial_is_well_formed(&raw[5..]) {
+                                continue;
+                            }
                             let _ = p.into_sasl_initial_response();
                         } else {
                             let _ = p.into_sasl_response();

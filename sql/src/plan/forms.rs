@@ -120,6 +120,30 @@ impl<'a> Binder<'a> {
                 expr,
                 subquery,
                 negated,
+            } if super::bind_ops::row_items(expr).is_some() => {
+                let items = super::bind_ops::row_items(expr).unwrap_or_default();
+                let (plan, out) = self.subquery(subquery, scope)?;
+                if out.len() != items.len() {
+                    return Err(Error::syntax("subquery has too many columns"));
+                }
+                let mut exprs = Vec::new();
+                for (item, col) in items.iter().zip(&out.columns) {
+                    let (x, xt) = self.child(item, scope, grouped)?;
+                    exprs.push(self.coerce_unknown(x, &xt, &col.data_type)?);
+                }
+                Ok((
+                    Expr::RowInSubquery {
+                        exprs,
+                        plan,
+                        negated: *negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            A::InSubquery {
+                expr,
+                subquery,
+                negated,
             } => {
                 let (x, xt) = self.child(expr, scope, grouped)?;
                 let (plan, out) = self.subquery(subquery, scope)?;
