@@ -306,7 +306,13 @@ fn insert(p: &InsertPlan, ctx: &ExecCtx) -> Result<DmlResult> {
                     } else {
                         row_key(table, &new, ctx)?
                     };
-                    check_changed_keys(ctx, p.db, table, &new, &new_pk, &existing_pk)?;
+                    check_changed_keys(
+                        ctx,
+                        p.db,
+                        table,
+                        (&new, &new_pk),
+                        (&existing, &existing_pk),
+                    )?;
                     write_row(
                         ctx,
                         p.db,
@@ -329,10 +335,20 @@ fn check_changed_keys(
     ctx: &ExecCtx,
     db: u32,
     table: &TableDef,
-    new: &[Value],
-    new_pk: &[u8],
-    old_pk: &[u8],
+    (new, new_pk): (&[Value], &[u8]),
+    (old, old_pk): (&[Value], &[u8]),
 ) -> Result<()> {
+    // The row keeps every unique key it had: nothing new is claimed.
+    let same = |cols: &[usize]| cols.iter().all(|c| new.get(*c) == old.get(*c));
+    if new_pk == old_pk
+        && table
+            .indexes
+            .iter()
+            .filter(|i| i.unique)
+            .all(|i| same(&i.columns))
+    {
+        return Ok(());
+    }
     if let Some((owner, err, _)) = find_conflict(ctx, db, table, new, new_pk)? {
         if owner != old_pk || new_pk != old_pk {
             return Err(err);
@@ -416,7 +432,7 @@ fn update(p: &UpdatePlan, ctx: &ExecCtx) -> Result<DmlResult> {
         } else {
             row_key(table, &new, ctx)?
         };
-        check_changed_keys(ctx, p.db, table, &new, &new_pk, &pk)?;
+        check_changed_keys(ctx, p.db, table, (&new, &new_pk), (&current[..width], &pk))?;
         write_row(
             ctx,
             p.db,

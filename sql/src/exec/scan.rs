@@ -72,6 +72,15 @@ pub fn open_scan(
                 };
                 let mut p = keys::object_prefix(db, index.id);
                 p.extend(keycode::encode_values(&vals)?);
+                if index.unique && vals.len() == index.columns.len() {
+                    // Every column pinned to a non-NULL value: the entry of
+                    // a unique index is keyed by the values alone, so one
+                    // point read finds it (no iterator needed).
+                    if let Some(pk) = ctx.txn.lock().get(&p)? {
+                        pks.push(pk);
+                    }
+                    continue;
+                }
                 let end = prefix_end(&p);
                 for entry in RangeScan::new(ctx.clone(), p, end) {
                     pks.push(entry?.1);
