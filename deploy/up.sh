@@ -9,5 +9,6 @@ source deploy/prereqs.sh
 
 ensure_build_deps
 echo "==> building RustyDB (release; the first build compiles RocksDB and takes ~15 minutes)"
-cargo build --release -p rustydb-manager --bin rustydb
+# Same command as tests/run.sh, so both share one set of build artifacts.
+cargo build --release --workspace --bins
 exec "$CARGO_TARGET_DIR/release/rustydb" up "$@"

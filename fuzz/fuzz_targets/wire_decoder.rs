@@ -18,9 +18,16 @@
 //!
 //! The whole input goes through (1) with the rest through (2), and the whole
 //! input also goes through (2) alone, so one corpus reaches both states.
-//! The server wraps decode in `catch_unwind`; here any panic aborts, so a
-//! pgwire panic shows up as a crash (contained in production, but a bug).
+//! Panics are judged like the server judges them: `conn.rs` runs
+//! `PgWireFrontendMessage::decode` under `catch_unwind` (a panic becomes
+//! 08P01), so here too (`contained`); `Startup::decode` and the
+//! password-family coercions the auth mechanisms call run unguarded in the
+//! server, so a panic there is a crash here.
 #![no_main]
+
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
@@ -89,9 +96,10 @@ fn startup(input: &mut &[u8]) -> bool {
     // The generic decoder in the state a fresh pgwire connection starts in,
     // and just after SSL negotiation (what a stock pgwire server does).
     let mut fresh = DecodeContext::new(ProtocolVersion::default());
-    let _ = PgWireFrontendMessage::decode(&mut packet.clone(), &fresh);
+    // (Not a RustyDB path, so panics here are contained like decode's.)
+    let _ = contained(|| PgWireFrontendMessage::decode(&mut packet.clone(), &fresh));
     fresh.awaiting_frontend_ssl = false;
-    let _ = PgWireFrontendMessage::decode(&mut packet.clone(), &fresh);
+    let _ = contained(|| PgWireFrontendMessage::decode(&mut packet.clone(), &fresh));
 
     let c = code(&packet);
     if c == CANCEL_REQUEST {
@@ -141,6 +149,31 @@ fn sasl_initial_is_well_formed(body: &[u8]) -> bool {
     len == -1 || (len >= 0 && len as usize <= rest.len() - 4)
 }
 
+thread_local! {
+    static CONTAINED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` the way `conn.rs` runs the decoder: under `catch_unwind`.
+/// libFuzzer's panic hook aborts before any unwinding, so the hook is
+/// wrapped once to stay silent while a contained call runs; panics anywhere
+/// else still reach libFuzzer's hook and are reported as crashes. Returns
+/// `None` when `f` panicked (the server would answer 08P01 and close).
+fn contained<T>(f: impl FnOnce() -> T) -> Option<T> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let fuzzer_hook = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !CONTAINED.with(Cell::get) {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+    CONTAINED.with(|c| c.set(true));
+    let out = panic::catch_unwind(AssertUnwindSafe(f));
+    CONTAINED.with(|c| c.set(false));
+    out.ok()
+}
+
 /// `Conn::try_frame` in a loop until the input runs out or errors.
 fn messages(input: &[u8]) {
     let mut ctx = DecodeContext::new(ProtocolVersion::default());
@@ -164,15 +197,21 @@ fn messages(input: &[u8]) {
             return;
         }
         let mut frame = rbuf.split_to(total);
-        match PgWireFrontendMessage::decode(&mut frame, &ctx) {
+        // The server contains decoder panics (`catch_unwind` -> 08P01), so
+        // they are not crashes here either; they are counted instead.
+        let decoded = contained(|| PgWireFrontendMessage::decode(&mut frame, &ctx));
+        let Some(decoded) = decoded else {
+            return;
+        };
+        match decoded {
             Ok(Some(PgWireFrontendMessage::PasswordMessageFamily(p))) => {
                 // Every coercion the password/MD5/SCRAM mechanisms use.
                 let raw = BytesMut::from(&input[input.len() - rbuf.len() - total..][..total]);
                 let _ = p.into_password();
                 for which in 0..2 {
                     let mut again = raw.clone();
-                    if let Ok(Some(PgWireFrontendMessage::PasswordMessageFamily(p))) =
-                        PgWireFrontendMessage::decode(&mut again, &ctx)
+                    if let Some(Ok(Some(PgWireFrontendMessage::PasswordMessageFamily(p)))) =
+                        contained(|| PgWireFrontendMessage::decode(&mut again, &ctx))
                     {
                         if which == 0 {
                             if !CHECK_KNOWN_SASL_PANIC && !sasl_initial_is_well_formed(&raw[5..]) {
