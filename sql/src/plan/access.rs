@@ -277,3 +277,102 @@ fn rebase(e: Expr, by: usize) -> Expr {
         other => other,
     }
 }
+
+/// Rewrites a left-side join key for use inside the right side of a lateral
+/// join: left columns become outer references one level up, and existing
+/// outer references move one level further out. `None` for expressions we
+/// do not rewrite (subqueries and the like).
+fn lift_to_outer(e: &Expr) -> Option<Expr> {
+    Some(match e {
+        Expr::Column(i) => Expr::Outer(1, *i),
+        Expr::Outer(d, i) => Expr::Outer(d + 1, *i),
+        Expr::Literal(_) | Expr::Param(_) => e.clone(),
+        Expr::Cast(x, t) => Expr::Cast(Box::new(lift_to_outer(x)?), t.clone()),
+        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(lift_to_outer(x)?)),
+        Expr::Binary(op, a, b) => Expr::Binary(
+            *op,
+            Box::new(lift_to_outer(a)?),
+            Box::new(lift_to_outer(b)?),
+        ),
+        Expr::Function(n, args) => Expr::Function(
+            n.clone(),
+            args.iter().map(lift_to_outer).collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
+/// Plans an equi-join whose right side is a table with a matching primary
+/// key or index as an index nested-loop join: each left row reads its
+/// matches by key instead of hashing the whole right table. Returns the
+/// inputs back when that does not apply.
+pub fn index_join(
+    left: Plan,
+    right: Plan,
+    kind: super::JoinKind,
+    equi: &[(Expr, Expr)],
+    rest: &Option<Expr>,
+) -> Result<Plan, (Plan, Plan)> {
+    use super::JoinKind;
+    let applicable =
+        !equi.is_empty() && (kind == JoinKind::Inner || (kind == JoinKind::Left && rest.is_none()));
+    let Plan::Scan {
+        db,
+        table,
+        access: Access::Full,
+        filter: None,
+        with_key: false,
+    } = right
+    else {
+        return Err((left, right));
+    };
+    let rebuild = |table| Plan::Scan {
+        db,
+        table,
+        access: Access::Full,
+        filter: None,
+        with_key: false,
+    };
+    if !applicable {
+        return Err((left, rebuild(table)));
+    }
+    let mut pred: Option<Expr> = None;
+    for (l, r) in equi {
+        let (Expr::Column(_), Some(outer)) = (r, lift_to_outer(l)) else {
+            return Err((left, rebuild(table)));
+        };
+        let eq = Expr::Binary(BinaryOp::Eq, Box::new(r.clone()), Box::new(outer));
+        pred = Some(match pred {
+            None => eq,
+            Some(p) => Expr::And(Box::new(p), Box::new(eq)),
+        });
+    }
+    let Some(pred) = pred else {
+        return Err((left, rebuild(table)));
+    };
+    let access = choose_access(&table, &pred);
+    if !matches!(access, Access::PrimaryKey(_) | Access::Index { .. }) {
+        return Err((left, rebuild(table)));
+    }
+    let right_width = table.columns.len();
+    let inner = Plan::Scan {
+        db,
+        table,
+        access,
+        filter: Some(pred),
+        with_key: false,
+    };
+    let plan = Plan::Lateral {
+        left: Box::new(left),
+        right: std::sync::Arc::new(inner),
+        left_outer_join: kind == JoinKind::Left,
+        right_width,
+    };
+    Ok(match rest {
+        Some(r) if kind == JoinKind::Inner => Plan::Filter {
+            input: Box::new(plan),
+            predicate: r.clone(),
+        },
+        _ => plan,
+    })
+}

@@ -61,10 +61,13 @@ impl<'a> Binder<'a> {
                 None => match item {
                     (
                         Plan::Lateral {
-                            right, right_width, ..
+                            left,
+                            right,
+                            right_width,
+                            ..
                         },
                         scope,
-                    ) => {
+                    ) if is_lateral_placeholder(&left) => {
                         let left = Box::new(Plan::Values {
                             rows: vec![vec![]],
                             width: 0,
@@ -128,7 +131,9 @@ impl<'a> Binder<'a> {
     ) -> Result<(Plan, Scope)> {
         let left_width = ls.len();
         let right_width = rs.len();
-        if let Plan::Lateral { right, .. } = rp {
+        let placeholder = matches!(&rp, Plan::Lateral { left, .. } if is_lateral_placeholder(left));
+        if let (true, Plan::Lateral { right, .. }) = (placeholder, &rp) {
+            let right = right.clone();
             let scope = ls.join(&rs);
             let left_outer_join = kind == JoinKind::Left;
             let mut plan = Plan::Lateral {
@@ -192,14 +197,17 @@ impl<'a> Binder<'a> {
         } else {
             kind
         };
-        let plan = Plan::Join {
-            left: Box::new(lp),
-            right: Box::new(rp),
-            kind,
-            equi,
-            on: rest,
-            left_width,
-            right_width,
+        let plan = match super::access::index_join(lp, rp, kind, &equi, &rest) {
+            Ok(plan) => plan,
+            Err((lp, rp)) => Plan::Join {
+                left: Box::new(lp),
+                right: Box::new(rp),
+                kind,
+                equi,
+                on: rest,
+                left_width,
+                right_width,
+            },
         };
         if using.is_empty() {
             return Ok((plan, scope));
@@ -625,6 +633,12 @@ impl<'a> Binder<'a> {
             exprs: items,
         })
     }
+}
+
+/// The empty left input of a LATERAL item before it is joined to what
+/// stands to its left in FROM.
+fn is_lateral_placeholder(plan: &Plan) -> bool {
+    matches!(plan, Plan::Values { rows, width: 0 } if rows.is_empty())
 }
 
 fn has_outer(e: &Expr) -> bool {
