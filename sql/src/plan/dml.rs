@@ -173,7 +173,7 @@ impl<'a> Binder<'a> {
                 | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
                     let name = match item {
                         ast::SelectItem::ExprWithAlias { alias, .. } => ident(alias),
-                        _ => super::select::output_name(e),
+                        _ => super::names::output_name(e),
                     };
                     let (x, t) = self.expr(e, scope)?;
                     let t = if t == DataType::Unknown {

@@ -219,7 +219,7 @@ impl<'a> Binder<'a> {
             let mut order_by = Vec::new();
             for o in order {
                 let (e, _) = self.expr(&o.expr, input)?;
-                let (desc, nulls_first) = super::select::sort_options(&o.options);
+                let (desc, nulls_first) = super::names::sort_options(&o.options);
                 order_by.push(SortKey {
                     expr: e,
                     desc,

@@ -21,9 +21,12 @@ pub mod explain;
 pub mod forms;
 pub mod from;
 pub mod func;
+pub mod names;
 pub mod scope;
 pub mod select;
+pub mod setops;
 pub mod system;
+pub mod system_rows;
 
 use std::sync::Arc;
 

@@ -3,13 +3,13 @@
 use sqlparser::ast;
 
 use super::bind::{ident, AggContext, Binder};
-use super::bind_ops::number_literal;
-use super::func::{contains_aggregate_ast, function_name, is_aggregate};
+use super::func::contains_aggregate_ast;
+use super::names::{output_name, sort_options};
 use super::scope::{Scope, ScopeColumn};
-use super::{CteDef, Plan, SetOpKind, SortKey};
+use super::{CteDef, Plan, SortKey};
 use crate::error::{Error, Result};
 use crate::expr::Expr;
-use crate::types::{cast, DataType};
+use crate::types::DataType;
 use crate::SqlState;
 
 /// A CTE visible by name.
@@ -18,80 +18,6 @@ pub struct CteBinding {
     pub name: String,
     pub id: usize,
     pub scope: Scope,
-}
-
-/// (descending, nulls first) for an ORDER BY item, with PostgreSQL's
-/// defaults: NULLs sort as if larger than any value.
-pub fn sort_options(o: &ast::OrderByOptions) -> (bool, bool) {
-    let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
-    (desc, o.nulls_first.unwrap_or(desc))
-}
-
-/// The column name PostgreSQL gives an unaliased select item.
-pub fn output_name(e: &ast::Expr) -> String {
-    use ast::Expr as A;
-    match e {
-        A::Identifier(id) => ident(id),
-        A::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
-        A::Function(f) => function_name(&f.name),
-        // A cast keeps a strong name from its operand (a column or a
-        // function), otherwise it is named after its type (PostgreSQL's
-        // FigureColname strength rule).
-        A::Cast {
-            expr, data_type, ..
-        } => match (output_name(expr), strong_name(expr)) {
-            (n, true) => n,
-            _ => cast_type_name(data_type),
-        },
-        A::Nested(inner) => output_name(inner),
-        A::Case { .. } => "case".into(),
-        A::Exists { .. } => "exists".into(),
-        A::Extract { .. } => "extract".into(),
-        A::Substring { shorthand, .. } => if *shorthand { "substr" } else { "substring" }.into(),
-        A::Trim { trim_where, .. } => match trim_where {
-            Some(ast::TrimWhereField::Leading) => "ltrim",
-            Some(ast::TrimWhereField::Trailing) => "rtrim",
-            _ => "btrim",
-        }
-        .into(),
-        A::AtTimeZone { .. } => "timezone".into(),
-        A::Overlay { .. } => "overlay".into(),
-        A::Position { .. } => "position".into(),
-        A::Ceil { .. } => "ceil".into(),
-        A::Floor { .. } => "floor".into(),
-        A::Array(_) => "array".into(),
-        A::Subquery(q) => match &*q.body {
-            ast::SetExpr::Select(s) => match s.projection.first() {
-                Some(ast::SelectItem::UnnamedExpr(e)) => output_name(e),
-                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
-                _ => "?column?".into(),
-            },
-            _ => "?column?".into(),
-        },
-        A::TypedString(ts) => cast_type_name(&ts.data_type),
-        A::Interval(_) => "interval".into(),
-        A::CompoundFieldAccess { root, .. } => output_name(root),
-        _ => "?column?".into(),
-    }
-}
-
-/// Whether an expression's output name comes from a column or function
-/// (strong) rather than a type or `?column?` (weak).
-fn strong_name(e: &ast::Expr) -> bool {
-    use ast::Expr as A;
-    match e {
-        A::Cast { expr, .. } | A::Nested(expr) => strong_name(expr),
-        A::Value(_) | A::TypedString(_) | A::BinaryOp { .. } | A::UnaryOp { .. } => false,
-        _ => output_name(e) != "?column?",
-    }
-}
-
-fn cast_type_name(t: &ast::DataType) -> String {
-    // PostgreSQL names a cast column after the type's pg_type name.
-    match super::forms::convert_type(t) {
-        Ok(DataType::Array(_)) | Err(_) => "?column?".into(),
-        Ok(dt) => crate::types::oid::internal_name(&dt),
-    }
 }
 
 impl<'a> Binder<'a> {
@@ -231,176 +157,12 @@ impl<'a> Binder<'a> {
         Ok((id, CteDef::Plain(Box::new(plan))))
     }
 
-    /// Plans a set expression (without ORDER BY / LIMIT).
-    pub fn set_expr(&mut self, s: &ast::SetExpr) -> Result<(Plan, Scope)> {
-        match s {
-            ast::SetExpr::Select(sel) => self.select(sel, &[]),
-            ast::SetExpr::Query(q) => self.query(q),
-            ast::SetExpr::Values(v) => self.values(v),
-            ast::SetExpr::SetOperation {
-                left,
-                op,
-                set_quantifier,
-                right,
-            } => {
-                let (lp, ls) = self.set_expr(left)?;
-                let (rp, rs) = self.set_expr(right)?;
-                let kind = match op {
-                    ast::SetOperator::Union => SetOpKind::Union,
-                    ast::SetOperator::Intersect => SetOpKind::Intersect,
-                    ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
-                };
-                let name = format!("{op}");
-                if ls.len() != rs.len() {
-                    return Err(Error::syntax(format!(
-                        "each {name} query must have the same number of columns"
-                    )));
-                }
-                // Unify column types pairwise, casting each side as needed.
-                let mut types = Vec::new();
-                for (l, r) in ls.columns.iter().zip(&rs.columns) {
-                    let t = cast::common_type(&l.data_type, &r.data_type).ok_or_else(|| {
-                        Error::new(
-                            SqlState::DATATYPE_MISMATCH,
-                            format!(
-                                "{name} types {} and {} cannot be matched",
-                                crate::types::oid::type_name(&l.data_type),
-                                crate::types::oid::type_name(&r.data_type)
-                            ),
-                        )
-                    })?;
-                    types.push(if t == DataType::Unknown {
-                        DataType::Text
-                    } else {
-                        t
-                    });
-                }
-                let lp = cast_outputs(lp, &ls, &types);
-                let rp = cast_outputs(rp, &rs, &types);
-                let all = matches!(set_quantifier, ast::SetQuantifier::All);
-                let scope = Scope::computed(
-                    ls.columns
-                        .iter()
-                        .zip(types)
-                        .map(|(c, t)| (c.name.clone(), t)),
-                );
-                Ok((
-                    Plan::SetOp {
-                        kind,
-                        all,
-                        left: Box::new(lp),
-                        right: Box::new(rp),
-                    },
-                    scope,
-                ))
-            }
-            ast::SetExpr::Table(t) => {
-                let name = t.table_name.clone().unwrap_or_default();
-                self.select_star_from(&name)
-            }
-            _ => Err(Error::unsupported("this query form is not supported")),
-        }
-    }
-
-    fn select_star_from(&mut self, name: &str) -> Result<(Plan, Scope)> {
-        let q = crate::parse::parse(&format!("SELECT * FROM {name}"))?;
-        match q.first() {
-            Some(ast::Statement::Query(q)) => self.query(q),
-            _ => Err(Error::internal("TABLE shorthand")),
-        }
-    }
-
-    fn values(&mut self, v: &ast::Values) -> Result<(Plan, Scope)> {
-        let empty = Scope::default();
-        let mut rows = Vec::new();
-        let mut types: Vec<DataType> = Vec::new();
-        let width = v.rows.first().map(|r| r.content.len()).unwrap_or(0);
-        for row in &v.rows {
-            if row.content.len() != width {
-                return Err(Error::syntax("VALUES lists must all be the same length"));
-            }
-            let mut bound = Vec::new();
-            for (i, e) in row.content.iter().enumerate() {
-                let (x, t) = self.expr(e, &empty)?;
-                if types.len() <= i {
-                    types.push(t.clone());
-                } else {
-                    types[i] = cast::common_type(&types[i], &t).ok_or_else(|| {
-                        Error::new(
-                            SqlState::DATATYPE_MISMATCH,
-                            format!(
-                                "VALUES types {} and {} cannot be matched",
-                                crate::types::oid::type_name(&types[i]),
-                                crate::types::oid::type_name(&t)
-                            ),
-                        )
-                    })?;
-                }
-                bound.push((x, t));
-            }
-            rows.push(bound);
-        }
-        let types: Vec<DataType> = types
-            .into_iter()
-            .map(|t| {
-                if t == DataType::Unknown {
-                    DataType::Text
-                } else {
-                    t
-                }
-            })
-            .collect();
-        let mut out = Vec::new();
-        for row in rows {
-            let mut r = Vec::new();
-            for (i, (x, t)) in row.into_iter().enumerate() {
-                r.push(self.coerce(x, &t, &types[i])?);
-            }
-            out.push(r);
-        }
-        let scope = Scope::computed(
-            types
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (format!("column{}", i + 1), t)),
-        );
-        Ok((Plan::Values { rows: out, width }, scope))
-    }
-
-    /// ORDER BY over a set operation's or VALUES' output columns.
-    fn order_outputs(
-        &mut self,
-        plan: Plan,
-        scope: Scope,
-        order_by: &[ast::OrderByExpr],
-    ) -> Result<(Plan, Scope)> {
-        if order_by.is_empty() {
-            return Ok((plan, scope));
-        }
-        let mut keys = Vec::new();
-        for o in order_by {
-            let (desc, nulls_first) = sort_options(&o.options);
-            let expr = match self.output_position(&o.expr, &scope)? {
-                Some(i) => Expr::Column(i),
-                None => self.expr(&o.expr, &scope)?.0,
-            };
-            keys.push(SortKey {
-                expr,
-                desc,
-                nulls_first,
-            });
-        }
-        Ok((
-            Plan::Sort {
-                input: Box::new(plan),
-                keys,
-            },
-            scope,
-        ))
-    }
-
     /// `ORDER BY 2` or `ORDER BY alias`: the output column it names.
-    fn output_position(&mut self, e: &ast::Expr, outputs: &Scope) -> Result<Option<usize>> {
+    pub(super) fn output_position(
+        &mut self,
+        e: &ast::Expr,
+        outputs: &Scope,
+    ) -> Result<Option<usize>> {
         match e {
             ast::Expr::Value(v) => {
                 if let ast::Value::Number(n, _) = &v.value {
@@ -789,7 +551,7 @@ fn rename_scope(scope: Scope, renames: &[String], alias: &str) -> Result<Scope> 
 }
 
 /// Adds casts so a branch of a set operation produces `types`.
-fn cast_outputs(plan: Plan, scope: &Scope, types: &[DataType]) -> Plan {
+pub(super) fn cast_outputs(plan: Plan, scope: &Scope, types: &[DataType]) -> Plan {
     if scope
         .columns
         .iter()
@@ -828,9 +590,4 @@ fn references_table(s: &ast::SetExpr, name: &str) -> bool {
         std::ops::ControlFlow::Continue(())
     });
     found
-}
-
-#[allow(dead_code)]
-fn _keep(_: &str) -> bool {
-    is_aggregate("") || number_literal("1").is_ok()
 }

@@ -12,32 +12,37 @@ use sqlparser::ast;
 
 use super::bind::Binder;
 use super::scope::Scope;
+pub use super::system_rows::{constraint_defs, index_defs};
+use super::system_rows::{
+    info_schema_type, numeric_precision, numeric_scale, pg_attribute, pg_class, pg_constraint,
+    pg_index, pg_type, udt_name,
+};
 use super::Plan;
 use crate::catalog::{Relation, TableDef};
 use crate::error::{Error, Result};
 use crate::expr::Row;
-use crate::types::oid::{type_len, type_modifier, type_name, type_oid};
+use crate::types::oid::{type_name, type_oid};
 use crate::types::{DataType, Value};
 use crate::SqlState;
 
-const PG_CATALOG_NS: u32 = 11;
-const PUBLIC_NS: u32 = 2200;
+pub(super) const PG_CATALOG_NS: u32 = 11;
+pub(super) const PUBLIC_NS: u32 = 2200;
 const INFO_SCHEMA_NS: u32 = 13183;
-const OWNER: u32 = 10;
+pub(super) const OWNER: u32 = 10;
 
-fn t(s: &str) -> Value {
+pub(super) fn t(s: &str) -> Value {
     Value::Text(s.to_string())
 }
-fn o(v: u32) -> Value {
+pub(super) fn o(v: u32) -> Value {
     Value::Oid(v)
 }
-fn bo(v: bool) -> Value {
+pub(super) fn bo(v: bool) -> Value {
     Value::Bool(v)
 }
-fn i2(v: i16) -> Value {
+pub(super) fn i2(v: i16) -> Value {
     Value::Int2(v)
 }
-fn i4(v: i32) -> Value {
+pub(super) fn i4(v: i32) -> Value {
     Value::Int4(v)
 }
 
@@ -76,13 +81,13 @@ pub fn system_table_oid(name: &str) -> Option<u32> {
     })
 }
 
-struct Snapshot {
-    tables: Vec<Arc<TableDef>>,
-    relations: Vec<Arc<Relation>>,
+pub(super) struct Snapshot {
+    pub(super) tables: Vec<Arc<TableDef>>,
+    pub(super) relations: Vec<Arc<Relation>>,
 }
 
 /// All built-in types we describe in pg_type.
-fn builtin_types() -> Vec<DataType> {
+pub(super) fn builtin_types() -> Vec<DataType> {
     use DataType as T;
     let base = vec![
         T::Bool,
@@ -116,7 +121,7 @@ fn builtin_types() -> Vec<DataType> {
     all
 }
 
-fn relkind(rel: &Relation) -> &'static str {
+pub(super) fn relkind(rel: &Relation) -> &'static str {
     match rel {
         Relation::Table(_) => "r",
         Relation::Index { .. } => "i",
@@ -125,7 +130,7 @@ fn relkind(rel: &Relation) -> &'static str {
     }
 }
 
-fn cols(list: &[(&str, DataType)]) -> Vec<(String, DataType)> {
+pub(super) fn cols(list: &[(&str, DataType)]) -> Vec<(String, DataType)> {
     list.iter()
         .map(|(n, t)| (n.to_string(), t.clone()))
         .collect()
@@ -701,430 +706,6 @@ pub fn system_table(
     )))
 }
 
-fn pg_class(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
-    use DataType as T;
-    let rows = snap
-        .relations
-        .iter()
-        .map(|r| {
-            let (natts, checks, hasindex) = match &**r {
-                Relation::Table(tb) => (
-                    tb.columns.len() as i16,
-                    tb.checks.len() as i16,
-                    !tb.indexes.is_empty() || !tb.primary_key.is_empty(),
-                ),
-                Relation::Sequence(_) => (3, 0, false),
-                _ => (0, 0, false),
-            };
-            let am = match &**r {
-                Relation::Table(_) => 2,
-                Relation::Index { .. } => 403,
-                _ => 0,
-            };
-            vec![
-                o(r.id()),
-                t(r.name()),
-                o(PUBLIC_NS),
-                o(0),
-                o(OWNER),
-                o(am),
-                o(r.id()),
-                o(0),
-                i4(0),
-                Value::Float4(-1.0),
-                o(0),
-                bo(hasindex),
-                bo(false),
-                t("p"),
-                t(relkind(r)),
-                i2(natts),
-                i2(checks),
-                bo(false),
-                bo(false),
-                bo(false),
-                bo(false),
-                bo(false),
-                bo(true),
-                t("d"),
-                bo(false),
-                o(0),
-                Value::Null,
-                Value::Null,
-                o(0),
-            ]
-        })
-        .collect();
-    (
-        cols(&[
-            ("oid", T::Oid),
-            ("relname", T::Name),
-            ("relnamespace", T::Oid),
-            ("reltype", T::Oid),
-            ("relowner", T::Oid),
-            ("relam", T::Oid),
-            ("relfilenode", T::Oid),
-            ("reltablespace", T::Oid),
-            ("relpages", T::Int4),
-            ("reltuples", T::Float4),
-            ("reltoastrelid", T::Oid),
-            ("relhasindex", T::Bool),
-            ("relisshared", T::Bool),
-            ("relpersistence", T::InternalChar),
-            ("relkind", T::InternalChar),
-            ("relnatts", T::Int2),
-            ("relchecks", T::Int2),
-            ("relhasrules", T::Bool),
-            ("relhastriggers", T::Bool),
-            ("relhassubclass", T::Bool),
-            ("relrowsecurity", T::Bool),
-            ("relforcerowsecurity", T::Bool),
-            ("relispopulated", T::Bool),
-            ("relreplident", T::InternalChar),
-            ("relispartition", T::Bool),
-            ("reloftype", T::Oid),
-            ("reloptions", T::Array(Box::new(T::Text))),
-            ("relacl", T::Text),
-            ("relpartbound", T::Oid),
-        ]),
-        rows,
-    )
-}
-
-fn pg_attribute(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
-    use DataType as T;
-    let mut rows = Vec::new();
-    for tb in &snap.tables {
-        let pk = tb.primary_key_columns().unwrap_or_default();
-        for (i, c) in tb.columns.iter().enumerate() {
-            rows.push(vec![
-                o(tb.id),
-                t(&c.name),
-                o(type_oid(&c.data_type)),
-                i2(type_len(&c.data_type)),
-                i2(i as i16 + 1),
-                i4(type_modifier(&c.data_type)),
-                bo(!c.nullable || pk.contains(&i)),
-                bo(c.default.is_some()),
-                t(""),
-                t(""),
-                bo(false),
-                o(
-                    if matches!(
-                        c.data_type,
-                        DataType::Text | DataType::Varchar(_) | DataType::Char(_)
-                    ) {
-                        100
-                    } else {
-                        0
-                    },
-                ),
-                i4(0),
-                bo(true),
-            ]);
-        }
-    }
-    (
-        cols(&[
-            ("attrelid", T::Oid),
-            ("attname", T::Name),
-            ("atttypid", T::Oid),
-            ("attlen", T::Int2),
-            ("attnum", T::Int2),
-            ("atttypmod", T::Int4),
-            ("attnotnull", T::Bool),
-            ("atthasdef", T::Bool),
-            ("attidentity", T::InternalChar),
-            ("attgenerated", T::InternalChar),
-            ("attisdropped", T::Bool),
-            ("attcollation", T::Oid),
-            ("attndims", T::Int4),
-            ("attislocal", T::Bool),
-        ]),
-        rows,
-    )
-}
-
-fn pg_type() -> (Vec<(String, DataType)>, Vec<Row>) {
-    use DataType as T;
-    let rows = builtin_types()
-        .iter()
-        .map(|ty| {
-            let (elem, array, cat) = match ty {
-                T::Array(e) => (type_oid(e), 0, "A"),
-                other => (0, type_oid(&T::Array(Box::new(other.clone()))), "U"),
-            };
-            let name = crate::types::oid::internal_name(ty);
-            vec![
-                o(type_oid(ty)),
-                t(&name),
-                o(PG_CATALOG_NS),
-                o(OWNER),
-                i2(type_len(ty)),
-                bo(type_len(ty) > 0 && type_len(ty) <= 8),
-                t("b"),
-                t(cat),
-                bo(true),
-                o(0),
-                o(elem),
-                o(array),
-                o(0),
-                i4(-1),
-                i4(0),
-                o(
-                    if matches!(ty, T::Text | T::Varchar(_) | T::Char(_) | T::Name) {
-                        100
-                    } else {
-                        0
-                    },
-                ),
-            ]
-        })
-        .collect();
-    (
-        cols(&[
-            ("oid", T::Oid),
-            ("typname", T::Name),
-            ("typnamespace", T::Oid),
-            ("typowner", T::Oid),
-            ("typlen", T::Int2),
-            ("typbyval", T::Bool),
-            ("typtype", T::InternalChar),
-            ("typcategory", T::InternalChar),
-            ("typisdefined", T::Bool),
-            ("typrelid", T::Oid),
-            ("typelem", T::Oid),
-            ("typarray", T::Oid),
-            ("typbasetype", T::Oid),
-            ("typtypmod", T::Int4),
-            ("typndims", T::Int4),
-            ("typcollation", T::Oid),
-        ]),
-        rows,
-    )
-}
-
-/// (index name, CREATE INDEX text) for a table's primary key and indexes.
-pub fn index_defs(tb: &TableDef) -> Vec<(String, String)> {
-    let names = |c: &[usize]| {
-        c.iter()
-            .map(|i| tb.columns[*i].name.clone())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut out = Vec::new();
-    if !tb.primary_key.is_empty() {
-        let n = tb
-            .primary_key_name
-            .clone()
-            .unwrap_or_else(|| format!("{}_pkey", tb.name));
-        out.push((
-            n.clone(),
-            format!(
-                "CREATE UNIQUE INDEX {n} ON public.{} USING btree ({})",
-                tb.name,
-                names(&tb.primary_key)
-            ),
-        ));
-    }
-    for ix in &tb.indexes {
-        let u = if ix.unique { "UNIQUE " } else { "" };
-        out.push((
-            ix.name.clone(),
-            format!(
-                "CREATE {u}INDEX {} ON public.{} USING btree ({})",
-                ix.name,
-                tb.name,
-                names(&ix.columns)
-            ),
-        ));
-    }
-    out
-}
-
-fn pg_index(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
-    use DataType as T;
-    let mut rows = Vec::new();
-    for tb in &snap.tables {
-        let key = |c: &[usize]| {
-            c.iter()
-                .map(|i| (i + 1).to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        if !tb.primary_key.is_empty() {
-            rows.push(vec![
-                o(tb.id + 1_000_000),
-                o(tb.id),
-                i2(tb.primary_key.len() as i16),
-                bo(true),
-                bo(true),
-                bo(false),
-                bo(true),
-                bo(true),
-                t(&key(&tb.primary_key)),
-                bo(false),
-            ]);
-        }
-        for ix in &tb.indexes {
-            rows.push(vec![
-                o(ix.id),
-                o(tb.id),
-                i2(ix.columns.len() as i16),
-                bo(ix.unique),
-                bo(ix.primary),
-                bo(false),
-                bo(true),
-                bo(true),
-                t(&key(&ix.columns)),
-                bo(false),
-            ]);
-        }
-    }
-    (
-        cols(&[
-            ("indexrelid", T::Oid),
-            ("indrelid", T::Oid),
-            ("indnatts", T::Int2),
-            ("indisunique", T::Bool),
-            ("indisprimary", T::Bool),
-            ("indisclustered", T::Bool),
-            ("indisvalid", T::Bool),
-            ("indisready", T::Bool),
-            ("indkey", T::Text),
-            ("indisreplident", T::Bool),
-        ]),
-        rows,
-    )
-}
-
-/// (constraint oid, definition) of a table's constraints.
-pub fn constraint_defs(tb: &TableDef) -> Vec<(u32, String)> {
-    let names = |c: &[usize]| {
-        c.iter()
-            .map(|i| tb.columns[*i].name.clone())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut out = Vec::new();
-    if !tb.primary_key.is_empty() {
-        out.push((
-            tb.id + 2_000_000,
-            format!("PRIMARY KEY ({})", names(&tb.primary_key)),
-        ));
-    }
-    for ix in &tb.indexes {
-        if ix.primary || ix.unique {
-            out.push((
-                ix.id + 2_000_000,
-                format!(
-                    "{} ({})",
-                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
-                    names(&ix.columns)
-                ),
-            ));
-        }
-    }
-    for (i, c) in tb.checks.iter().enumerate() {
-        out.push((
-            tb.id * 100 + i as u32 + 3_000_000,
-            format!("CHECK ({})", c.expr),
-        ));
-    }
-    out
-}
-
-fn pg_constraint(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
-    use DataType as T;
-    let mut rows = Vec::new();
-    for tb in &snap.tables {
-        let names = |c: &[usize]| {
-            c.iter()
-                .map(|i| tb.columns[*i].name.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !tb.primary_key.is_empty() {
-            let n = tb
-                .primary_key_name
-                .clone()
-                .unwrap_or_else(|| format!("{}_pkey", tb.name));
-            rows.push(vec![
-                o(tb.id + 2_000_000),
-                t(&n),
-                o(PUBLIC_NS),
-                t("p"),
-                bo(false),
-                bo(false),
-                o(tb.id),
-                o(tb.id + 1_000_000),
-                t(&format!("PRIMARY KEY ({})", names(&tb.primary_key))),
-            ]);
-        }
-        for ix in &tb.indexes {
-            if ix.primary || ix.unique {
-                let kind = if ix.primary { "p" } else { "u" };
-                let def = format!(
-                    "{} ({})",
-                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
-                    names(&ix.columns)
-                );
-                rows.push(vec![
-                    o(ix.id + 2_000_000),
-                    t(&ix.name),
-                    o(PUBLIC_NS),
-                    t(kind),
-                    bo(false),
-                    bo(false),
-                    o(tb.id),
-                    o(ix.id),
-                    t(&def),
-                ]);
-            }
-        }
-        for (i, c) in tb.checks.iter().enumerate() {
-            rows.push(vec![
-                o(tb.id * 100 + i as u32 + 3_000_000),
-                t(&c.name),
-                o(PUBLIC_NS),
-                t("c"),
-                bo(false),
-                bo(false),
-                o(tb.id),
-                o(0),
-                t(&format!("CHECK ({})", c.expr)),
-            ]);
-        }
-    }
-    (
-        cols(&[
-            ("oid", T::Oid),
-            ("conname", T::Name),
-            ("connamespace", T::Oid),
-            ("contype", T::InternalChar),
-            ("condeferrable", T::Bool),
-            ("condeferred", T::Bool),
-            ("conrelid", T::Oid),
-            ("conindid", T::Oid),
-            ("condef", T::Text),
-        ]),
-        rows,
-    )
-}
-
-fn info_schema_type(t: &DataType) -> String {
-    match t {
-        DataType::Varchar(_) => "character varying".into(),
-        DataType::Char(_) => "character".into(),
-        DataType::Numeric(_) => "numeric".into(),
-        DataType::Array(_) => "ARRAY".into(),
-        other => type_name(other),
-    }
-}
-
-fn udt_name(t: &DataType) -> String {
-    crate::types::oid::internal_name(t)
-}
-
 /// `SHOW name` / `SHOW ALL`.
 pub fn show(b: &mut Binder, variable: &[ast::Ident]) -> Result<(Plan, Scope)> {
     let name = variable
@@ -1174,24 +755,4 @@ pub fn show(b: &mut Binder, variable: &[ast::Ident]) -> Result<(Plan, Scope)> {
         },
         scope,
     ))
-}
-
-fn numeric_precision(t: &DataType) -> Value {
-    match t {
-        DataType::Int2 => i4(16),
-        DataType::Int4 => i4(32),
-        DataType::Int8 => i4(64),
-        DataType::Float4 => i4(24),
-        DataType::Float8 => i4(53),
-        DataType::Numeric(Some((p, _))) => i4(*p as i32),
-        _ => Value::Null,
-    }
-}
-
-fn numeric_scale(t: &DataType) -> Value {
-    match t {
-        DataType::Int2 | DataType::Int4 | DataType::Int8 => i4(0),
-        DataType::Numeric(Some((_, s))) => i4(*s as i32),
-        _ => Value::Null,
-    }
 }
