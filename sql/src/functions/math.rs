@@ -57,6 +57,9 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
             }
         }
         "div" if len == 2 && n(0) && n(1) => Numeric(None),
+        "factorial" if len == 1 && is_int(&a[0]) => Numeric(None),
+        "scale" if len == 1 && n(0) => Int4,
+        "trim_scale" if len == 1 && n(0) => Numeric(None),
         "power" | "pow" if len == 2 && n(0) && n(1) => {
             if matches!(a[0], Numeric(_)) && !matches!(a[1], Float4 | Float8)
                 || matches!(a[1], Numeric(_)) && !matches!(a[0], Float4 | Float8)
@@ -272,6 +275,24 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             }
         }
         ("gcd" | "lcm", 2) => gcd_lcm(name == "gcd", &a[0], &a[1]),
+        ("factorial", 1) => (|| {
+            let n = dec_arg(&a[0])?;
+            if n.is_sign_negative() {
+                return Err(Error::new(
+                    crate::SqlState::INVALID_PARAMETER_VALUE,
+                    "factorial of a negative number is undefined",
+                ));
+            }
+            let mut acc = rust_decimal::Decimal::ONE;
+            let mut i = rust_decimal::Decimal::ONE;
+            while i <= n {
+                acc = acc.checked_mul(i).ok_or_else(numeric::overflow)?;
+                i += rust_decimal::Decimal::ONE;
+            }
+            Ok(Value::Numeric(acc))
+        })(),
+        ("scale", 1) => dec_arg(&a[0]).map(|d| Value::Int4(d.scale() as i32)),
+        ("trim_scale", 1) => dec_arg(&a[0]).map(|d| Value::Numeric(d.normalize())),
         ("pi", 0) => f(std::f64::consts::PI),
         ("random", 0) => f(rand::random::<f64>()),
         ("degrees", 1) => f64_arg(&a[0]).and_then(|x| f(x.to_degrees())),

@@ -32,7 +32,9 @@ impl<'a> Binder<'a> {
     fn query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Scope)> {
         if !q.locks.is_empty() {
             // Refuse rather than return rows without locking them.
-            return Err(Error::unsupported("SELECT ... FOR UPDATE/SHARE is not supported yet"));
+            return Err(Error::unsupported(
+                "SELECT ... FOR UPDATE/SHARE is not supported yet",
+            ));
         }
         let mut cte_plans = Vec::new();
         if let Some(with) = &q.with {
