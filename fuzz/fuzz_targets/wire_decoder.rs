@@ -118,7 +118,11 @@ fn startup(input: &mut &[u8]) -> bool {
             // What startup_session reads from the parameters.
             let user = s.parameters.get("user").filter(|u| !u.is_empty());
             let _ = s.parameters.get("database");
-            let _ = s.parameters.keys().filter(|k| k.starts_with("_pq_.")).count();
+            let _ = s
+                .parameters
+                .keys()
+                .filter(|k| k.starts_with("_pq_."))
+                .count();
             user.is_some()
         }
         _ => false,
