@@ -306,13 +306,10 @@ fn alter_one(
                     .cloned()
                     .collect();
                 for ix in &doomed {
-                    let mut txn = ctx.txn.lock();
-                    let p = keys::object_prefix(ctx.db, ix.id);
-                    let end = keycode::prefix_end(&p);
-                    for (k, _) in txn.scan(&p, &end, usize::MAX)? {
-                        txn.delete(&k)?;
-                    }
-                    drop(txn);
+                    crate::ddl::delete_range(
+                        &mut **ctx.txn.lock(),
+                        &keys::object_prefix(ctx.db, ix.id),
+                    )?;
                     ctx.with_catalog(|cat| cat.delete_relation(&ix.name))?;
                 }
                 table.indexes.retain(|i| !i.columns.contains(&pos));
@@ -387,22 +384,7 @@ fn alter_one(
         Op::AlterColumn { column_name, op } => {
             let pos = column_pos(table, &ident(column_name))?;
             match op {
-                ast::AlterColumnOperation::SetNotNull => {
-                    let has_null = all_rows(ctx, ctx.db, table).any(|r| {
-                        r.map(|(_, row)| row.get(pos).is_none_or(Value::is_null))
-                            .unwrap_or(false)
-                    });
-                    if has_null {
-                        return Err(Error::new(
-                            SqlState::NOT_NULL_VIOLATION,
-                            format!(
-                                "column \"{}\" of relation \"{}\" contains null values",
-                                table.columns[pos].name, table.name
-                            ),
-                        ));
-                    }
-                    table.columns[pos].nullable = false;
-                }
+                ast::AlterColumnOperation::SetNotNull => set_not_null(ctx, table, pos)?,
                 ast::AlterColumnOperation::DropNotNull => {
                     if table
                         .primary_key_columns()
@@ -457,13 +439,10 @@ fn alter_one(
                 .position(|ix| ix.name == n && (ix.unique || ix.primary))
             {
                 let ix = table.indexes.remove(i);
-                let mut txn = ctx.txn.lock();
-                let p = keys::object_prefix(ctx.db, ix.id);
-                let end = keycode::prefix_end(&p);
-                for (k, _) in txn.scan(&p, &end, usize::MAX)? {
-                    txn.delete(&k)?;
-                }
-                drop(txn);
+                crate::ddl::delete_range(
+                    &mut **ctx.txn.lock(),
+                    &keys::object_prefix(ctx.db, ix.id),
+                )?;
                 if ix.primary {
                     table.primary_key_name = None;
                 }
@@ -507,20 +486,7 @@ fn add_constraint(ctx: &ExecCtx, table: &mut TableDef, c: &ast::TableConstraint)
             }
             let cols = names(&p.columns)?;
             for &i in &cols {
-                let has_null = all_rows(ctx, ctx.db, table).any(|r| {
-                    r.map(|(_, row)| row.get(i).is_none_or(Value::is_null))
-                        .unwrap_or(false)
-                });
-                if has_null {
-                    return Err(Error::new(
-                        SqlState::NOT_NULL_VIOLATION,
-                        format!(
-                            "column \"{}\" of relation \"{}\" contains null values",
-                            table.columns[i].name, table.name
-                        ),
-                    ));
-                }
-                table.columns[i].nullable = false;
+                set_not_null(ctx, table, i)?;
             }
             let name = p
                 .name
@@ -594,5 +560,23 @@ fn add_constraint(ctx: &ExecCtx, table: &mut TableDef, c: &ast::TableConstraint)
         other => return Err(Error::unsupported(format!("constraint {other}"))),
     }
     let _ = index_entry_key;
+    Ok(())
+}
+
+/// Marks a column NOT NULL after checking that no stored row has a NULL in it.
+fn set_not_null(ctx: &ExecCtx, table: &mut TableDef, pos: usize) -> Result<()> {
+    for r in all_rows(ctx, ctx.db, table) {
+        let (_, row) = r?;
+        if row.get(pos).is_none_or(Value::is_null) {
+            return Err(Error::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "column \"{}\" of relation \"{}\" contains null values",
+                    table.columns[pos].name, table.name
+                ),
+            ));
+        }
+    }
+    table.columns[pos].nullable = false;
     Ok(())
 }

@@ -31,13 +31,7 @@ fn done(tag: &str) -> Result<QueryResult> {
 }
 
 pub(crate) fn object_name(name: &ast::ObjectName) -> String {
-    name.0
-        .last()
-        .map(|p| match p {
-            ast::ObjectNamePart::Identifier(id) => ident(id),
-            ast::ObjectNamePart::Function(f) => ident(&f.name),
-        })
-        .unwrap_or_default()
+    crate::plan::func::function_name(name)
 }
 
 /// Statements PostgreSQL refuses inside a transaction block.
@@ -136,7 +130,7 @@ pub fn database_statement(session: &mut Session, stmt: &Statement) -> Result<Que
 }
 
 /// Deletes every key with `prefix`.
-fn delete_range(txn: &mut dyn crate::storage::Transaction, prefix: &[u8]) -> Result<()> {
+pub(crate) fn delete_range(txn: &mut dyn crate::storage::Transaction, prefix: &[u8]) -> Result<()> {
     let end = prefix_end(prefix);
     let mut from = prefix.to_vec();
     loop {

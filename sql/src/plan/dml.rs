@@ -120,13 +120,7 @@ pub fn table_scope(table: &TableDef, alias: &str, with_key: bool) -> Scope {
 }
 
 fn object_name_last(name: &ast::ObjectName) -> String {
-    name.0
-        .last()
-        .map(|p| match p {
-            ast::ObjectNamePart::Identifier(id) => ident(id),
-            ast::ObjectNamePart::Function(f) => ident(&f.name),
-        })
-        .unwrap_or_default()
+    super::func::function_name(name)
 }
 
 impl<'a> Binder<'a> {
