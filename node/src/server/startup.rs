@@ -301,7 +301,18 @@ async fn authenticate(
                         ))
                     }
                 };
-                state = mechanism.next(&client, reply).await;
+                // pgwire's SASL decoder panics on some malformed messages
+                // (found by fuzzing, see fuzz/README.md): contain that and
+                // answer 08P01 instead of dropping the connection silently.
+                let step = std::panic::AssertUnwindSafe(mechanism.next(&client, reply));
+                state = match futures::FutureExt::catch_unwind(step).await {
+                    Ok(state) => state,
+                    Err(_) => {
+                        return Err(ConnError::Protocol(
+                            "invalid SASL authentication message".to_string(),
+                        ))
+                    }
+                };
             }
             Ok(AuthState::Ok { final_message, .. }) => {
                 if let Some(last) = final_message {

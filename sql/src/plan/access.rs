@@ -312,7 +312,7 @@ pub fn index_join(
     kind: super::JoinKind,
     equi: &[(Expr, Expr)],
     rest: &Option<Expr>,
-) -> Result<Plan, (Plan, Plan)> {
+) -> Result<Plan, Box<(Plan, Plan)>> {
     use super::JoinKind;
     let applicable =
         !equi.is_empty() && (kind == JoinKind::Inner || (kind == JoinKind::Left && rest.is_none()));
@@ -324,7 +324,7 @@ pub fn index_join(
         with_key: false,
     } = right
     else {
-        return Err((left, right));
+        return Err(Box::new((left, right)));
     };
     let rebuild = |table| Plan::Scan {
         db,
@@ -334,12 +334,12 @@ pub fn index_join(
         with_key: false,
     };
     if !applicable {
-        return Err((left, rebuild(table)));
+        return Err(Box::new((left, rebuild(table))));
     }
     let mut pred: Option<Expr> = None;
     for (l, r) in equi {
         let (Expr::Column(_), Some(outer)) = (r, lift_to_outer(l)) else {
-            return Err((left, rebuild(table)));
+            return Err(Box::new((left, rebuild(table))));
         };
         let eq = Expr::Binary(BinaryOp::Eq, Box::new(r.clone()), Box::new(outer));
         pred = Some(match pred {
@@ -348,11 +348,11 @@ pub fn index_join(
         });
     }
     let Some(pred) = pred else {
-        return Err((left, rebuild(table)));
+        return Err(Box::new((left, rebuild(table))));
     };
     let access = choose_access(&table, &pred);
     if !matches!(access, Access::PrimaryKey(_) | Access::Index { .. }) {
-        return Err((left, rebuild(table)));
+        return Err(Box::new((left, rebuild(table))));
     }
     let right_width = table.columns.len();
     let inner = Plan::Scan {

@@ -199,15 +199,18 @@ impl<'a> Binder<'a> {
         };
         let plan = match super::access::index_join(lp, rp, kind, &equi, &rest) {
             Ok(plan) => plan,
-            Err((lp, rp)) => Plan::Join {
-                left: Box::new(lp),
-                right: Box::new(rp),
-                kind,
-                equi,
-                on: rest,
-                left_width,
-                right_width,
-            },
+            Err(inputs) => {
+                let (lp, rp) = *inputs;
+                Plan::Join {
+                    left: Box::new(lp),
+                    right: Box::new(rp),
+                    kind,
+                    equi,
+                    on: rest,
+                    left_width,
+                    right_width,
+                }
+            }
         };
         if using.is_empty() {
             return Ok((plan, scope));
