@@ -118,6 +118,8 @@ pub(crate) struct OpenTxn {
     pub start: DateTime<Utc>,
     /// As SHOW transaction_isolation reports it.
     pub isolation_name: String,
+    /// Whether a statement has run in the block (SET TRANSACTION must come first).
+    pub used: bool,
 }
 
 /// One client connection's state.

@@ -28,6 +28,46 @@ fn value_text(e: &ast::Expr) -> String {
 }
 
 impl Session {
+    /// SET TRANSACTION ISOLATION LEVEL: restarts the block's (still unused)
+    /// transaction at the new level. Outside a block it has no effect, as in
+    /// PostgreSQL (which only warns).
+    fn set_block_isolation(&mut self, level: &ast::TransactionIsolationLevel) -> Result<()> {
+        let storage = self.engine.storage.clone();
+        let cancel = self.cancel.clone();
+        let Some(b) = &mut self.block else {
+            return Ok(());
+        };
+        if b.used {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        let isolation = match level {
+            ast::TransactionIsolationLevel::RepeatableRead
+            | ast::TransactionIsolationLevel::Serializable
+            | ast::TransactionIsolationLevel::Snapshot => crate::storage::Isolation::RepeatableRead,
+            _ => crate::storage::Isolation::ReadCommitted,
+        };
+        let read_only = b.txn.as_ref().is_some_and(|_| {
+            self.settings
+                .get("transaction_read_only")
+                .is_some_and(|v| v == "on")
+        });
+        let fresh = storage.begin(crate::storage::TxnOptions {
+            isolation,
+            read_only,
+            cancel: Some(cancel),
+        })?;
+        if let Some(old) = b.txn.replace(Arc::new(parking_lot::Mutex::new(fresh))) {
+            if let Ok(m) = Arc::try_unwrap(old) {
+                m.into_inner().rollback();
+            }
+        }
+        b.isolation_name = level.to_string().to_lowercase();
+        Ok(())
+    }
+
     /// Applies a setting changed by set_config().
     pub(crate) fn apply_setting(&mut self, name: &str, value: String) -> Result<()> {
         self.set_setting(name, value)
@@ -148,14 +188,7 @@ impl Session {
                     for m in modes {
                         match m {
                             ast::TransactionMode::IsolationLevel(l) => {
-                                let v = l.to_string().to_lowercase();
-                                match &mut self.block {
-                                    Some(b) => b.isolation_name = v,
-                                    None => {
-                                        Arc::make_mut(&mut self.settings)
-                                            .insert("transaction_isolation".into(), v);
-                                    }
-                                }
+                                self.set_block_isolation(l)?
                             }
                             ast::TransactionMode::AccessMode(a) => {
                                 let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);

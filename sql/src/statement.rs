@@ -208,7 +208,8 @@ impl Session {
 
     /// The transaction a statement runs in: the block's or a new implicit one.
     fn statement_txn(&mut self) -> Result<Arc<Mutex<Box<dyn Transaction>>>> {
-        if let Some(b) = &self.block {
+        if let Some(b) = &mut self.block {
+            b.used = true;
             let Some(txn) = &b.txn else {
                 return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
             };
@@ -449,6 +450,7 @@ impl Session {
                     savepoints: vec![],
                     start: Utc::now(),
                     isolation_name,
+                    used: false,
                 });
                 tag("BEGIN")
             }
