@@ -118,6 +118,11 @@ pub fn open(plan: &Plan, ctx: &ExecCtx) -> Result<RowIter> {
             open(body, ctx)
         }
         Plan::ProjectSet { input, exprs } => relational::open_project_set(input, exprs, ctx),
+        Plan::LockRows {
+            input,
+            filter,
+            width,
+        } => scan::open_lock_rows(input, filter.clone(), *width, ctx),
     }
 }
 

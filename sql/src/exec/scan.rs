@@ -278,3 +278,51 @@ pub fn index_entry_key(
     }
     Ok((key, unique_key))
 }
+
+/// Opens a LockRows node (SELECT ... FOR UPDATE): the input is a table scan
+/// whose rows end with their storage key. Each row is locked; if another
+/// transaction changed it meanwhile, the latest version is re-checked
+/// against the scan's filter (READ COMMITTED) or the lock fails with 40001
+/// (REPEATABLE READ, inside the storage).
+pub fn open_lock_rows(
+    input: &crate::plan::Plan,
+    filter: Option<Expr>,
+    width: usize,
+    ctx: &ExecCtx,
+) -> Result<RowIter> {
+    let (db, table_id) = match input {
+        crate::plan::Plan::Scan { db, table, .. } => (*db, table.id),
+        _ => return Err(crate::Error::internal("FOR UPDATE over a non-scan")),
+    };
+    let rows = super::open(input, ctx)?;
+    let ctx = ctx.clone();
+    let prefix = keys::object_prefix(db, table_id);
+    Ok(Box::new(rows.filter_map(move |r| {
+        let step = || -> Result<Option<Row>> {
+            let mut row = r?;
+            let Some(Value::Bytea(pk)) = row.pop() else {
+                return Err(crate::Error::internal(
+                    "row key missing from FOR UPDATE scan",
+                ));
+            };
+            let mut key = prefix.clone();
+            key.extend_from_slice(&pk);
+            let latest = ctx.txn.lock().lock(&key)?;
+            let Some(raw) = latest else { return Ok(None) };
+            if raw == row::encode_row(&row) {
+                return Ok(Some(row));
+            }
+            let mut fresh = row::decode_row(&raw)?;
+            fresh.truncate(width);
+            if let Some(f) = &filter {
+                let mut probe = fresh.clone();
+                probe.push(Value::Bytea(pk));
+                if !f.eval_predicate(&probe, &ctx)? {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(fresh))
+        };
+        step().transpose()
+    })))
+}

@@ -128,6 +128,10 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         }
         Plan::CteScan { id, .. } => line(depth, format!("CTE Scan on cte_{id}"), out),
         Plan::With { body, .. } => walk(body, depth, out),
+        Plan::LockRows { input, .. } => {
+            line(depth, "LockRows".into(), out);
+            walk(input, depth + 1, out);
+        }
         Plan::ProjectSet { input, .. } => {
             line(depth, "ProjectSet".into(), out);
             walk(input, depth + 1, out);

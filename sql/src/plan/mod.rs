@@ -213,6 +213,14 @@ pub enum Plan {
         input: Box<Plan>,
         width: usize,
     },
+    /// SELECT ... FOR UPDATE: locks each row its scan (which carries the
+    /// row key as a trailing column) returns, re-checks `filter` on the
+    /// latest version, and drops the key column.
+    LockRows {
+        input: Box<Plan>,
+        filter: Option<Expr>,
+        width: usize,
+    },
     /// Calls a set-returning function per input row (unnest, generate_series).
     ProjectSet {
         input: Box<Plan>,
@@ -250,7 +258,8 @@ impl Plan {
             Plan::Rows { width, .. }
             | Plan::Values { width, .. }
             | Plan::CteScan { width, .. }
-            | Plan::Truncate { width, .. } => *width,
+            | Plan::Truncate { width, .. }
+            | Plan::LockRows { width, .. } => *width,
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }

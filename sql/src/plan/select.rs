@@ -30,12 +30,6 @@ impl<'a> Binder<'a> {
     }
 
     fn query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Scope)> {
-        if !q.locks.is_empty() {
-            // Refuse rather than return rows without locking them.
-            return Err(Error::unsupported(
-                "SELECT ... FOR UPDATE/SHARE is not supported yet",
-            ));
-        }
         let mut cte_plans = Vec::new();
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
@@ -58,6 +52,17 @@ impl<'a> Binder<'a> {
                 self.order_outputs(plan, scope, &order_by)?
             }
         };
+        if !q.locks.is_empty() {
+            if q.locks
+                .iter()
+                .any(|l| l.nonblock.is_some() || l.of.is_some())
+            {
+                return Err(Error::unsupported(
+                    "FOR UPDATE OF / NOWAIT / SKIP LOCKED are not supported yet",
+                ));
+            }
+            plan = lock_rows(plan)?;
+        }
         let (limit, offset) = match &q.limit_clause {
             Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
                 (limit.clone(), offset.as_ref().map(|o| o.value.clone()))
@@ -596,4 +601,96 @@ fn references_table(s: &ast::SetExpr, name: &str) -> bool {
         std::ops::ControlFlow::Continue(())
     });
     found
+}
+
+/// SELECT ... FOR UPDATE / FOR SHARE: every table scan under the query's
+/// row-preserving nodes locks the rows it returns (FOR SHARE takes the same
+/// exclusive lock: stricter than PostgreSQL, never weaker).
+fn lock_rows(plan: Plan) -> Result<Plan> {
+    let refuse = |what: &str| {
+        Error::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("FOR UPDATE is not allowed with {what}"),
+        )
+    };
+    Ok(match plan {
+        Plan::Scan {
+            db,
+            table,
+            access,
+            filter,
+            with_key: false,
+        } => {
+            let width = table.columns.len();
+            let inner = Plan::Scan {
+                db,
+                table,
+                access,
+                filter: filter.clone(),
+                with_key: true,
+            };
+            Plan::LockRows {
+                input: Box::new(inner),
+                filter,
+                width,
+            }
+        }
+        Plan::Filter { input, predicate } => Plan::Filter {
+            input: Box::new(lock_rows(*input)?),
+            predicate,
+        },
+        Plan::Project { input, exprs } => Plan::Project {
+            input: Box::new(lock_rows(*input)?),
+            exprs,
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: Box::new(lock_rows(*input)?),
+            keys,
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: Box::new(lock_rows(*input)?),
+            limit,
+            offset,
+        },
+        Plan::Truncate { input, width } => Plan::Truncate {
+            input: Box::new(lock_rows(*input)?),
+            width,
+        },
+        Plan::Join {
+            left,
+            right,
+            kind,
+            equi,
+            on,
+            left_width,
+            right_width,
+        } => Plan::Join {
+            left: Box::new(lock_rows(*left)?),
+            right: Box::new(lock_rows(*right)?),
+            kind,
+            equi,
+            on,
+            left_width,
+            right_width,
+        },
+        Plan::Lateral {
+            left,
+            right,
+            left_outer_join,
+            right_width,
+        } => Plan::Lateral {
+            left: Box::new(lock_rows(*left)?),
+            right: std::sync::Arc::new(lock_rows((*right).clone())?),
+            left_outer_join,
+            right_width,
+        },
+        Plan::Aggregate { .. } => return Err(refuse("aggregate functions")),
+        Plan::Distinct { .. } | Plan::DistinctOn { .. } => return Err(refuse("DISTINCT clause")),
+        Plan::SetOp { .. } => return Err(refuse("UNION/INTERSECT/EXCEPT")),
+        other => other,
+    })
 }
