@@ -8,6 +8,7 @@
 //!   updates a row changed after the snapshot.
 //! - Two transactions locking two rows in opposite order: one gets `40P01`
 //!   within a bounded time, the other completes.
+//! - SELECT ... FOR UPDATE blocks writers of the rows it returned.
 //! - A CancelRequest stops a statement waiting for a lock with `57014`.
 //!
 //! `RUSTYDB_TEST_TARGET=postgres` runs it against PostgreSQL.
@@ -94,6 +95,28 @@ fn row_locks_isolation_and_deadlocks() {
         Some("402"),
         "waiter must see the committed 201"
     );
+
+    // SELECT ... FOR UPDATE holds the row lock until commit, like a write.
+    let mut a = client(&server);
+    a.must("BEGIN");
+    assert_eq!(
+        a.scalar("SELECT v FROM cc_t WHERE id = 1 FOR UPDATE")
+            .as_deref(),
+        Some("402")
+    );
+    let waiter = spawn_stmt(
+        client(&server),
+        "UPDATE cc_t SET v = v + 1 WHERE id = 1 RETURNING v",
+    );
+    thread::sleep(Duration::from_millis(700));
+    assert!(
+        !waiter.is_finished(),
+        "a writer finished while SELECT ... FOR UPDATE held the row"
+    );
+    a.must("UPDATE cc_t SET v = v * 10 WHERE id = 1");
+    a.must("COMMIT");
+    let (out, _, _) = waiter.join().expect("waiter panicked");
+    assert_eq!(out.scalar(), Some("4021"), "waiter must see 4020 committed");
 
     // REPEATABLE READ: snapshot reads, then 40001 on a write conflict.
     let mut rr = client(&server);
