@@ -404,74 +404,95 @@ fn lock_current(
     Ok(Some((pk.clone(), current)))
 }
 
+/// Runs `apply` once for every distinct row `source` found that is still
+/// there (and still matches `recheck`) after locking it; `apply` gets the
+/// row's key suffix and its current version (with any trailing columns).
+fn for_each_locked_row(
+    ctx: &ExecCtx,
+    db: u32,
+    table: &TableDef,
+    source: &crate::plan::Plan,
+    recheck: Option<&Expr>,
+    mut apply: impl FnMut(Vec<u8>, Row) -> Result<()>,
+) -> Result<()> {
+    let mut seen = HashSet::new();
+    for scanned in collect(source, ctx)? {
+        ctx.check_cancel()?;
+        let Some((pk, current)) = lock_current(ctx, db, table, &scanned, recheck)? else {
+            continue;
+        };
+        // UPDATE ... FROM may join one target row to several source rows:
+        // it is changed once, as in PostgreSQL.
+        if seen.insert(pk.clone()) {
+            apply(pk, current)?;
+        }
+    }
+    Ok(())
+}
+
 fn update(p: &UpdatePlan, ctx: &ExecCtx) -> Result<DmlResult> {
     let table = &p.table;
     let width = table.columns.len();
-    let rows = collect(&p.source, ctx)?;
     let mut result = DmlResult {
         count: 0,
         returning: Vec::new(),
     };
-    let mut seen = HashSet::new();
-    for scanned in rows {
-        ctx.check_cancel()?;
-        let Some((pk, current)) = lock_current(ctx, p.db, table, &scanned, p.recheck.as_ref())?
-        else {
-            continue;
-        };
-        if !seen.insert(pk.clone()) {
-            continue;
-        }
-        let mut new: Row = current[..width].to_vec();
-        for (i, e) in &p.assignments {
-            new[*i] = e.eval(&current, ctx)?;
-        }
-        finalize(table, &mut new, &p.checks, ctx)?;
-        let new_pk = if table.has_row_id() {
-            pk.clone()
-        } else {
-            row_key(table, &new, ctx)?
-        };
-        check_changed_keys(ctx, p.db, table, (&new, &new_pk), (&current[..width], &pk))?;
-        write_row(
-            ctx,
-            p.db,
-            table,
-            &new_pk,
-            &new,
-            Some((&pk, &current[..width])),
-        )?;
-        result.count += 1;
-        if p.returning.is_some() {
-            let mut ret_row = new.clone();
-            ret_row.extend(current[width..].iter().cloned());
-            push_returning(&mut result, p.returning.as_deref(), &ret_row, ctx)?;
-        }
-    }
+    for_each_locked_row(
+        ctx,
+        p.db,
+        table,
+        &p.source,
+        p.recheck.as_ref(),
+        |pk, current| {
+            let mut new: Row = current[..width].to_vec();
+            for (i, e) in &p.assignments {
+                new[*i] = e.eval(&current, ctx)?;
+            }
+            finalize(table, &mut new, &p.checks, ctx)?;
+            let new_pk = if table.has_row_id() {
+                pk.clone()
+            } else {
+                row_key(table, &new, ctx)?
+            };
+            check_changed_keys(ctx, p.db, table, (&new, &new_pk), (&current[..width], &pk))?;
+            write_row(
+                ctx,
+                p.db,
+                table,
+                &new_pk,
+                &new,
+                Some((&pk, &current[..width])),
+            )?;
+            result.count += 1;
+            if p.returning.is_some() {
+                let mut ret_row = new;
+                ret_row.extend(current[width..].iter().cloned());
+                push_returning(&mut result, p.returning.as_deref(), &ret_row, ctx)?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(result)
 }
 
 fn delete(p: &DeletePlan, ctx: &ExecCtx) -> Result<DmlResult> {
     let table = &p.table;
     let width = table.columns.len();
-    let rows = collect(&p.source, ctx)?;
     let mut result = DmlResult {
         count: 0,
         returning: Vec::new(),
     };
-    let mut seen = HashSet::new();
-    for scanned in rows {
-        ctx.check_cancel()?;
-        let Some((pk, current)) = lock_current(ctx, p.db, table, &scanned, p.recheck.as_ref())?
-        else {
-            continue;
-        };
-        if !seen.insert(pk.clone()) {
-            continue;
-        }
-        remove_row(ctx, p.db, table, &pk, &current[..width])?;
-        result.count += 1;
-        push_returning(&mut result, p.returning.as_deref(), &current, ctx)?;
-    }
+    for_each_locked_row(
+        ctx,
+        p.db,
+        table,
+        &p.source,
+        p.recheck.as_ref(),
+        |pk, current| {
+            remove_row(ctx, p.db, table, &pk, &current[..width])?;
+            result.count += 1;
+            push_returning(&mut result, p.returning.as_deref(), &current, ctx)
+        },
+    )?;
     Ok(result)
 }
