@@ -45,5 +45,8 @@ pub mod types;
 pub use engine::Engine;
 pub use error::{Error, Result, SqlState};
 pub use session::{Column, CopyFormat, Prepared, QueryResult, Session, TxnStatus};
-pub use storage::{Isolation, Lsn, SavepointId, Storage, Transaction, TxnOptions};
+pub use storage::{
+    Isolation, Lsn, RecoveryStatus, ReplicationStat, SavepointId, Storage, SyncCommit, Transaction,
+    TxnOptions,
+};
 pub use types::{DataType, Value};

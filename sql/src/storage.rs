@@ -60,6 +60,67 @@ pub struct TxnOptions {
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
+/// How long a commit waits for replicas: PostgreSQL's `synchronous_commit`,
+/// read by the session at COMMIT and handed to the transaction. On a node
+/// whose commit mode is `async`, every level behaves like `Local`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncCommit {
+    /// `off`: do not wait for replicas (the local log is still fsynced).
+    Off,
+    /// `local`: wait for the local fsync only.
+    Local,
+    /// `remote_write`: replicas have received and written the record.
+    RemoteWrite,
+    /// `on` (the default): replicas have flushed the record.
+    #[default]
+    On,
+    /// `remote_apply`: replicas have applied the record (visible to readers).
+    RemoteApply,
+}
+
+/// One row of `pg_stat_replication` / `rustydb_stat_replication`: a replica
+/// streaming from this node, as the sending node sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplicationStat {
+    /// The replica's node name (PostgreSQL's `application_name`).
+    pub name: String,
+    /// The replica's address as seen by the sender.
+    pub client_addr: String,
+    /// Microseconds since the Unix epoch when the stream started.
+    pub backend_start_micros: i64,
+    /// `startup`, `catchup` or `streaming`.
+    pub state: String,
+    pub sent_lsn: Lsn,
+    pub write_lsn: Lsn,
+    pub flush_lsn: Lsn,
+    pub replay_lsn: Lsn,
+    /// Time from commit on the primary to the replica's acknowledgement,
+    /// for the last acknowledged record (milliseconds); `None` when idle.
+    pub write_lag_ms: Option<f64>,
+    pub flush_lag_ms: Option<f64>,
+    pub replay_lag_ms: Option<f64>,
+    /// Records and (estimated) bytes the replica's applied LSN is behind.
+    pub lag_records: u64,
+    pub lag_bytes: u64,
+    /// Priority in the synchronous standby list (0 = not a candidate).
+    pub sync_priority: i32,
+    /// `async`, `potential`, `sync` or `quorum`.
+    pub sync_state: String,
+    /// Microseconds since the Unix epoch of the replica's last reply.
+    pub reply_time_micros: Option<i64>,
+}
+
+/// Where a replica is in the stream (`pg_last_wal_replay_lsn()` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecoveryStatus {
+    /// Last LSN received and written locally.
+    pub receive_lsn: Lsn,
+    /// Last LSN applied (visible to readers).
+    pub replay_lsn: Lsn,
+    /// Commit time (µs since the epoch) of the last applied record.
+    pub last_replay_micros: Option<i64>,
+}
+
 /// A savepoint inside a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SavepointId(pub u64);
@@ -74,6 +135,27 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The LSN of the last durable commit.
     fn current_lsn(&self) -> Lsn;
+
+    /// True on a replica (PostgreSQL's hot standby): every transaction is
+    /// read-only and `pg_is_in_recovery()` answers true.
+    fn in_recovery(&self) -> bool {
+        false
+    }
+
+    /// The replica's position, when `in_recovery`.
+    fn recovery_status(&self) -> Option<RecoveryStatus> {
+        None
+    }
+
+    /// The replicas streaming from this node.
+    fn replication_stats(&self) -> Vec<ReplicationStat> {
+        Vec::new()
+    }
+
+    /// The node's current timeline (1 until the first promotion).
+    fn timeline(&self) -> u64 {
+        1
+    }
 }
 
 /// One transaction. Dropping it without `commit` rolls it back.
@@ -111,6 +193,10 @@ pub trait Transaction: Send {
 
     /// Whether the transaction has written anything.
     fn has_writes(&self) -> bool;
+
+    /// Sets how long `commit` waits for replicas (from the session's
+    /// `synchronous_commit` at COMMIT time). Storages without replicas ignore it.
+    fn set_synchronous_commit(&mut self, _level: SyncCommit) {}
 
     /// Commits durably; `None` when there was nothing to log.
     fn commit(self: Box<Self>) -> Result<Option<Lsn>>;
