@@ -1,0 +1,288 @@
+//! Roles: what a replica refuses, promotion, and a former primary that
+//! rejoins after divergence.
+//!
+//! - `replica_refuses_writes_and_stays_usable`: INSERT/UPDATE/DELETE, DDL and
+//!   `nextval` on a replica fail with 25006 and the session keeps answering
+//!   reads; inside `BEGIN` the failed write aborts the block (25P02) until
+//!   ROLLBACK, as on a PostgreSQL hot standby.
+//! - `promote_makes_replica_writable`: `POST /promote` on a replica answers
+//!   the new timeline, the node leaves recovery and accepts writes;
+//!   promoting a primary answers 409.
+//! - `divergent_former_primary_rewinds`: the primary P commits rows its
+//!   replica R never received, dies; R is promoted and writes other rows;
+//!   P restarted with `--follow R` rewinds: its lost rows disappear and its
+//!   content equals R's at R's LSN, on R's timeline.
+
+use serde_json::Value;
+
+use rustydb_tests::cluster::{
+    assert_same_content, describe_all, in_recovery, query_scalar, wait_caught_up, wait_until,
+    ClusterNode,
+};
+use rustydb_tests::SqlClient;
+
+use std::time::Duration;
+
+fn timeline(n: &ClusterNode) -> u64 {
+    n.status()
+        .ok()
+        .and_then(|s| s.get("timeline").and_then(Value::as_u64))
+        .unwrap_or_else(|| panic!("{}: /status has no timeline\n{}", n.name(), n.describe()))
+}
+
+fn expect_code(c: &mut SqlClient, sql: &str, code: &str) {
+    let out = c.simple(sql);
+    assert_eq!(out.code(), Some(code), "{sql}: expected {code}, got {out}");
+}
+
+#[test]
+fn replica_refuses_writes_and_stays_usable() {
+    let p = ClusterNode::primary("p", &[]);
+    let r = ClusterNode::replica("r", &p, &[]);
+    let mut pc = p.connect();
+    pc.must("CREATE TABLE w (id int8 PRIMARY KEY, v text)");
+    pc.must("INSERT INTO w VALUES (1, 'one')");
+    pc.must("CREATE SEQUENCE s");
+    wait_caught_up(&p, &[&r]);
+
+    let mut c = r.connect();
+    assert_eq!(
+        in_recovery(&mut c),
+        Ok(true),
+        "pg_is_in_recovery() on the replica"
+    );
+    assert_eq!(
+        in_recovery(&mut pc),
+        Ok(false),
+        "pg_is_in_recovery() on the primary"
+    );
+    for sql in [
+        "INSERT INTO w VALUES (2, 'two')",
+        "UPDATE w SET v = 'uno' WHERE id = 1",
+        "DELETE FROM w",
+        "CREATE TABLE w2 (a int4)",
+        "DROP TABLE w",
+        "SELECT nextval('s')",
+    ] {
+        expect_code(&mut c, sql, "25006");
+        // Each failure leaves the session usable for reads.
+        assert_eq!(
+            query_scalar(&mut c, "SELECT v FROM w WHERE id = 1"),
+            Ok(Some("one".into())),
+            "read after `{sql}` failed on the replica"
+        );
+    }
+
+    c.must("BEGIN");
+    assert_eq!(
+        query_scalar(&mut c, "SELECT count(*) FROM w"),
+        Ok(Some("1".into()))
+    );
+    expect_code(&mut c, "INSERT INTO w VALUES (3, 'three')", "25006");
+    expect_code(&mut c, "SELECT 1", "25P02");
+    c.must("ROLLBACK");
+    assert_eq!(
+        query_scalar(&mut c, "SELECT count(*) FROM w"),
+        Ok(Some("1".into()))
+    );
+
+    // LSN functions: rustydb_current_lsn() works everywhere, while
+    // pg_current_wal_lsn() is a primary-only function (55000 in recovery).
+    let lsn = query_scalar(&mut c, "SELECT rustydb_current_lsn()");
+    assert!(
+        matches!(lsn, Ok(Some(_))),
+        "rustydb_current_lsn() on the replica: {lsn:?}"
+    );
+    expect_code(&mut c, "SELECT pg_current_wal_lsn()", "55000");
+    assert!(
+        matches!(
+            query_scalar(&mut c, "SELECT pg_last_wal_replay_lsn()"),
+            Ok(Some(_))
+        ),
+        "pg_last_wal_replay_lsn() is NULL on a replica"
+    );
+    assert_eq!(
+        query_scalar(&mut pc, "SELECT pg_last_wal_replay_lsn()"),
+        Ok(None),
+        "pg_last_wal_replay_lsn() on a primary is NULL"
+    );
+}
+
+#[test]
+fn promote_makes_replica_writable() {
+    let p = ClusterNode::primary("p", &[]);
+    let r = ClusterNode::replica("r", &p, &[]);
+    let mut pc = p.connect();
+    pc.must("CREATE TABLE pt (id int8 PRIMARY KEY)");
+    pc.must("INSERT INTO pt VALUES (1)");
+    wait_caught_up(&p, &[&r]);
+    let ctx = || describe_all(&[&p, &r]);
+
+    let tl = timeline(&r);
+    assert_eq!(r.status_field("role"), Value::from("replica"));
+    assert_eq!(r.status_field("in_recovery"), Value::from(true));
+
+    let reply = p
+        .admin()
+        .post("/promote", None)
+        .expect("POST /promote on p");
+    assert_eq!(reply.status, 409, "promoting a primary: {reply:?}");
+
+    let reply = r
+        .admin()
+        .post("/promote", None)
+        .expect("POST /promote on r");
+    assert_eq!(reply.status, 200, "promote: {reply:?}\n{}", ctx());
+    assert_eq!(
+        reply.json.get("timeline").and_then(Value::as_u64),
+        Some(tl + 1),
+        "promote answer: {reply:?}"
+    );
+    wait_until("r is primary", Duration::from_secs(30), || {
+        let s = r.status()?;
+        let primary = s.get("role") == Some(&Value::from("primary"))
+            && s.get("in_recovery") == Some(&Value::from(false));
+        if primary {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    assert_eq!(timeline(&r), tl + 1, "timeline after promote");
+
+    let mut c = r.connect();
+    assert_eq!(
+        in_recovery(&mut c),
+        Ok(false),
+        "pg_is_in_recovery() after promote"
+    );
+    c.must("INSERT INTO pt VALUES (2)");
+    c.must("CREATE TABLE after_promote (a int4)");
+    assert_eq!(
+        query_scalar(&mut c, "SELECT count(*) FROM pt"),
+        Ok(Some("2".into()))
+    );
+
+    let again = r
+        .admin()
+        .post("/promote", None)
+        .expect("second POST /promote");
+    assert_eq!(again.status, 409, "promoting twice: {again:?}");
+
+    let history = r
+        .admin()
+        .get_json("/timeline")
+        .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    let tls: Vec<u64> = history
+        .get("history")
+        .and_then(Value::as_array)
+        .map(|h| {
+            h.iter()
+                .filter_map(|e| e.get("timeline")?.as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(tls.last(), Some(&(tl + 1)), "timeline history: {history}");
+    assert!(
+        tls.contains(&tl),
+        "history lacks the old timeline: {history}"
+    );
+}
+
+/// Rows of `t` as (id, src) text pairs, sorted.
+fn rows(c: &mut SqlClient) -> Result<Vec<(String, String)>, String> {
+    let out = c.simple("SELECT id, src FROM t ORDER BY id");
+    if !out.is_ok() {
+        return Err(out.to_string());
+    }
+    Ok(out
+        .rows()
+        .iter()
+        .map(|r| {
+            let f = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            (f(0), f(1))
+        })
+        .collect())
+}
+
+#[test]
+fn divergent_former_primary_rewinds() {
+    let mut p = ClusterNode::primary("p", &[]);
+    let mut r = ClusterNode::replica("r", &p, &[]);
+    let mut pc = p.connect();
+    pc.must("CREATE TABLE t (id int8 PRIMARY KEY, src text NOT NULL)");
+    for id in 1..=100 {
+        pc.must(&format!("INSERT INTO t VALUES ({id}, 'common')"));
+    }
+    wait_caught_up(&p, &[&r]);
+
+    // P commits rows R never receives, then dies.
+    r.kill9();
+    for id in 101..=150 {
+        pc.must(&format!("INSERT INTO t VALUES ({id}, 'lost')"));
+    }
+    pc.must("UPDATE t SET src = 'lost-update' WHERE id <= 10");
+    pc.must("CREATE TABLE lost_table (a int4)");
+    drop(pc);
+    p.kill9();
+
+    // R comes back (its upstream is dead) and is promoted.
+    r.restart();
+    let reply = r
+        .admin()
+        .post("/promote", None)
+        .expect("POST /promote on r");
+    assert_eq!(reply.status, 200, "promote r: {reply:?}\n{}", r.describe());
+    let mut rc = wait_until("r writable", Duration::from_secs(30), || {
+        let mut c = r.try_connect()?;
+        match in_recovery(&mut c)? {
+            false => Ok(c),
+            true => Err("r still in recovery".into()),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", r.describe()));
+    for id in 101..=130 {
+        rc.must(&format!("INSERT INTO t VALUES ({id}, 'new')"));
+    }
+    rc.must("DELETE FROM t WHERE id BETWEEN 90 AND 95");
+
+    // P rejoins as R's replica: it must drop what R never had.
+    let follow = r.addr();
+    p.restart_with(&["--follow", &follow]);
+    let ctx = || describe_all(&[&p, &r]);
+    wait_until("p in recovery", Duration::from_secs(60), || {
+        let mut c = p.try_connect()?;
+        match in_recovery(&mut c)? {
+            true => Ok(()),
+            false => Err("p is not in recovery".into()),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    let lsn = wait_caught_up(&r, &[&p]);
+    assert_same_content(&[&r, &p], &["t"], lsn);
+    let mut c = p.connect();
+    let got = rows(&mut c).unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    assert!(
+        got.iter().all(|(_, src)| src == "common" || src == "new"),
+        "rows of the dead timeline survive on the former primary: {:?}",
+        got.iter()
+            .filter(|(_, s)| s.starts_with("lost"))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(got.len(), 100 - 6 + 30, "row count on the rewound node");
+    let out = c.simple("SELECT count(*) FROM lost_table");
+    assert_eq!(
+        out.code(),
+        Some("42P01"),
+        "table of the dead timeline: {out}"
+    );
+    assert_eq!(timeline(&p), timeline(&r), "rewound node's timeline");
+
+    // The stream keeps going after the rewind.
+    rc.must("INSERT INTO t VALUES (1000, 'new')");
+    let lsn = wait_caught_up(&r, &[&p]);
+    assert_same_content(&[&r, &p], &["t"], lsn);
+    assert_eq!(in_recovery(&mut c), Ok(true), "former primary is a replica");
+}
