@@ -433,7 +433,8 @@ impl Session {
                     .get("default_transaction_isolation")
                     .cloned()
                     .unwrap_or_else(|| "read committed".into());
-                let mut read_only = crate::settings::is_on(&self.settings, "default_transaction_read_only");
+                let mut read_only =
+                    crate::settings::is_on(&self.settings, "default_transaction_read_only");
                 let recovery = self.engine.storage.in_recovery();
                 for m in modes {
                     match m {

@@ -716,7 +716,9 @@ pub fn show(b: &mut Binder, variable: &[ast::Ident]) -> Result<(Plan, Scope)> {
     let name = match name.as_str() {
         "time zone" => "timezone".to_string(),
         "transaction isolation level" => "transaction_isolation".to_string(),
-        other => other.to_string(),
+        "session authorization" => "session_authorization".to_string(),
+        // The parser splits a qualified name (`rustydb.node_name`) into parts.
+        other => other.replace(' ', "."),
     };
     if name == "all" {
         let rows: Vec<Row> = b
