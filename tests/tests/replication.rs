@@ -22,15 +22,31 @@ use std::thread;
 use std::time::Duration;
 
 use rustydb_tests::cluster::{
-    assert_same_content, in_recovery, pgbench, wait_caught_up, ClusterNode, PGBENCH_TABLES,
+    assert_same_content, describe_all, in_recovery, pgbench, wait_caught_up, wait_until,
+    ClusterNode, PGBENCH_TABLES,
 };
 use rustydb_tests::tools::parse_pgbench;
+use serde_json::Value;
 
 fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("rdb-repl-")
         .tempdir()
         .expect("tempdir")
+}
+
+/// `pgbench -i -s 1` on the primary; failures show the node logs.
+fn init_pgbench(p: &ClusterNode, scratch: &std::path::Path) {
+    let out = pgbench(p.port(), &["-i", "-s", "1", "-q"], scratch);
+    if !out.success {
+        panic!(
+            "pgbench -i failed ({}):\n{}{}\n{}",
+            out.status,
+            out.stdout,
+            out.stderr,
+            p.describe()
+        );
+    }
 }
 
 /// Runs a pgbench TPC-B load that must succeed without failed transactions.
@@ -52,35 +68,58 @@ fn two_replicas_converge_under_pgbench() {
     let r1 = ClusterNode::replica("r1", &p, &[]);
     let r2 = ClusterNode::replica("r2", &p, &[]);
 
-    pgbench(p.port(), &["-i", "-s", "1", "-q"], scratch.path()).assert_success("pgbench -i");
+    init_pgbench(&p, scratch.path());
     tpcb(p.port(), 5, scratch.path());
 
     let lsn = wait_caught_up(&p, &[&r1, &r2]);
     assert_same_content(&[&p, &r1, &r2], &PGBENCH_TABLES, lsn);
 
-    // Roles as clients and drivers see them.
-    for (node, expected) in [(&p, false), (&r1, true), (&r2, true)] {
-        let mut c = node.connect();
-        assert_eq!(
-            in_recovery(&mut c),
-            Ok(expected),
-            "pg_is_in_recovery() on {}",
-            node.name()
-        );
-    }
+    // The primary's view of its replicas: both, by name, streaming, and
+    // (once their acknowledgements arrive) replayed up to the same LSN.
     let mut c = p.connect();
-    let names = c.must("SELECT application_name FROM rustydb_stat_replication");
-    let mut names: Vec<_> = names
-        .rows()
-        .iter()
-        .map(|r| r.first().cloned().flatten().unwrap_or_default())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["r1", "r2"],
-        "rustydb_stat_replication on the primary should list both replicas by name"
-    );
+    let seen = wait_until("rustydb_stat_replication", Duration::from_secs(30), || {
+        let out = c.simple(
+            "SELECT application_name, state, replay_lsn FROM rustydb_stat_replication \
+             ORDER BY application_name",
+        );
+        let rows: Vec<Vec<String>> = out
+            .rows()
+            .iter()
+            .map(|r| r.iter().map(|v| v.clone().unwrap_or_default()).collect())
+            .collect();
+        let want = |name: &str| vec![name.to_string(), "streaming".into(), format_lsn(lsn)];
+        if out.is_ok() && rows == [want("r1"), want("r2")] {
+            Ok(())
+        } else {
+            Err(format!("{out}"))
+        }
+    });
+    if let Err(e) = seen {
+        panic!("{e}\n{}", describe_all(&[&p, &r1, &r2]));
+    }
+
+    // Roles, as the admin API and as drivers (pg_is_in_recovery) see them.
+    let mut wrong = Vec::new();
+    for (node, replica) in [(&p, false), (&r1, true), (&r2, true)] {
+        let s = node.status().unwrap_or_else(|e| panic!("{e}"));
+        let role = if replica { "replica" } else { "primary" };
+        if s.get("role") != Some(&Value::from(role))
+            || s.get("in_recovery") != Some(&Value::from(replica))
+        {
+            wrong.push(format!("{}: /status {s}", node.name()));
+        }
+        let mut c = node.connect();
+        let got = in_recovery(&mut c);
+        if got != Ok(replica) {
+            wrong.push(format!("{}: pg_is_in_recovery() = {got:?}", node.name()));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `pg_lsn` text of an LSN number.
+fn format_lsn(lsn: u64) -> String {
+    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
 }
 
 #[test]
@@ -88,7 +127,7 @@ fn replica_killed_mid_stream_resumes() {
     let scratch = scratch();
     let p = ClusterNode::primary("p", &[]);
     let mut r = ClusterNode::replica("r", &p, &[]);
-    pgbench(p.port(), &["-i", "-s", "1", "-q"], scratch.path()).assert_success("pgbench -i");
+    init_pgbench(&p, scratch.path());
     let db_before = r.database_pointer();
 
     let port = p.port();
@@ -145,7 +184,7 @@ fn replica_too_far_behind_reclones() {
 
     // The replica is gone while the primary writes far more than it keeps.
     r.kill9();
-    pgbench(p.port(), &["-i", "-s", "1", "-q"], scratch.path()).assert_success("pgbench -i");
+    init_pgbench(&p, scratch.path());
     c.must("UPDATE early SET v = v || ' updated' WHERE id % 2 = 0");
     c.must("DELETE FROM early WHERE id > 90");
     tpcb(p.port(), 2, scratch.path());
