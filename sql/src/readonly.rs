@@ -102,7 +102,10 @@ pub(crate) fn read_write_in_recovery() -> Error {
 }
 
 /// PostgreSQL refuses SERIALIZABLE on a hot standby.
-pub(crate) fn check_isolation(level: &ast::TransactionIsolationLevel, recovery: bool) -> Result<()> {
+pub(crate) fn check_isolation(
+    level: &ast::TransactionIsolationLevel,
+    recovery: bool,
+) -> Result<()> {
     if recovery && matches!(level, ast::TransactionIsolationLevel::Serializable) {
         return Err(Error::new(
             SqlState::FEATURE_NOT_SUPPORTED,
@@ -316,10 +319,39 @@ fn query_write(q: &ast::Query) -> Option<String> {
 /// The first keywords of a statement's text (up to the first name).
 fn leading_keywords(text: &str) -> String {
     const WORDS: &[&str] = &[
-        "CREATE", "ALTER", "DROP", "OR", "REPLACE", "TABLE", "INDEX", "VIEW", "SEQUENCE", "TYPE",
-        "DOMAIN", "SCHEMA", "FUNCTION", "PROCEDURE", "TRIGGER", "ROLE", "USER", "DATABASE",
-        "EXTENSION", "POLICY", "RENAME", "TEMP", "TEMPORARY", "UNIQUE", "MATERIALIZED",
-        "REFRESH", "CALL", "DO", "NOTIFY", "LISTEN", "UNLISTEN", "CLUSTER", "REINDEX",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "OR",
+        "REPLACE",
+        "TABLE",
+        "INDEX",
+        "VIEW",
+        "SEQUENCE",
+        "TYPE",
+        "DOMAIN",
+        "SCHEMA",
+        "FUNCTION",
+        "PROCEDURE",
+        "TRIGGER",
+        "ROLE",
+        "USER",
+        "DATABASE",
+        "EXTENSION",
+        "POLICY",
+        "RENAME",
+        "TEMP",
+        "TEMPORARY",
+        "UNIQUE",
+        "MATERIALIZED",
+        "REFRESH",
+        "CALL",
+        "DO",
+        "NOTIFY",
+        "LISTEN",
+        "UNLISTEN",
+        "CLUSTER",
+        "REINDEX",
     ];
     let words: Vec<&str> = text
         .split_whitespace()
@@ -348,7 +380,10 @@ mod tests {
 
     #[test]
     fn names_commands_like_postgres() {
-        assert_eq!(tag("INSERT INTO t VALUES (1)"), Some(Write::Dml("INSERT".into())));
+        assert_eq!(
+            tag("INSERT INTO t VALUES (1)"),
+            Some(Write::Dml("INSERT".into()))
+        );
         assert_eq!(tag("SELECT 1"), None);
         assert_eq!(
             tag("SELECT * FROM t FOR UPDATE"),
@@ -376,10 +411,7 @@ mod tests {
         );
         assert_eq!(tag("COPY t FROM STDIN"), Some(Write::CopyFrom));
         assert_eq!(tag("COPY t TO STDOUT"), None);
-        assert_eq!(
-            tag("VACUUM"),
-            Some(Write::RecoveryOnly("VACUUM".into()))
-        );
+        assert_eq!(tag("VACUUM"), Some(Write::RecoveryOnly("VACUUM".into())));
         assert_eq!(tag("EXPLAIN INSERT INTO t VALUES (1)"), None);
         assert_eq!(tag("SHOW transaction_read_only"), None);
     }

@@ -355,6 +355,10 @@ pub fn datetime_op(op: Arith, a: &Value, b: &Value) -> Option<Result<Value>> {
             .map(Date)
             .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "date out of range")),
         (Arith::Sub, Date(x), Date(y)) => Ok(Int4((*x - *y).num_days() as i32)),
+        // pg_lsn - pg_lsn: the distance in bytes (numeric, may be negative).
+        (Arith::Sub, PgLsn(x), PgLsn(y)) => Ok(Numeric(rust_decimal::Decimal::from(
+            i128::from(*x) - i128::from(*y),
+        ))),
         (Arith::Add, Date(d), Interval(i)) | (Arith::Add, Interval(i), Date(d)) => {
             ts_plus_interval(midnight(*d), i).map(Timestamp)
         }
@@ -423,6 +427,7 @@ pub fn datetime_op_type(op: Arith, a: &DataType, b: &DataType) -> Option<DataTyp
         | (Arith::Add, Int4 | Int2, Date)
         | (Arith::Sub, Date, Int4 | Int2) => Date,
         (Arith::Sub, Date, Date) => Int4,
+        (Arith::Sub, PgLsn, PgLsn) => Numeric(None),
         (Arith::Add, Date, Interval)
         | (Arith::Add, Interval, Date)
         | (Arith::Sub, Date, Interval) => Timestamp,
