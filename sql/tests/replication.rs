@@ -522,3 +522,45 @@ fn server_settings_are_seen_by_open_sessions() {
     );
     assert_eq!(fail(&mut s, "SET in_hot_standby = on").0, "55P02");
 }
+
+#[test]
+fn pg_lsn_arithmetic_and_aggregates() {
+    let (_storage, _engine, mut s) = setup();
+    assert_eq!(
+        run(
+            &mut s,
+            "SELECT max(x), min(x) FROM (VALUES ('0/10'::pg_lsn), ('0/A'::pg_lsn)) v(x)"
+        ),
+        vec![vec!["0/10", "0/A"]]
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            "SELECT '0/10'::pg_lsn + 5, '0/10'::pg_lsn - 5, 16 + '0/FFFFFFFF'::pg_lsn"
+        ),
+        vec![vec!["0/15", "0/B", "1/F"]]
+    );
+    assert_eq!(one(&mut s, "SELECT '0/1'::pg_lsn + 1.5"), "0/3");
+    assert_eq!(
+        fail(&mut s, "SELECT '0/1'::pg_lsn - 2"),
+        ("22003".into(), "pg_lsn out of range".into())
+    );
+    assert_eq!(
+        one(&mut s, "SELECT '1/0'::pg_lsn - '0/1'::pg_lsn"),
+        "4294967295"
+    );
+}
+
+#[test]
+fn txid_current_is_refused_during_recovery() {
+    let (storage, _engine, mut s) = setup();
+    run(&mut s, "SELECT txid_current()");
+    storage.set_in_recovery(true);
+    assert_eq!(
+        fail(&mut s, "SELECT txid_current()"),
+        (
+            "25006".into(),
+            "cannot execute pg_current_xact_id() during recovery".into()
+        )
+    );
+}
