@@ -302,8 +302,8 @@ fn query_write(q: &ast::Query) -> Option<String> {
     if let Some(tag) = body {
         return Some(tag.to_string());
     }
-    if let Some(lock) = q.locks.first() {
-        return Some(match lock.lock_type {
+    if let Some(lock) = first_lock(q) {
+        return Some(match lock {
             ast::LockType::Update => "SELECT FOR UPDATE".into(),
             ast::LockType::Share => "SELECT FOR SHARE".into(),
         });
@@ -314,6 +314,28 @@ fn query_write(q: &ast::Query) -> Option<String> {
             .any(|c| query_write(&c.query).is_some_and(|t| !t.starts_with("SELECT")))
     });
     modifying_cte.then(|| "SELECT".to_string())
+}
+
+/// The first row-locking clause anywhere in a query (subqueries and CTEs
+/// included: PostgreSQL refuses those in a read-only transaction too).
+fn first_lock(q: &ast::Query) -> Option<ast::LockType> {
+    use std::ops::ControlFlow;
+    struct Finder(Option<ast::LockType>);
+    impl ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &ast::Query) -> ControlFlow<()> {
+            match q.locks.first() {
+                Some(lock) => {
+                    self.0 = Some(lock.lock_type);
+                    ControlFlow::Break(())
+                }
+                None => ControlFlow::Continue(()),
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    let _ = ast::Visit::visit(q, &mut finder);
+    finder.0
 }
 
 /// The first keywords of a statement's text (up to the first name).
@@ -387,6 +409,18 @@ mod tests {
         assert_eq!(tag("SELECT 1"), None);
         assert_eq!(
             tag("SELECT * FROM t FOR UPDATE"),
+            Some(Write::Dml("SELECT FOR UPDATE".into()))
+        );
+        assert_eq!(
+            tag("SELECT * FROM (SELECT * FROM t FOR UPDATE) s"),
+            Some(Write::Dml("SELECT FOR UPDATE".into()))
+        );
+        assert_eq!(
+            tag("WITH x AS (SELECT * FROM t FOR SHARE) SELECT * FROM x"),
+            Some(Write::Dml("SELECT FOR SHARE".into()))
+        );
+        assert_eq!(
+            tag("SELECT * FROM t WHERE a IN (SELECT a FROM t FOR UPDATE)"),
             Some(Write::Dml("SELECT FOR UPDATE".into()))
         );
         assert_eq!(

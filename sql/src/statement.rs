@@ -69,6 +69,9 @@ impl SessionView for View<'_> {
         txn.rollback();
         list.into_iter().map(|d| (d.id, d.name)).collect()
     }
+    fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
+        self.session.engine.storage.replication_stats()
+    }
     fn sequence_state(&self, def: &SequenceDef) -> Result<(i64, bool)> {
         self.session
             .engine
