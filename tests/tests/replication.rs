@@ -13,6 +13,9 @@
 //!   replicas (`wal_keep_* = 0`, `max_wal_bytes = 1` in its node.toml); a
 //!   replica stopped during a large write must re-clone on restart, and
 //!   converges.
+//! - `cascaded_replica_converges`: primary → r1 → r2 (r2 follows r1): both
+//!   converge to the primary's content, and each upstream lists only its own
+//!   direct replica in `GET /replication`.
 //!
 //! Every wait is bounded (see `rustydb_tests::cluster`); nothing here asserts
 //! speed. Run with `--test-threads=1` on small machines: each test runs
@@ -213,4 +216,34 @@ fn replica_too_far_behind_reclones() {
         Ok(true),
         "re-cloned node is a replica"
     );
+}
+
+#[test]
+fn cascaded_replica_converges() {
+    let scratch = scratch();
+    let p = ClusterNode::primary("p", &[]);
+    let r1 = ClusterNode::replica("r1", &p, &[]);
+    let r2 = ClusterNode::replica("r2", &r1, &[]);
+    init_pgbench(&p, scratch.path());
+    tpcb(p.port(), 3, scratch.path());
+
+    let lsn = wait_caught_up(&p, &[&r1, &r2]);
+    assert_same_content(&[&p, &r1, &r2], &PGBENCH_TABLES, lsn);
+    // r2 is fed by r1, not by the primary.
+    let names = |n: &ClusterNode| -> Vec<String> {
+        let rep = n
+            .admin()
+            .get_json("/replication")
+            .unwrap_or_else(|e| panic!("{e}\n{}", n.describe()));
+        rep.get("replicas")
+            .and_then(Value::as_array)
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(|r| Some(r.get("name")?.as_str()?.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&p), ["r1"], "replicas of the primary");
+    assert_eq!(names(&r1), ["r2"], "replicas of the cascading replica");
 }

@@ -185,6 +185,20 @@ fn degraded(p: &ClusterNode) -> Result<bool, String> {
         .ok_or_else(|| format!("/status has no boolean `degraded`: {s}"))
 }
 
+/// The value of `rustydb_replication_degraded` in `GET /metrics`.
+fn degraded_metric(p: &ClusterNode) -> Result<f64, String> {
+    let text = p.admin().get("/metrics")?.text;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name.split('{').next() == Some("rustydb_replication_degraded"))
+                .then(|| value.trim().parse().ok())
+                .flatten()
+        })
+        .ok_or_else(|| format!("no rustydb_replication_degraded in /metrics:\n{text}"))
+}
+
 #[test]
 fn semi_sync_degrades_and_recovers() {
     let p = ClusterNode::primary(
@@ -255,6 +269,14 @@ fn semi_sync_degrades_and_recovers() {
             .any(|e| e.to_string().to_lowercase().contains("degrad")),
         "no replication event mentions the degradation: {rep}"
     );
+    assert_eq!(degraded_metric(&p), Ok(1.0), "metric while degraded");
+    assert!(
+        p.log_tail(20_000)
+            .lines()
+            .any(|l| l.contains("WARN") && l.to_lowercase().contains("degrad")),
+        "no warning in the primary's log about the degradation\n{}",
+        p.describe()
+    );
 
     r.restart();
     // Keep committing while waiting: recovery is noticed as the replica
@@ -274,6 +296,7 @@ fn semi_sync_degrades_and_recovers() {
     .unwrap_or_else(|e| panic!("{e}\n{}", ctx(&p, &r)))
     .unwrap_or_else(|e| panic!("{e}\n{}", ctx(&p, &r)));
     assert_eq!(p.status_field("commit_mode"), Value::from("semi-sync"));
+    assert_eq!(degraded_metric(&p), Ok(0.0), "metric after recovery");
 
     let lsn = wait_caught_up(&p, &[&r]);
     let count = |n: &ClusterNode| query_scalar(&mut n.connect(), "SELECT count(*) FROM ss");

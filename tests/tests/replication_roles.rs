@@ -12,6 +12,9 @@
 //!   replica R never received, dies; R is promoted and writes other rows;
 //!   P restarted with `--follow R` rewinds: its lost rows disappear and its
 //!   content equals R's at R's LSN, on R's timeline.
+//! - `live_primary_follows_promoted_replica`: R is promoted while P still
+//!   runs and both take writes (split brain); `POST /follow` tells P, live,
+//!   to follow R: P rewinds its split-brain rows and converges, read-only.
 
 use serde_json::Value;
 
@@ -302,4 +305,65 @@ fn divergent_former_primary_rewinds() {
         Ok(true),
         "pg_is_in_recovery() on the former primary"
     );
+}
+
+#[test]
+fn live_primary_follows_promoted_replica() {
+    let p = ClusterNode::primary("p", &[]);
+    let r = ClusterNode::replica("r", &p, &[]);
+    let ctx = || describe_all(&[&p, &r]);
+    let mut pc = p.connect();
+    pc.must("CREATE TABLE t (id int8 PRIMARY KEY, src text NOT NULL)");
+    for id in 1..=20 {
+        pc.must(&format!("INSERT INTO t VALUES ({id}, 'common')"));
+    }
+    wait_caught_up(&p, &[&r]);
+
+    let reply = r
+        .admin()
+        .post("/promote", None)
+        .expect("POST /promote on r");
+    assert_eq!(reply.status, 200, "promote r: {reply:?}\n{}", ctx());
+    // Split brain for a moment: both accept writes.
+    for id in 21..=30 {
+        pc.must(&format!("INSERT INTO t VALUES ({id}, 'lost')"));
+    }
+    let mut rc = wait_until("r writable", Duration::from_secs(30), || {
+        let mut c = r.try_connect()?;
+        match c.simple("INSERT INTO t VALUES (21, 'new')") {
+            out if out.is_ok() => Ok(c),
+            out => Err(out.to_string()),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    rc.must("INSERT INTO t VALUES (22, 'new')");
+    drop(pc);
+
+    // The old primary is told, live, to follow the new one.
+    let body = serde_json::json!({ "primary": r.addr() });
+    let reply = p
+        .admin()
+        .post("/follow", Some(&body))
+        .expect("POST /follow");
+    assert_eq!(reply.status, 200, "follow: {reply:?}\n{}", ctx());
+    wait_until("p following r", Duration::from_secs(60), || {
+        let s = p.status()?;
+        if s.get("in_recovery") == Some(&Value::from(true))
+            && s.get("stream_state") == Some(&Value::from("streaming"))
+        {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    let lsn = wait_caught_up(&r, &[&p]);
+    assert_same_content(&[&r, &p], &["t"], lsn);
+    let mut c = p.connect();
+    let got = rows(&mut c).unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    let lost: Vec<_> = got.iter().filter(|(_, s)| s == "lost").collect();
+    assert!(lost.is_empty(), "split-brain rows survive: {lost:?}");
+    assert_eq!(got.len(), 22, "rows after the rewind: {got:?}");
+    assert_eq!(timeline(&p), timeline(&r), "timeline of the follower");
+    expect_code(&mut c, "INSERT INTO t VALUES (99, 'x')", "25006");
 }
