@@ -21,6 +21,8 @@
 //! speed. Run with `--test-threads=1` on small machines: each test runs
 //! several node processes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ use rustydb_tests::cluster::{
     ClusterNode, PGBENCH_TABLES,
 };
 use rustydb_tests::tools::parse_pgbench;
+use rustydb_tests::SqlClient;
 use serde_json::Value;
 
 fn scratch() -> tempfile::TempDir {
@@ -64,6 +67,33 @@ fn tpcb(port: u16, seconds: u32, scratch: &std::path::Path) {
     assert!(summary.processed > 0, "no transactions:\n{}", out.stdout);
 }
 
+/// Reads the TPC-B sums on a replica until `stop`: one TPC-B transaction
+/// adds the same delta to an account, a teller, a branch and a history row,
+/// and the balances start at zero, so in any snapshot made of whole
+/// transactions the four sums are equal. Returns how many snapshots it
+/// checked (at least one).
+fn tpcb_reader(port: u16, stop: &AtomicBool) -> Result<usize, String> {
+    let mut c = SqlClient::connect(port, "postgres")?;
+    let mut checked = 0;
+    loop {
+        let done = stop.load(Ordering::Relaxed);
+        let out = c.simple(
+            "SELECT (SELECT coalesce(sum(abalance), 0) FROM pgbench_accounts), \
+                    (SELECT coalesce(sum(bbalance), 0) FROM pgbench_branches), \
+                    (SELECT coalesce(sum(tbalance), 0) FROM pgbench_tellers), \
+                    (SELECT coalesce(sum(delta), 0) FROM pgbench_history)",
+        );
+        let row: Vec<Option<String>> = out.rows().first().cloned().unwrap_or_default();
+        if !out.is_ok() || row.len() != 4 || row.iter().any(|v| v != &row[0]) {
+            return Err(format!("after {checked} good snapshots: {out}"));
+        }
+        checked += 1;
+        if done {
+            return Ok(checked);
+        }
+    }
+}
+
 #[test]
 fn two_replicas_converge_under_pgbench() {
     let scratch = scratch();
@@ -72,7 +102,25 @@ fn two_replicas_converge_under_pgbench() {
     let r2 = ClusterNode::replica("r2", &p, &[]);
 
     init_pgbench(&p, scratch.path());
+    // While TPC-B runs, a reader on each replica checks that every snapshot
+    // it gets holds whole transactions only.
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = [&r1, &r2]
+        .iter()
+        .map(|r| {
+            let (port, stop) = (r.port(), stop.clone());
+            thread::spawn(move || tpcb_reader(port, &stop))
+        })
+        .collect();
     tpcb(p.port(), 5, scratch.path());
+    stop.store(true, Ordering::Relaxed);
+    for (r, h) in [&r1, &r2].iter().zip(readers) {
+        match h.join() {
+            Ok(Ok(n)) => println!("{}: {n} consistent snapshots during the load", r.name()),
+            Ok(Err(e)) => panic!("reader on {}: {e}\n{}", r.name(), r.describe()),
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    }
 
     let lsn = wait_caught_up(&p, &[&r1, &r2]);
     assert_same_content(&[&p, &r1, &r2], &PGBENCH_TABLES, lsn);
@@ -98,6 +146,35 @@ fn two_replicas_converge_under_pgbench() {
         }
     });
     if let Err(e) = seen {
+        panic!("{e}\n{}", describe_all(&[&p, &r1, &r2]));
+    }
+    // The admin API agrees: both replicas flushed and applied everything,
+    // with no lag left in records or bytes.
+    let lagless = wait_until("no lag in /replication", Duration::from_secs(30), || {
+        let rep = p.admin().get_json("/replication")?;
+        let replicas = rep.get("replicas").and_then(Value::as_array);
+        let done = replicas.is_some_and(|rs| {
+            rs.len() == 2
+                && rs.iter().all(|r| {
+                    // LSNs as numbers, or as pg_lsn text.
+                    let at = |key: &str| {
+                        r.get(key).is_some_and(|v| {
+                            v.as_u64() == Some(lsn) || v.as_str() == Some(&format_lsn(lsn))
+                        })
+                    };
+                    at("flush_lsn")
+                        && at("replay_lsn")
+                        && r.get("lag_records") == Some(&Value::from(0))
+                        && r.get("lag_bytes") == Some(&Value::from(0))
+                })
+        });
+        if done {
+            Ok(())
+        } else {
+            Err(rep.to_string())
+        }
+    });
+    if let Err(e) = lagless {
         panic!("{e}\n{}", describe_all(&[&p, &r1, &r2]));
     }
 
