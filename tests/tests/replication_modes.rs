@@ -11,7 +11,11 @@
 //!   event; after the replica restarts, `degraded` clears by itself.
 //! - `sync_without_replica_acknowledges_nothing`: `--commit-mode sync
 //!   --sync-timeout-ms 1000` and no replica: commits fail with 40003 (never
-//!   OK), the session stays usable; once a replica streams, commits succeed.
+//!   OK), the session stays usable; `SET [LOCAL] synchronous_commit =
+//!   local|off` opts out; once a replica streams, commits succeed.
+//! - `commit_mode_changes_live`: `POST /replication/mode` switches an async
+//!   primary to sync (commits then need a replica) and back; an invalid mode
+//!   is refused and changes nothing.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -361,6 +365,38 @@ fn sync_without_replica_acknowledges_nothing() {
     let out = c.simple("SELECT 1");
     assert_eq!(out.scalar(), Some("1"), "session after a 40003: {out}");
 
+    // Opting out per session or per transaction (PostgreSQL's
+    // synchronous_commit = local / off) does not wait for a replica.
+    for (id, level) in [(4, "local"), (5, "off")] {
+        c.must(&format!("SET synchronous_commit = {level}"));
+        let out = c.simple(&format!("INSERT INTO nosync VALUES ({id})"));
+        assert!(
+            out.is_ok(),
+            "INSERT with synchronous_commit = {level}: {out}"
+        );
+    }
+    c.must("SET synchronous_commit = on");
+    let out = c.simple("INSERT INTO nosync VALUES (6)");
+    assert_eq!(
+        out.code(),
+        Some("40003"),
+        "after SET synchronous_commit = on: {out}"
+    );
+    c.must("BEGIN");
+    c.must("SET LOCAL synchronous_commit = local");
+    c.must("INSERT INTO nosync VALUES (7)");
+    let out = c.simple("COMMIT");
+    assert!(
+        out.is_ok(),
+        "COMMIT under SET LOCAL synchronous_commit = local: {out}"
+    );
+    let out = c.simple("INSERT INTO nosync VALUES (8)");
+    assert_eq!(
+        out.code(),
+        Some("40003"),
+        "SET LOCAL outlived its transaction: {out}"
+    );
+
     // Positive control: with a replica streaming the same commits succeed,
     // so the failures above were about the missing replica.
     let r = ClusterNode::replica("r", &p, &[]);
@@ -378,4 +414,53 @@ fn sync_without_replica_acknowledges_nothing() {
         Ok(Some("1".into())),
         "acknowledged sync commit not on the replica"
     );
+}
+
+#[test]
+fn commit_mode_changes_live() {
+    let p = ClusterNode::primary("p", &[]);
+    let mut c = p.connect();
+    c.set_timeout(Duration::from_secs(20));
+    c.must("CREATE TABLE live_mode (id int8 PRIMARY KEY)");
+    c.must("INSERT INTO live_mode VALUES (1)");
+    assert_eq!(p.status_field("commit_mode"), Value::from("async"));
+
+    let set_mode = |body: Value| {
+        p.admin()
+            .post("/replication/mode", Some(&body))
+            .unwrap_or_else(|e| panic!("POST /replication/mode: {e}\n{}", p.describe()))
+    };
+    let reply = set_mode(serde_json::json!(
+        {"commit_mode": "sync", "num_sync": 1, "sync_timeout_ms": 500}
+    ));
+    assert_eq!(reply.status, 200, "switch to sync: {reply:?}");
+    assert_eq!(
+        reply.json.get("commit_mode"),
+        Some(&Value::from("sync")),
+        "{reply:?}"
+    );
+    assert_eq!(p.status_field("commit_mode"), Value::from("sync"));
+    let out = c.simple("INSERT INTO live_mode VALUES (2)");
+    assert_eq!(
+        out.code(),
+        Some("40003"),
+        "sync commit with no replica: {out}"
+    );
+
+    let reply = set_mode(serde_json::json!({"commit_mode": "bogus"}));
+    assert!(
+        (400..500).contains(&reply.status),
+        "an invalid mode is refused: {reply:?}"
+    );
+    assert_eq!(
+        p.status_field("commit_mode"),
+        Value::from("sync"),
+        "mode after a refused change"
+    );
+
+    let reply = set_mode(serde_json::json!({"commit_mode": "async"}));
+    assert_eq!(reply.status, 200, "switch back to async: {reply:?}");
+    let out = c.simple("INSERT INTO live_mode VALUES (3)");
+    assert!(out.is_ok(), "async commit: {out}");
+    assert_eq!(p.status_field("commit_mode"), Value::from("async"));
 }
