@@ -4,8 +4,11 @@
 //! - `two_replicas_converge_under_pgbench`: a primary and two async
 //!   replicas; `pgbench -i -s 1` and a 5 s TPC-B run on the primary; once both
 //!   replicas report the primary's LSN, per-table checksums are equal on all
-//!   three at that LSN. Roles are visible: `pg_is_in_recovery()` and the
-//!   primary's `rustydb_stat_replication` (one row per replica, named).
+//!   three at that LSN. During the load, readers on the replicas only ever
+//!   see whole TPC-B transactions (the four balance sums stay equal). Roles
+//!   and lag are visible: `pg_is_in_recovery()`, `/status`, the primary's
+//!   `rustydb_stat_replication` (one row per replica, named, replayed to
+//!   the LSN) and `GET /replication` (no lag left).
 //! - `replica_killed_mid_stream_resumes`: `kill -9` a replica while pgbench
 //!   runs, restart it with the same arguments: it resumes (same `db-N`, no
 //!   re-clone) and converges.
@@ -16,6 +19,9 @@
 //! - `cascaded_replica_converges`: primary → r1 → r2 (r2 follows r1): both
 //!   converge to the primary's content, and each upstream lists only its own
 //!   direct replica in `GET /replication`.
+//! - `compressed_batched_stream_converges`: one replica converges with the
+//!   primary's
+//!   stream batched (`batch_delay_ms`) and compressed with lz4, then zstd.
 //!
 //! Every wait is bounded (see `rustydb_tests::cluster`); nothing here asserts
 //! speed. Run with `--test-threads=1` on small machines: each test runs
@@ -323,4 +329,28 @@ fn cascaded_replica_converges() {
     };
     assert_eq!(names(&p), ["r1"], "replicas of the primary");
     assert_eq!(names(&r1), ["r2"], "replicas of the cascading replica");
+}
+
+#[test]
+fn compressed_batched_stream_converges() {
+    for compression in ["lz4", "zstd"] {
+        let scratch = scratch();
+        let config = scratch.path().join("primary.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[replication]\ncompression = \"{compression}\"\n\
+                 batch_delay_ms = 5\nbatch_max_bytes = 65536\n"
+            ),
+        )
+        .expect("write primary config");
+        let config = config.to_string_lossy().into_owned();
+        let p = ClusterNode::primary("p", &["--config", &config]);
+        let r = ClusterNode::replica("r", &p, &[]);
+        init_pgbench(&p, scratch.path());
+        tpcb(p.port(), 2, scratch.path());
+        let lsn = wait_caught_up(&p, &[&r]);
+        println!("compression = {compression}");
+        assert_same_content(&[&p, &r], &PGBENCH_TABLES, lsn);
+    }
 }
