@@ -36,8 +36,8 @@ use std::thread;
 use std::time::Duration;
 
 use rustydb_tests::cluster::{
-    assert_same_content, describe_all, in_recovery, pgbench, wait_caught_up, wait_until,
-    ClusterNode, PGBENCH_TABLES,
+    assert_same_content, describe_all, in_recovery, pgbench, query_scalar, wait_caught_up,
+    wait_until, ClusterNode, PGBENCH_TABLES,
 };
 use rustydb_tests::tools::parse_pgbench;
 use rustydb_tests::SqlClient;
@@ -192,12 +192,41 @@ fn two_replicas_converge_under_pgbench() {
     for (node, replica) in [(&p, false), (&r1, true), (&r2, true)] {
         let s = node.status().unwrap_or_else(|e| panic!("{e}"));
         let role = if replica { "replica" } else { "primary" };
-        if s.get("role") != Some(&Value::from(role))
-            || s.get("in_recovery") != Some(&Value::from(replica))
-        {
-            wrong.push(format!("{}: /status {s}", node.name()));
-        }
+        let (upstream, stream_state) = if replica {
+            (Value::from(p.addr()), Value::from("streaming"))
+        } else {
+            (Value::Null, Value::Null)
+        };
         let mut c = node.connect();
+        let endpoint = query_scalar(&mut c, "SHOW rustydb.replication_endpoint");
+        let expected = [
+            ("role", Value::from(role)),
+            ("in_recovery", Value::from(replica)),
+            ("node_name", Value::from(node.name())),
+            ("upstream", upstream),
+            (
+                "replication_endpoint",
+                Value::from(endpoint.clone().ok().flatten()),
+            ),
+        ];
+        for (key, want) in expected {
+            if s.get(key) != Some(&want) {
+                wrong.push(format!(
+                    "{}: /status {key} should be {want}: {s}",
+                    node.name()
+                ));
+            }
+        }
+        // A primary has no stream state to speak of; a replica streams.
+        if replica && s.get("stream_state") != Some(&stream_state) {
+            wrong.push(format!("{}: /status stream_state: {s}", node.name()));
+        }
+        if !matches!(endpoint, Ok(Some(_))) {
+            wrong.push(format!(
+                "{}: SHOW rustydb.replication_endpoint: {endpoint:?}",
+                node.name()
+            ));
+        }
         let got = in_recovery(&mut c);
         if got != Ok(replica) {
             wrong.push(format!("{}: pg_is_in_recovery() = {got:?}", node.name()));
