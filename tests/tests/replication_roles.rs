@@ -15,6 +15,9 @@
 //! - `live_primary_follows_promoted_replica`: R is promoted while P still
 //!   runs and both take writes (split brain); `POST /follow` tells P, live,
 //!   to follow R: P rewinds its split-brain rows and converges, read-only.
+//! - `divergent_former_primary_without_wal_reclones`: as above, but P's
+//!   tiny WAL retention has trimmed the records past the fork, so it cannot
+//!   rewind: it re-clones from R and converges.
 
 use serde_json::Value;
 
@@ -366,4 +369,121 @@ fn live_primary_follows_promoted_replica() {
     assert_eq!(got.len(), 22, "rows after the rewind: {got:?}");
     assert_eq!(timeline(&p), timeline(&r), "timeline of the follower");
     expect_code(&mut c, "INSERT INTO t VALUES (99, 'x')", "25006");
+}
+
+/// The value of gauge `name` in a node's `GET /metrics`.
+fn metric(n: &ClusterNode, name: &str) -> Result<f64, String> {
+    let text = n.admin().get("/metrics")?.text;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (metric, value) = l.rsplit_once(' ')?;
+            (metric.split('{').next() == Some(name))
+                .then(|| value.trim().parse().ok())
+                .flatten()
+        })
+        .ok_or_else(|| format!("no {name} in /metrics"))
+}
+
+#[test]
+fn divergent_former_primary_without_wal_reclones() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let config = scratch.path().join("tiny-wal.toml");
+    std::fs::write(
+        &config,
+        "[replication]\nwal_keep_bytes = 0\nwal_keep_seconds = 0\nmax_wal_bytes = 1\n",
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let mut p = ClusterNode::primary("p", &["--config", &config]);
+    let mut r = ClusterNode::replica("r", &p, &[]);
+    let mut pc = p.connect();
+    pc.must("CREATE TABLE t (id int8 PRIMARY KEY, src text NOT NULL)");
+    for id in 1..=50 {
+        pc.must(&format!("INSERT INTO t VALUES ({id}, 'common')"));
+    }
+    let fork = wait_caught_up(&p, &[&r]);
+
+    // Past the fork, P writes far more than its WAL keeps: the records it
+    // would have to undo are gone, so it cannot rewind.
+    r.kill9();
+    for id in 51..=80 {
+        pc.must(&format!("INSERT INTO t VALUES ({id}, 'lost')"));
+    }
+    pc.must("CREATE TABLE lost_big (id int8 PRIMARY KEY, pad text)");
+    for chunk in 0..20 {
+        pc.must(&format!(
+            "INSERT INTO lost_big SELECT g, 'padding padding padding' \
+             FROM generate_series({}, {}) g",
+            chunk * 1000 + 1,
+            chunk * 1000 + 1000
+        ));
+    }
+    wait_until(
+        "P trimmed its WAL past the fork",
+        Duration::from_secs(30),
+        || {
+            let oldest = metric(&p, "rustydb_wal_oldest_lsn")?;
+            if oldest > (fork + 1) as f64 {
+                Ok(())
+            } else {
+                Err(format!("rustydb_wal_oldest_lsn = {oldest}, fork at {fork}"))
+            }
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", p.describe()));
+    drop(pc);
+    p.kill9();
+
+    r.restart();
+    let reply = r
+        .admin()
+        .post("/promote", None)
+        .expect("POST /promote on r");
+    assert_eq!(reply.status, 200, "promote r: {reply:?}\n{}", r.describe());
+    let mut rc = wait_until("r writable", Duration::from_secs(30), || {
+        let mut c = r.try_connect()?;
+        match c.simple("INSERT INTO t VALUES (51, 'new')") {
+            out if out.is_ok() => Ok(c),
+            out => Err(out.to_string()),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", r.describe()));
+    rc.must("INSERT INTO t VALUES (52, 'new')");
+
+    let log_offset = p.log_len();
+    let follow = r.addr();
+    p.restart_with(&["--config", &config, "--follow", &follow]);
+    let ctx = || describe_all(&[&p, &r]);
+    wait_until("p following r", Duration::from_secs(60), || {
+        let s = p.status()?;
+        if s.get("in_recovery") == Some(&Value::from(true))
+            && s.get("stream_state") == Some(&Value::from("streaming"))
+        {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    let lsn = wait_caught_up(&r, &[&p]);
+    assert_same_content(&[&r, &p], &["t"], lsn);
+    let mut c = p.connect();
+    let got = rows(&mut c).unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    assert_eq!(got.len(), 52, "rows on the re-cloned node");
+    assert!(
+        got.iter().all(|(_, src)| src != "lost"),
+        "lost rows survive"
+    );
+    let out = c.simple("SELECT count(*) FROM lost_big");
+    assert_eq!(
+        out.code(),
+        Some("42P01"),
+        "table of the dead timeline: {out}"
+    );
+    let log = p.log_since(log_offset);
+    assert!(
+        log.to_lowercase().contains("clone"),
+        "converged without WAL to rewind, but the log does not mention a re-clone:\n{log}"
+    );
 }
