@@ -18,6 +18,9 @@
 //! - `divergent_former_primary_without_wal_reclones`: as above, but P's
 //!   tiny WAL retention has trimmed the records past the fork, so it cannot
 //!   rewind: it re-clones from R and converges.
+//! - `replica_of_another_system_is_refused`: a replica pointed at an
+//!   unrelated primary reports an error and keeps its own data; nothing of
+//!   the other database is applied.
 
 use serde_json::Value;
 
@@ -486,4 +489,50 @@ fn divergent_former_primary_without_wal_reclones() {
         log.to_lowercase().contains("clone"),
         "converged without WAL to rewind, but the log does not mention a re-clone:\n{log}"
     );
+}
+
+#[test]
+fn replica_of_another_system_is_refused() {
+    let p1 = ClusterNode::primary("p1", &[]);
+    let mut r = ClusterNode::replica("r", &p1, &[]);
+    let mut c1 = p1.connect();
+    c1.must("CREATE TABLE mine (id int8 PRIMARY KEY)");
+    c1.must("INSERT INTO mine VALUES (1), (2), (3)");
+    let lsn = wait_caught_up(&p1, &[&r]);
+
+    // An unrelated primary with more history than r: taking its stream
+    // from r's LSN on would silently mix two databases.
+    let p2 = ClusterNode::primary("p2", &[]);
+    let mut c2 = p2.connect();
+    c2.must("CREATE TABLE theirs (id int8 PRIMARY KEY)");
+    for id in 1..=(lsn + 10) {
+        c2.must(&format!("INSERT INTO theirs VALUES ({id})"));
+    }
+    let follow = p2.addr();
+    r.restart_with(&["--follow", &follow]);
+    let ctx = || describe_all(&[&p1, &p2, &r]);
+    let error = wait_until("r reports the mismatch", Duration::from_secs(30), || {
+        let s = r.status()?;
+        match s.get("last_error").and_then(Value::as_str) {
+            Some(e) => Ok(e.to_string()),
+            None => Err(s.to_string()),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctx()));
+    println!("r: {error}");
+    assert_ne!(r.status_field("stream_state"), Value::from("streaming"));
+    let mut c = r.connect();
+    assert_eq!(
+        query_scalar(&mut c, "SELECT count(*) FROM mine"),
+        Ok(Some("3".into())),
+        "r's own data after refusing a foreign stream"
+    );
+    let out = c.simple("SELECT count(*) FROM theirs");
+    assert_eq!(
+        out.code(),
+        Some("42P01"),
+        "foreign table on r: {out}\n{}",
+        ctx()
+    );
+    assert_eq!(r.lsn(), Ok(lsn), "r's LSN moved on a foreign stream");
 }
