@@ -423,6 +423,11 @@ impl RocksStorage {
         Arc::strong_count(&self.shared) == 1
     }
 
+    /// The primary's lease (renewed by the manager's heartbeats).
+    pub fn lease(&self) -> &super::lease::Lease {
+        &self.shared.lease
+    }
+
     /// The directory the RocksDB files live in.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
