@@ -1,6 +1,8 @@
 //! `rustydb-manager` as a library: the parts of the manager that other
 //! parts (the `rustydb` binary, integration tests) build on.
 //!
+//! - [`cli_client`]: the `rustydb-cli` operator command (HTTP client of the API).
 //! - [`raft`]: the Raft group that replicates the cluster state.
 
+pub mod cli_client;
 pub mod raft;
