@@ -20,7 +20,7 @@ pub struct Cli {
 pub enum Command {
     /// Run one storage node.
     Node(Box<NodeArgs>),
-    /// Start a local playground node with built-in defaults.
+    /// Start a local playground: nodes (and manager members) with built-in defaults.
     Up(UpArgs),
 }
 
@@ -69,10 +69,34 @@ pub struct NodeArgs {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Port to listen on (127.0.0.1).
+    /// Number of storage nodes (1 = a single node, no managers).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub nodes: u16,
+    /// How commits wait for replicas: sync, semi-sync or async.
+    #[arg(long, value_enum, default_value_t = Replication::Async)]
+    pub replication: Replication,
+    /// Where the playground keeps its data (one subdirectory per node/member).
+    #[arg(long, default_value = ".rustydb")]
+    pub data_dir: PathBuf,
+    /// Port of the single node with `--nodes 1` (127.0.0.1).
     #[arg(long, default_value_t = 5433)]
     pub port: u16,
-    /// Where the playground keeps its data.
-    #[arg(long, default_value = ".rustydb/node1")]
-    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Replication {
+    Sync,
+    SemiSync,
+    Async,
+}
+
+impl Replication {
+    /// The spelling nodes and manager.toml use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replication::Sync => "sync",
+            Replication::SemiSync => "semi-sync",
+            Replication::Async => "async",
+        }
+    }
 }

@@ -3,14 +3,17 @@
 //! Subcommands:
 //! - `rustydb node`: run one storage node (`--config node.toml`, with
 //!   `--data-dir` and `--listen` overriding the file);
-//! - `rustydb up`: a local playground, one node with embedded defaults and
-//!   data under `./.rustydb/node1`, printing the `psql` line to connect.
+//! - `rustydb up`: a local playground: `--nodes 1` is one node with embedded
+//!   defaults and data under `./.rustydb/node1`; more nodes (default 3) run as
+//!   child processes with manager members when the build has them
+//!   (see `playground.rs`). Prints the `psql` line to connect.
 //!
 //! Both run until Ctrl-C or SIGTERM, then shut the node down in order
 //! (connections closed, sessions rolled back, storage flushed and closed).
 
 mod cli;
 mod logging;
+mod playground;
 mod run;
 mod tls;
 

@@ -1,4 +1,4 @@
-//! The `node` and `up` subcommands.
+//! The `node` and `up` subcommands (`up --nodes N>1` is in `playground`).
 
 use std::net::SocketAddr;
 
@@ -68,11 +68,17 @@ fn apply_replication_flags(config: &mut NodeConfig, args: &NodeArgs) -> Result<(
     Ok(())
 }
 
-/// `rustydb up`: a single local node with embedded defaults.
+/// `rustydb up`: `--nodes 1` runs one node in this process (as before);
+/// more nodes are child processes, see [`crate::playground`].
 pub async fn up(args: UpArgs) -> Result<(), String> {
+    if args.nodes > 1 {
+        logging::init("info");
+        return crate::playground::up(args).await;
+    }
     let mut config = NodeConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
-        data_dir: args.data_dir,
+        // The single node keeps the directory earlier versions used.
+        data_dir: args.data_dir.join("node1"),
         ..NodeConfig::default()
     };
     logging::init(&config.log_level);
@@ -113,7 +119,7 @@ fn explain(e: ServerError) -> String {
 }
 
 /// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

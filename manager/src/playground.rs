@@ -1,0 +1,412 @@
+//! `rustydb up --nodes N`: a local multi-node playground.
+//!
+//! Layout under `--data-dir` (default `.rustydb`), ports from the design:
+//!
+//! ```text
+//!   nK  node      pgwire 5433+K-1, admin 8433+K-1, data <dir>/nK, log <dir>/logs/nK.log
+//!   mK  manager   API 8008+K-1, raft 9008+K-1, <dir>/mK/manager.toml, supervises nK
+//! ```
+//!
+//! Two shapes, chosen at start:
+//! - **managed** (the binary has the `manager` subcommand): min(N, 3)
+//!   manager members, member K supervising node K; nodes beyond the third
+//!   run as plain replica processes. The managers decide who is primary; the psql line names the
+//!   primary that `GET /cluster` reports.
+//! - **plain** (no manager yet): node processes only, n1 the primary and the
+//!   others replicas following it in the chosen commit mode. No failover.
+//!
+//! Every child is this same executable (`rustydb node`, `rustydb manager`)
+//! with its output in `<dir>/logs/`. Ctrl-C (which the terminal also
+//! delivers to the children, same process group) or SIGTERM stops them:
+//! each gets SIGTERM, then a bounded wait, then SIGKILL. Running again
+//! reuses the data: configs are regenerated, data directories kept. A fresh
+//! replica is told `--follow` the first node; an existing one is left to its
+//! manager (which knows the primary from Raft), so a playground that failed
+//! over keeps its new primary across restarts.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::process::{Child, Command};
+
+use crate::cli::UpArgs;
+
+const NODE_PORT: u16 = 5433;
+const ADMIN_PORT: u16 = 8433;
+const API_PORT: u16 = 8008;
+const RAFT_PORT: u16 = 9008;
+/// Manager members the playground runs (the issue's "three members").
+const MANAGERS: usize = 3;
+/// How long children get to stop on SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+struct Running {
+    name: String,
+    child: Child,
+    /// Its unexpected exit was already reported (report once).
+    reported: bool,
+}
+
+/// Runs the playground until Ctrl-C / SIGTERM.
+pub async fn up(args: UpArgs) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my executable: {e}"))?;
+    let dir = args.data_dir.clone();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let (cert, key) = crate::tls::playground_cert(&dir)?;
+    let mode = args.replication.as_str();
+    let managed = has_manager(&exe).await;
+    let n = usize::from(args.nodes);
+    let nodes: Vec<NodeSpec> = (0..n).map(|i| NodeSpec::new(&dir, i)).collect();
+    let mut children = Vec::new();
+    let result = async {
+        for (i, node) in nodes.iter().enumerate() {
+            let toml_path = dir.join(format!("{}.toml", node.name));
+            write_file(&toml_path, &node_toml(&cert, &key)?)?;
+            let mut node_args = node.args(&toml_path);
+            if i > 0 && !node.data.exists() {
+                node_args.extend(["--follow".into(), nodes[0].pgwire()]);
+            }
+            if !managed && i == 0 {
+                node_args.extend(["--commit-mode".into(), mode.to_string()]);
+            }
+            if managed && i < MANAGERS {
+                let m = i + 1;
+                let mdir = dir.join(format!("m{m}"));
+                std::fs::create_dir_all(&mdir)
+                    .map_err(|e| format!("cannot create {}: {e}", mdir.display()))?;
+                let config = manager_toml(m, &mdir, &nodes, node, node_args, mode, n)?;
+                let path = mdir.join("manager.toml");
+                write_file(&path, &config)?;
+                let margs = vec!["manager".to_string(), "--config".into(), path_str(&path)];
+                children.push(spawn(&exe, &format!("m{m}"), &margs, &logs)?);
+            } else {
+                let mut full = vec!["node".to_string()];
+                full.extend(node_args);
+                children.push(spawn(&exe, &node.name, &full, &logs)?);
+            }
+        }
+        let primary_port = if managed {
+            wait_primary_port().await
+        } else {
+            Some(NODE_PORT)
+        };
+        banner(&dir, managed, primary_port, n, mode);
+        wait_or_child_exit(&mut children).await;
+        Ok::<(), String>(())
+    }
+    .await;
+    println!("Stopping RustyDB...");
+    stop_all(&mut children).await;
+    println!("Stopped.");
+    result
+}
+
+/// True when this executable has the `rustydb manager` subcommand.
+async fn has_manager(exe: &Path) -> bool {
+    Command::new(exe)
+        .args(["manager", "--help"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+struct NodeSpec {
+    name: String,
+    port: u16,
+    admin: u16,
+    data: PathBuf,
+}
+
+impl NodeSpec {
+    fn new(dir: &Path, i: usize) -> NodeSpec {
+        let name = format!("n{}", i + 1);
+        let off = u16::try_from(i).unwrap_or(0);
+        NodeSpec {
+            data: dir.join(&name),
+            name,
+            port: NODE_PORT + off,
+            admin: ADMIN_PORT + off,
+        }
+    }
+
+    fn pgwire(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `rustydb node` arguments (after the subcommand).
+    fn args(&self, config: &Path) -> Vec<String> {
+        vec![
+            "--config".into(),
+            path_str(config),
+            "--data-dir".into(),
+            path_str(&self.data),
+            "--listen".into(),
+            self.pgwire(),
+            "--admin-listen".into(),
+            format!("127.0.0.1:{}", self.admin),
+            "--node-name".into(),
+            self.name.clone(),
+        ]
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[derive(Serialize)]
+struct NodeToml {
+    tls_cert: String,
+    tls_key: String,
+}
+
+fn node_toml(cert: &Path, key: &Path) -> Result<String, String> {
+    toml::to_string(&NodeToml {
+        tls_cert: path_str(&absolute(cert)),
+        tls_key: path_str(&absolute(key)),
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `manager.toml` in the shape of the manager spec.
+#[derive(Serialize)]
+struct ManagerToml {
+    id: u64,
+    name: String,
+    api_listen: String,
+    raft_listen: String,
+    data_dir: String,
+    datacenter: String,
+    api_token: String,
+    members: Vec<MemberToml>,
+    nodes: Vec<NodeEntry>,
+    supervise: Supervise,
+    cluster: ClusterToml,
+}
+
+#[derive(Serialize)]
+struct MemberToml {
+    id: u64,
+    raft: String,
+    api: String,
+}
+
+#[derive(Serialize)]
+struct NodeEntry {
+    name: String,
+    pgwire: String,
+    admin: String,
+    datacenter: String,
+    nofailover: bool,
+    failover_priority: i64,
+}
+
+#[derive(Serialize)]
+struct Supervise {
+    node: String,
+    args: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ClusterToml {
+    replication_mode: String,
+    num_sync_replicas: u64,
+    maximum_lag_on_failover: u64,
+    lease_ttl_ms: u64,
+    heartbeat_ms: u64,
+    failure_threshold: f64,
+}
+
+fn manager_toml(
+    m: usize,
+    mdir: &Path,
+    nodes: &[NodeSpec],
+    node: &NodeSpec,
+    node_args: Vec<String>,
+    mode: &str,
+    n_nodes: usize,
+) -> Result<String, String> {
+    let members = (0..MANAGERS.min(n_nodes))
+        .map(|i| {
+            let off = u16::try_from(i).unwrap_or(0);
+            MemberToml {
+                id: i as u64 + 1,
+                raft: format!("127.0.0.1:{}", RAFT_PORT + off),
+                api: format!("http://127.0.0.1:{}", API_PORT + off),
+            }
+        })
+        .collect();
+    let off = u16::try_from(m - 1).unwrap_or(0);
+    let config = ManagerToml {
+        id: m as u64,
+        name: format!("m{m}"),
+        api_listen: format!("127.0.0.1:{}", API_PORT + off),
+        raft_listen: format!("127.0.0.1:{}", RAFT_PORT + off),
+        data_dir: path_str(mdir),
+        datacenter: "dc1".into(),
+        api_token: String::new(),
+        members,
+        nodes: nodes
+            .iter()
+            .map(|n| NodeEntry {
+                name: n.name.clone(),
+                pgwire: n.pgwire(),
+                admin: format!("127.0.0.1:{}", n.admin),
+                datacenter: "dc1".into(),
+                nofailover: false,
+                failover_priority: 0,
+            })
+            .collect(),
+        supervise: Supervise {
+            node: node.name.clone(),
+            args: node_args,
+        },
+        cluster: ClusterToml {
+            replication_mode: mode.into(),
+            num_sync_replicas: 1,
+            maximum_lag_on_failover: 1_048_576,
+            lease_ttl_ms: 1000,
+            heartbeat_ms: 100,
+            failure_threshold: 8.0,
+        },
+    };
+    toml::to_string(&config).map_err(|e| e.to_string())
+}
+
+fn spawn(exe: &Path, name: &str, args: &[String], logs: &Path) -> Result<Running, String> {
+    let log_path = logs.join(format!("{name}.log"));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+    let child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    tracing::debug!(name, "started");
+    Ok(Running {
+        name: name.to_string(),
+        child,
+        reported: false,
+    })
+}
+
+/// Asks `GET /cluster` on the first member until a leader node shows up.
+async fn wait_primary_port() -> Option<u16> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let found = tokio::task::spawn_blocking(|| {
+            let client = rustydb_manager::cli_client::ApiClient::new(
+                &format!("http://127.0.0.1:{API_PORT}"),
+                None,
+            );
+            let reply = client.get("/cluster").ok()?;
+            let members = reply.body.get("members")?.as_array()?.clone();
+            members
+                .iter()
+                .find(|m| m.get("role").and_then(|r| r.as_str()) == Some("leader"))
+                .and_then(|m| m.get("port")?.as_u64())
+                .and_then(|p| u16::try_from(p).ok())
+        })
+        .await
+        .ok()
+        .flatten();
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    None
+}
+
+fn banner(dir: &Path, managed: bool, primary: Option<u16>, n: usize, mode: &str) {
+    println!(
+        "RustyDB is up: {n} nodes, {mode} replication (data and logs in {}).",
+        dir.display()
+    );
+    match primary {
+        Some(port) => {
+            println!("Connect to the primary with:");
+            println!();
+            println!("    psql -h 127.0.0.1 -p {port} -U postgres postgres");
+        }
+        None => println!(
+            "No primary reported yet by the managers; see {}/logs and `rustydb-cli cluster status`.",
+            dir.display()
+        ),
+    }
+    println!();
+    if managed {
+        println!("Manager API: http://127.0.0.1:{API_PORT}");
+        println!("Cluster status:  rustydb-cli --api http://127.0.0.1:{API_PORT} cluster status");
+    } else {
+        println!(
+            "(this build has no manager: n1 is the primary, the others replicate; no failover)"
+        );
+    }
+    println!();
+    println!("Press Ctrl-C to stop.");
+}
+
+/// Waits for Ctrl-C / SIGTERM, or reports a child that died on its own.
+async fn wait_or_child_exit(children: &mut [Running]) {
+    let signal = crate::run::wait_for_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                for c in children.iter_mut() {
+                    if c.reported {
+                        continue;
+                    }
+                    if let Ok(Some(status)) = c.child.try_wait() {
+                        c.reported = true;
+                        eprintln!("rustydb: {} exited ({status}); see its log", c.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM to every child still running, bounded wait, then SIGKILL.
+async fn stop_all(children: &mut [Running]) {
+    for c in children.iter_mut() {
+        if let (Ok(None), Some(pid)) = (c.child.try_wait(), c.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    for c in children.iter_mut() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, c.child.wait()).await.is_err() {
+            eprintln!("rustydb: {} did not stop in time; killing it", c.name);
+            let _ = c.child.kill().await;
+        }
+    }
+}
