@@ -19,10 +19,12 @@
 //! with its output in `<dir>/logs/`. Ctrl-C (which the terminal also
 //! delivers to the children, same process group) or SIGTERM stops them:
 //! each gets SIGTERM, then a bounded wait, then SIGKILL. Running again
-//! reuses the data: configs are regenerated, data directories kept. A fresh
-//! replica is told `--follow` the first node; an existing one is left to its
-//! manager (which knows the primary from Raft), so a playground that failed
-//! over keeps its new primary across restarts.
+//! reuses the data: configs are regenerated, data directories kept. Every
+//! node but the primary starts with `--follow` the primary (a node started
+//! without it comes up read-write): n1 in the plain shape; in the managed
+//! shape the primary `GET /cluster` reported when the playground last
+//! stopped (`<dir>/primary`), so a playground that failed over keeps its new
+//! primary across restarts, and the managers correct anything stale.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -62,14 +64,18 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
     let nodes: Vec<NodeSpec> = (0..n).map(|i| NodeSpec::new(&dir, i)).collect();
     let mut children = Vec::new();
     let result = async {
+        let primary = if managed {
+            last_primary(&dir, &nodes)
+        } else {
+            0
+        };
         for (i, node) in nodes.iter().enumerate() {
             let toml_path = dir.join(format!("{}.toml", node.name));
             write_file(&toml_path, &node_toml(&cert, &key)?)?;
             let mut node_args = node.args(&toml_path);
-            if i > 0 && !node.data.exists() {
-                node_args.extend(["--follow".into(), nodes[0].pgwire()]);
-            }
-            if !managed && i == 0 {
+            if i != primary {
+                node_args.extend(["--follow".into(), nodes[primary].pgwire()]);
+            } else if !managed {
                 node_args.extend(["--commit-mode".into(), mode.to_string()]);
             }
             if managed && i < MANAGERS {
@@ -95,6 +101,9 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
         };
         banner(&dir, managed, primary_port, n, mode);
         wait_or_child_exit(&mut children).await;
+        if managed {
+            remember_primary(&dir).await;
+        }
         Ok::<(), String>(())
     }
     .await;
@@ -102,6 +111,43 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
     stop_all(&mut children).await;
     println!("Stopped.");
     result
+}
+
+/// File naming the primary when the managed playground last stopped.
+const PRIMARY_FILE: &str = "primary";
+
+/// Index of the node that was primary when the playground last stopped
+/// (the first node on a fresh start or when unknown).
+fn last_primary(dir: &Path, nodes: &[NodeSpec]) -> usize {
+    std::fs::read_to_string(dir.join(PRIMARY_FILE))
+        .ok()
+        .and_then(|name| nodes.iter().position(|n| n.name == name.trim()))
+        .unwrap_or(0)
+}
+
+/// Records the current primary so the next start points replicas at it
+/// (a node restarted without `--follow` would come up read-write).
+async fn remember_primary(dir: &Path) {
+    let name = tokio::task::spawn_blocking(|| {
+        let client = rustydb_manager::cli_client::ApiClient::new(
+            &format!("http://127.0.0.1:{API_PORT}"),
+            None,
+        );
+        let reply = client.get("/cluster").ok()?;
+        reply
+            .body
+            .get("members")?
+            .as_array()?
+            .iter()
+            .find(|m| m.get("role").and_then(|r| r.as_str()) == Some("leader"))
+            .and_then(|m| m.get("name")?.as_str().map(str::to_string))
+    })
+    .await
+    .ok()
+    .flatten();
+    if let Some(name) = name {
+        let _ = std::fs::write(dir.join(PRIMARY_FILE), name);
+    }
 }
 
 /// True when this executable has the `rustydb manager` subcommand.

@@ -87,6 +87,16 @@ impl Admin {
         read_reply("POST", path, reply)
     }
 
+    /// POST a raw body as `application/json` (malformed-body tests).
+    pub fn post_raw(&self, path: &str, body: &str) -> Result<HttpReply, String> {
+        let reply = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .send(body);
+        read_reply("POST", path, reply)
+    }
+
     /// `GET path` that must answer 200 with JSON.
     pub fn get_json(&self, path: &str) -> Result<Value, String> {
         let r = self.get(path)?;
@@ -162,6 +172,13 @@ impl ClusterNode {
         format!("127.0.0.1:{}", self.server.port())
     }
 
+    /// Port of the admin HTTP API.
+    pub fn admin_port(&self) -> u16 {
+        self.server
+            .admin_port()
+            .expect("cluster nodes have an admin port")
+    }
+
     pub fn admin(&self) -> Admin {
         Admin::new(
             self.server
@@ -208,6 +225,11 @@ impl ClusterNode {
             .ok()
             .and_then(|s| s.get(key).cloned())
             .unwrap_or(Value::Null)
+    }
+
+    /// The process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.pid()
     }
 
     /// SIGKILL.

@@ -31,10 +31,12 @@ pub mod cluster;
 pub mod corpus;
 pub mod diff;
 pub mod extended;
+pub mod manager;
 pub mod order;
 pub mod process;
 pub mod tools;
 pub mod wire;
+pub mod writers;
 
 pub use client::{Outcome, SqlClient};
 pub use process::{free_port, rustydb_bin, NodeServer, PgServer, Server, Target};

@@ -419,6 +419,11 @@ impl NodeServer {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
+    /// The process id while running (for SIGSTOP/SIGCONT in fault tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// SIGKILL (`Child::kill` is SIGKILL on Unix) and reap.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -150,11 +150,16 @@ fn tags(m: &super::wire::MemberView) -> String {
     t.join(",")
 }
 
-/// `cluster history`: accepts a list of records, or `{"history": [...]}`.
+/// `cluster history`: accepts a list of records, or an object holding
+/// them under `failovers` (the service's shape), `history` or `records`.
 pub fn history(body: &Value) -> String {
     let records = match body {
         Value::Array(a) => a.as_slice(),
-        Value::Object(o) => match o.get("history").or_else(|| o.get("records")) {
+        Value::Object(o) => match o
+            .get("failovers")
+            .or_else(|| o.get("history"))
+            .or_else(|| o.get("records"))
+        {
             Some(Value::Array(a)) => a.as_slice(),
             _ => &[],
         },
@@ -174,8 +179,14 @@ pub fn history(body: &Value) -> String {
             Some(v) => format!("{} ms", cell(v)),
             None => get(&["duration"]),
         };
+        let time = match r.get("time_ms").and_then(Value::as_i64) {
+            Some(ms) => chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string())
+                .unwrap_or_else(|| ms.to_string()),
+            None => get(&["time", "at", "timestamp"]),
+        };
         t.row(vec![
-            get(&["time", "at", "timestamp"]),
+            time,
             get(&["kind", "action"]),
             get(&["from", "old_primary"]),
             get(&["to", "new_primary"]),
@@ -271,6 +282,11 @@ mod tests {
         let b = history(&serde_json::json!({"history": [rec]}));
         assert_eq!(a, b);
         assert!(a.contains("812 ms"), "{a}");
+        let c = history(
+            &serde_json::json!({"failovers": [{"time_ms": 0, "from": "n1",
+            "to": "n2", "reason": "r", "success": true, "duration_ms": 5}], "timelines": []}),
+        );
+        assert!(c.contains("1970-01-01 00:00:00.000 UTC"), "{c}");
     }
 
     #[test]
