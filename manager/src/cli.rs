@@ -78,7 +78,7 @@ pub struct UpArgs {
     /// Where the playground keeps its data (one subdirectory per node/member).
     #[arg(long, default_value = ".rustydb")]
     pub data_dir: PathBuf,
-    /// Port of the single node with `--nodes 1` (127.0.0.1).
+    /// pgwire port of the first node (127.0.0.1); the others follow it.
     #[arg(long, default_value_t = 5433)]
     pub port: u16,
 }

@@ -3,7 +3,7 @@
 //! Layout under `--data-dir` (default `.rustydb`), ports from the design:
 //!
 //! ```text
-//!   nK  node      pgwire 5433+K-1, admin 8433+K-1, data <dir>/nK, log <dir>/logs/nK.log
+//!   nK  node      pgwire --port+K-1 (5433..), admin 8433+K-1, data <dir>/nK, log <dir>/logs/nK.log
 //!   mK  manager   API 8008+K-1, raft 9008+K-1, <dir>/mK/manager.toml, supervises nK
 //! ```
 //!
@@ -35,7 +35,6 @@ use tokio::process::{Child, Command};
 
 use crate::cli::UpArgs;
 
-const NODE_PORT: u16 = 5433;
 const ADMIN_PORT: u16 = 8433;
 const API_PORT: u16 = 8008;
 const RAFT_PORT: u16 = 9008;
@@ -61,7 +60,7 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
     let mode = args.replication.as_str();
     let managed = has_manager(&exe).await;
     let n = usize::from(args.nodes);
-    let nodes: Vec<NodeSpec> = (0..n).map(|i| NodeSpec::new(&dir, i)).collect();
+    let nodes: Vec<NodeSpec> = (0..n).map(|i| NodeSpec::new(&dir, i, args.port)).collect();
     let mut children = Vec::new();
     let result = async {
         let primary = if managed {
@@ -97,7 +96,7 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
         let primary_port = if managed {
             wait_primary_port().await
         } else {
-            Some(NODE_PORT)
+            Some(nodes[0].port)
         };
         banner(&dir, managed, primary_port, n, mode);
         wait_or_child_exit(&mut children).await;
@@ -170,13 +169,13 @@ struct NodeSpec {
 }
 
 impl NodeSpec {
-    fn new(dir: &Path, i: usize) -> NodeSpec {
+    fn new(dir: &Path, i: usize, base_port: u16) -> NodeSpec {
         let name = format!("n{}", i + 1);
         let off = u16::try_from(i).unwrap_or(0);
         NodeSpec {
             data: dir.join(&name),
             name,
-            port: NODE_PORT + off,
+            port: base_port.saturating_add(off),
             admin: ADMIN_PORT + off,
         }
     }

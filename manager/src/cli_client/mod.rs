@@ -63,7 +63,7 @@ pub struct CliArgs {
     )]
     pub api: String,
     /// Bearer token for mutations (when the cluster has `api_token` set).
-    #[arg(long, global = true, env = "RUSTYDB_TOKEN")]
+    #[arg(long, global = true, env = "RUSTYDB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
