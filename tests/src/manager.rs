@@ -148,19 +148,29 @@ impl ManagedCluster {
         for m in &mut managers {
             m.start();
         }
-        let cluster = ManagedCluster {
+        let mut cluster = ManagedCluster {
             nodes,
             managers,
             _dir: dir,
         };
-        cluster
-            .wait_primary(|_| true, ELECTION_TIMEOUT)
-            .unwrap_or_else(|e| {
-                panic!(
+        // Like `wait_primary`, but a member that exits (bad config, no
+        // `manager` subcommand) fails at once with its log.
+        let deadline = std::time::Instant::now() + ELECTION_TIMEOUT;
+        loop {
+            for m in cluster.managers.iter_mut() {
+                if !m.is_running() {
+                    panic!("manager {} exited:\n{}", m.name(), m.describe());
+                }
+            }
+            match cluster.wait_primary(|_| true, Duration::from_millis(200)) {
+                Ok(_) => break,
+                Err(e) if std::time::Instant::now() >= deadline => panic!(
                     "managers never reported a primary: {e}\n{}",
                     cluster.describe()
-                )
-            });
+                ),
+                Err(_) => {}
+            }
+        }
         cluster
     }
 
