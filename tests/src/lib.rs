@@ -34,6 +34,7 @@ pub mod extended;
 pub mod manager;
 pub mod order;
 pub mod process;
+pub mod relay;
 pub mod tools;
 pub mod wire;
 pub mod writers;

@@ -6,7 +6,8 @@
 //!   ManagedCluster::start("sync")
 //!     n1 primary (--commit-mode sync), n2, n3 --follow n1     (ClusterNode)
 //!     m1..m3  rustydb manager --config <tmp>/mK/manager.toml   (ManagerProc)
-//!             [[nodes]] = n1..n3 (pgwire + admin), no [supervise]:
+//!             [[nodes]] = n1..n3 (pgwire; admin through a Relay per node,
+//!             so `relays[i].cut()` isolates node i from the managers), no [supervise]:
 //!             the test owns the node processes, so it can kill -9,
 //!             SIGSTOP and restart them itself.
 //!     waits until GET /cluster names a leader node and a leader member
@@ -31,6 +32,7 @@ use tempfile::TempDir;
 
 use crate::cluster::{describe_all, wait_streaming, wait_until, Admin, ClusterNode, HttpReply};
 use crate::process::{free_port, log_tail, rustydb_bin};
+use crate::relay::Relay;
 
 /// Bound for the managers to agree on a leader and a primary.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -113,6 +115,9 @@ impl Drop for ManagerProc {
 pub struct ManagedCluster {
     pub nodes: Vec<ClusterNode>,
     pub managers: Vec<ManagerProc>,
+    /// Per node (same order): the relay the managers reach its admin API
+    /// through, so a test can cut the node off from them.
+    pub relays: Vec<Relay>,
     _dir: TempDir,
 }
 
@@ -127,6 +132,10 @@ impl ManagedCluster {
         let n3 = ClusterNode::replica("n3", &n1, &[]);
         wait_streaming(&n1, 2);
         let nodes = vec![n1, n2, n3];
+        let relays: Vec<Relay> = nodes
+            .iter()
+            .map(|n| Relay::start(&format!("127.0.0.1:{}", n.admin_port())))
+            .collect();
         let dir = tempfile::Builder::new()
             .prefix("rdb-mgr-")
             .tempdir()
@@ -142,7 +151,7 @@ impl ManagedCluster {
             .collect();
         for m in &managers {
             std::fs::create_dir_all(&m.dir).expect("manager dir");
-            let text = manager_toml(m, &managers, &nodes, mode);
+            let text = manager_toml(m, &managers, &nodes, &relays, mode);
             std::fs::write(m.config_path(), text).expect("write manager.toml");
         }
         for m in &mut managers {
@@ -151,6 +160,7 @@ impl ManagedCluster {
         let mut cluster = ManagedCluster {
             nodes,
             managers,
+            relays,
             _dir: dir,
         };
         // Like `wait_primary`, but a member that exits (bad config, no
@@ -199,6 +209,21 @@ impl ManagedCluster {
             .and_then(|m| m.get("name").and_then(Value::as_str))
             .map(str::to_string)
             .ok_or_else(|| format!("no leader member in {c}"))
+    }
+
+    /// Cuts the managers off from node `name` (its clients and replicas
+    /// still reach it).
+    pub fn isolate(&self, name: &str) {
+        if let Some(i) = self.nodes.iter().position(|n| n.name() == name) {
+            self.relays[i].cut();
+        }
+    }
+
+    /// Undoes [`ManagedCluster::isolate`].
+    pub fn heal(&self, name: &str) {
+        if let Some(i) = self.nodes.iter().position(|n| n.name() == name) {
+            self.relays[i].heal();
+        }
     }
 
     /// Index (into `managers`) of the member `GET /cluster` calls leader.
@@ -310,6 +335,7 @@ fn manager_toml(
     me: &ManagerProc,
     all: &[ManagerProc],
     nodes: &[ClusterNode],
+    relays: &[Relay],
     mode: &str,
 ) -> String {
     let mut s = String::new();
@@ -329,10 +355,10 @@ fn manager_toml(
             m.id, m.raft_port, m.api_port
         ));
     }
-    for n in nodes {
-        let admin = n.admin_port();
+    for (n, relay) in nodes.iter().zip(relays) {
+        let admin = relay.addr();
         s.push_str(&format!(
-            "[[nodes]]\nname = {}\npgwire = \"{}\"\nadmin = \"127.0.0.1:{admin}\"\n\
+            "[[nodes]]\nname = {}\npgwire = \"{}\"\nadmin = \"{admin}\"\n\
              datacenter = \"dc1\"\nnofailover = false\nfailover_priority = 0\n",
             json!(n.name()),
             n.addr(),

@@ -8,8 +8,10 @@
 //!   re-point it); five rounds, the manager leader killed too at random;
 //! - killing the manager leader elects another and does not fail over a
 //!   healthy primary;
-//! - a primary paused (SIGSTOP) past its lease acknowledges nothing started
-//!   after it resumed, and never after another node acknowledged a commit;
+//! - a primary paused (SIGSTOP) past its lease, or cut off from the
+//!   managers (a TCP relay on their path to its admin API), acknowledges
+//!   nothing started after the fault ended, and nothing started after
+//!   another node acknowledged a commit;
 //! - a switchover under load loses no acknowledged write.
 //!
 //! Set `RUSTYDB_TEST_SEED` to replay a run's victim choices (printed).
@@ -198,8 +200,21 @@ fn killing_the_manager_leader_keeps_a_healthy_primary() {
     c.managers[leader].start();
 }
 
-#[test]
-fn sigstopped_primary_acknowledges_nothing_after_its_lease() {
+/// A fault that takes the primary away from the managers and back.
+enum Fault {
+    /// SIGSTOP the process, SIGCONT to undo.
+    Pause,
+    /// Cut its admin API off from the managers (relay), heal to undo; its
+    /// clients and replicas still reach it.
+    Isolate,
+}
+
+/// The primary suffers `fault` until a new primary acknowledged writes (and
+/// one more second), then the fault is undone. Writers pinned to every node
+/// show that the old primary acknowledged nothing started after the new
+/// one's first acknowledgement or after the fault was undone, and that
+/// every acknowledged id is on the final primary (sync mode).
+fn primary_fault_keeps_one_writer(fault: Fault) {
     let c = ManagedCluster::start("sync", TABLE);
     let old = c
         .wait_primary(|_| true, FAILOVER_BOUND)
@@ -213,13 +228,20 @@ fn sigstopped_primary_acknowledges_nothing_after_its_lease() {
         .find(|n| n.name() == old)
         .and_then(|n| n.pid())
         .unwrap_or_else(|| panic!("{old} has no pid"));
-    let stopped = Instant::now();
-    signal(pid, "STOP");
-    let new = wait_new_primary(&c, &old);
-    let first_new = writers.wait_ack_on(&new, stopped, FAILOVER_BOUND);
+    let faulted = Instant::now();
+    match fault {
+        Fault::Pause => signal(pid, "STOP"),
+        Fault::Isolate => c.isolate(&old),
+    }
+    let new = c.wait_primary(|n| n != old, FAILOVER_BOUND);
+    let first_new = writers.wait_ack_on(new.as_deref().unwrap_or(""), faulted, FAILOVER_BOUND);
     std::thread::sleep(Duration::from_secs(1));
-    let resumed = Instant::now();
-    signal(pid, "CONT");
+    let undone = Instant::now();
+    match fault {
+        Fault::Pause => signal(pid, "CONT"),
+        Fault::Isolate => c.heal(&old),
+    }
+    let new = new.unwrap_or_else(|e| panic!("no failover away from {old}: {e}\n{}", c.describe()));
     std::thread::sleep(Duration::from_secs(3));
     let (acks, _) = writers.stop();
     let Some(first_new) = first_new else {
@@ -227,7 +249,7 @@ fn sigstopped_primary_acknowledges_nothing_after_its_lease() {
     };
     let late: Vec<&Ack> = acks
         .iter()
-        .filter(|a| a.node == old && (a.start >= resumed || a.start >= first_new))
+        .filter(|a| a.node == old && (a.start >= undone || a.start >= first_new))
         .collect();
     assert!(
         late.is_empty(),
@@ -241,7 +263,17 @@ fn sigstopped_primary_acknowledges_nothing_after_its_lease() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_all_present(&c, &on_new, &acks);
     c.wait_replica_of(&old, &on_new, REJOIN_BOUND)
-        .unwrap_or_else(|e| panic!("{old} did not rejoin after SIGCONT: {e}\n{}", c.describe()));
+        .unwrap_or_else(|e| panic!("{old} did not rejoin: {e}\n{}", c.describe()));
+}
+
+#[test]
+fn sigstopped_primary_acknowledges_nothing_after_its_lease() {
+    primary_fault_keeps_one_writer(Fault::Pause);
+}
+
+#[test]
+fn primary_cut_off_from_the_managers_acknowledges_nothing_after_its_lease() {
+    primary_fault_keeps_one_writer(Fault::Isolate);
 }
 
 #[test]
