@@ -98,7 +98,7 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
         } else {
             Some(nodes[0].port)
         };
-        banner(&dir, managed, primary_port, n, mode);
+        banner(&dir, managed, primary_port, n, mode, &cli_path(&exe));
         wait_or_child_exit(&mut children).await;
         if managed {
             remember_primary(&dir).await;
@@ -385,7 +385,18 @@ async fn wait_primary_port() -> Option<u16> {
     None
 }
 
-fn banner(dir: &Path, managed: bool, primary: Option<u16>, n: usize, mode: &str) {
+/// How to invoke `rustydb-cli`: its full path when it sits next to this
+/// executable (a cargo build), else the bare name (installed in PATH).
+fn cli_path(exe: &Path) -> String {
+    let sibling = exe.with_file_name("rustydb-cli");
+    if sibling.is_file() {
+        path_str(&sibling)
+    } else {
+        "rustydb-cli".to_string()
+    }
+}
+
+fn banner(dir: &Path, managed: bool, primary: Option<u16>, n: usize, mode: &str, cli: &str) {
     println!(
         "RustyDB is up: {n} nodes, {mode} replication (data and logs in {}).",
         dir.display()
@@ -404,7 +415,7 @@ fn banner(dir: &Path, managed: bool, primary: Option<u16>, n: usize, mode: &str)
     println!();
     if managed {
         println!("Manager API: http://127.0.0.1:{API_PORT}");
-        println!("Cluster status:  rustydb-cli --api http://127.0.0.1:{API_PORT} cluster status");
+        println!("Cluster status:  {cli} --api http://127.0.0.1:{API_PORT} cluster status");
     } else {
         println!(
             "(this build has no manager: n1 is the primary, the others replicate; no failover)"
