@@ -1,8 +1,11 @@
 //! `rustydb-manager` as a library: the parts of the manager that other
 //! parts (the `rustydb` binary, integration tests) build on.
 //!
-//! - [`cli_client`]: the `rustydb-cli` operator command (HTTP client of the API).
-//! - [`raft`]: the Raft group that replicates the cluster state.
+//! - [`cli_client`]: the `rustydb-cli` operator command (HTTP client of the API);
+//! - [`raft`]: the Raft group that replicates the cluster state;
+//! - [`service`]: the manager member (`rustydb manager`): health, lease,
+//!   failover, switchover and the HTTP API.
 
 pub mod cli_client;
 pub mod raft;
+pub mod service;

@@ -3,6 +3,7 @@
 //! Subcommands:
 //! - `rustydb node`: run one storage node (`--config node.toml`, with
 //!   `--data-dir` and `--listen` overriding the file);
+//! - `rustydb manager --config manager.toml`: one manager member;
 //! - `rustydb up`: a local playground: `--nodes 1` is one node with embedded
 //!   defaults and data under `./.rustydb/node1`; more nodes (default 3) run as
 //!   child processes with manager members when the build has them
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Node(args) => run::node(*args).await,
             cli::Command::Up(args) => run::up(args).await,
+            cli::Command::Manager(args) => run::manager(args).await,
         }
     });
     match result {
