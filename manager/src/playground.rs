@@ -99,10 +99,7 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
             Some(nodes[0].port)
         };
         banner(&dir, managed, primary_port, n, mode, &cli_path(&exe));
-        wait_or_child_exit(&mut children).await;
-        if managed {
-            remember_primary(&dir).await;
-        }
+        wait_or_child_exit(&mut children, managed.then_some(dir.as_path())).await;
         Ok::<(), String>(())
     }
     .await;
@@ -144,8 +141,11 @@ async fn remember_primary(dir: &Path) {
     .await
     .ok()
     .flatten();
+    let path = dir.join(PRIMARY_FILE);
     if let Some(name) = name {
-        let _ = std::fs::write(dir.join(PRIMARY_FILE), name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(name.as_str()) {
+            let _ = std::fs::write(path, name);
+        }
     }
 }
 
@@ -426,13 +426,21 @@ fn banner(dir: &Path, managed: bool, primary: Option<u16>, n: usize, mode: &str,
 }
 
 /// Waits for Ctrl-C / SIGTERM, or reports a child that died on its own.
-async fn wait_or_child_exit(children: &mut [Running]) {
+/// With `remember` (managed shape), also records the current primary every
+/// two seconds: at Ctrl-C the managers stop together with us (same process
+/// group), too late to ask them then.
+async fn wait_or_child_exit(children: &mut [Running], remember: Option<&Path>) {
     let signal = crate::run::wait_for_signal();
     tokio::pin!(signal);
+    let mut tick = 0u64;
     loop {
         tokio::select! {
             _ = &mut signal => return,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                tick += 1;
+                if let (Some(dir), 0) = (remember, tick % 4) {
+                    remember_primary(dir).await;
+                }
                 for c in children.iter_mut() {
                     if c.reported {
                         continue;

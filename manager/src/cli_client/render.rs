@@ -187,7 +187,6 @@ pub fn history(body: &Value) -> String {
         };
         t.row(vec![
             time,
-            get(&["kind", "action"]),
             get(&["from", "old_primary"]),
             get(&["to", "new_primary"]),
             get(&["reason"]),
