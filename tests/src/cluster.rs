@@ -249,6 +249,15 @@ impl ClusterNode {
             .unwrap_or_else(|e| panic!("{name} did not restart: {e}"));
     }
 
+    /// Restarts; answering `57P03` (fenced, waiting for a manager) counts
+    /// as started.
+    pub fn restart_answering(&mut self) {
+        let name = self.name.clone();
+        self.server
+            .try_restart_answering()
+            .unwrap_or_else(|e| panic!("{name} did not restart: {e}"));
+    }
+
     /// Restarts with new arguments (`--node-name` is kept).
     pub fn restart_with(&mut self, args: &[&str]) {
         self.server.set_args(with_name(&self.name, args));

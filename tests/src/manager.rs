@@ -127,10 +127,11 @@ impl ManagedCluster {
     /// `lease_ttl_ms` and default detector settings.
     pub fn start(mode: &str, table_sql: &str) -> ManagedCluster {
         let n1 = ClusterNode::primary("n1", &["--commit-mode", mode]);
-        n1.connect().must(table_sql);
         let n2 = ClusterNode::replica("n2", &n1, &[]);
         let n3 = ClusterNode::replica("n3", &n1, &[]);
+        // After the replicas stream: a sync primary confirms nothing alone.
         wait_streaming(&n1, 2);
+        n1.connect().must(table_sql);
         let nodes = vec![n1, n2, n3];
         let relays: Vec<Relay> = nodes
             .iter()

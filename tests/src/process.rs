@@ -103,7 +103,18 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 
 /// Polls until a PostgreSQL connection to `port` succeeds, or `alive`
 /// reports the process died, or the deadline passes.
-fn wait_for_pg(port: u16, mut alive: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+fn wait_for_pg(port: u16, alive: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    wait_for_answer(port, false, alive)
+}
+
+/// Like [`wait_for_pg`]; with `rejecting_is_up`, a server that answers
+/// `57P03` (a replica fenced until its manager points it somewhere) counts
+/// as started, as `pg_isready` counts it.
+fn wait_for_answer(
+    port: u16,
+    rejecting_is_up: bool,
+    mut alive: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -112,6 +123,12 @@ fn wait_for_pg(port: u16, mut alive: impl FnMut() -> Result<(), String>) -> Resu
             // Re-check the process: a connection could come from another
             // server that still holds the port.
             Ok(_) => return alive(),
+            Err(e)
+                if rejecting_is_up
+                    && (e.contains("57P03") || e.contains("not accepting connections")) =>
+            {
+                return alive()
+            }
             Err(e) => last = e,
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -373,6 +390,10 @@ impl NodeServer {
     }
 
     fn try_start(&mut self) -> Result<(), String> {
+        self.try_start_with(false)
+    }
+
+    fn try_start_with(&mut self, rejecting_is_up: bool) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -400,12 +421,14 @@ impl NodeServer {
         self.child = Some(child);
         let log_path = self.log();
         let child = &mut self.child;
-        wait_for_pg(self.port, || match child.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(Some(status))) => Err(format!(
-                "node exited with {status}:\n{}",
-                log_tail(&log_path, 3000)
-            )),
-            _ => Ok(()),
+        wait_for_answer(self.port, rejecting_is_up, || {
+            match child.as_mut().map(|c| c.try_wait()) {
+                Some(Ok(Some(status))) => Err(format!(
+                    "node exited with {status}:\n{}",
+                    log_tail(&log_path, 3000)
+                )),
+                _ => Ok(()),
+            }
         })
         .map_err(|e| format!("{e}\nnode log tail:\n{}", log_tail(&self.log(), 3000)))
     }
@@ -437,6 +460,17 @@ impl NodeServer {
         if let Err(e) = self.try_restart() {
             panic!("rustydb node did not restart: {e}");
         }
+    }
+
+    /// Restarts; a node that answers but refuses sessions (`57P03`,
+    /// fenced until a manager re-points it) counts as started.
+    pub fn try_restart_answering(&mut self) -> Result<(), String> {
+        self.kill9();
+        let r = self.try_start_with(true);
+        if r.is_err() {
+            self.kill9();
+        }
+        r
     }
 
     pub fn try_restart(&mut self) -> Result<(), String> {

@@ -134,7 +134,7 @@ fn kill9_primary_five_rounds_sync_loses_nothing() {
         if let Some(i) = leader {
             c.managers[i].start();
         }
-        c.node_mut(&old).restart();
+        c.node_mut(&old).restart_answering();
         c.wait_replica_of(&old, &new, REJOIN_BOUND)
             .unwrap_or_else(|e| {
                 panic!("round {round}: {old} did not rejoin: {e}\n{}", c.describe())
