@@ -17,6 +17,9 @@
 //! member could be reached or the arguments are invalid. Scripts use
 //! `--format json`, which prints the API's JSON unchanged.
 //!
+//! Request bodies are the `rustydb-manager-api` types; answers are read
+//! leniently (see `wire`) so the CLI renders any member's JSON.
+//!
 //! `node drain|stop|start` map to `POST /drain`, `/stop`, `/start` with
 //! `{"node": NAME}` (the same shape as `/restart` and `/reinitialize`);
 //! `node rebuild` is `POST /reinitialize`.
@@ -28,6 +31,7 @@ mod wire;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use rustydb_manager_api as api;
 use serde_json::{json, Map, Value};
 
 pub use http::{ApiClient, Method, Reply};
@@ -220,26 +224,30 @@ pub fn run(client: &ApiClient, args: &CliArgs) -> Result<String, CliError> {
         }
         Command::Switchover { cancel: true, .. } => mutate(Method::Delete, "/switchover", None),
         Command::Switchover { to, from, at, .. } => {
-            let mut body = Map::new();
-            if let Some(f) = from {
-                body.insert("leader".into(), json!(f));
-            }
-            if let Some(t) = to {
-                body.insert("candidate".into(), json!(t));
-            }
-            if let Some(at) = at {
-                let when = chrono::DateTime::parse_from_rfc3339(at).map_err(|e| {
-                    CliError::Usage(format!("--at {at}: not an RFC 3339 time ({e})"))
-                })?;
-                body.insert("scheduled_at".into(), json!(when.to_rfc3339()));
-            }
-            mutate(Method::Post, "/switchover", Some(Value::Object(body)))
+            let scheduled_at = match at {
+                Some(at) => Some(
+                    chrono::DateTime::parse_from_rfc3339(at)
+                        .map_err(|e| {
+                            CliError::Usage(format!("--at {at}: not an RFC 3339 time ({e})"))
+                        })?
+                        .to_rfc3339(),
+                ),
+                None => None,
+            };
+            let body = api::SwitchoverRequest {
+                leader: from.clone(),
+                candidate: to.clone(),
+                scheduled_at,
+            };
+            mutate(Method::Post, "/switchover", Some(to_json(&body)?))
         }
-        Command::Failover { to, force } => mutate(
-            Method::Post,
-            "/failover",
-            Some(json!({"candidate": to, "force": force})),
-        ),
+        Command::Failover { to, force } => {
+            let body = api::FailoverRequest {
+                candidate: to.clone(),
+                force: *force,
+            };
+            mutate(Method::Post, "/failover", Some(to_json(&body)?))
+        }
         Command::Pause => mutate(Method::Post, "/pause", None),
         Command::Resume => mutate(Method::Post, "/resume", None),
         Command::Node(cmd) => {
@@ -249,9 +257,14 @@ pub fn run(client: &ApiClient, args: &CliArgs) -> Result<String, CliError> {
                 NodeCmd::Start { node } => ("/start", node),
                 NodeCmd::Rebuild { node } => ("/reinitialize", node),
             };
-            mutate(Method::Post, path, Some(json!({ "node": node })))
+            let body = api::NodeRequest { node: node.clone() };
+            mutate(Method::Post, path, Some(to_json(&body)?))
         }
     }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, CliError> {
+    serde_json::to_value(v).map_err(|e| CliError::Usage(format!("cannot encode the request: {e}")))
 }
 
 fn cluster_view(body: &Value) -> wire::ClusterView {

@@ -288,6 +288,76 @@ mod tests {
         assert!(c.contains("1970-01-01 00:00:00.000 UTC"), "{c}");
     }
 
+    /// The service's own types render: the contract the CLI relies on.
+    #[test]
+    fn the_api_crate_shapes_render() {
+        use rustydb_manager_api as api;
+        let config = api::ClusterConfigView {
+            replication_mode: "sync".into(),
+            num_sync_replicas: 1,
+            maximum_lag_on_failover: 1 << 20,
+            lease_ttl_ms: 1000,
+            heartbeat_ms: 100,
+            failure_threshold: 8.0,
+            pause: true,
+        };
+        let status = api::ClusterStatus {
+            members: vec![api::ClusterMember {
+                name: "n2".into(),
+                role: "leader".into(),
+                state: "running".into(),
+                host: "127.0.0.1".into(),
+                port: 5434,
+                api_url: "http://127.0.0.1:8434".into(),
+                timeline: Some(3),
+                lsn: Some(77),
+                lag: None,
+                datacenter: "dc1".into(),
+                tags: api::NodeTags::default(),
+                phi: 0.0,
+            }],
+            scope: "rustydb".into(),
+            leader_member: Some(2),
+            managers: vec![api::ManagerMember {
+                id: 2,
+                name: "m2".into(),
+                api_url: "http://127.0.0.1:8009".into(),
+                raft_addr: "127.0.0.1:9009".into(),
+                role: "leader".into(),
+            }],
+            paused: true,
+            timeline: 3,
+            config: config.clone(),
+            scheduled_switchover: None,
+        };
+        let view: ClusterView =
+            serde_json::from_value(serde_json::to_value(&status).unwrap_or_default())
+                .unwrap_or_default();
+        let s = cluster(&view);
+        assert!(s.contains("| n2     | 127.0.0.1:5434 | Leader |"), "{s}");
+        assert!(s.contains("(timeline 3)"), "{s}");
+        assert!(s.contains("| m2 "), "{s}");
+        assert!(s.contains("Maintenance mode: on"), "{s}");
+        let history = api::History {
+            failovers: vec![api::HistoryEntry {
+                time_ms: 1000,
+                from: Some("n1".into()),
+                to: Some("n2".into()),
+                reason: "primary failed".into(),
+                success: true,
+                duration_ms: 640,
+            }],
+            timelines: vec![],
+        };
+        let h = super::history(&serde_json::to_value(&history).unwrap_or_default());
+        assert!(
+            h.contains("| 1970-01-01 00:00:01.000 UTC | n1   | n2 | primary failed |"),
+            "{h}"
+        );
+        let c = super::config(&serde_json::to_value(&config).unwrap_or_default());
+        assert!(c.contains("replication_mode = \"sync\""), "{c}");
+    }
+
     #[test]
     fn config_is_flattened_and_sorted() {
         let s = config(&serde_json::json!({"b": 1, "a": {"x": "y"}}));
