@@ -252,9 +252,11 @@ pub async fn promote_recorded(
         Err(super::client::ClientError::Status { status: 409, .. }) => {
             tracing::info!(node = name, "candidate already primary");
         }
-        Err(e) => return Err(ServiceError::Failed(format!(
+        Err(e) => {
+            return Err(ServiceError::Failed(format!(
             "{name} is recorded as primary but its promotion failed: {e} (will retry by reconcile)"
-        ))),
+        )))
+        }
     }
     let (_, fresh) = service.raft.state();
     monitor::renew_now(service, name, &node.admin_addr, &fresh).await;
