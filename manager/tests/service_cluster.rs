@@ -195,4 +195,7 @@ fn three_members_three_nodes() {
     assert_eq!(node_index(&new_name), new_primary);
     let history = call(lp, "GET", "/history", None, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(history.text.contains("primary failed"), "{}", history.text);
+    if std::env::var_os("SERVICE_TEST_LOGS").is_some() {
+        eprintln!("{}", cluster.logs());
+    }
 }
