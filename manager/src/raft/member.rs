@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use openraft::error::{
@@ -73,7 +73,13 @@ struct Inner {
     raft: Raft,
     shared: Arc<Shared>,
     server: Mutex<Option<JoinHandle<()>>>,
+    /// Dies when the last user of the RocksDB instance (RaftCore, the
+    /// state machine worker, replication readers) has let go of it.
+    store: Weak<Store>,
 }
+
+/// How long `shutdown` waits for openraft's tasks to release the store.
+const STORE_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 impl RaftMember {
     /// Opens the member's data, binds `raft_listen` and joins the group
@@ -89,6 +95,7 @@ impl RaftMember {
             .map_err(|e| RaftError::Storage(e.to_string()))?
             .map_err(|e| RaftError::Storage(e.to_string()))?;
         let store = Arc::new(store);
+        let store_weak = Arc::downgrade(&store);
         let state_machine = StateMachine::load(Arc::clone(&store))
             .map_err(|e| RaftError::Storage(e.to_string()))?;
         let shared = state_machine.shared();
@@ -113,6 +120,7 @@ impl RaftMember {
                 raft,
                 shared,
                 server: Mutex::new(Some(server)),
+                store: store_weak,
             }),
         })
     }
@@ -302,6 +310,17 @@ impl RaftMember {
         }
         if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!(id = self.id(), error = %e, "raft core did not stop cleanly");
+        }
+        // openraft's workers drop their storage handles asynchronously after
+        // the core stops; wait for that, so the RocksDB lock is released
+        // when we return and the member can be started again in-process.
+        let deadline = tokio::time::Instant::now() + STORE_RELEASE_WAIT;
+        while self.inner.store.strong_count() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(id = self.id(), "raft store still in use after shutdown");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tracing::info!(id = self.id(), "raft member stopped");
     }
