@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{
@@ -30,7 +30,7 @@ use openraft::error::{
 };
 use openraft::{ChangeMembers, ServerState};
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::command::{ClusterCommand, CommandResult};
@@ -73,9 +73,9 @@ struct Inner {
     raft: Raft,
     shared: Arc<Shared>,
     server: Mutex<Option<JoinHandle<()>>>,
-    /// Dies when the last user of the RocksDB instance (RaftCore, the
-    /// state machine worker, replication readers) has let go of it.
-    store: Weak<Store>,
+    /// Completes when the last user of the RocksDB instance (RaftCore, the
+    /// state machine worker, replication readers) has dropped and closed it.
+    store_closed: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 /// How long `shutdown` waits for openraft's tasks to release the store.
@@ -90,12 +90,11 @@ impl RaftMember {
         let dir = config.data_dir.join("raft");
         std::fs::create_dir_all(&dir)
             .map_err(|e| RaftError::Storage(format!("cannot create {}: {e}", dir.display())))?;
-        let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+        let (store, store_closed) = tokio::task::spawn_blocking(move || Store::open(&dir))
             .await
             .map_err(|e| RaftError::Storage(e.to_string()))?
             .map_err(|e| RaftError::Storage(e.to_string()))?;
         let store = Arc::new(store);
-        let store_weak = Arc::downgrade(&store);
         let state_machine = StateMachine::load(Arc::clone(&store))
             .map_err(|e| RaftError::Storage(e.to_string()))?;
         let shared = state_machine.shared();
@@ -120,7 +119,7 @@ impl RaftMember {
                 raft,
                 shared,
                 server: Mutex::new(Some(server)),
-                store: store_weak,
+                store_closed: Mutex::new(Some(store_closed)),
             }),
         })
     }
@@ -314,13 +313,14 @@ impl RaftMember {
         // openraft's workers drop their storage handles asynchronously after
         // the core stops; wait for that, so the RocksDB lock is released
         // when we return and the member can be started again in-process.
-        let deadline = tokio::time::Instant::now() + STORE_RELEASE_WAIT;
-        while self.inner.store.strong_count() > 0 {
-            if tokio::time::Instant::now() >= deadline {
-                tracing::warn!(id = self.id(), "raft store still in use after shutdown");
-                break;
+        let closed = self.inner.store_closed.lock().take();
+        if let Some(closed) = closed {
+            if tokio::time::timeout(STORE_RELEASE_WAIT, closed)
+                .await
+                .is_err()
+            {
+                tracing::warn!(id = self.id(), "raft store still open after shutdown");
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tracing::info!(id = self.id(), "raft member stopped");
     }
