@@ -383,6 +383,31 @@ async fn members_are_added_and_removed_through_joint_consensus() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_leader_can_remove_itself() {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut group = Group::start(3, dir.path(), |_| {}).await;
+    let (index, _) = propose(&group, register("n1")).await;
+    group.applied_everywhere(index).await;
+    let old = group.leader().await;
+    group
+        .member(old)
+        .remove_member(old)
+        .await
+        .expect("leader removes itself");
+    group.stop(old).await;
+    let new = group.leader().await;
+    assert_ne!(new, old);
+    let members = group.member(new).members();
+    assert_eq!(members.len(), 2);
+    assert!(!members.contains_key(&old));
+    let (index, result) = propose(&group, register("n2")).await;
+    assert_eq!(result, CommandResult::Applied);
+    group.applied_everywhere(index).await;
+    group.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn member_that_was_down_catches_up_from_a_snapshot() {
     init_tracing();
     let dir = tempfile::tempdir().expect("tempdir");

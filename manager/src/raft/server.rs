@@ -90,10 +90,15 @@ async fn route(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
     {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("cannot read body: {e}"),
-            )
+            let status = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return error(status, format!("cannot read body: {e}"));
         }
     };
     match path.as_str() {
