@@ -30,6 +30,7 @@
 
 mod command;
 mod config;
+mod elector;
 mod error;
 mod log_store;
 mod member;
