@@ -408,6 +408,54 @@ async fn the_leader_can_remove_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pre_vote_keeps_an_isolated_member_from_raising_its_term() {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut group = Group::start(3, dir.path(), |_| {}).await;
+    let (index, _) = propose(&group, register("n1")).await;
+    group.applied_everywhere(index).await;
+    let leader = group.leader().await;
+    let term = group.member(leader).term();
+    let ids: Vec<u64> = group.configs.keys().copied().collect();
+    let lonely = *ids.iter().find(|id| **id != leader).expect("a follower");
+    let other = *ids
+        .iter()
+        .find(|id| **id != leader && **id != lonely)
+        .expect("another follower");
+    group.stop(leader).await;
+    group.stop(other).await;
+
+    // Alone, the member keeps asking (several election timeouts pass) but
+    // never wins a pre-vote, so it never starts an election: its term and
+    // vote stay as they were. Without pre-vote it would bump the term on
+    // every timeout.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let status = group.member(lonely).status();
+    assert_eq!(status.term, term, "{status:?}");
+    assert_ne!(status.server_state, "candidate");
+
+    // With a second member back there is a majority: an election happens,
+    // one term later.
+    group.restart(other).await;
+    let new = group.leader().await;
+    assert!(new == lonely || new == other);
+    let new_term = group.member(new).term();
+    assert!(
+        new_term > term && new_term <= term + 2,
+        "{term} -> {new_term}"
+    );
+
+    // The old leader rejoins as a follower without disturbing the leader.
+    group.restart(leader).await;
+    wait_applied(group.member(leader), index).await;
+    let (index, _) = propose(&group, register("n2")).await;
+    group.applied_everywhere(index).await;
+    assert_eq!(group.leader().await, new);
+    assert_eq!(group.member(new).term(), new_term);
+    group.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn member_that_was_down_catches_up_from_a_snapshot() {
     init_tracing();
     let dir = tempfile::tempdir().expect("tempdir");
