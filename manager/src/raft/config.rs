@@ -2,8 +2,8 @@
 //! and its translation into openraft's `Config`.
 //!
 //! Timing defaults (heartbeat 50 ms, election timeout 300-600 ms) aim at a
-//! failover budget of about a second on loopback or a LAN: a dead leader is
-//! noticed within one election timeout and replaced within a few more RTTs.
+//! failover budget under a second on loopback or a LAN: a dead leader is
+//! replaced 600-900 ms after its last heartbeat plus a few RTTs.
 //!
 //! Pre-vote: openraft 0.9 has no pre-vote phase and no switch for one (its
 //! `Config::enable_elect` turns its own election timer on or off, nothing
@@ -37,7 +37,9 @@ pub struct MemberConfig {
     pub peers: BTreeMap<u64, String>,
     /// Leader heartbeat interval (also the append-entries RPC deadline).
     pub heartbeat_ms: u64,
-    /// Randomised election timeout range `(min, max)`.
+    /// Election timing `(min, max)`: a voter that has heard nothing from a
+    /// leader for a random `[max, 2*max - min)` runs a pre-vote; voters
+    /// refuse (pre-)votes within `max` of a leader's last message.
     pub election_timeout_ms: (u64, u64),
     /// Take a snapshot after this many applied entries (then purge the log
     /// up to it, keeping `snapshot_every / 2` entries for slow followers).
