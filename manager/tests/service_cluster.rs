@@ -10,7 +10,9 @@
 //!    mutation to the leader, reads answer on any member;
 //! 3. switchover to n2: writes work on n2 afterwards, n1 follows n2;
 //! 4. `kill -9` of the primary (n2): another node accepts writes within a
-//!    bounded wait; restarted, n2 rejoins as a replica.
+//!    bounded wait; restarted, n2 rejoins as a replica;
+//! 5. `kill -9` of the manager leader: another member leads, the healthy
+//!    primary is not failed over and keeps accepting writes.
 
 mod service_common;
 
@@ -130,6 +132,38 @@ fn three_members_three_nodes() {
     let r = call(lp, "GET", "/nope", None, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status, 404);
 
+    // A scheduled switchover can be seen and cancelled.
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = format!(r#"{{"candidate":"n3","scheduled_at":"{at}"}}"#);
+    let r =
+        call(fp, "POST", "/switchover", Some(TOKEN), Some(&body)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = call(lp, "GET", "/switchover", None, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.json["candidate"], "n3", "{}", r.text);
+    let r = call(fp, "DELETE", "/switchover", Some(TOKEN), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = call(lp, "DELETE", "/switchover", Some(TOKEN), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 404, "{}", r.text);
+    // Unknown candidates and a failover to the primary are refused.
+    let r = call(
+        lp,
+        "POST",
+        "/failover",
+        Some(TOKEN),
+        Some(r#"{"candidate":"n9"}"#),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = call(
+        lp,
+        "POST",
+        "/failover",
+        Some(TOKEN),
+        Some(r#"{"candidate":"n1"}"#),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 409, "{}", r.text);
+
     // Some data on n1.
     let mut c = cluster.nodes[0].connect();
     c.must("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)");
@@ -195,6 +229,54 @@ fn three_members_three_nodes() {
     assert_eq!(node_index(&new_name), new_primary);
     let history = call(lp, "GET", "/history", None, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(history.text.contains("primary failed"), "{}", history.text);
+
+    // 5. kill -9 the manager leader: a new leader, and no failover of the
+    // healthy primary.
+    let failovers = |port: u16| {
+        call(port, "GET", "/history", None, None)
+            .ok()
+            .and_then(|r| r.json["failovers"].as_array().map(Vec::len))
+    };
+    let old_leader = leader_member(&cluster).unwrap_or_else(|| panic!("no leader"));
+    let survivor = cluster.managers[(old_leader + 1) % 3].api_port;
+    let before = failovers(survivor);
+    cluster.managers[old_leader].kill9();
+    let old_id = cluster.managers[old_leader].id;
+    wait_until("a new manager leader", Duration::from_secs(20), || {
+        let r = call(survivor, "GET", "/health", None, None)?;
+        match r.json["leader"].as_u64() {
+            Some(id) if id != old_id && r.status == 200 => Ok(()),
+            _ => Err(r.text),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
+    std::thread::sleep(Duration::from_secs(3));
+    let r = call(survivor, "GET", "/cluster", None, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        primary_name(&r.json).as_deref(),
+        Some(new_name.as_str()),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        failovers(survivor),
+        before,
+        "no failover of a healthy primary"
+    );
+    wait_until(
+        "the primary still accepts writes",
+        Duration::from_secs(10),
+        || {
+            let mut c = cluster.nodes[new_primary].try_connect()?;
+            let o = c.simple("INSERT INTO t VALUES (300, 'after manager leader loss')");
+            if o.is_ok() {
+                Ok(())
+            } else {
+                Err(format!("{o:?}"))
+            }
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
     if std::env::var_os("SERVICE_TEST_LOGS").is_some() {
         eprintln!("{}", cluster.logs());
     }
