@@ -2,21 +2,16 @@
 //! and its translation into openraft's `Config`.
 //!
 //! Timing defaults (heartbeat 50 ms, election timeout 300-600 ms) aim at a
-//! failover budget of about a second on loopback or a LAN: a dead leader is
-//! noticed within one election timeout and replaced within a few more RTTs.
+//! failover budget under a second on loopback or a LAN: a dead leader is
+//! replaced 600-900 ms after its last heartbeat plus a few RTTs.
 //!
 //! Pre-vote: openraft 0.9 has no pre-vote phase and no switch for one (its
-//! `Config` offers `enable_elect`, which turns elections on or off, not
-//! pre-vote). What it has instead is the *leader lease* on votes: a member
-//! that has heard from a committed leader within the last
-//! `election_timeout_max` rejects any vote request, whatever its term
-//! (`Engine::handle_vote_req`). That gives the property pre-vote exists
-//! for: a member that was partitioned away and comes back with an inflated
-//! term cannot win votes, nor make followers of a live leader adopt its
-//! term, while that leader is healthy. It does not stop the returning
-//! member's higher term from reaching the leader through replication
-//! responses (which makes the leader step down once); true pre-vote would.
-//! We keep `enable_elect` on and document this gap rather than fake it.
+//! `Config::enable_elect` turns its own election timer on or off, nothing
+//! more). So we turn that timer off and run our own pre-vote in
+//! `elector.rs`, which starts openraft elections (`trigger().elect()`) only
+//! after a majority said it would vote. openraft's vote-side leader lease
+//! (a voter rejects votes within `election_timeout_max` of a leader's last
+//! message) stays in force underneath.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,7 +37,9 @@ pub struct MemberConfig {
     pub peers: BTreeMap<u64, String>,
     /// Leader heartbeat interval (also the append-entries RPC deadline).
     pub heartbeat_ms: u64,
-    /// Randomised election timeout range `(min, max)`.
+    /// Election timing `(min, max)`: a voter that has heard nothing from a
+    /// leader for a random `[max, 2*max - min)` runs a pre-vote; voters
+    /// refuse (pre-)votes within `max` of a leader's last message.
     pub election_timeout_ms: (u64, u64),
     /// Take a snapshot after this many applied entries (then purge the log
     /// up to it, keeping `snapshot_every / 2` entries for slow followers).
@@ -97,8 +94,9 @@ impl MemberConfig {
             heartbeat_interval: self.heartbeat_ms,
             election_timeout_min: min,
             election_timeout_max: max,
-            // See the module comment: no pre-vote in 0.9; elections on.
-            enable_elect: true,
+            // Elections are started by our pre-vote elector (elector.rs);
+            // openraft's own timer would campaign without asking first.
+            enable_elect: false,
             enable_heartbeat: true,
             enable_tick: true,
             install_snapshot_timeout: self.request_timeout_ms,

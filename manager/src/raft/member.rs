@@ -30,15 +30,16 @@ use openraft::error::{
 };
 use openraft::{ChangeMembers, ServerState};
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::command::{ClusterCommand, CommandResult};
 use super::config::MemberConfig;
+use super::elector::{self, ElectorTimings, LeaderContact};
 use super::error::RaftError;
 use super::log_store::LogStore;
 use super::network::Network;
-use super::server;
+use super::server::{self, RpcContext};
 use super::state::ClusterState;
 use super::state_machine::{Shared, StateMachine};
 use super::store::Store;
@@ -72,8 +73,15 @@ struct Inner {
     config: MemberConfig,
     raft: Raft,
     shared: Arc<Shared>,
-    server: Mutex<Option<JoinHandle<()>>>,
+    /// The RPC server and the elector.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Completes when the last user of the RocksDB instance (RaftCore, the
+    /// state machine worker, replication readers) has dropped and closed it.
+    store_closed: Mutex<Option<oneshot::Receiver<()>>>,
 }
+
+/// How long `shutdown` waits for openraft's tasks to release the store.
+const STORE_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 impl RaftMember {
     /// Opens the member's data, binds `raft_listen` and joins the group
@@ -84,7 +92,7 @@ impl RaftMember {
         let dir = config.data_dir.join("raft");
         std::fs::create_dir_all(&dir)
             .map_err(|e| RaftError::Storage(format!("cannot create {}: {e}", dir.display())))?;
-        let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+        let (store, store_closed) = tokio::task::spawn_blocking(move || Store::open(&dir))
             .await
             .map_err(|e| RaftError::Storage(e.to_string()))?
             .map_err(|e| RaftError::Storage(e.to_string()))?;
@@ -102,17 +110,44 @@ impl RaftMember {
             Duration::from_millis(config.election_timeout_ms.0),
             Duration::from_millis(config.election_timeout_ms.0 / 2),
         );
-        let raft = Raft::new(config.id, raft_config, network, log_store, state_machine)
-            .await
-            .map_err(stopped)?;
-        let server = server::spawn(listener, raft.clone());
+        let raft = Raft::new(
+            config.id,
+            raft_config,
+            network.clone(),
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(stopped)?;
+        let contact = Arc::new(LeaderContact::new());
+        let (min, max) = config.election_timeout_ms;
+        let server = server::spawn(
+            listener,
+            RpcContext {
+                raft: raft.clone(),
+                contact: Arc::clone(&contact),
+                lease: Duration::from_millis(max),
+            },
+        );
+        let elector = elector::spawn(
+            config.id,
+            raft.clone(),
+            network,
+            contact,
+            ElectorTimings {
+                tick: Duration::from_millis(config.heartbeat_ms),
+                min,
+                max,
+            },
+        );
         tracing::info!(id = config.id, listen = %config.raft_listen, "raft member started");
         Ok(RaftMember {
             inner: Arc::new(Inner {
                 config,
                 raft,
                 shared,
-                server: Mutex::new(Some(server)),
+                tasks: Mutex::new(vec![server, elector]),
+                store_closed: Mutex::new(Some(store_closed)),
             }),
         })
     }
@@ -294,14 +329,26 @@ impl RaftMember {
     /// Stops serving RPCs and stops the Raft core (flushing nothing: every
     /// acknowledged write is already fsynced). Idempotent.
     pub async fn shutdown(&self) {
-        let server = self.inner.server.lock().take();
-        if let Some(server) = server {
-            server.abort();
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock());
+        for task in tasks {
+            task.abort();
             // Wait for the abort so the port and connections are released.
-            let _ = server.await;
+            let _ = task.await;
         }
         if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!(id = self.id(), error = %e, "raft core did not stop cleanly");
+        }
+        // openraft's workers drop their storage handles asynchronously after
+        // the core stops; wait for that, so the RocksDB lock is released
+        // when we return and the member can be started again in-process.
+        let closed = self.inner.store_closed.lock().take();
+        if let Some(closed) = closed {
+            if tokio::time::timeout(STORE_RELEASE_WAIT, closed)
+                .await
+                .is_err()
+            {
+                tracing::warn!(id = self.id(), "raft store still open after shutdown");
+            }
         }
         tracing::info!(id = self.id(), "raft member stopped");
     }

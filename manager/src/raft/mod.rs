@@ -17,6 +17,9 @@
 //!                                  commit (quorum)  ▼
 //!   StateMachine (state_machine.rs): ClusterState::apply (command.rs),
 //!   persisted, published ──► state() / watch()
+//!
+//!   elector.rs: pre-vote, then Raft::trigger().elect() (openraft 0.9 has
+//!   no pre-vote, so its own election timer is off)
 //! ```
 //!
 //! Safety rules this module keeps: a vote or log entry is fsynced before it
@@ -30,6 +33,7 @@
 
 mod command;
 mod config;
+mod elector;
 mod error;
 mod log_store;
 mod member;

@@ -40,6 +40,7 @@ use super::types::{Node, NodeId, TypeConfig};
 pub(crate) const PATH_APPEND: &str = "/raft/append";
 pub(crate) const PATH_VOTE: &str = "/raft/vote";
 pub(crate) const PATH_SNAPSHOT: &str = "/raft/snapshot";
+pub(crate) const PATH_PREVOTE: &str = "/raft/prevote";
 
 /// Largest response body a member accepts from a peer.
 const MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -67,6 +68,44 @@ impl Network {
             client,
             backoff,
         }
+    }
+}
+
+impl Network {
+    /// One JSON request/response outside openraft (the pre-vote); any
+    /// failure is a message, the caller treats it as "no".
+    pub(crate) async fn post_json<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        request: &Req,
+        deadline: Duration,
+    ) -> Result<Resp, String> {
+        let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        let request = hyper::Request::post(format!("http://{addr}{path}"))
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let bytes = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            if status != hyper::StatusCode::OK {
+                return Err(format!("peer answered {status}"));
+            }
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(deadline, exchange)
+            .await
+            .map_err(|_| format!("no answer within {deadline:?}"))?
     }
 }
 

@@ -8,6 +8,7 @@
 //!   POST /raft/append    AppendEntriesRequest   -> Raft::append_entries
 //!   POST /raft/vote      VoteRequest            -> Raft::vote
 //!   POST /raft/snapshot  InstallSnapshotRequest -> Raft::install_snapshot
+//!   POST /raft/prevote   PreVoteRequest         -> elector::answer (ours)
 //! ```
 //!
 //! Anything else is refused before it reaches Raft: unknown path `404`,
@@ -22,24 +23,37 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use openraft::raft::{AppendEntriesResponse, InstallSnapshotRequest};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::network::{PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
-use super::types::Raft;
+use super::elector::{self, LeaderContact};
+use super::network::{PATH_APPEND, PATH_PREVOTE, PATH_SNAPSHOT, PATH_VOTE};
+use super::types::{Raft, TypeConfig};
+
+/// What the RPC handlers need.
+#[derive(Clone)]
+pub(crate) struct RpcContext {
+    pub(crate) raft: Raft,
+    pub(crate) contact: Arc<LeaderContact>,
+    /// The voters' lease: election_timeout_max.
+    pub(crate) lease: Duration,
+}
 
 /// Largest request body accepted (a snapshot chunk as JSON is the biggest).
 const MAX_REQUEST_BYTES: usize = 64 << 20;
 
 /// Serves Raft RPCs for `raft` on `listener` until the task is aborted.
-pub(crate) fn spawn(listener: TcpListener, raft: Raft) -> JoinHandle<()> {
+pub(crate) fn spawn(listener: TcpListener, ctx: RpcContext) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
@@ -60,11 +74,11 @@ pub(crate) fn spawn(listener: TcpListener, raft: Raft) -> JoinHandle<()> {
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(error = %e, "raft listener: cannot set TCP_NODELAY");
             }
-            let raft = raft.clone();
+            let ctx = ctx.clone();
             connections.spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    let raft = raft.clone();
-                    async move { Ok::<_, Infallible>(route(raft, req).await) }
+                    let ctx = ctx.clone();
+                    async move { Ok::<_, Infallible>(route(ctx, req).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service);
@@ -76,9 +90,12 @@ pub(crate) fn spawn(listener: TcpListener, raft: Raft) -> JoinHandle<()> {
     })
 }
 
-async fn route(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(ctx: RpcContext, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
-    if !matches!(path.as_str(), PATH_APPEND | PATH_VOTE | PATH_SNAPSHOT) {
+    if !matches!(
+        path.as_str(),
+        PATH_APPEND | PATH_VOTE | PATH_SNAPSHOT | PATH_PREVOTE
+    ) {
         return error(StatusCode::NOT_FOUND, format!("no route {path}"));
     }
     if req.method() != Method::POST {
@@ -90,23 +107,52 @@ async fn route(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
     {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("cannot read body: {e}"),
-            )
+            let status = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return error(status, format!("cannot read body: {e}"));
         }
     };
+    let raft = &ctx.raft;
     match path.as_str() {
         PATH_APPEND => match serde_json::from_slice(&body) {
-            Ok(rpc) => reply(&raft.append_entries(rpc).await),
+            Ok(rpc) => {
+                let answer = raft.append_entries(rpc).await;
+                // Accepted from a current leader (anything but "your vote
+                // is stale"): the leader is alive, hold off elections.
+                if let Ok(resp) = &answer {
+                    if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
+                        ctx.contact.touch();
+                    }
+                }
+                reply(&answer)
+            }
             Err(e) => bad_body(e),
         },
         PATH_VOTE => match serde_json::from_slice(&body) {
             Ok(rpc) => reply(&raft.vote(rpc).await),
             Err(e) => bad_body(e),
         },
-        _ => match serde_json::from_slice(&body) {
-            Ok(rpc) => reply(&raft.install_snapshot(rpc).await),
+        PATH_PREVOTE => match serde_json::from_slice(&body) {
+            Ok(req) => reply(&elector::answer(raft, &ctx.contact, ctx.lease, &req)),
+            Err(e) => bad_body(e),
+        },
+        _ => match serde_json::from_slice::<InstallSnapshotRequest<TypeConfig>>(&body) {
+            Ok(rpc) => {
+                let rpc_vote = rpc.vote;
+                let answer = raft.install_snapshot(rpc).await;
+                if let Ok(resp) = &answer {
+                    if resp.vote <= rpc_vote {
+                        ctx.contact.touch();
+                    }
+                }
+                reply(&answer)
+            }
             Err(e) => bad_body(e),
         },
     }

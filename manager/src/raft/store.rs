@@ -94,11 +94,17 @@ fn key_index(key: &[u8]) -> Option<u64> {
 
 pub(crate) struct Store {
     db: DB,
+    /// Dropped right after `db` (fields drop in order): its receiver learns
+    /// that the database is closed and its lock file released.
+    _closed: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database under `dir`.
-    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the database under `dir`. The receiver
+    /// completes (with an error) once the store is dropped and closed.
+    pub(crate) fn open(
+        dir: &Path,
+    ) -> Result<(Store, tokio::sync::oneshot::Receiver<()>), StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -106,7 +112,8 @@ impl Store {
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(Store { db })
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        Ok((Store { db, _closed: tx }, rx))
     }
 
     fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {

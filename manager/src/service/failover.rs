@@ -270,10 +270,26 @@ pub async fn repoint_replicas(service: &Service, state: &ClusterState, skip: Opt
     let Some(primary) = state.primary_node() else {
         return;
     };
+    // A node already streaming from the primary is left alone: `/follow`
+    // restarts its stream (and fences it until the handshake).
+    let settled: Vec<String> = {
+        let health = service.health.lock();
+        state
+            .nodes
+            .keys()
+            .filter(|n| {
+                health.status(n).is_some_and(|s| {
+                    !s.is_primary() && s.upstream.as_deref() == Some(primary.pgwire_addr.as_str())
+                })
+            })
+            .cloned()
+            .collect()
+    };
     let calls = state
         .nodes
         .values()
         .filter(|n| n.name != primary.name && Some(n.name.as_str()) != skip)
+        .filter(|n| !settled.contains(&n.name))
         .map(|n| {
             let api = NodeApi {
                 client: &service.client,
