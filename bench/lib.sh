@@ -47,13 +47,13 @@ find_bin() {
 # port is only bound later). A variable, not stdout: $(...) would lose USED_PORTS.
 USED_PORTS=" "
 free_port() { # varname
-    local p
+    local _fp_port
     for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 40000))
-        [[ $USED_PORTS == *" $p "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            USED_PORTS+="$p "
-            printf -v "$1" '%s' "$p"
+        _fp_port=$((20000 + RANDOM % 40000))
+        [[ $USED_PORTS == *" $_fp_port "* ]] && continue
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$_fp_port") 2>/dev/null; then
+            USED_PORTS+="$_fp_port "
+            printf -v "$1" '%s' "$_fp_port"
             return
         fi
     done
@@ -81,9 +81,9 @@ pgb() { # port args...
     pgbench -h 127.0.0.1 -p "$port" -U postgres "$@" postgres
 }
 
-# One SQL statement, unaligned tuples-only output.
+# One SQL statement (at most 120 s), unaligned tuples-only output.
 q() { # port sql
-    psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"
+    timeout 120 psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"
 }
 
 # Prints "tps latency_ms" from pgbench output on stdin; fails on failed transactions.
