@@ -20,6 +20,12 @@ pub enum NodeError {
     /// The storage was closed while a caller still used it.
     #[error("storage is shut down")]
     ShutDown,
+    /// WAL from `wanted` was trimmed; the oldest retained record is `oldest`.
+    #[error("WAL from LSN {wanted} is no longer retained (oldest is {oldest})")]
+    WalGone { wanted: u64, oldest: u64 },
+    /// A replication stream or operation failed.
+    #[error("replication: {0}")]
+    Replication(String),
     /// A file-system operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

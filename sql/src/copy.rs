@@ -512,7 +512,7 @@ impl Session {
         drop(copy);
         match (result, implicit) {
             (Ok(tag), Some(txn)) => match Arc::try_unwrap(txn) {
-                Ok(m) => m.into_inner().commit().map(|_| tag),
+                Ok(m) => self.commit_txn(m.into_inner()).map(|_| tag),
                 Err(_) => Err(Error::internal("COPY transaction still in use")),
             },
             (Ok(tag), None) => Ok(tag),

@@ -87,7 +87,7 @@ pub fn database_statement(session: &mut Session, stmt: &Statement) -> Result<Que
                     owner: session.user.clone(),
                 },
             )?;
-            txn.commit()?;
+            session.commit_txn(txn)?;
             done("CREATE DATABASE")
         }
         Statement::Drop {
@@ -121,7 +121,7 @@ pub fn database_statement(session: &mut Session, stmt: &Statement) -> Result<Que
                     delete_range(&mut *txn, &prefix)?;
                 }
                 txn.delete(&keys::database(&name))?;
-                txn.commit()?;
+                session.commit_txn(txn)?;
             }
             done("DROP DATABASE")
         }

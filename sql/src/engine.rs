@@ -1,12 +1,21 @@
 //! The engine: what one node's SQL layer shares across sessions.
 //!
-//! An `Engine` owns the storage handle, the decoded-catalog cache and the
-//! sequence allocator. `Engine::new` bootstraps the `postgres` database on
-//! an empty store; `connect` opens a `Session` on a database.
+//! An `Engine` owns the storage handle, the decoded-catalog cache, the
+//! sequence allocator and the node's read-only server settings.
+//! `Engine::new` bootstraps the `postgres` database on an empty store (but
+//! not on a replica, which is read-only: the database arrives by
+//! replication); `connect` opens a `Session` on a database.
+//!
+//! Server settings (`set_server_setting`) are values the node publishes to
+//! every session, such as `rustydb.replication_endpoint`: `SHOW` and
+//! `current_setting` read them live, so a change is seen at once by sessions
+//! that are already open, and no session can `SET` them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use crate::catalog::{self, CatalogCache, DatabaseDef};
 use crate::error::{Error, Result};
@@ -25,17 +34,25 @@ pub struct Engine {
     pub(crate) catalog_cache: CatalogCache,
     pub(crate) sequences: Sequences,
     next_pid: AtomicI32,
+    /// Read-only settings published by the node (names lower-case).
+    server_settings: RwLock<HashMap<String, String>>,
 }
 
 impl Engine {
     /// Opens the engine, creating the `postgres` database on first start.
+    /// A replica (`storage.in_recovery()`) writes nothing: its databases
+    /// arrive by replication.
     pub fn new(storage: Arc<dyn Storage>) -> Result<Arc<Engine>> {
         let engine = Arc::new(Engine {
             storage,
             catalog_cache: CatalogCache::default(),
             sequences: Sequences::default(),
             next_pid: AtomicI32::new(1000),
+            server_settings: RwLock::new(HashMap::new()),
         });
+        if engine.storage.in_recovery() {
+            return Ok(engine);
+        }
         let mut txn = engine.storage.begin(TxnOptions::default())?;
         if catalog::database(&mut *txn, "postgres")?.is_none() {
             let id = catalog::allocate_oid(&mut *txn)?;
@@ -80,6 +97,48 @@ impl Engine {
     /// The storage under the engine.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// Publishes a read-only server setting (e.g.
+    /// `rustydb.replication_endpoint`) to every session, open or future.
+    /// Setting it again replaces the value.
+    pub fn set_server_setting(&self, name: &str, value: &str) {
+        self.server_settings
+            .write()
+            .insert(name.to_lowercase(), value.to_string());
+    }
+
+    /// A server setting's current value.
+    pub fn server_setting(&self, name: &str) -> Option<String> {
+        self.server_settings.read().get(&name.to_lowercase()).cloned()
+    }
+
+    /// Whether `name` is a server setting (sessions may not change it).
+    pub(crate) fn is_server_setting(&self, name: &str) -> bool {
+        self.server_settings
+            .read()
+            .contains_key(&name.to_lowercase())
+    }
+
+    /// All server settings, for `SHOW ALL` and `pg_settings`.
+    pub(crate) fn server_settings(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .server_settings
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Forgets in-memory state derived from storage: cached sequence
+    /// positions and hidden row-id counters. The node calls it when the
+    /// storage's content changed under the engine (promotion, rewind,
+    /// re-clone), so they reload from storage. (The catalog cache needs no
+    /// reset: it is checked against the stored bytes on every read.)
+    pub fn reset_volatile_state(&self) {
+        self.sequences.reset();
     }
 }
 
@@ -170,5 +229,6 @@ pub fn is_reported(name: &str) -> bool {
             | "integer_datetimes"
             | "is_superuser"
             | "server_version"
+            | "default_transaction_read_only"
     )
 }

@@ -35,6 +35,7 @@ pub mod functions;
 pub mod memory;
 pub mod parse;
 pub mod plan;
+pub mod readonly;
 pub mod sequence;
 pub mod session;
 pub mod settings;

@@ -54,9 +54,27 @@ fn decode(raw: &[u8]) -> Result<(i64, bool)> {
     Ok((i64::from_be_bytes(b), raw[8] == 1))
 }
 
+/// A read-only transaction: loading state must work on a replica too.
+fn read_only() -> TxnOptions {
+    TxnOptions {
+        read_only: true,
+        ..Default::default()
+    }
+}
+
 impl Sequences {
+    /// Forgets every cached sequence position and row-id counter; they
+    /// reload from storage on next use. Safe at any time: the stored
+    /// reservation is never below a value already handed out.
+    pub fn reset(&self) {
+        let mut states = self.states.lock();
+        let mut ids = self.row_ids.lock();
+        states.clear();
+        ids.clear();
+    }
+
     fn load(&self, engine: &Engine, id: u32, start: i64) -> Result<SeqState> {
-        let mut txn = engine.storage.begin(TxnOptions::default())?;
+        let mut txn = engine.storage.begin(read_only())?;
         let raw = txn.get(&keys::sequence_state(id))?;
         txn.rollback();
         Ok(match raw {
@@ -185,7 +203,7 @@ impl Sequences {
             None => {
                 let prefix = keys::object_prefix(db, table_id);
                 let end = crate::encoding::keycode::prefix_end(&prefix);
-                let mut txn = engine.storage.begin(TxnOptions::default())?;
+                let mut txn = engine.storage.begin(read_only())?;
                 let page = txn.scan_rev(&prefix, &end, 1)?;
                 txn.rollback();
                 match page.first() {

@@ -120,6 +120,12 @@ pub(crate) struct OpenTxn {
     pub isolation_name: String,
     /// Whether a statement has run in the block (SET TRANSACTION must come first).
     pub used: bool,
+    /// `BEGIN READ ONLY` / `SET TRANSACTION READ ONLY` (a replica's blocks
+    /// are read-only whatever this says).
+    pub read_only: bool,
+    /// Settings changed by `SET LOCAL`, with the value to restore when the
+    /// block ends (`None`: the setting did not exist).
+    pub local_settings: Vec<(String, Option<String>)>,
 }
 
 /// One client connection's state.
@@ -138,6 +144,9 @@ pub struct Session {
     pub(crate) copy: Option<crate::copy::CopyIn>,
     /// set_config() results waiting to be applied after the statement.
     pub(crate) pending_settings: Arc<Mutex<Vec<(String, String)>>>,
+    /// The `in_hot_standby` value last reported to the client, so a
+    /// promotion is reported with ParameterStatus as PostgreSQL does.
+    pub(crate) reported_hot_standby: bool,
 }
 
 impl Session {
@@ -155,6 +164,7 @@ impl Session {
             currvals: Arc::default(),
             copy: None,
             pending_settings: Arc::default(),
+            reported_hot_standby: false,
         }
     }
 
@@ -179,7 +189,8 @@ impl Session {
     }
 
     /// Initial ParameterStatus values sent after authentication.
-    pub fn startup_parameters(&self) -> Vec<(String, String)> {
+    pub fn startup_parameters(&mut self) -> Vec<(String, String)> {
+        self.reported_hot_standby = self.engine.storage.in_recovery();
         let mut out: Vec<(String, String)> = [
             "server_version",
             "server_encoding",
@@ -191,12 +202,14 @@ impl Session {
             "standard_conforming_strings",
             "is_superuser",
             "application_name",
+            "default_transaction_read_only",
+            "in_hot_standby",
         ]
         .iter()
         .map(|n| {
             (
                 crate::engine::reported_name(n).to_string(),
-                self.settings.get(*n).cloned().unwrap_or_default(),
+                self.setting(n).unwrap_or_default(),
             )
         })
         .collect();
@@ -258,13 +271,41 @@ impl Session {
     /// Parameters to report with ParameterStatus after startup and whenever
     /// `SET` changes one (drained by the server after each statement).
     pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
+        let hot_standby = self.engine.storage.in_recovery();
+        if hot_standby != self.reported_hot_standby {
+            self.reported_hot_standby = hot_standby;
+            let value = if hot_standby { "on" } else { "off" };
+            self.reported_changes
+                .push(("in_hot_standby".into(), value.into()));
+        }
         std::mem::take(&mut self.reported_changes)
+    }
+
+    /// A setting's value as `SHOW` reports it: the transaction's own state
+    /// for `transaction_isolation` / `transaction_read_only`, the node's
+    /// state for `in_hot_standby`, then the session's settings, then the
+    /// node's server settings.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        let name = name.to_lowercase();
+        let on_off = |b: bool| Some(if b { "on" } else { "off" }.to_string());
+        match name.as_str() {
+            "transaction_isolation" => {
+                if let Some(b) = &self.block {
+                    return Some(b.isolation_name.clone());
+                }
+            }
+            "transaction_read_only" => return on_off(self.access().read_only),
+            "in_hot_standby" => return on_off(self.engine.storage.in_recovery()),
+            _ => {}
+        }
+        crate::engine::setting_value(&self.settings, &name)
+            .or_else(|| self.engine.server_setting(&name))
     }
 
     /// Ends the session: an open transaction is rolled back, locks released.
     pub fn close(&mut self) {
         self.copy = None;
-        if let Some(block) = self.block.take() {
+        if let Some(block) = self.end_block() {
             if let Some(Ok(m)) = block.txn.map(Arc::try_unwrap) {
                 m.into_inner().rollback();
             }

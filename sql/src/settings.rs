@@ -6,7 +6,61 @@ use sqlparser::ast::{self, Statement};
 
 use crate::error::{Error, Result};
 use crate::session::{QueryResult, Session};
+use crate::storage::{Lsn, SyncCommit, Transaction};
 use crate::SqlState;
+
+/// Commits `txn`, telling it how long to wait for replicas.
+pub(crate) fn commit_with(mut txn: Box<dyn Transaction>, level: SyncCommit) -> Result<Option<Lsn>> {
+    txn.set_synchronous_commit(level);
+    txn.commit()
+}
+
+/// Whether a boolean setting is on.
+pub(crate) fn is_on(settings: &std::collections::HashMap<String, String>, name: &str) -> bool {
+    settings.get(name).is_some_and(|v| v == "on")
+}
+
+/// PostgreSQL's boolean setting syntax (`on`, `true`, `yes`, `1` and
+/// unambiguous prefixes), case-insensitive.
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
+    let v = value.trim().to_ascii_lowercase();
+    let prefix_of = |word: &str| !v.is_empty() && word.starts_with(v.as_str());
+    match v.as_str() {
+        "1" | "on" => Some(true),
+        "0" | "of" | "off" => Some(false),
+        _ if prefix_of("true") || prefix_of("yes") => Some(true),
+        _ if prefix_of("false") || prefix_of("no") => Some(false),
+        _ => None,
+    }
+}
+
+/// Validates `synchronous_commit` as PostgreSQL does: its five levels plus
+/// the hidden boolean spellings, case-insensitive and exact.
+fn sync_commit_value(value: &str) -> Result<String> {
+    let v = value.to_ascii_lowercase();
+    Ok(match v.as_str() {
+        "local" | "remote_write" | "remote_apply" | "on" | "off" => v,
+        "true" | "yes" | "1" => "on".into(),
+        "false" | "no" | "0" => "off".into(),
+        _ => {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("invalid value for parameter \"synchronous_commit\": \"{value}\""),
+            )
+            .with_hint("Available values: local, remote_write, remote_apply, on, off."))
+        }
+    })
+}
+
+/// A boolean setting normalised to `on` / `off`.
+fn bool_value(name: &str, value: &str) -> Result<bool> {
+    parse_bool(value).ok_or_else(|| {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )
+    })
+}
 
 /// Settings a client may change, beyond any `prefix.name` custom setting.
 fn is_known(name: &str) -> bool {
@@ -32,8 +86,7 @@ impl Session {
     /// transaction at the new level. Outside a block it has no effect, as in
     /// PostgreSQL (which only warns).
     fn set_block_isolation(&mut self, level: &ast::TransactionIsolationLevel) -> Result<()> {
-        let storage = self.engine.storage.clone();
-        let cancel = self.cancel.clone();
+        crate::readonly::check_isolation(level, self.engine.storage.in_recovery())?;
         let Some(b) = &mut self.block else {
             return Ok(());
         };
@@ -43,29 +96,24 @@ impl Session {
                 "SET TRANSACTION ISOLATION LEVEL must be called before any query",
             ));
         }
-        let isolation = match level {
-            ast::TransactionIsolationLevel::RepeatableRead
-            | ast::TransactionIsolationLevel::Serializable
-            | ast::TransactionIsolationLevel::Snapshot => crate::storage::Isolation::RepeatableRead,
-            _ => crate::storage::Isolation::ReadCommitted,
-        };
-        let read_only = b.txn.as_ref().is_some_and(|_| {
-            self.settings
-                .get("transaction_read_only")
-                .is_some_and(|v| v == "on")
-        });
-        let fresh = storage.begin(crate::storage::TxnOptions {
-            isolation,
-            read_only,
-            cancel: Some(cancel),
-        })?;
-        if let Some(old) = b.txn.replace(Arc::new(parking_lot::Mutex::new(fresh))) {
-            if let Ok(m) = Arc::try_unwrap(old) {
-                m.into_inner().rollback();
-            }
-        }
         b.isolation_name = level.to_string().to_lowercase();
-        Ok(())
+        self.restart_block_txn()
+    }
+
+    /// The `synchronous_commit` level in force now.
+    pub(crate) fn sync_commit(&self) -> SyncCommit {
+        match self.settings.get("synchronous_commit").map(String::as_str) {
+            Some("off") => SyncCommit::Off,
+            Some("local") => SyncCommit::Local,
+            Some("remote_write") => SyncCommit::RemoteWrite,
+            Some("remote_apply") => SyncCommit::RemoteApply,
+            _ => SyncCommit::On,
+        }
+    }
+
+    /// Commits a user transaction at the session's `synchronous_commit`.
+    pub(crate) fn commit_txn(&self, txn: Box<dyn Transaction>) -> Result<Option<Lsn>> {
+        commit_with(txn, self.sync_commit())
     }
 
     /// Applies a setting changed by set_config().
@@ -75,6 +123,12 @@ impl Session {
 
     fn set_setting(&mut self, name: &str, value: String) -> Result<()> {
         let name = name.to_lowercase();
+        if name == "in_hot_standby" || self.engine.is_server_setting(&name) {
+            return Err(Error::new(
+                SqlState::CANT_CHANGE_RUNTIME_PARAM,
+                format!("parameter \"{name}\" cannot be changed"),
+            ));
+        }
         if !is_known(&name) && !name.contains('.') {
             return Err(Error::new(
                 SqlState::UNDEFINED_OBJECT,
@@ -82,6 +136,15 @@ impl Session {
             ));
         }
         let value = match name.as_str() {
+            "transaction_read_only" => {
+                // Not a session setting: it is the block's access mode.
+                let read_only = bool_value(&name, &value)?;
+                return self.set_transaction_read_only(read_only);
+            }
+            "default_transaction_read_only" => {
+                if bool_value(&name, &value)? { "on" } else { "off" }.to_string()
+            }
+            "synchronous_commit" => sync_commit_value(&value)?,
             "timezone" => {
                 if !matches!(
                     value.to_lowercase().as_str(),
@@ -144,6 +207,28 @@ impl Session {
         Ok(())
     }
 
+    /// `SET LOCAL`: like SET, undone when the block ends. Outside a block
+    /// it has no effect (PostgreSQL only warns).
+    fn set_local(&mut self, name: &str, value: String) -> Result<()> {
+        let name = name.to_lowercase();
+        let Some(b) = &self.block else {
+            return Ok(());
+        };
+        let old = self.settings.get(&name).cloned();
+        let first = !b.local_settings.iter().any(|(n, _)| *n == name);
+        if value.eq_ignore_ascii_case("default") {
+            self.reset_setting(&name)?;
+        } else {
+            self.set_setting(&name, value)?;
+        }
+        if let Some(b) = &mut self.block {
+            if first && name != "transaction_read_only" {
+                b.local_settings.push((name, old));
+            }
+        }
+        Ok(())
+    }
+
     fn reset_setting(&mut self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
         match crate::engine::default_settings().remove(&name) {
@@ -165,11 +250,16 @@ impl Session {
         match stmt {
             Statement::Set(set) => match set {
                 ast::Set::SingleAssignment {
-                    variable, values, ..
+                    variable,
+                    values,
+                    scope,
+                    ..
                 } => {
                     let name = variable.to_string().trim_matches('"').to_string();
                     let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
-                    if value.eq_ignore_ascii_case("default") {
+                    if matches!(scope, Some(ast::ContextModifier::Local)) {
+                        self.set_local(&name, value)?;
+                    } else if value.eq_ignore_ascii_case("default") {
                         self.reset_setting(&name)?;
                     } else {
                         self.set_setting(&name, value)?;
@@ -190,13 +280,9 @@ impl Session {
                             ast::TransactionMode::IsolationLevel(l) => {
                                 self.set_block_isolation(l)?
                             }
-                            ast::TransactionMode::AccessMode(a) => {
-                                let ro = matches!(a, ast::TransactionAccessMode::ReadOnly);
-                                Arc::make_mut(&mut self.settings).insert(
-                                    "transaction_read_only".into(),
-                                    if ro { "on" } else { "off" }.into(),
-                                );
-                            }
+                            ast::TransactionMode::AccessMode(a) => self.set_transaction_read_only(
+                                matches!(a, ast::TransactionAccessMode::ReadOnly),
+                            )?,
                         }
                     }
                     done("SET")

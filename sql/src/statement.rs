@@ -39,12 +39,7 @@ impl SessionView for View<'_> {
         &self.session.db.name
     }
     fn setting(&self, name: &str) -> Option<String> {
-        if let (Some(b), "transaction_isolation") =
-            (&self.session.block, name.to_lowercase().as_str())
-        {
-            return Some(b.isolation_name.clone());
-        }
-        crate::engine::setting_value(&self.session.settings, name)
+        self.session.setting(name)
     }
     fn settings(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self
@@ -53,6 +48,13 @@ impl SessionView for View<'_> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        for name in ["transaction_read_only", "in_hot_standby"] {
+            v.retain(|(k, _)| k != name);
+            if let Some(value) = self.session.setting(name) {
+                v.push((name.to_string(), value));
+            }
+        }
+        v.extend(self.session.engine.server_settings());
         v.sort();
         v
     }
@@ -217,13 +219,9 @@ impl Session {
             return Ok(txn.clone());
         }
         let isolation = isolation_setting(&self.settings, "default_transaction_isolation");
-        let read_only = self
-            .settings
-            .get("default_transaction_read_only")
-            .is_some_and(|v| v == "on");
         let txn = self.engine.storage.begin(TxnOptions {
             isolation,
-            read_only,
+            read_only: self.access().read_only,
             cancel: Some(self.cancel.clone()),
         })?;
         Ok(Arc::new(Mutex::new(txn)))
@@ -240,7 +238,7 @@ impl Session {
 
     fn commit_implicit(&self, txn: Arc<Mutex<Box<dyn Transaction>>>) -> Result<()> {
         match Arc::try_unwrap(txn) {
-            Ok(m) => m.into_inner().commit().map(|_| ()),
+            Ok(m) => self.commit_txn(m.into_inner()).map(|_| ()),
             Err(_) => Err(Error::internal("transaction still in use at commit")),
         }
     }
@@ -296,6 +294,10 @@ impl Session {
         if let Some(r) = self.session_statement(stmt)? {
             return Ok(r);
         }
+        let write = crate::readonly::classify(stmt);
+        if let Some(w) = write.as_ref().filter(|w| !w.after_bind()) {
+            w.check(self.access())?;
+        }
         if crate::ddl::needs_no_transaction_block(stmt) {
             if self.block.is_some() {
                 return Err(Error::new(
@@ -309,7 +311,7 @@ impl Session {
             return crate::ddl::database_statement(self, stmt);
         }
         let txn = self.statement_txn()?;
-        let result = self.execute_in(&txn, stmt, params, param_types);
+        let result = self.execute_in(&txn, stmt, params, param_types, write.as_ref());
         if self.block.is_some() {
             return result;
         }
@@ -343,6 +345,7 @@ impl Session {
             settings: self.settings.clone(),
             currvals: self.currvals.clone(),
             pending_settings: self.pending_settings.clone(),
+            read_only: self.access().read_only,
         })
     }
 
@@ -353,6 +356,7 @@ impl Session {
         stmt: &Statement,
         params: Vec<Value>,
         param_types: &[Option<DataType>],
+        write: Option<&crate::readonly::Write>,
     ) -> Result<QueryResult> {
         let bound = {
             let mut guard = txn.lock();
@@ -360,6 +364,11 @@ impl Session {
             let mut binder = self.binder(&mut **guard, &view, param_types);
             crate::plan::bind_statement(&mut binder, stmt)?
         };
+        // Like PostgreSQL's executor start: DML is refused once it is
+        // known to be valid (a missing table is reported as such).
+        if let Some(w) = write.filter(|w| w.after_bind()) {
+            w.check(self.access())?;
+        }
         let facts = self.facts();
         let ctx = ExecCtx::new(
             txn.clone(),
@@ -424,24 +433,26 @@ impl Session {
                     .get("default_transaction_isolation")
                     .cloned()
                     .unwrap_or_else(|| "read committed".into());
-                let mut read_only = self
-                    .settings
-                    .get("default_transaction_read_only")
-                    .is_some_and(|v| v == "on");
+                let mut read_only = crate::settings::is_on(&self.settings, "default_transaction_read_only");
+                let recovery = self.engine.storage.in_recovery();
                 for m in modes {
                     match m {
                         ast::TransactionMode::IsolationLevel(l) => {
+                            crate::readonly::check_isolation(l, recovery)?;
                             isolation = isolation_of(l);
                             isolation_name = l.to_string().to_lowercase();
                         }
                         ast::TransactionMode::AccessMode(a) => {
-                            read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
+                            read_only = matches!(a, ast::TransactionAccessMode::ReadOnly);
+                            if !read_only && recovery {
+                                return Err(crate::readonly::read_write_in_recovery());
+                            }
                         }
                     }
                 }
                 let txn = self.engine.storage.begin(TxnOptions {
                     isolation,
-                    read_only,
+                    read_only: read_only || recovery,
                     cancel: Some(self.cancel.clone()),
                 })?;
                 self.block = Some(OpenTxn {
@@ -451,12 +462,14 @@ impl Session {
                     start: Utc::now(),
                     isolation_name,
                     used: false,
+                    read_only,
+                    local_settings: vec![],
                 });
                 tag("BEGIN")
             }
-            Statement::Commit { .. } => match self.block.take() {
-                None => tag("COMMIT"),
-                Some(b) => {
+            Statement::Commit { .. } => match (self.sync_commit(), self.end_block()) {
+                (_, None) => tag("COMMIT"),
+                (level, Some(b)) => {
                     let failed = b.failed;
                     let Some(shared) = b.txn else {
                         return tag("ROLLBACK");
@@ -469,7 +482,9 @@ impl Session {
                         txn.rollback();
                         tag("ROLLBACK")
                     } else {
-                        txn.commit()?;
+                        // The level in force at COMMIT, before the block's
+                        // SET LOCAL values were undone.
+                        crate::settings::commit_with(txn, level)?;
                         tag("COMMIT")
                     }
                 }
@@ -477,7 +492,7 @@ impl Session {
             Statement::Rollback {
                 savepoint: None, ..
             } => {
-                if let Some(b) = self.block.take() {
+                if let Some(b) = self.end_block() {
                     if let Some(Ok(m)) = b.txn.map(Arc::try_unwrap) {
                         m.into_inner().rollback();
                     }

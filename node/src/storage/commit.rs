@@ -31,16 +31,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rocksdb::{WriteBatch, WriteOptions, DB};
 use rustydb_sql::storage::Lsn;
 
-use super::engine::{cf, CF_DATA, CF_META, CF_WAL, META_LAST_LSN};
+use super::engine::{cf, Access, CF_DATA, CF_META, CF_WAL, META_LAST_LSN};
 use crate::error::{NodeError, Result};
-use crate::wal::{self, Mutation, WalRecord};
+use crate::wal::{self, Mutation, TimelineHistory, WalRecord};
+use parking_lot::RwLock;
+use tokio::sync::watch;
 
 /// What a committing transaction hands to the committer.
 pub(crate) struct CommitRequest {
     pub(crate) mutations: Vec<Mutation>,
     pub(crate) before_images: Vec<Mutation>,
-    /// Receives the assigned LSN, or the storage error's text.
-    pub(crate) reply: mpsc::SyncSender<Result<Lsn, String>>,
+    /// Receives the assigned LSN, or why the commit failed.
+    pub(crate) reply: mpsc::SyncSender<Result<Lsn, rustydb_sql::Error>>,
 }
 
 /// Counters of the group committer, for metrics and the bench example.
@@ -50,11 +52,29 @@ pub(crate) struct CommitCounters {
     pub(crate) commits: AtomicU64,
     /// Batches written (fsyncs, when sync is on).
     pub(crate) groups: AtomicU64,
+    /// Moving average of encoded WAL record sizes, for lag-in-bytes estimates.
+    pub(crate) avg_record_bytes: AtomicU64,
+}
+
+impl CommitCounters {
+    /// Folds one record size into the moving average (weight 1/64).
+    pub(crate) fn note_record_bytes(&self, bytes: usize) {
+        let old = self.avg_record_bytes.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            bytes as u64
+        } else {
+            (old * 63 + bytes as u64) / 64
+        };
+        self.avg_record_bytes.store(new, Ordering::Relaxed);
+    }
 }
 
 /// Messages to the committer thread.
 pub(crate) enum CommitMsg {
     Commit(CommitRequest),
+    /// A replica-side log operation (apply, rewind, history change); see
+    /// `storage::replica`. Runs on this thread so LSNs keep one writer.
+    Replica(super::replica::ReplicaOp),
     /// Finish queued commits, then exit (sent when the storage is dropped).
     Shutdown,
 }
@@ -66,6 +86,9 @@ pub(crate) struct Committer {
     pub(crate) current_lsn: Arc<AtomicU64>,
     pub(crate) counters: Arc<CommitCounters>,
     pub(crate) timeline: Arc<AtomicU64>,
+    pub(crate) history: Arc<RwLock<TimelineHistory>>,
+    pub(crate) lsn_watch: watch::Sender<u64>,
+    pub(crate) access: Arc<RwLock<Access>>,
     pub(crate) sync: bool,
     pub(crate) max_group: usize,
 }
@@ -79,12 +102,21 @@ impl Committer {
         loop {
             match self.rx.recv() {
                 Ok(CommitMsg::Commit(req)) => group.push(req),
+                Ok(CommitMsg::Replica(op)) => {
+                    self.run_replica_op(op, &write_opts);
+                    continue;
+                }
                 Ok(CommitMsg::Shutdown) | Err(_) => break,
             }
             let mut shutdown = false;
+            let mut replica_op = None;
             while group.len() < self.max_group {
                 match self.rx.try_recv() {
                     Ok(CommitMsg::Commit(req)) => group.push(req),
+                    Ok(CommitMsg::Replica(op)) => {
+                        replica_op = Some(op);
+                        break;
+                    }
                     Ok(CommitMsg::Shutdown) => {
                         shutdown = true;
                         break;
@@ -93,6 +125,9 @@ impl Committer {
                 }
             }
             self.write_group(&mut group, &write_opts);
+            if let Some(op) = replica_op {
+                self.run_replica_op(op, &write_opts);
+            }
             if shutdown {
                 break;
             }
@@ -102,6 +137,17 @@ impl Committer {
 
     /// Writes one group durably and answers its waiters.
     fn write_group(&self, group: &mut Vec<CommitRequest>, write_opts: &WriteOptions) {
+        if *self.access.read() != Access::ReadWrite {
+            // Demoted while these transactions ran: committing now would
+            // write records past the point the new primary forks from.
+            for req in group.drain(..) {
+                let _ = req.reply.send(Err(rustydb_sql::Error::new(
+                    rustydb_sql::SqlState::READ_ONLY_SQL_TRANSACTION,
+                    "cannot commit: this node is no longer the primary",
+                )));
+            }
+            return;
+        }
         let first = self.current_lsn.load(Ordering::Acquire) + 1;
         let result = self.build_batch(group, first).and_then(|batch| {
             self.db
@@ -112,6 +158,7 @@ impl Committer {
             Ok(()) => {
                 let last = first + group.len() as u64 - 1;
                 self.current_lsn.store(last, Ordering::Release);
+                self.lsn_watch.send_replace(last);
                 self.counters
                     .commits
                     .fetch_add(group.len() as u64, Ordering::Relaxed);
@@ -127,7 +174,7 @@ impl Committer {
                 tracing::error!(error = %err, commits = group.len(), "group commit failed");
                 let msg = err.to_string();
                 for req in group.drain(..) {
-                    let _ = req.reply.send(Err(msg.clone()));
+                    let _ = req.reply.send(Err(rustydb_sql::Error::Storage(msg.clone())));
                 }
             }
         }
@@ -167,7 +214,9 @@ impl Committer {
                     None => batch.delete_cf(data, key),
                 }
             }
-            batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), record.encode());
+            let encoded = record.encode();
+            self.counters.note_record_bytes(encoded.len());
+            batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), encoded);
             lsn += 1;
         }
         batch.put_cf(meta, META_LAST_LSN, (lsn - 1).to_be_bytes());

@@ -17,18 +17,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
     IteratorMode, Options, DB,
 };
-use rustydb_sql::storage::{Lsn, Storage, Transaction, TxnOptions};
+use rustydb_sql::storage::{Lsn, Storage, SyncCommit, Transaction, TxnOptions};
+use tokio::sync::watch;
 
 use super::commit::{CommitCounters, CommitMsg, Committer};
 use super::locks::{LockManager, TxnId};
 use super::txn::RocksTransaction;
 use crate::error::{NodeError, Result};
-use crate::wal::{self, WalRecord};
+use crate::wal::{self, TimelineHistory, WalRecord};
 
 /// Column family holding all SQL keys; values are `[commit lsn u64 BE][bytes]`.
 pub(crate) const CF_DATA: &str = "data";
@@ -40,6 +41,33 @@ pub(crate) const CF_META: &str = "meta";
 pub(crate) const META_TIMELINE: &[u8] = b"timeline";
 /// `meta` key: the last LSN written, u64 BE (survives WAL trimming).
 pub(crate) const META_LAST_LSN: &[u8] = b"last_lsn";
+/// `meta` key: the timeline history, JSON (see `wal::TimelineHistory`).
+pub(crate) const META_HISTORY: &[u8] = b"timeline_history";
+/// `meta` key: the role the node last ran in (`primary` / `replica`), so a
+/// former primary knows to verify its timeline before serving reads.
+pub(crate) const META_ROLE: &[u8] = b"role";
+/// `meta` key: the database system identifier, u64 BE (see `system_id`).
+pub(crate) const META_SYSTEM_ID: &[u8] = b"system_id";
+
+/// What sessions may do with the storage right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A primary: reads and writes.
+    ReadWrite,
+    /// A replica (hot standby): reads only; writes fail with `25006`.
+    ReadOnly,
+    /// A node that may hold records of an abandoned timeline: nothing is
+    /// served (`57P03`) until it has checked its history with its primary.
+    Fenced,
+}
+
+/// Waits, after a commit is durable locally, until the replication mode is
+/// satisfied (implemented by the replication layer).
+pub trait CommitGate: Send + Sync {
+    /// Returns once `lsn` is replicated as `level` and the mode require, or
+    /// an error (the commit is then *not* acknowledged to the client).
+    fn wait(&self, lsn: Lsn, level: SyncCommit) -> rustydb_sql::Result<()>;
+}
 
 /// Tuning knobs; every one has a working default (also when read from a
 /// config file section with keys missing).
@@ -76,6 +104,11 @@ pub(crate) struct Shared {
     pub(crate) current_lsn: Arc<AtomicU64>,
     pub(crate) commit_tx: mpsc::Sender<CommitMsg>,
     next_txn: AtomicU64,
+    pub(crate) access: Arc<RwLock<Access>>,
+    pub(crate) gate: RwLock<Option<Arc<dyn CommitGate>>>,
+    /// Last durable LSN, for tasks that wait for new records (WAL senders).
+    pub(crate) lsn_watch: watch::Sender<u64>,
+    pub(crate) history: Arc<RwLock<TimelineHistory>>,
 }
 
 impl Shared {
@@ -101,10 +134,12 @@ pub struct CommitStats {
 
 /// The node's transactional storage over RocksDB.
 pub struct RocksStorage {
-    shared: Arc<Shared>,
-    counters: Arc<CommitCounters>,
-    timeline: Arc<AtomicU64>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) counters: Arc<CommitCounters>,
+    pub(crate) timeline: Arc<AtomicU64>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    /// The directory RocksDB lives in.
+    pub(crate) dir: std::path::PathBuf,
 }
 
 impl RocksStorage {
@@ -150,19 +185,22 @@ impl RocksStorage {
         ];
         let db = Arc::new(DB::open_cf_descriptors(&db_opts, dir, cfs)?);
 
-        let meta = cf(&db, CF_META)?;
-        let timeline = match db.get_cf(meta, META_TIMELINE)? {
-            Some(bytes) => read_u64(&bytes, "timeline")?,
-            None => {
-                db.put_cf(meta, META_TIMELINE, 1u64.to_be_bytes())?;
-                1
-            }
-        };
+        let history = load_history(&db)?;
+        if db.get_cf(cf(&db, CF_META)?, META_SYSTEM_ID)?.is_none() && recover_last_lsn(&db)? == 0 {
+            // A brand-new store: a primary keeps this id; a replica that
+            // follows replaces it with its upstream's before holding data.
+            let id: u64 = rand::random::<u64>() | 1;
+            db.put_cf(cf(&db, CF_META)?, META_SYSTEM_ID, id.to_be_bytes())?;
+        }
+        let timeline = history.current();
         let last_lsn = recover_last_lsn(&db)?;
         tracing::info!(dir = %dir.display(), timeline, last_lsn, "storage opened");
 
         let current_lsn = Arc::new(AtomicU64::new(last_lsn));
         let timeline = Arc::new(AtomicU64::new(timeline));
+        let history = Arc::new(RwLock::new(history));
+        let (lsn_watch, _) = watch::channel(last_lsn);
+        let access = Arc::new(RwLock::new(Access::ReadWrite));
         let counters = Arc::new(CommitCounters::default());
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
@@ -171,6 +209,9 @@ impl RocksStorage {
             current_lsn: current_lsn.clone(),
             counters: counters.clone(),
             timeline: timeline.clone(),
+            history: history.clone(),
+            lsn_watch: lsn_watch.clone(),
+            access: access.clone(),
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
         };
@@ -184,12 +225,17 @@ impl RocksStorage {
             current_lsn,
             commit_tx,
             next_txn: AtomicU64::new(1),
+            access,
+            gate: RwLock::new(None),
+            lsn_watch,
+            history,
         });
         Ok(Arc::new(RocksStorage {
             shared,
             counters,
             timeline,
             committer: Mutex::new(Some(handle)),
+            dir: dir.to_path_buf(),
         }))
     }
 
@@ -200,6 +246,20 @@ impl RocksStorage {
         let mut iter = db.raw_iterator_cf(cf(db, CF_WAL)?);
         iter.seek(wal::lsn_key(from));
         let mut out: Vec<WalRecord> = Vec::new();
+        if let Some(key) = iter.key() {
+            let first = wal::key_lsn(key)?;
+            if first != from {
+                return Err(NodeError::WalGone {
+                    wanted: from.0,
+                    oldest: first.0,
+                });
+            }
+        } else if from.0 <= self.shared.current_lsn.load(Ordering::Acquire) {
+            return Err(NodeError::WalGone {
+                wanted: from.0,
+                oldest: self.shared.current_lsn.load(Ordering::Acquire) + 1,
+            });
+        }
         while out.len() < limit {
             let Some((key, value)) = iter.item() else {
                 break;
@@ -266,7 +326,18 @@ impl RocksStorage {
 }
 
 impl Storage for RocksStorage {
-    fn begin(&self, options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
+    fn begin(&self, mut options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
+        match *self.shared.access.read() {
+            Access::ReadWrite => {}
+            Access::ReadOnly => options.read_only = true,
+            Access::Fenced => {
+                return Err(rustydb_sql::Error::new(
+                    rustydb_sql::SqlState("57P03"),
+                    "the database system is not accepting connections: \
+                     checking its timeline with the new primary",
+                ))
+            }
+        }
         let id = TxnId(self.shared.next_txn.fetch_add(1, Ordering::Relaxed));
         Ok(Box::new(RocksTransaction::new(
             self.shared.clone(),
@@ -277,6 +348,14 @@ impl Storage for RocksStorage {
 
     fn current_lsn(&self) -> Lsn {
         Lsn(self.shared.current_lsn.load(Ordering::Acquire))
+    }
+
+    fn in_recovery(&self) -> bool {
+        *self.shared.access.read() != Access::ReadWrite
+    }
+
+    fn timeline(&self) -> u64 {
+        self.timeline()
     }
 }
 
@@ -307,7 +386,26 @@ fn recover_last_lsn(db: &DB) -> Result<u64> {
     Ok(last)
 }
 
-fn read_u64(bytes: &[u8], what: &str) -> Result<u64> {
+/// The stored timeline history; a store from before histories existed (or a
+/// fresh one) starts with timeline 1 from LSN 1, written now.
+fn load_history(db: &DB) -> Result<TimelineHistory> {
+    let meta = cf(db, CF_META)?;
+    if let Some(bytes) = db.get_cf(meta, META_HISTORY)? {
+        return TimelineHistory::decode(&bytes);
+    }
+    let mut history = TimelineHistory::initial();
+    if let Some(bytes) = db.get_cf(meta, META_TIMELINE)? {
+        let timeline = read_u64(&bytes, "timeline")?;
+        if let Some(first) = history.entries.first_mut() {
+            first.timeline = timeline;
+        }
+    }
+    db.put_cf(meta, META_HISTORY, history.encode())?;
+    db.put_cf(meta, META_TIMELINE, history.current().to_be_bytes())?;
+    Ok(history)
+}
+
+pub(crate) fn read_u64(bytes: &[u8], what: &str) -> Result<u64> {
     let arr: [u8; 8] = bytes
         .try_into()
         .map_err(|_| NodeError::Corrupt(format!("meta {what} has {} bytes", bytes.len())))?;

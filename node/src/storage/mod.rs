@@ -17,6 +17,8 @@
 //! - `txn`: the transaction (write buffer, savepoints, isolation).
 //! - `locks`: exclusive key locks, waits, deadlock detection, cancel.
 //! - `commit`: the group committer thread that assigns LSNs.
+//! - `replica`: applying received records, rewinding to a fork point,
+//!   timeline history changes, checkpoints.
 //!
 //! The invariant everything rests on: a key's data and the WAL record that
 //! wrote it are in the same atomic RocksDB batch, and locks are released
@@ -25,7 +27,9 @@
 mod commit;
 mod engine;
 mod locks;
+mod replica;
 mod snapshot;
 mod txn;
 
-pub use engine::{CommitStats, RocksStorage, StorageOptions};
+pub use engine::{Access, CommitGate, CommitStats, RocksStorage, StorageOptions};
+pub(crate) use replica::now_micros;

@@ -29,7 +29,9 @@ use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-use rustydb_sql::storage::{Isolation, KeyValue, Lsn, SavepointId, Transaction, TxnOptions};
+use rustydb_sql::storage::{
+    Isolation, KeyValue, Lsn, SavepointId, SyncCommit, Transaction, TxnOptions,
+};
 use rustydb_sql::{Error, Result, SqlState};
 
 use super::commit::{CommitMsg, CommitRequest};
@@ -65,6 +67,8 @@ pub(crate) struct RocksTransaction {
     next_savepoint: u64,
     /// Keys we hold locks on → latest committed value when locked.
     locked: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// How long commit waits for replicas (`synchronous_commit`).
+    sync_commit: SyncCommit,
 }
 
 impl RocksTransaction {
@@ -83,6 +87,7 @@ impl RocksTransaction {
             savepoints: Vec::new(),
             next_savepoint: 1,
             locked: HashMap::default(),
+            sync_commit: SyncCommit::default(),
         }
     }
 
@@ -160,6 +165,15 @@ impl RocksTransaction {
         Ok(())
     }
 
+    /// Runs the replication mode's wait (if any) for a durable commit.
+    fn wait_for_replicas(&self, lsn: Lsn) -> Result<()> {
+        let gate = self.shared.gate.read().clone();
+        match gate {
+            Some(gate) => gate.wait(lsn, self.sync_commit),
+            None => Ok(()),
+        }
+    }
+
     fn release_locks(&mut self) {
         if !self.locked.is_empty() {
             self.shared.locks.release(self.id, self.locked.keys());
@@ -191,7 +205,7 @@ impl RocksTransaction {
             .map_err(|_| NodeError::ShutDown)?;
         match answer.recv() {
             Ok(Ok(lsn)) => Ok(lsn),
-            Ok(Err(msg)) => Err(Error::Storage(msg)),
+            Ok(Err(err)) => Err(err),
             Err(_) => Err(NodeError::ShutDown.into()),
         }
     }
@@ -279,11 +293,21 @@ impl Transaction for RocksTransaction {
         !self.writes.is_empty()
     }
 
+    fn set_synchronous_commit(&mut self, level: SyncCommit) {
+        self.sync_commit = level;
+    }
+
     fn commit(mut self: Box<Self>) -> Result<Option<Lsn>> {
         let result = if self.writes.is_empty() {
             Ok(None)
         } else {
             self.commit_writes().map(Some)
+        };
+        // Locks stay held while replicas confirm, as in PostgreSQL: a waiter
+        // must not build on a commit that is not yet acknowledged.
+        let result = match result {
+            Ok(Some(lsn)) => self.wait_for_replicas(lsn).map(|()| Some(lsn)),
+            other => other,
         };
         self.release_locks();
         result

@@ -15,8 +15,10 @@
 //!   may see it as soon as its commit is acknowledged.
 
 mod record;
+mod timeline;
 
 pub use record::{Mutation, WalRecord};
+pub use timeline::{TimelineEntry, TimelineHistory};
 
 use rustydb_sql::storage::Lsn;
 

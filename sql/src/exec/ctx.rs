@@ -30,6 +30,9 @@ pub struct SessionFacts {
     pub currvals: Arc<Mutex<HashMap<String, i64>>>,
     /// Settings changed by set_config(), applied when the statement ends.
     pub pending_settings: Arc<Mutex<Vec<(String, String)>>>,
+    /// The transaction is read-only (or the node is a replica): nextval()
+    /// and setval() are refused.
+    pub read_only: bool,
 }
 
 /// A stack frame of outer rows for correlated subqueries.
@@ -234,7 +237,14 @@ impl ExecCtx {
             SessionFn::CurrentSetting => {
                 let name = text_arg(0)?.to_lowercase();
                 let missing_ok = matches!(args.get(1), Some(Value::Bool(true)));
-                match crate::engine::setting_value(&self.facts.settings, &name) {
+                let on_off = |b: bool| Some(if b { "on" } else { "off" }.to_string());
+                let value = match name.as_str() {
+                    "transaction_read_only" => on_off(self.facts.read_only),
+                    "in_hot_standby" => on_off(self.engine.storage.in_recovery()),
+                    _ => crate::engine::setting_value(&self.facts.settings, &name)
+                        .or_else(|| self.engine.server_setting(&name)),
+                };
+                match value {
                     Some(v) => Value::Text(v),
                     None if missing_ok => Value::Null,
                     None => {
@@ -248,6 +258,9 @@ impl ExecCtx {
             SessionFn::NextVal => {
                 let name = text_arg(0)?;
                 let def = self.with_catalog(|c| c.sequence(&name))?;
+                if self.facts.read_only {
+                    return Err(crate::readonly::read_only_error("nextval()"));
+                }
                 let v = self.engine.sequences.next(&self.engine, &def)?;
                 self.facts.currvals.lock().insert(name, v);
                 Value::Int8(v)
@@ -270,6 +283,9 @@ impl ExecCtx {
             SessionFn::SetVal => {
                 let name = text_arg(0)?;
                 let def = self.with_catalog(|c| c.sequence(&name))?;
+                if self.facts.read_only {
+                    return Err(crate::readonly::read_only_error("setval()"));
+                }
                 let value =
                     match cast::cast(args.get(1).cloned().unwrap_or(Value::Null), &DataType::Int8)?
                     {
