@@ -38,6 +38,33 @@ pub struct NodeArgs {
     /// Admin HTTP API address, e.g. 127.0.0.1:8433 (overrides `admin_listen`).
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// This node's name (replicas report it; `--sync-standbys` lists these).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// WAL stream listener (default: the listen IP, a free port).
+    #[arg(long)]
+    pub replication_listen: Option<SocketAddr>,
+    /// Start as a replica of the node at this pgwire address (HOST:PORT).
+    #[arg(long, value_name = "PRIMARY_ADDR")]
+    pub follow: Option<String>,
+    /// When commits return: async, sync or semi-sync.
+    #[arg(long)]
+    pub commit_mode: Option<String>,
+    /// Replicas that must confirm a commit in sync mode.
+    #[arg(long)]
+    pub num_sync: Option<usize>,
+    /// Eligible synchronous standbys by name, in priority order (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub sync_standbys: Option<Vec<String>>,
+    /// How sync standbys are counted: any (quorum) or first (priority).
+    #[arg(long)]
+    pub sync_quorum: Option<String>,
+    /// Sync mode: fail a commit not confirmed within this many ms.
+    #[arg(long)]
+    pub sync_timeout_ms: Option<u64>,
+    /// Semi-sync: degrade to async after this many ms without a confirmation.
+    #[arg(long)]
+    pub semi_sync_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
         Some(path) => NodeConfig::load(path).map_err(|e| e.to_string())?,
         None => NodeConfig::default(),
     };
+    apply_replication_flags(&mut config, &args)?;
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
     }
@@ -27,6 +28,43 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
     let node = Node::start(config).await.map_err(explain)?;
     wait_for_signal().await;
     node.shutdown().await;
+    Ok(())
+}
+
+/// Replication flags override the `[replication]` section.
+fn apply_replication_flags(config: &mut NodeConfig, args: &NodeArgs) -> Result<(), String> {
+    let r = &mut config.replication;
+    if let Some(name) = &args.node_name {
+        config.node_name = Some(name.clone());
+    }
+    if let Some(addr) = args.replication_listen {
+        r.listen = Some(addr);
+    }
+    if let Some(follow) = &args.follow {
+        r.follow = Some(follow.clone());
+    }
+    if let Some(mode) = &args.commit_mode {
+        r.commit_mode = mode.parse()?;
+    }
+    if let Some(n) = args.num_sync {
+        r.num_sync = n;
+    }
+    if let Some(list) = &args.sync_standbys {
+        r.sync_standbys = list.iter().filter(|s| !s.is_empty()).cloned().collect();
+    }
+    if let Some(q) = &args.sync_quorum {
+        r.sync_quorum = match q.as_str() {
+            "any" => rustydb_node::replication::config::SyncQuorum::Any,
+            "first" => rustydb_node::replication::config::SyncQuorum::First,
+            other => return Err(format!("--sync-quorum must be any or first, not {other}")),
+        };
+    }
+    if let Some(ms) = args.sync_timeout_ms {
+        r.sync_timeout_ms = ms;
+    }
+    if let Some(ms) = args.semi_sync_timeout_ms {
+        r.semi_sync_timeout_ms = ms;
+    }
     Ok(())
 }
 

@@ -1,16 +1,24 @@
-//! The node's admin HTTP API (read-only, JSON).
+//! The node's admin HTTP API (JSON), what operators and the manager use.
 //!
-//! `GET /status` answers what operators and the future manager poll:
+//! | route | does |
+//! |---|---|
+//! | `GET /status` | role, timeline, LSN, commit mode, stream state, connections |
+//! | `POST /promote` | replica → primary on a new timeline (409 if primary) |
+//! | `POST /follow` `{"primary":"host:port"}` | become a replica of that node |
+//! | `GET /replication` | replicas with positions and lag, mode, events |
+//! | `POST /replication/mode` `{"commit_mode":"sync",...}` | change the commit mode live |
+//! | `GET /timeline` | the timeline history |
+//! | `GET /metrics` | Prometheus text |
 //!
 //! ```json
-//! {"status":"ok","version":"0.1.0","lsn":"0/2A","lsn_number":42,
-//!  "connections":3,"max_connections":100,"uptime_seconds":17}
+//! {"status":"ok","role":"primary","timeline":1,"lsn":"0/2A","lsn_number":42,
+//!  "commit_mode":"async","degraded":false,"connections":3,...}
 //! ```
 //!
 //! `lsn` is the WAL position of the last durable commit (PostgreSQL's
-//! `pg_lsn` notation; `lsn_number` is the same as an integer). It is off
-//! unless `admin_listen` is configured. HTTP is hyper's; this module only
-//! routes and renders. Requests never touch a session or take locks.
+//! `pg_lsn` notation; `lsn_number` is the same as an integer). The API is
+//! off unless `admin_listen` is configured. HTTP is hyper's; this module only
+//! routes and renders. Request bodies are capped at 64 KiB.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -26,12 +34,17 @@ use rustydb_sql::Engine;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::replication::{CommitModeConfig, Replication};
 use crate::server::ServerStats;
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 64 << 10;
 
 /// What `/status` reports from.
 #[derive(Clone)]
 pub struct AdminState {
     pub engine: Arc<Engine>,
+    pub replication: Arc<Replication>,
     pub stats: ServerStats,
     pub started: Instant,
 }
@@ -56,7 +69,7 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut stop: watch::Re
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req)) }
+                async move { Ok::<_, Infallible>(route(&state, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
@@ -67,24 +80,122 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut stop: watch::Re
     }
 }
 
-fn route(state: &AdminState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/status") => json(StatusCode::OK, status(state)),
-        (_, "/status") => json(
-            StatusCode::METHOD_NOT_ALLOWED,
-            serde_json::json!({"error": "method not allowed"}),
-        ),
-        _ => json(
-            StatusCode::NOT_FOUND,
-            serde_json::json!({"error": "not found"}),
-        ),
+async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let repl = &state.replication;
+    match (method, path.as_str()) {
+        (Method::GET, "/status") => json(StatusCode::OK, status(state)),
+        (Method::GET, "/replication") => json(StatusCode::OK, repl.replication_json()),
+        (Method::GET, "/timeline") => json(StatusCode::OK, repl.timeline_json()),
+        (Method::GET, "/metrics") => text(repl.metrics_text()),
+        (Method::POST, "/promote") => match repl.promote().await {
+            Ok(entry) => json(
+                StatusCode::OK,
+                serde_json::json!({"timeline": entry.timeline, "start_lsn": entry.start_lsn}),
+            ),
+            Err(e) => error(StatusCode::CONFLICT, &e),
+        },
+        (Method::POST, "/follow") => {
+            let body = match read_json(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            let Some(primary) = body.get("primary").and_then(|v| v.as_str()) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "body must be {\"primary\": \"host:port\"}",
+                );
+            };
+            match repl.follow(primary).await {
+                Ok(()) => json(StatusCode::OK, serde_json::json!({"following": primary})),
+                Err(e) => error(StatusCode::BAD_REQUEST, &e),
+            }
+        }
+        (Method::POST, "/replication/mode") => {
+            let body = match read_json(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            match merge_mode(repl.replicas.mode(), body) {
+                Ok(mode) => {
+                    repl.replicas.set_mode(mode.clone());
+                    tracing::info!(
+                        mode = mode.commit_mode.as_str(),
+                        num_sync = mode.num_sync,
+                        "commit mode changed"
+                    );
+                    json(
+                        StatusCode::OK,
+                        serde_json::to_value(&mode).unwrap_or_default(),
+                    )
+                }
+                Err(e) => error(StatusCode::BAD_REQUEST, &e),
+            }
+        }
+        (
+            _,
+            "/status" | "/replication" | "/timeline" | "/metrics" | "/promote" | "/follow"
+            | "/replication/mode",
+        ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        _ => error(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// Applies the keys present in `body` to the current mode and validates.
+fn merge_mode(
+    current: CommitModeConfig,
+    body: serde_json::Value,
+) -> Result<CommitModeConfig, String> {
+    let mut merged = serde_json::to_value(&current).map_err(|e| e.to_string())?;
+    let (Some(target), Some(changes)) = (merged.as_object_mut(), body.as_object()) else {
+        return Err("body must be a JSON object".into());
+    };
+    for (k, v) in changes {
+        target.insert(k.clone(), v.clone());
+    }
+    let mode: CommitModeConfig =
+        serde_json::from_value(merged).map_err(|e| format!("invalid mode: {e}"))?;
+    mode.validate()?;
+    Ok(mode)
+}
+
+/// Reads a bounded JSON body (an empty body reads as `{}`).
+async fn read_json(req: Request<Incoming>) -> Result<serde_json::Value, Response<Full<Bytes>>> {
+    let collected = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("cannot read body: {e}"),
+            )
+        })?;
+    let bytes = collected.to_bytes();
+    if bytes.is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")))
+}
+
+fn error(code: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    json(code, serde_json::json!({"error": message}))
+}
+
+fn text(body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }
 
 /// The `/status` document.
 pub fn status(state: &AdminState) -> serde_json::Value {
     let lsn = state.engine.current_lsn();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "lsn": lsn.to_string(),
@@ -92,7 +203,13 @@ pub fn status(state: &AdminState) -> serde_json::Value {
         "connections": state.stats.active_connections(),
         "max_connections": state.stats.max_connections(),
         "uptime_seconds": state.started.elapsed().as_secs(),
-    })
+    });
+    if let (Some(doc), serde_json::Value::Object(repl)) =
+        (doc.as_object_mut(), state.replication.status_json())
+    {
+        doc.extend(repl);
+    }
+    doc
 }
 
 fn json(code: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {

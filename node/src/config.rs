@@ -12,7 +12,8 @@
 //! max_message_bytes = 67108864   # 64 MiB; larger frontend messages get 08P01
 //! sync_commit = true             # fsync the WAL before acknowledging COMMIT
 //! log_level = "info"
-//! # admin_listen = "127.0.0.1:8433"  # admin HTTP API (GET /status); off by default
+//! # admin_listen = "127.0.0.1:8433"  # admin HTTP API (status, promote, follow); off by default
+//! # node_name = "n1"             # default node-<listen port>
 //! # tls_cert = "server.crt"      # PEM; both set => SSLRequest is accepted
 //! # tls_key = "server.key"
 //!
@@ -20,6 +21,10 @@
 //! name = "app"
 //! password = "secret"
 //! method = "scram-sha-256"       # or "password" (cleartext) or "trust"
+//!
+//! [replication]                  # see docs/replication.md for every key
+//! # follow = "10.0.0.1:5433"     # start as a replica of that node
+//! commit_mode = "async"          # or "sync", "semi-sync"
 //! ```
 //!
 //! Command-line flags override the file (see the `rustydb` binary); the
@@ -31,6 +36,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::replication::ReplicationConfig;
 
 /// How a user proves who they are (PostgreSQL's `pg_hba.conf` methods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -86,6 +93,12 @@ pub struct NodeConfig {
     pub log_level: String,
     /// Where the admin HTTP API (`GET /status`) listens; off when unset.
     pub admin_listen: Option<SocketAddr>,
+    /// This node's name among its peers (replicas report it as their
+    /// `application_name`; `sync_standbys` lists these). Defaults to
+    /// `node-<listen port>`.
+    pub node_name: Option<String>,
+    /// WAL shipping, commit modes and retention (see docs/replication.md).
+    pub replication: ReplicationConfig,
 }
 
 impl Default for NodeConfig {
@@ -102,6 +115,8 @@ impl Default for NodeConfig {
             sync_commit: true,
             log_level: "info".to_string(),
             admin_listen: None,
+            node_name: None,
+            replication: ReplicationConfig::default(),
         }
     }
 }
@@ -164,6 +179,7 @@ impl NodeConfig {
                 "tls_cert and tls_key must be set together".into(),
             ));
         }
+        self.replication.validate().map_err(ConfigError::Invalid)?;
         let mut seen = std::collections::HashSet::new();
         for user in &self.users {
             if user.name.is_empty() {
@@ -186,6 +202,20 @@ impl NodeConfig {
             }
         }
         Ok(())
+    }
+
+    /// The node's name (configured, or derived from the listen port).
+    pub fn name(&self) -> String {
+        self.node_name
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", self.listen.port()))
+    }
+
+    /// Where the WAL sender listens (default: the pgwire IP, any port).
+    pub fn replication_listen(&self) -> SocketAddr {
+        self.replication
+            .listen
+            .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), 0))
     }
 
     /// Whether TLS is configured.

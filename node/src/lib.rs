@@ -5,13 +5,17 @@
 //!   write-ahead log and group commit.
 //! - `config`: the node's TOML configuration (`NodeConfig`).
 //! - `server`: the pgwire server (startup, auth, TLS, simple/extended query, COPY, cancel).
-//! - `admin`: the admin HTTP API (`GET /status`: LSN, connections).
+//! - `replication`: WAL shipping to replicas, commit modes, promotion,
+//!   follow/rewind/re-clone; `datadir`: which RocksDB directory is live.
+//! - `admin`: the admin HTTP API (status, promote, follow, replication, metrics).
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
 pub mod admin;
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod node;
+pub mod replication;
 pub mod server;
 pub mod storage;
 pub mod wal;

@@ -1,9 +1,11 @@
 //! A running node: storage, SQL engine and pgwire server, started and
 //! stopped as one unit.
 //!
-//! `Node::start` opens the storage in `data_dir`, builds the engine over it
-//! (which creates the `postgres` database on first start) and binds the
-//! server. `Node::shutdown` stops the server, waits for every connection to
+//! `Node::start` opens the storage in `data_dir` (the live database named
+//! by `datadir`), sets up replication and the node's role (primary, or
+//! replica of `replication.follow`), builds the engine over it (which
+//! creates the `postgres` database on a primary's first start), binds the
+//! WAL sender and the server. `Node::shutdown` stops the server, waits for every connection to
 //! close its session, then drops the engine and with it the last reference
 //! to the storage, which flushes and closes RocksDB. Dropping a `Node`
 //! without `shutdown` also stops the server, but does not wait.
@@ -15,6 +17,7 @@ use rustydb_sql::{Engine, Storage};
 use tokio::task::JoinHandle;
 
 use crate::config::NodeConfig;
+use crate::replication::Replication;
 use crate::server::{Server, ServerError, ShutdownHandle};
 
 /// A started node.
@@ -22,6 +25,7 @@ pub struct Node {
     addr: SocketAddr,
     admin: Option<SocketAddr>,
     engine: Option<Arc<Engine>>,
+    replication: Arc<Replication>,
     stop: ShutdownHandle,
     server: Option<JoinHandle<()>>,
 }
@@ -33,13 +37,31 @@ impl Node {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             ServerError::Storage(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        let storage = open_storage(&config)?;
+        let replication = open_replication(&config).await?;
         let engine = {
-            let storage = storage.clone();
+            let storage: Arc<dyn Storage> = replication.storage.clone();
             tokio::task::spawn_blocking(move || Engine::new(storage))
                 .await
                 .map_err(|e| ServerError::Storage(format!("engine start panicked: {e}")))??
         };
+        replication.attach_engine(engine.clone());
+        let repl_addr = config.replication_listen();
+        let listener = crate::replication::sender::bind(&replication, repl_addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: repl_addr,
+                source,
+            })?;
+        if let Some(endpoint) = replication.endpoint() {
+            engine.set_server_setting("rustydb.replication_endpoint", &endpoint.to_string());
+        }
+        engine.set_server_setting("rustydb.node_name", &replication.node_name);
+        tokio::spawn(crate::replication::sender::serve(
+            replication.clone(),
+            listener,
+        ));
+        tokio::spawn(crate::replication::retention::run(replication.clone()));
+        replication.start_role().map_err(ServerError::Storage)?;
         let server = Server::bind(&config, engine.clone()).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind {
             addr: config.listen,
@@ -58,6 +80,7 @@ impl Node {
                 let bound = listener.local_addr().ok();
                 let state = crate::admin::AdminState {
                     engine: engine.clone(),
+                    replication: replication.clone(),
                     stats: server.stats(),
                     started: std::time::Instant::now(),
                 };
@@ -72,6 +95,7 @@ impl Node {
             addr,
             admin,
             engine: Some(engine),
+            replication,
             stop,
             server: Some(server),
         })
@@ -92,9 +116,15 @@ impl Node {
         self.engine.as_ref()
     }
 
+    /// The node's replication state (role, replicas, promote/follow).
+    pub fn replication(&self) -> &Arc<Replication> {
+        &self.replication
+    }
+
     /// Stops serving, closes all sessions, then releases the storage.
     pub async fn shutdown(mut self) {
         self.stop.shutdown();
+        self.replication.shutdown().await;
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
@@ -109,16 +139,39 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.stop.shutdown();
+        self.replication.stop.send_replace(true);
     }
 }
 
-/// Opens the node's storage.
-fn open_storage(config: &NodeConfig) -> Result<Arc<dyn Storage>, ServerError> {
+/// Opens the node's storage and wraps it for replication.
+async fn open_replication(config: &NodeConfig) -> Result<Arc<Replication>, ServerError> {
     let options = crate::storage::StorageOptions {
         sync: config.sync_commit,
         ..Default::default()
     };
-    let storage = crate::storage::RocksStorage::open(&config.data_dir, options)
-        .map_err(|e| ServerError::Storage(e.to_string()))?;
-    Ok(storage)
+    let data_dir = config.data_dir.clone();
+    let opened = {
+        let options = options.clone();
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, String> {
+            let db_dir = crate::datadir::live_db_dir(&data_dir)
+                .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
+            crate::storage::RocksStorage::open(&db_dir, options).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ServerError::Storage(format!("storage open panicked: {e}")))?
+    };
+    let storage = opened.map_err(ServerError::Storage)?;
+    if config.replication.follow.is_some() {
+        // Read-only before anything (the engine's bootstrap included) runs.
+        storage.set_access(crate::storage::Access::ReadOnly);
+    }
+    Replication::new(
+        storage,
+        config.replication.clone(),
+        config.name(),
+        data_dir,
+        options,
+    )
+    .map_err(ServerError::Storage)
 }

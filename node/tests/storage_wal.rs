@@ -125,20 +125,26 @@ fn trimmed_wal_keeps_later_records_and_the_lsn_sequence() -> TestResult {
         }
         storage.trim_wal(Lsn(4))?;
         let lsns: Vec<Lsn> = storage
-            .read_wal(Lsn(1), 10)?
+            .read_wal(Lsn(4), 10)?
             .iter()
             .map(|r| r.lsn)
             .collect();
         assert_eq!(lsns, vec![Lsn(4), Lsn(5)]);
+        // Asking for trimmed records is an error, never a silent skip.
+        assert!(matches!(
+            storage.read_wal(Lsn(1), 10),
+            Err(rustydb_node::NodeError::WalGone { wanted: 1, oldest: 4 })
+        ));
         // Trimming past the end keeps nothing but cannot move the LSN back.
         storage.trim_wal(Lsn(100))?;
-        assert!(storage.read_wal(Lsn(1), 10)?.is_empty());
+        assert!(storage.read_wal(Lsn(6), 10)?.is_empty());
+        assert!(storage.read_wal(Lsn(5), 10).is_err());
     }
     let storage = RocksStorage::open(dir.path(), options())?;
     assert_eq!(storage.current_lsn(), Lsn(5));
     let mut txn = storage.begin(TxnOptions::default())?;
     txn.put(b"next", b"v")?;
     assert_eq!(txn.commit()?, Some(Lsn(6)));
-    assert_eq!(storage.read_wal(Lsn(1), 10)?.len(), 1);
+    assert_eq!(storage.read_wal(Lsn(6), 10)?.len(), 1);
     Ok(())
 }

@@ -110,7 +110,10 @@ impl Engine {
 
     /// A server setting's current value.
     pub fn server_setting(&self, name: &str) -> Option<String> {
-        self.server_settings.read().get(&name.to_lowercase()).cloned()
+        self.server_settings
+            .read()
+            .get(&name.to_lowercase())
+            .cloned()
     }
 
     /// Whether `name` is a server setting (sessions may not change it).

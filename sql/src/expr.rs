@@ -42,11 +42,12 @@ pub enum SessionFn {
     CurrentSetting,
     SetConfig,
     BackendPid,
-    CurrentLsn,
     TxidCurrent,
     PgTypeof(DataType),
     /// A system-catalog helper (pg_get_indexdef, format_type, ...).
     Catalog(String),
+    /// A replication function (pg_is_in_recovery, pg_last_wal_replay_lsn, ...).
+    Wal(crate::exec::replication_fn::WalFn),
 }
 
 /// A bound expression.

@@ -16,6 +16,8 @@
 //! - `catalog`: databases, tables, indexes, sequences and views, stored as keys.
 //! - `plan`: binding and planning; `exec`: execution.
 //! - `statement`, `ddl`, `alter`, `copy`, `settings`: statement kinds.
+//! - `readonly`: read-only transactions and hot standby (writes refused
+//!   with `25006` when the transaction is read-only or the node a replica).
 //! - `storage`: the seam to the key-value store (RocksDB in the node,
 //!   `memory` in tests).
 //! - `engine` / `session`: per-node shared state and per-connection state;

@@ -5,6 +5,11 @@
 //! at or before it. Locks are exclusive per key and block on a condition
 //! variable; there is no deadlock detection and nothing is durable. The
 //! node's RocksDB storage keeps the same contract for real.
+//!
+//! For tests of replica behaviour the store can pretend to be a replica
+//! (`set_in_recovery`: every transaction then begins read-only, as on the
+//! node) and report a recovery position, replication stats and a timeline;
+//! it also remembers the `synchronous_commit` level of the last commit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,7 +17,10 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
-use crate::storage::{Isolation, KeyValue, Lsn, SavepointId, Storage, Transaction, TxnOptions};
+use crate::storage::{
+    Isolation, KeyValue, Lsn, RecoveryStatus, ReplicationStat, SavepointId, Storage, SyncCommit,
+    Transaction, TxnOptions,
+};
 use crate::SqlState;
 
 type Versions = Vec<(u64, Option<Vec<u8>>)>;
@@ -23,6 +31,17 @@ struct Shared {
     version: u64,
     locks: HashMap<Vec<u8>, u64>,
     next_txn: u64,
+    /// What the replication hooks report (tests set these).
+    replication: ReplicationFacts,
+}
+
+#[derive(Default)]
+struct ReplicationFacts {
+    in_recovery: bool,
+    recovery: Option<RecoveryStatus>,
+    stats: Vec<ReplicationStat>,
+    timeline: Option<u64>,
+    last_sync_commit: Option<SyncCommit>,
 }
 
 /// The in-memory storage.
@@ -36,11 +55,38 @@ impl MemoryStorage {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
+
+    /// Makes the store act as a replica (true) or a primary (false).
+    pub fn set_in_recovery(&self, in_recovery: bool) {
+        self.shared.0.lock().replication.in_recovery = in_recovery;
+    }
+
+    /// Sets what `recovery_status()` reports while in recovery.
+    pub fn set_recovery_status(&self, status: Option<RecoveryStatus>) {
+        self.shared.0.lock().replication.recovery = status;
+    }
+
+    /// Sets what `replication_stats()` reports.
+    pub fn set_replication_stats(&self, stats: Vec<ReplicationStat>) {
+        self.shared.0.lock().replication.stats = stats;
+    }
+
+    /// Sets what `timeline()` reports.
+    pub fn set_timeline(&self, timeline: u64) {
+        self.shared.0.lock().replication.timeline = Some(timeline);
+    }
+
+    /// The `synchronous_commit` level the last commit was given.
+    pub fn last_synchronous_commit(&self) -> Option<SyncCommit> {
+        self.shared.0.lock().replication.last_sync_commit
+    }
 }
 
 impl Storage for MemoryStorage {
-    fn begin(&self, options: TxnOptions) -> Result<Box<dyn Transaction>> {
+    fn begin(&self, mut options: TxnOptions) -> Result<Box<dyn Transaction>> {
         let mut s = self.shared.0.lock();
+        // A replica's storage takes no writes, whatever the caller asked.
+        options.read_only |= s.replication.in_recovery;
         s.next_txn += 1;
         Ok(Box::new(MemoryTxn {
             shared: self.shared.clone(),
@@ -50,11 +96,32 @@ impl Storage for MemoryStorage {
             writes: BTreeMap::new(),
             savepoints: Vec::new(),
             locked: Vec::new(),
+            sync_commit: SyncCommit::default(),
         }))
     }
 
     fn current_lsn(&self) -> Lsn {
         Lsn(self.shared.0.lock().version)
+    }
+
+    fn in_recovery(&self) -> bool {
+        self.shared.0.lock().replication.in_recovery
+    }
+
+    fn recovery_status(&self) -> Option<RecoveryStatus> {
+        let s = self.shared.0.lock();
+        s.replication
+            .in_recovery
+            .then_some(s.replication.recovery)
+            .flatten()
+    }
+
+    fn replication_stats(&self) -> Vec<ReplicationStat> {
+        self.shared.0.lock().replication.stats.clone()
+    }
+
+    fn timeline(&self) -> u64 {
+        self.shared.0.lock().replication.timeline.unwrap_or(1)
     }
 }
 
@@ -66,6 +133,7 @@ struct MemoryTxn {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     savepoints: Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
     locked: Vec<Vec<u8>>,
+    sync_commit: SyncCommit,
 }
 
 fn visible(versions: &Versions, at: u64) -> Option<(u64, Option<Vec<u8>>)> {
@@ -216,7 +284,12 @@ impl Transaction for MemoryTxn {
         !self.writes.is_empty()
     }
 
+    fn set_synchronous_commit(&mut self, level: SyncCommit) {
+        self.sync_commit = level;
+    }
+
     fn commit(mut self: Box<Self>) -> Result<Option<Lsn>> {
+        self.shared.0.lock().replication.last_sync_commit = Some(self.sync_commit);
         let lsn = if self.writes.is_empty() {
             None
         } else {

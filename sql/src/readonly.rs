@@ -102,7 +102,10 @@ pub(crate) fn read_write_in_recovery() -> Error {
 }
 
 /// PostgreSQL refuses SERIALIZABLE on a hot standby.
-pub(crate) fn check_isolation(level: &ast::TransactionIsolationLevel, recovery: bool) -> Result<()> {
+pub(crate) fn check_isolation(
+    level: &ast::TransactionIsolationLevel,
+    recovery: bool,
+) -> Result<()> {
     if recovery && matches!(level, ast::TransactionIsolationLevel::Serializable) {
         return Err(Error::new(
             SqlState::FEATURE_NOT_SUPPORTED,
@@ -299,8 +302,8 @@ fn query_write(q: &ast::Query) -> Option<String> {
     if let Some(tag) = body {
         return Some(tag.to_string());
     }
-    if let Some(lock) = q.locks.first() {
-        return Some(match lock.lock_type {
+    if let Some(lock) = first_lock(q) {
+        return Some(match lock {
             ast::LockType::Update => "SELECT FOR UPDATE".into(),
             ast::LockType::Share => "SELECT FOR SHARE".into(),
         });
@@ -313,13 +316,64 @@ fn query_write(q: &ast::Query) -> Option<String> {
     modifying_cte.then(|| "SELECT".to_string())
 }
 
+/// The first row-locking clause anywhere in a query (subqueries and CTEs
+/// included: PostgreSQL refuses those in a read-only transaction too).
+fn first_lock(q: &ast::Query) -> Option<ast::LockType> {
+    use std::ops::ControlFlow;
+    struct Finder(Option<ast::LockType>);
+    impl ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &ast::Query) -> ControlFlow<()> {
+            match q.locks.first() {
+                Some(lock) => {
+                    self.0 = Some(lock.lock_type);
+                    ControlFlow::Break(())
+                }
+                None => ControlFlow::Continue(()),
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    let _ = ast::Visit::visit(q, &mut finder);
+    finder.0
+}
+
 /// The first keywords of a statement's text (up to the first name).
 fn leading_keywords(text: &str) -> String {
     const WORDS: &[&str] = &[
-        "CREATE", "ALTER", "DROP", "OR", "REPLACE", "TABLE", "INDEX", "VIEW", "SEQUENCE", "TYPE",
-        "DOMAIN", "SCHEMA", "FUNCTION", "PROCEDURE", "TRIGGER", "ROLE", "USER", "DATABASE",
-        "EXTENSION", "POLICY", "RENAME", "TEMP", "TEMPORARY", "UNIQUE", "MATERIALIZED",
-        "REFRESH", "CALL", "DO", "NOTIFY", "LISTEN", "UNLISTEN", "CLUSTER", "REINDEX",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "OR",
+        "REPLACE",
+        "TABLE",
+        "INDEX",
+        "VIEW",
+        "SEQUENCE",
+        "TYPE",
+        "DOMAIN",
+        "SCHEMA",
+        "FUNCTION",
+        "PROCEDURE",
+        "TRIGGER",
+        "ROLE",
+        "USER",
+        "DATABASE",
+        "EXTENSION",
+        "POLICY",
+        "RENAME",
+        "TEMP",
+        "TEMPORARY",
+        "UNIQUE",
+        "MATERIALIZED",
+        "REFRESH",
+        "CALL",
+        "DO",
+        "NOTIFY",
+        "LISTEN",
+        "UNLISTEN",
+        "CLUSTER",
+        "REINDEX",
     ];
     let words: Vec<&str> = text
         .split_whitespace()
@@ -348,10 +402,25 @@ mod tests {
 
     #[test]
     fn names_commands_like_postgres() {
-        assert_eq!(tag("INSERT INTO t VALUES (1)"), Some(Write::Dml("INSERT".into())));
+        assert_eq!(
+            tag("INSERT INTO t VALUES (1)"),
+            Some(Write::Dml("INSERT".into()))
+        );
         assert_eq!(tag("SELECT 1"), None);
         assert_eq!(
             tag("SELECT * FROM t FOR UPDATE"),
+            Some(Write::Dml("SELECT FOR UPDATE".into()))
+        );
+        assert_eq!(
+            tag("SELECT * FROM (SELECT * FROM t FOR UPDATE) s"),
+            Some(Write::Dml("SELECT FOR UPDATE".into()))
+        );
+        assert_eq!(
+            tag("WITH x AS (SELECT * FROM t FOR SHARE) SELECT * FROM x"),
+            Some(Write::Dml("SELECT FOR SHARE".into()))
+        );
+        assert_eq!(
+            tag("SELECT * FROM t WHERE a IN (SELECT a FROM t FOR UPDATE)"),
             Some(Write::Dml("SELECT FOR UPDATE".into()))
         );
         assert_eq!(
@@ -376,10 +445,7 @@ mod tests {
         );
         assert_eq!(tag("COPY t FROM STDIN"), Some(Write::CopyFrom));
         assert_eq!(tag("COPY t TO STDOUT"), None);
-        assert_eq!(
-            tag("VACUUM"),
-            Some(Write::RecoveryOnly("VACUUM".into()))
-        );
+        assert_eq!(tag("VACUUM"), Some(Write::RecoveryOnly("VACUUM".into())));
         assert_eq!(tag("EXPLAIN INSERT INTO t VALUES (1)"), None);
         assert_eq!(tag("SHOW transaction_read_only"), None);
     }

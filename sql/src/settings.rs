@@ -141,9 +141,12 @@ impl Session {
                 let read_only = bool_value(&name, &value)?;
                 return self.set_transaction_read_only(read_only);
             }
-            "default_transaction_read_only" => {
-                if bool_value(&name, &value)? { "on" } else { "off" }.to_string()
+            "default_transaction_read_only" => if bool_value(&name, &value)? {
+                "on"
+            } else {
+                "off"
             }
+            .to_string(),
             "synchronous_commit" => sync_commit_value(&value)?,
             "timezone" => {
                 if !matches!(

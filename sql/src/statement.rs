@@ -69,6 +69,9 @@ impl SessionView for View<'_> {
         txn.rollback();
         list.into_iter().map(|d| (d.id, d.name)).collect()
     }
+    fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
+        self.session.engine.storage.replication_stats()
+    }
     fn sequence_state(&self, def: &SequenceDef) -> Result<(i64, bool)> {
         self.session
             .engine
@@ -433,7 +436,8 @@ impl Session {
                     .get("default_transaction_isolation")
                     .cloned()
                     .unwrap_or_else(|| "read committed".into());
-                let mut read_only = crate::settings::is_on(&self.settings, "default_transaction_read_only");
+                let mut read_only =
+                    crate::settings::is_on(&self.settings, "default_transaction_read_only");
                 let recovery = self.engine.storage.in_recovery();
                 for m in modes {
                     match m {

@@ -144,8 +144,10 @@ pub async fn receive(repl: &Arc<Replication>, upstream: &str) -> Result<()> {
     let lsn = storage.last_lsn().0;
     repl.install_storage(storage);
     repl.metrics.clones.inc();
-    repl.replicas
-        .event("recloned", format!("re-cloned from {upstream} at LSN {lsn}"));
+    repl.replicas.event(
+        "recloned",
+        format!("re-cloned from {upstream} at LSN {lsn}"),
+    );
     tracing::info!(
         %upstream,
         lsn,
@@ -196,9 +198,16 @@ async fn receive_files(stream: &mut Box<dyn Stream>, dir: &PathBuf) -> Result<u6
             }
             proto::TAG_REFUSED => {
                 let why: proto::Message = proto::parse_json(&payload, "refused")?;
-                return Err(NodeError::Replication(format!("clone refused: {}", why.message)));
+                return Err(NodeError::Replication(format!(
+                    "clone refused: {}",
+                    why.message
+                )));
             }
-            other => return Err(proto::protocol(format!("unexpected clone message tag {other}"))),
+            other => {
+                return Err(proto::protocol(format!(
+                    "unexpected clone message tag {other}"
+                )))
+            }
         }
     }
 }

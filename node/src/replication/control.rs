@@ -35,6 +35,22 @@ impl Replication {
                 self.become_replica(&upstream, was_primary)
             }
             None => {
+                let rocks = self.rocks();
+                if rocks.last_role().map_err(|e| e.to_string())?.as_deref() == Some("replica") {
+                    // A replica restarted as a primary is a promotion: its
+                    // records from now on must not share a timeline with
+                    // whatever its old upstream writes.
+                    let entry = rocks
+                        .start_timeline("started as primary after being a replica")
+                        .map_err(|e| e.to_string())?;
+                    self.replicas.event(
+                        "promoted",
+                        format!(
+                            "timeline {} from LSN {} at start",
+                            entry.timeline, entry.start_lsn
+                        ),
+                    );
+                }
                 self.become_primary().map_err(|e| e.to_string())?;
                 Ok(())
             }
@@ -55,7 +71,11 @@ impl Replication {
     /// the timeline has been checked.
     fn become_replica(self: &Arc<Self>, upstream: &str, fence: bool) -> Result<(), String> {
         let rocks = self.rocks();
-        rocks.set_access(if fence { Access::Fenced } else { Access::ReadOnly });
+        rocks.set_access(if fence {
+            Access::Fenced
+        } else {
+            Access::ReadOnly
+        });
         rocks.set_commit_gate(None);
         rocks.set_last_role("replica").map_err(|e| e.to_string())?;
         self.metrics.in_recovery.set(1);
@@ -67,8 +87,10 @@ impl Replication {
             stop,
             task,
         });
-        self.replicas
-            .event("following", format!("following {upstream} (fenced: {fence})"));
+        self.replicas.event(
+            "following",
+            format!("following {upstream} (fenced: {fence})"),
+        );
         tracing::info!(upstream, fenced = fence, "following");
         Ok(())
     }
@@ -101,14 +123,20 @@ impl Replication {
             .map_err(|e| e.to_string())?;
         self.reset_engine_caches();
         self.become_primary().map_err(|e| e.to_string())?;
-        self.metrics.timeline.set(i64::try_from(entry.timeline).unwrap_or(i64::MAX));
+        self.metrics
+            .timeline
+            .set(i64::try_from(entry.timeline).unwrap_or(i64::MAX));
         self.kick_senders();
         self.storage.receiver.lock().state = "stopped";
         self.replicas.event(
             "promoted",
             format!("timeline {} from LSN {}", entry.timeline, entry.start_lsn),
         );
-        tracing::info!(timeline = entry.timeline, start_lsn = entry.start_lsn, "promoted");
+        tracing::info!(
+            timeline = entry.timeline,
+            start_lsn = entry.start_lsn,
+            "promoted"
+        );
         Ok(entry)
     }
 
@@ -216,8 +244,10 @@ impl Replication {
         use rustydb_sql::Storage;
         let rocks = self.rocks();
         let m = &self.metrics;
-        m.last_lsn.set(i64::try_from(rocks.last_lsn().0).unwrap_or(i64::MAX));
-        m.timeline.set(i64::try_from(rocks.timeline()).unwrap_or(i64::MAX));
+        m.last_lsn
+            .set(i64::try_from(rocks.last_lsn().0).unwrap_or(i64::MAX));
+        m.timeline
+            .set(i64::try_from(rocks.timeline()).unwrap_or(i64::MAX));
         m.replica_lag_records.reset();
         m.replica_lag_bytes.reset();
         m.replica_lag_ms.reset();

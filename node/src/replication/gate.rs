@@ -97,7 +97,10 @@ impl ReplicaSet {
 
     /// Changes the commit mode live; waiting commits re-check at once.
     pub fn set_mode(&self, mode: CommitModeConfig) {
-        self.event("mode_changed", format!("commit mode {}", mode.commit_mode.as_str()));
+        self.event(
+            "mode_changed",
+            format!("commit mode {}", mode.commit_mode.as_str()),
+        );
         self.metrics.set_mode(mode.commit_mode);
         *self.mode.write() = mode;
         let mut inner = self.inner.lock();
@@ -280,8 +283,20 @@ impl ReplicaSet {
     }
 
     /// Whether `num` replicas hold `lsn` as the quorum rule requires.
-    fn satisfied(mode: &CommitModeConfig, inner: &Inner, lsn: u64, apply: bool, num: usize) -> bool {
-        let has = |r: &ReplicaProgress| if apply { r.applied >= lsn } else { r.flushed >= lsn };
+    fn satisfied(
+        mode: &CommitModeConfig,
+        inner: &Inner,
+        lsn: u64,
+        apply: bool,
+        num: usize,
+    ) -> bool {
+        let has = |r: &ReplicaProgress| {
+            if apply {
+                r.applied >= lsn
+            } else {
+                r.flushed >= lsn
+            }
+        };
         let eligible = Self::eligible(mode, inner);
         match mode.sync_quorum {
             SyncQuorum::Any => eligible.iter().filter(|(_, r)| has(r)).count() >= num,
@@ -307,7 +322,11 @@ impl ReplicaSet {
             {
                 drop(inner);
                 self.metrics.sync_timeouts.inc();
-                tracing::warn!(lsn, num_sync = mode.num_sync, "synchronous commit timed out");
+                tracing::warn!(
+                    lsn,
+                    num_sync = mode.num_sync,
+                    "synchronous commit timed out"
+                );
                 return Err(Error::new(
                     SqlState("40003"),
                     format!(

@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use rustydb_sql::storage::{Lsn, RecoveryStatus, ReplicationStat, Storage, Transaction, TxnOptions};
+use rustydb_sql::storage::{
+    Lsn, RecoveryStatus, ReplicationStat, Storage, Transaction, TxnOptions,
+};
 
 use super::gate::ReplicaSet;
 use crate::storage::RocksStorage;
@@ -105,7 +107,11 @@ impl Storage for LiveStorage {
             .map(|r| {
                 let (sync_priority, sync_state) = self.replicas.sync_role(&r.name);
                 let lag_records = last.saturating_sub(r.applied);
-                let lag = if lag_records == 0 { None } else { r.last_lag_ms };
+                let lag = if lag_records == 0 {
+                    None
+                } else {
+                    r.last_lag_ms
+                };
                 ReplicationStat {
                     name: r.name.clone(),
                     client_addr: r.client_addr.clone(),

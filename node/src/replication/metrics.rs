@@ -4,7 +4,9 @@
 //! collide. Per-replica gauges are refreshed from the replica set when the
 //! metrics are scraped.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use super::config::CommitMode;
 
@@ -64,21 +66,73 @@ impl Metrics {
         .expect("static metric name is valid");
         let _ = registry.register(Box::new(lag.clone()));
         Metrics {
-            replicas: gauge(&registry, "rustydb_replication_replicas", "Replicas streaming from this node"),
-            degraded: gauge(&registry, "rustydb_replication_degraded", "1 while semi-sync runs degraded (async)"),
-            degraded_total: counter(&registry, "rustydb_replication_degraded_total", "Times semi-sync degraded to async"),
-            sync_timeouts: counter(&registry, "rustydb_replication_sync_timeouts_total", "Synchronous commits that timed out"),
-            mode: gauge_vec(&registry, "rustydb_replication_commit_mode", "1 for the active commit mode", &["mode"]),
+            replicas: gauge(
+                &registry,
+                "rustydb_replication_replicas",
+                "Replicas streaming from this node",
+            ),
+            degraded: gauge(
+                &registry,
+                "rustydb_replication_degraded",
+                "1 while semi-sync runs degraded (async)",
+            ),
+            degraded_total: counter(
+                &registry,
+                "rustydb_replication_degraded_total",
+                "Times semi-sync degraded to async",
+            ),
+            sync_timeouts: counter(
+                &registry,
+                "rustydb_replication_sync_timeouts_total",
+                "Synchronous commits that timed out",
+            ),
+            mode: gauge_vec(
+                &registry,
+                "rustydb_replication_commit_mode",
+                "1 for the active commit mode",
+                &["mode"],
+            ),
             last_lsn: gauge(&registry, "rustydb_wal_last_lsn", "Last durable LSN"),
             timeline: gauge(&registry, "rustydb_timeline", "Current timeline"),
             in_recovery: gauge(&registry, "rustydb_in_recovery", "1 on a replica"),
-            replica_lag_records: gauge_vec(&registry, "rustydb_replication_replica_lag_records", "Records a replica has not applied", &["replica"]),
-            replica_lag_bytes: gauge_vec(&registry, "rustydb_replication_replica_lag_bytes", "Estimated WAL bytes a replica has not applied", &["replica"]),
-            replica_lag_ms: gauge_vec(&registry, "rustydb_replication_replica_lag_ms", "Age of the oldest record a replica has not applied", &["replica"]),
-            received_records: counter(&registry, "rustydb_replication_received_records_total", "Records applied from the upstream"),
-            wal_trimmed_below: gauge(&registry, "rustydb_wal_oldest_lsn", "Oldest LSN kept in the WAL"),
-            clones: counter(&registry, "rustydb_replication_clones_total", "Re-clones from the upstream"),
-            rewinds: counter(&registry, "rustydb_replication_rewinds_total", "Rewinds to a fork point"),
+            replica_lag_records: gauge_vec(
+                &registry,
+                "rustydb_replication_replica_lag_records",
+                "Records a replica has not applied",
+                &["replica"],
+            ),
+            replica_lag_bytes: gauge_vec(
+                &registry,
+                "rustydb_replication_replica_lag_bytes",
+                "Estimated WAL bytes a replica has not applied",
+                &["replica"],
+            ),
+            replica_lag_ms: gauge_vec(
+                &registry,
+                "rustydb_replication_replica_lag_ms",
+                "Age of the oldest record a replica has not applied",
+                &["replica"],
+            ),
+            received_records: counter(
+                &registry,
+                "rustydb_replication_received_records_total",
+                "Records applied from the upstream",
+            ),
+            wal_trimmed_below: gauge(
+                &registry,
+                "rustydb_wal_oldest_lsn",
+                "Oldest LSN kept in the WAL",
+            ),
+            clones: counter(
+                &registry,
+                "rustydb_replication_clones_total",
+                "Re-clones from the upstream",
+            ),
+            rewinds: counter(
+                &registry,
+                "rustydb_replication_rewinds_total",
+                "Rewinds to a fork point",
+            ),
             lag,
             registry,
         }

@@ -53,7 +53,7 @@ pub use gate::ReplicaSet;
 pub use live::LiveStorage;
 pub use metrics::Metrics;
 
-use crate::storage::RocksStorage;
+use crate::storage::{RocksStorage, StorageOptions};
 
 /// The running follow loop of a replica.
 struct Follower {
@@ -70,6 +70,8 @@ pub struct Replication {
     pub config: ReplicationConfig,
     pub node_name: String,
     pub data_dir: PathBuf,
+    /// How RocksDB is opened (again, for a re-clone).
+    pub storage_options: StorageOptions,
     /// The bound WAL sender address.
     endpoint: OnceLock<SocketAddr>,
     engine: OnceLock<Arc<Engine>>,
@@ -91,6 +93,7 @@ impl Replication {
         config: ReplicationConfig,
         node_name: String,
         data_dir: PathBuf,
+        storage_options: StorageOptions,
     ) -> Result<Arc<Replication>, String> {
         let metrics = Metrics::new();
         let replicas = Arc::new(ReplicaSet::new(config.mode(), metrics.clone()));
@@ -106,6 +109,7 @@ impl Replication {
             config,
             node_name,
             data_dir,
+            storage_options,
             endpoint: OnceLock::new(),
             engine: OnceLock::new(),
             follower: Mutex::new(None),

@@ -248,8 +248,9 @@ pub fn decode_records(payload: &[u8]) -> Result<Vec<WalRecord>> {
     }
     let raw = match codec {
         CODEC_NONE => body.to_vec(),
-        CODEC_LZ4 => lz4_flex::block::decompress(body, raw_len)
-            .map_err(|e| protocol(format!("lz4: {e}")))?,
+        CODEC_LZ4 => {
+            lz4_flex::block::decompress(body, raw_len).map_err(|e| protocol(format!("lz4: {e}")))?
+        }
         CODEC_ZSTD => {
             zstd::bulk::decompress(body, raw_len).map_err(|e| protocol(format!("zstd: {e}")))?
         }

@@ -77,7 +77,8 @@ fn set_state(repl: &Replication, state: &'static str, error: Option<String>) {
 
 /// Splits `host:port` (IPv6 as `[::1]:5433`).
 fn split_host_port(addr: &str) -> Result<(String, u16)> {
-    let bad = || NodeError::Replication(format!("bad upstream address \"{addr}\" (want HOST:PORT)"));
+    let bad =
+        || NodeError::Replication(format!("bad upstream address \"{addr}\" (want HOST:PORT)"));
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -101,7 +102,13 @@ async fn discover(repl: &Replication, upstream: &str) -> Result<(String, SocketA
         conf.password(pw);
     }
     let fail = |e: tokio_postgres::Error| {
-        NodeError::Replication(format!("cannot ask {upstream} for its replication endpoint: {e}"))
+        let detail = match e.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => e.to_string(),
+        };
+        NodeError::Replication(format!(
+            "cannot ask {upstream} for its replication endpoint: {detail}"
+        ))
     };
     let (client, connection) = conf.connect(tokio_postgres::NoTls).await.map_err(fail)?;
     let conn = tokio::spawn(connection);
@@ -119,7 +126,9 @@ async fn discover(repl: &Replication, upstream: &str) -> Result<(String, SocketA
         })
         .ok_or_else(|| NodeError::Replication(format!("{upstream} has no replication endpoint")))?;
     let mut addr: SocketAddr = text.trim().parse().map_err(|_| {
-        NodeError::Replication(format!("{upstream} reported a bad replication endpoint \"{text}\""))
+        NodeError::Replication(format!(
+            "{upstream} reported a bad replication endpoint \"{text}\""
+        ))
     })?;
     if addr.ip().is_unspecified() {
         // Listening on every interface: reach it where we reached pgwire.
@@ -149,7 +158,11 @@ pub(crate) async fn connect(repl: &Replication, upstream: &str) -> Result<Box<dy
 }
 
 /// Sends our hello for `purpose`.
-pub(crate) async fn hello(repl: &Replication, stream: &mut Box<dyn Stream>, purpose: Purpose) -> Result<()> {
+pub(crate) async fn hello(
+    repl: &Replication,
+    stream: &mut Box<dyn Stream>,
+    purpose: Purpose,
+) -> Result<()> {
     let rocks = repl.rocks();
     let hello = Hello {
         name: repl.node_name.clone(),
@@ -189,9 +202,14 @@ async fn follow_once(repl: &Arc<Replication>, upstream: &str) -> Result<()> {
         }
         proto::TAG_REFUSED => {
             let why: Message = proto::parse_json(&payload, "refused")?;
-            Err(NodeError::Replication(format!("{upstream} refused: {}", why.message)))
+            Err(NodeError::Replication(format!(
+                "{upstream} refused: {}",
+                why.message
+            )))
         }
-        other => Err(proto::protocol(format!("unexpected handshake answer tag {other}"))),
+        other => Err(proto::protocol(format!(
+            "unexpected handshake answer tag {other}"
+        ))),
     }
 }
 
@@ -236,7 +254,10 @@ async fn rewind(repl: &Arc<Replication>, upstream: &str, fork: u64) -> Result<()
             repl.metrics.rewinds.inc();
             repl.reset_engine_caches();
             repl.kick_senders();
-            repl.replicas.event("rewound", format!("rewound to LSN {fork} to follow {upstream}"));
+            repl.replicas.event(
+                "rewound",
+                format!("rewound to LSN {fork} to follow {upstream}"),
+            );
             Ok(())
         }
         Err(NodeError::WalGone { .. }) => {
@@ -260,7 +281,11 @@ async fn stream_from(repl: &Arc<Replication>, stream: Box<dyn Stream>) -> Result
             proto::TAG_RECORDS => {
                 let records = proto::decode_records(&payload)?;
                 let count = records.len() as u64;
-                let oldest = records.iter().map(|r| r.commit_time_micros).min().unwrap_or(0);
+                let oldest = records
+                    .iter()
+                    .map(|r| r.commit_time_micros)
+                    .min()
+                    .unwrap_or(0);
                 let newest = records.last().map(|r| r.commit_time_micros);
                 let last = records.last().map_or(0, |r| r.lsn.0);
                 let r2 = rocks.clone();
@@ -307,9 +332,18 @@ mod tests {
 
     #[test]
     fn upstream_addresses_parse() {
-        assert_eq!(split_host_port("127.0.0.1:5433").ok(), Some(("127.0.0.1".into(), 5433)));
-        assert_eq!(split_host_port("[::1]:6000").ok(), Some(("::1".into(), 6000)));
-        assert_eq!(split_host_port("db.example:1").ok(), Some(("db.example".into(), 1)));
+        assert_eq!(
+            split_host_port("127.0.0.1:5433").ok(),
+            Some(("127.0.0.1".into(), 5433))
+        );
+        assert_eq!(
+            split_host_port("[::1]:6000").ok(),
+            Some(("::1".into(), 6000))
+        );
+        assert_eq!(
+            split_host_port("db.example:1").ok(),
+            Some(("db.example".into(), 1))
+        );
         assert!(split_host_port("nohost").is_err());
         assert!(split_host_port(":5433").is_err());
         assert!(split_host_port("h:99999").is_err());

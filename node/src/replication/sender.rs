@@ -36,7 +36,10 @@ const KEEPALIVE: Duration = Duration::from_secs(1);
 const BATCH_RECORDS: usize = 10_000;
 
 /// Binds the replication listener and records its address.
-pub async fn bind(repl: &Arc<Replication>, addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+pub async fn bind(
+    repl: &Arc<Replication>,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let _ = repl.endpoint.set(bound);
@@ -81,16 +84,21 @@ pub async fn serve(repl: Arc<Replication>, listener: TcpListener) {
 }
 
 async fn handle(repl: Arc<Replication>, mut stream: Box<dyn Stream>, peer: String) -> Result<()> {
-    let (tag, payload) = tokio::time::timeout(Duration::from_secs(10), proto::read_frame(&mut stream))
-        .await
-        .map_err(|_| proto::protocol("no hello within 10 s".into()))??;
+    let (tag, payload) =
+        tokio::time::timeout(Duration::from_secs(10), proto::read_frame(&mut stream))
+            .await
+            .map_err(|_| proto::protocol("no hello within 10 s".into()))??;
     if tag != proto::TAG_HELLO {
         return Err(proto::protocol(format!("expected hello, got tag {tag}")));
     }
     let hello: Hello = proto::parse_json(&payload, "hello")?;
     let rocks = repl.rocks();
     if rocks.access() == Access::Fenced {
-        return refuse(&mut stream, "this node is not serving yet (checking its timeline)").await;
+        return refuse(
+            &mut stream,
+            "this node is not serving yet (checking its timeline)",
+        )
+        .await;
     }
     match hello.purpose {
         Purpose::Clone => super::clone::send(&repl, &rocks, &mut stream, &hello.name).await,
@@ -140,8 +148,15 @@ async fn handshake(
         .min(last);
     if hello.last_lsn > fork {
         tracing::info!(replica = %hello.name, replica_lsn = hello.last_lsn, fork, "replica diverged");
-        proto::write_json(stream, proto::TAG_DIVERGED, &Diverged { fork_lsn: fork, history })
-            .await?;
+        proto::write_json(
+            stream,
+            proto::TAG_DIVERGED,
+            &Diverged {
+                fork_lsn: fork,
+                history,
+            },
+        )
+        .await?;
         return Ok(None);
     }
     let from = hello.last_lsn + 1;
@@ -216,7 +231,8 @@ async fn send_loop(
         let batch = match batch {
             Ok(b) => b,
             Err(NodeError::WalGone { oldest, .. }) => {
-                let message = format!("WAL from LSN {pos} was trimmed (oldest: {oldest}); re-clone");
+                let message =
+                    format!("WAL from LSN {pos} was trimmed (oldest: {oldest}); re-clone");
                 proto::write_json(writer, proto::TAG_NEED_CLONE, &Message { message }).await?;
                 return Ok(());
             }

@@ -174,7 +174,9 @@ impl Committer {
                 tracing::error!(error = %err, commits = group.len(), "group commit failed");
                 let msg = err.to_string();
                 for req in group.drain(..) {
-                    let _ = req.reply.send(Err(rustydb_sql::Error::Storage(msg.clone())));
+                    let _ = req
+                        .reply
+                        .send(Err(rustydb_sql::Error::Storage(msg.clone())));
                 }
             }
         }

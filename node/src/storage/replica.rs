@@ -140,7 +140,11 @@ impl Committer {
                 }
             }
         }
-        batch.delete_range_cf(wal_cf, wal::lsn_key(Lsn(to.0 + 1)), wal::lsn_key(Lsn(current + 1)));
+        batch.delete_range_cf(
+            wal_cf,
+            wal::lsn_key(Lsn(to.0 + 1)),
+            wal::lsn_key(Lsn(current + 1)),
+        );
         batch.put_cf(meta, META_LAST_LSN, to.0.to_be_bytes());
         self.db.write_opt(batch, write_opts)?;
         self.current_lsn.store(to.0, Ordering::Release);

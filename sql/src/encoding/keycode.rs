@@ -35,6 +35,9 @@ pub fn encode_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
         Value::Int4(v) => encode_i64(out, i64::from(*v)),
         Value::Int8(v) => encode_i64(out, *v),
         Value::Oid(v) => encode_i64(out, i64::from(*v)),
+        // Order-preserving for the full u64 range (the sign bit flip in
+        // encode_i64 then orders it as unsigned).
+        Value::PgLsn(v) => encode_i64(out, (*v ^ (1 << 63)) as i64),
         Value::Float4(v) => encode_f64(out, f64::from(*v)),
         Value::Float8(v) => encode_f64(out, *v),
         Value::Numeric(d) => encode_decimal(out, d),

@@ -37,6 +37,7 @@ mod tag {
     pub const JSONB: u8 = 18;
     pub const OID: u8 = 19;
     pub const ARRAY: u8 = 20;
+    pub const PG_LSN: u8 = 21;
 }
 
 /// Encodes a row.
@@ -144,6 +145,10 @@ fn encode_one(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Oid(x) => {
             out.push(tag::OID);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::PgLsn(x) => {
+            out.push(tag::PG_LSN);
             out.extend_from_slice(&x.to_le_bytes());
         }
         Value::Array(items) => {
@@ -280,6 +285,7 @@ impl<'a> Reader<'a> {
                 Value::Jsonb(serde_json::from_str(&s).map_err(|_| corrupt("jsonb"))?)
             }
             tag::OID => Value::Oid(u32::from_le_bytes(self.array()?)),
+            tag::PG_LSN => Value::PgLsn(u64::from_le_bytes(self.array()?)),
             tag::ARRAY => {
                 let n = self.len()?;
                 let mut items = Vec::with_capacity(n.min(4096));

@@ -24,13 +24,9 @@ pub fn return_type(name: &str, nargs: usize) -> Option<DataType> {
         ("pg_get_serial_sequence", 2)
         | ("regclass_out" | "regtype_out", 1)
         | ("to_regclass", 1) => DataType::Text,
-        (
-            "pg_table_is_visible"
-            | "pg_type_is_visible"
-            | "pg_relation_is_publishable"
-            | "pg_is_in_recovery",
-            _,
-        ) => DataType::Bool,
+        ("pg_table_is_visible" | "pg_type_is_visible" | "pg_relation_is_publishable", _) => {
+            DataType::Bool
+        }
         (
             "has_table_privilege"
             | "has_schema_privilege"
@@ -108,7 +104,7 @@ pub fn call(ctx: &ExecCtx, name: &str, args: &[Value]) -> Result<Value> {
         "pg_encoding_to_char" => text("UTF8".into()),
         "pg_get_expr" => args.first().cloned().unwrap_or(Value::Null),
         "pg_table_is_visible" | "pg_type_is_visible" => Value::Bool(true),
-        "pg_relation_is_publishable" | "pg_is_in_recovery" => Value::Bool(false),
+        "pg_relation_is_publishable" => Value::Bool(false),
         "obj_description"
         | "col_description"
         | "shobj_description"

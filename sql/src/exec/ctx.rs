@@ -210,10 +210,16 @@ impl ExecCtx {
             },
             SessionFn::Version => Value::Text(crate::engine::VERSION_STRING.into()),
             SessionFn::BackendPid => Value::Int4(self.facts.backend_pid),
-            SessionFn::CurrentLsn => Value::Text(self.engine.current_lsn().to_string()),
-            SessionFn::TxidCurrent => Value::Int8(self.engine.current_lsn().0 as i64 + 1),
+            SessionFn::TxidCurrent => {
+                if self.engine.storage.in_recovery() {
+                    // PostgreSQL names the function txid_current() calls.
+                    return Err(crate::readonly::recovery_error("pg_current_xact_id()"));
+                }
+                Value::Int8(self.engine.current_lsn().0 as i64 + 1)
+            }
             SessionFn::PgTypeof(t) => Value::Text(crate::types::oid::type_name(t)),
             SessionFn::Catalog(name) => super::catalog_fn::call(self, name, &args)?,
+            SessionFn::Wal(f) => super::replication_fn::call(self, *f, &args)?,
             SessionFn::SetConfig => {
                 let name = text_arg(0)?.to_lowercase();
                 let value = match args.get(1) {

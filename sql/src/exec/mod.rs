@@ -17,6 +17,7 @@ pub mod ctx;
 pub mod dml;
 pub mod join;
 pub mod relational;
+pub mod replication_fn;
 pub mod scan;
 
 pub use ctx::{ExecCtx, SessionFacts};

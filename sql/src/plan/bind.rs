@@ -34,6 +34,10 @@ pub trait SessionView {
     fn databases(&self) -> Vec<(u32, String)>;
     /// (last_value, is_called) of a sequence.
     fn sequence_state(&self, def: &crate::catalog::SequenceDef) -> Result<(i64, bool)>;
+    /// The replicas streaming from this node, for pg_stat_replication.
+    fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
+        Vec::new()
+    }
 }
 
 /// Aggregation state while binding a grouped query's outputs.

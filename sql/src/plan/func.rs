@@ -8,6 +8,7 @@ use super::bind::{ident, operator_error, Binder, Bound};
 use super::scope::Scope;
 use super::{AggCall, AggFunc, SortKey};
 use crate::error::{Error, Result};
+use crate::exec::replication_fn::WalFn;
 use crate::expr::{Expr, SessionFn};
 use crate::functions;
 use crate::types::ops::BinaryOp;
@@ -386,8 +387,15 @@ impl<'a> Binder<'a> {
                 simple(SessionFn::CurrentUser, DataType::Name)
             }
             ("pg_backend_pid", 0) => simple(SessionFn::BackendPid, DataType::Int4),
-            ("rustydb_current_lsn" | "pg_current_wal_lsn", 0) => {
-                simple(SessionFn::CurrentLsn, DataType::Text)
+            (name, n) if WalFn::lookup(name, n).is_some() => {
+                let Some((f, ty)) = WalFn::lookup(name, n) else {
+                    return Ok(None);
+                };
+                let args = bound
+                    .drain(..)
+                    .map(|(e, t)| self.coerce(e, &t, &f.arg_type()))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some((Expr::Session(SessionFn::Wal(f), args), ty)))
             }
             ("txid_current", 0) => simple(SessionFn::TxidCurrent, DataType::Int8),
             ("current_schemas", 1) => {

@@ -26,6 +26,7 @@ pub mod scope;
 pub mod select;
 pub mod setops;
 pub mod system;
+pub mod system_replication;
 pub mod system_rows;
 
 use std::sync::Arc;

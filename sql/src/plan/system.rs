@@ -28,7 +28,7 @@ use crate::SqlState;
 pub(super) const PG_CATALOG_NS: u32 = 11;
 pub(super) const PUBLIC_NS: u32 = 2200;
 const INFO_SCHEMA_NS: u32 = 13183;
-pub(super) const OWNER: u32 = 10;
+pub(crate) const OWNER: u32 = 10;
 
 pub(super) fn t(s: &str) -> Value {
     Value::Text(s.to_string())
@@ -144,6 +144,11 @@ pub fn system_table(
 ) -> Result<Option<(Plan, Scope)>> {
     use DataType as T;
     let info = schema == Some("information_schema");
+    if !info {
+        if let Some(found) = super::system_replication::view(b, name)? {
+            return Ok(Some(found));
+        }
+    }
     let snap = {
         let relations = b.catalog.relations()?;
         let tables = relations
@@ -716,6 +721,13 @@ pub fn show(b: &mut Binder, variable: &[ast::Ident]) -> Result<(Plan, Scope)> {
     let name = match name.as_str() {
         "time zone" => "timezone".to_string(),
         "transaction isolation level" => "transaction_isolation".to_string(),
+        "session authorization" => "session_authorization".to_string(),
+        // `SHOW prefix.name` arrives as two identifiers.
+        _ if variable.len() > 1 => variable
+            .iter()
+            .map(|i| i.value.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("."),
         other => other.to_string(),
     };
     if name == "all" {

@@ -355,6 +355,14 @@ pub fn datetime_op(op: Arith, a: &Value, b: &Value) -> Option<Result<Value>> {
             .map(Date)
             .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "date out of range")),
         (Arith::Sub, Date(x), Date(y)) => Ok(Int4((*x - *y).num_days() as i32)),
+        // pg_lsn - pg_lsn: the distance in bytes (numeric, may be negative).
+        (Arith::Sub, PgLsn(x), PgLsn(y)) => Ok(Numeric(rust_decimal::Decimal::from(
+            i128::from(*x) - i128::from(*y),
+        ))),
+        (Arith::Add, PgLsn(x), n) | (Arith::Add, n, PgLsn(x)) if is_exact(n) => {
+            lsn_offset(*x, n, false)
+        }
+        (Arith::Sub, PgLsn(x), n) if is_exact(n) => lsn_offset(*x, n, true),
         (Arith::Add, Date(d), Interval(i)) | (Arith::Add, Interval(i), Date(d)) => {
             ts_plus_interval(midnight(*d), i).map(Timestamp)
         }
@@ -406,6 +414,28 @@ pub fn datetime_op(op: Arith, a: &Value, b: &Value) -> Option<Result<Value>> {
     })
 }
 
+/// Integers and numerics: what `pg_lsn + numeric` accepts.
+fn is_exact(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_)
+    )
+}
+
+/// `pg_lsn ± numeric` (PostgreSQL 14+): rounds to a whole byte; the result
+/// must stay within 0 ..= 2^64-1.
+fn lsn_offset(lsn: u64, n: &Value, negate: bool) -> Result<Value> {
+    let out_of_range = || Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "pg_lsn out of range");
+    let d = as_decimal(n).ok_or_else(out_of_range)?;
+    let d = if negate { -d } else { d };
+    let total = Decimal::from(lsn)
+        .checked_add(d)
+        .ok_or_else(out_of_range)?
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    let v: u64 = total.try_into().map_err(|_| out_of_range())?;
+    Ok(Value::PgLsn(v))
+}
+
 fn dt_key(v: &Value) -> Option<NaiveDateTime> {
     match v {
         Value::Date(d) => Some(midnight(*d)),
@@ -423,6 +453,10 @@ pub fn datetime_op_type(op: Arith, a: &DataType, b: &DataType) -> Option<DataTyp
         | (Arith::Add, Int4 | Int2, Date)
         | (Arith::Sub, Date, Int4 | Int2) => Date,
         (Arith::Sub, Date, Date) => Int4,
+        (Arith::Sub, PgLsn, PgLsn) => Numeric(None),
+        (Arith::Add, PgLsn, Int2 | Int4 | Int8 | Numeric(_))
+        | (Arith::Add, Int2 | Int4 | Int8 | Numeric(_), PgLsn)
+        | (Arith::Sub, PgLsn, Int2 | Int4 | Int8 | Numeric(_)) => PgLsn,
         (Arith::Add, Date, Interval)
         | (Arith::Add, Interval, Date)
         | (Arith::Sub, Date, Interval) => Timestamp,

@@ -70,6 +70,7 @@ pub fn encode(value: &Value, ty: &DataType) -> Result<Vec<u8>> {
         Value::Int4(x) => out.extend(x.to_be_bytes()),
         Value::Int8(x) => out.extend(x.to_be_bytes()),
         Value::Oid(x) => out.extend(x.to_be_bytes()),
+        Value::PgLsn(x) => out.extend(x.to_be_bytes()),
         Value::Float4(x) => out.extend(x.to_be_bytes()),
         Value::Float8(x) => out.extend(x.to_be_bytes()),
         Value::Numeric(d) => {
@@ -223,6 +224,7 @@ fn decode_from(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
         DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
             Value::Oid(u32::from_be_bytes(r.arr()?))
         }
+        DataType::PgLsn => Value::PgLsn(u64::from_be_bytes(r.arr()?)),
         DataType::Float4 => Value::Float4(f32::from_be_bytes(r.arr()?)),
         DataType::Float8 => Value::Float8(f64::from_be_bytes(r.arr()?)),
         DataType::Numeric(tm) => {

@@ -49,6 +49,7 @@ pub fn compare_with(a: &Value, b: &Value, op: &str) -> Result<Ordering> {
         (Text(x), Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bytea(x), Bytea(y)) => x.cmp(y),
         (Uuid(x), Uuid(y)) => x.cmp(y),
+        (PgLsn(x), PgLsn(y)) => x.cmp(y),
         (Time(x), Time(y)) => x.cmp(y),
         (Interval(x), Interval(y)) => x.cmp_key().cmp(&y.cmp_key()),
         (Jsonb(x), Jsonb(y)) => jsonb_cmp(x, y),
@@ -296,6 +297,10 @@ fn push_key(v: &Value, out: &mut Vec<u8>) {
         Value::Uuid(u) => {
             out.push(9);
             out.extend(u.as_bytes());
+        }
+        Value::PgLsn(x) => {
+            out.push(13);
+            out.extend(x.to_be_bytes());
         }
         Value::Json(s) => {
             out.push(10);

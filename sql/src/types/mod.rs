@@ -69,6 +69,8 @@ pub enum DataType {
     Json,
     Jsonb,
     Oid,
+    /// `pg_lsn`: a WAL position, shown as two hex halves (`0/2A`).
+    PgLsn,
     /// `regclass`, `regtype`, `regproc` and friends are shown as `Oid`-like.
     RegClass,
     RegType,
@@ -106,6 +108,7 @@ pub enum Value {
     Json(String),
     Jsonb(serde_json::Value),
     Oid(u32),
+    PgLsn(u64),
     Array(Vec<Value>),
 }
 
@@ -137,6 +140,7 @@ impl Value {
             Value::Json(_) => DataType::Json,
             Value::Jsonb(_) => DataType::Jsonb,
             Value::Oid(_) => DataType::Oid,
+            Value::PgLsn(_) => DataType::PgLsn,
             Value::Array(items) => DataType::Array(Box::new(
                 items
                     .iter()

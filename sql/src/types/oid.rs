@@ -34,6 +34,7 @@ const TABLE: &[(u32, u32, &str)] = &[
     (2205, 2210, "regclass"),
     (2206, 2211, "regtype"),
     (2950, 2951, "uuid"),
+    (3220, 3221, "pg_lsn"),
     (3802, 3807, "jsonb"),
 ];
 
@@ -66,6 +67,7 @@ pub fn type_oid(ty: &DataType) -> u32 {
         DataType::RegType => 2206,
         DataType::Void => 2278,
         DataType::Uuid => 2950,
+        DataType::PgLsn => 3220,
         DataType::Jsonb => 3802,
         DataType::Array(elem) => {
             let e = type_oid(elem);
@@ -107,6 +109,7 @@ pub fn from_oid(oid: u32) -> Option<DataType> {
         2206 => DataType::RegType,
         2278 => DataType::Void,
         2950 => DataType::Uuid,
+        3220 => DataType::PgLsn,
         3802 => DataType::Jsonb,
         0 => return None,
         other => {
@@ -144,6 +147,7 @@ pub fn type_name(ty: &DataType) -> String {
         DataType::TimestampTz => "timestamp with time zone".into(),
         DataType::Interval => "interval".into(),
         DataType::Uuid => "uuid".into(),
+        DataType::PgLsn => "pg_lsn".into(),
         DataType::Json => "json".into(),
         DataType::Jsonb => "jsonb".into(),
         DataType::Oid => "oid".into(),
@@ -219,6 +223,7 @@ pub fn type_len(ty: &DataType) -> i16 {
         DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
         DataType::RegClass | DataType::RegType | DataType::RegProc | DataType::Void => 4,
         DataType::Int8
+        | DataType::PgLsn
         | DataType::Float8
         | DataType::Time
         | DataType::Timestamp
@@ -285,6 +290,7 @@ pub fn parse_type_name(name: &str, modifiers: &[u32]) -> Option<DataType> {
         "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
         "interval" => DataType::Interval,
         "uuid" => DataType::Uuid,
+        "pg_lsn" => DataType::PgLsn,
         "json" => DataType::Json,
         "jsonb" => DataType::Jsonb,
         "oid" => DataType::Oid,

@@ -41,6 +41,7 @@ fn category(t: &DataType) -> Option<u8> {
         DataType::Interval => 7,
         DataType::Uuid => 8,
         DataType::Jsonb => 9,
+        DataType::PgLsn => 10,
         _ => return None,
     })
 }

@@ -34,6 +34,7 @@ pub fn format(value: &Value) -> String {
         Value::Uuid(u) => u.hyphenated().to_string(),
         Value::Jsonb(j) => json::format_jsonb(j),
         Value::Oid(o) => o.to_string(),
+        Value::PgLsn(v) => crate::storage::Lsn(*v).to_string(),
         Value::Array(items) => format_array(items),
     }
 }
@@ -177,6 +178,25 @@ pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `pg_lsn` input: two hex halves of 1 to 8 digits around a slash, with
+/// nothing else (PostgreSQL's `pg_lsn_in`).
+pub fn parse_pg_lsn(text: &str) -> Result<u64> {
+    let bad = || {
+        Error::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type pg_lsn: \"{text}\""),
+        )
+    };
+    let (hi, lo) = text.split_once('/').ok_or_else(bad)?;
+    let half = |s: &str| {
+        if s.is_empty() || s.len() > 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        u64::from_str_radix(s, 16).map_err(|_| bad())
+    };
+    Ok(half(hi)? << 32 | half(lo)?)
+}
+
 /// Parses text input for a type (`22P02` and friends on bad input).
 pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
     match ty {
@@ -193,6 +213,7 @@ pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
             let v = parse_int(text, i32::MIN as i64, u32::MAX as i64, &name)?;
             Ok(Value::Oid(v as u32))
         }
+        DataType::PgLsn => parse_pg_lsn(text).map(Value::PgLsn),
         DataType::Float4 => numeric::parse_f32(text).map(Value::Float4),
         DataType::Float8 => numeric::parse_f64(text, "double precision").map(Value::Float8),
         DataType::Numeric(tm) => {
