@@ -10,6 +10,8 @@
 # stop_pid, pg_initdb, pg_start, pg_stop.
 
 export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
+# Plain server logs (tracing-subscriber drops its colours when NO_COLOR is set).
+export NO_COLOR=1
 BENCH_TAG=${BENCH_TAG:-bench}
 
 log() { printf '[%s] %s\n' "$BENCH_TAG" "$*" >&2; }
@@ -49,7 +51,10 @@ USED_PORTS=" "
 free_port() { # varname
     local _fp_port
     for _ in $(seq 200); do
-        _fp_port=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768-60999): an outgoing connection
+        # (pgbench, psql, a replica) can take a port in that range before the
+        # server it was chosen for binds it.
+        _fp_port=$((20000 + RANDOM % 12700))
         [[ $USED_PORTS == *" $_fp_port "* ]] && continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$_fp_port") 2>/dev/null; then
             USED_PORTS+="$_fp_port "
@@ -63,7 +68,8 @@ free_port() { # varname
 # Waits (at most 30 s) until a PostgreSQL-protocol server accepts connections.
 # With a pid, gives up as soon as that process has exited.
 wait_ready() { # port name [pid]
-    for _ in $(seq 300); do
+    local deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
         pg_isready -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -t 2 && return 0
         if [[ -n ${3:-} ]] && ! kill -0 "$3" 2>/dev/null; then
             log "$2 exited before accepting connections on port $1"

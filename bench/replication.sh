@@ -145,7 +145,8 @@ start_node() { # name [node args...]
     NODE_PID[$name]=$!
     wait_ready "${NODE_PORT[$name]}" "rustydb $name" "${NODE_PID[$name]}" ||
         die "rustydb $name did not start" "$WORK/$name.log"
-    for _ in $(seq 300); do
+    local deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
         api "$name" /status >/dev/null 2>&1 && return 0
         check_alive "$name"
         sleep 0.1
@@ -160,8 +161,8 @@ stop_node() { # name
 
 # Waits until the primary lists a replica whose state is streaming (60 s).
 wait_attached() {
-    local doc=""
-    for _ in $(seq 600); do
+    local doc="" deadline=$((SECONDS + 60))
+    while ((SECONDS < deadline)); do
         doc=$(api primary /replication 2>/dev/null) || doc=""
         if [[ -n $doc ]] && jq -e '(.replicas // []) | length >= 1 and
                 ((.[0].state // "streaming") == "streaming")' <<<"$doc" >/dev/null 2>&1; then
@@ -346,7 +347,8 @@ if has_part postgres; then
         # Reload is asynchronous: wait until new sessions see both settings
         # and the standby streams as the synchronous one.
         ok=""
-        for _ in $(seq 300); do
+        deadline=$((SECONDS + 30))
+        while ((SECONDS < deadline)); do
             state=$(q "$PGP" "select current_setting('synchronous_commit') || ' ' || current_setting('synchronous_standby_names')
                 || ' ' || coalesce((select state || '/' || sync_state from pg_stat_replication limit 1), 'none')") || state=""
             if [[ $state == "$sc * streaming/sync" ]]; then ok=1; break; fi
@@ -356,7 +358,8 @@ if has_part postgres; then
         # Caught up: the replica replayed everything the primary had written.
         target=$(q "$PGP" "select pg_current_wal_lsn()")
         ok=""
-        for _ in $(seq $((CATCHUP_TIMEOUT * 5))); do
+        deadline=$((SECONDS + CATCHUP_TIMEOUT))
+        while ((SECONDS < deadline)); do
             [[ $(q "$PGR" "select pg_last_wal_replay_lsn() >= '$target'::pg_lsn") == t ]] && { ok=1; break; }
             sleep 0.2
         done
