@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one storage node.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Start a local playground node with built-in defaults.
     Up(UpArgs),
 }

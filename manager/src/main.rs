@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            cli::Command::Node(args) => run::node(args).await,
+            cli::Command::Node(args) => run::node(*args).await,
             cli::Command::Up(args) => run::up(args).await,
         }
     });

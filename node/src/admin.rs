@@ -9,6 +9,8 @@
 //! | `POST /replication/mode` `{"commit_mode":"sync",...}` | change the commit mode live |
 //! | `GET /timeline` | the timeline history |
 //! | `GET /metrics` | Prometheus text |
+//! | `POST /lease` `{"ttl_ms":1000}` | renew the primary's lease (the manager's heartbeat); once renewed, commits are acknowledged only while it holds |
+//! | `DELETE /lease` | stop enforcing the lease (a node without a manager) |
 //!
 //! ```json
 //! {"status":"ok","role":"primary","timeline":1,"lsn":"0/2A","lsn_number":42,
@@ -111,6 +113,27 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
                 Ok(()) => json(StatusCode::OK, serde_json::json!({"following": primary})),
                 Err(e) => error(StatusCode::BAD_REQUEST, &e),
             }
+        }
+        (Method::POST, "/lease") => {
+            let body = match read_json(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            match body.get("ttl_ms").and_then(|v| v.as_u64()) {
+                Some(ttl) if (1..=600_000).contains(&ttl) => {
+                    let rocks = repl.rocks();
+                    rocks.lease().renew(std::time::Duration::from_millis(ttl));
+                    json(StatusCode::OK, serde_json::json!({"lease_ms": ttl}))
+                }
+                _ => error(
+                    StatusCode::BAD_REQUEST,
+                    "body must be {\"ttl_ms\": 1..600000}",
+                ),
+            }
+        }
+        (Method::DELETE, "/lease") => {
+            repl.rocks().lease().disable();
+            json(StatusCode::OK, serde_json::json!({"lease": "not enforced"}))
         }
         (Method::POST, "/replication/mode") => {
             let body = match read_json(req).await {

@@ -133,7 +133,10 @@ fn trimmed_wal_keeps_later_records_and_the_lsn_sequence() -> TestResult {
         // Asking for trimmed records is an error, never a silent skip.
         assert!(matches!(
             storage.read_wal(Lsn(1), 10),
-            Err(rustydb_node::NodeError::WalGone { wanted: 1, oldest: 4 })
+            Err(rustydb_node::NodeError::WalGone {
+                wanted: 1,
+                oldest: 4
+            })
         ));
         // Trimming past the end keeps nothing but cannot move the LSN back.
         storage.trim_wal(Lsn(100))?;

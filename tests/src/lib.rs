@@ -27,6 +27,7 @@
 //! reports a broken environment (missing binary, server that will not start).
 
 pub mod client;
+pub mod cluster;
 pub mod corpus;
 pub mod diff;
 pub mod extended;

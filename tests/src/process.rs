@@ -291,10 +291,30 @@ pub struct NodeServer {
     port: u16,
     child: Option<Child>,
     bin: PathBuf,
+    /// Extra `rustydb node` arguments, appended after `--data-dir` and
+    /// `--listen`; kept so a restart runs the same command line.
+    args: Vec<String>,
+    /// Port of the admin HTTP API (`--admin-listen`), when started with one.
+    admin_port: Option<u16>,
 }
 
 impl NodeServer {
     pub fn start() -> NodeServer {
+        NodeServer::launch(&[], false)
+    }
+
+    /// Starts a node with extra command-line arguments (kept for restarts).
+    pub fn start_with(args: &[String]) -> NodeServer {
+        NodeServer::launch(args, false)
+    }
+
+    /// Like [`NodeServer::start_with`], and also serves the admin HTTP API
+    /// on a free loopback port ([`NodeServer::admin_port`]).
+    pub fn start_with_admin(args: &[String]) -> NodeServer {
+        NodeServer::launch(args, true)
+    }
+
+    fn launch(args: &[String], admin: bool) -> NodeServer {
         let dir = tempfile::Builder::new()
             .prefix("rdb-node-")
             .tempdir()
@@ -304,10 +324,15 @@ impl NodeServer {
             port: 0,
             child: None,
             bin: rustydb_bin(),
+            args: args.to_vec(),
+            admin_port: None,
         };
         let mut last = String::new();
         for _ in 0..3 {
             node.port = free_port();
+            if admin {
+                node.admin_port = Some(free_port());
+            }
             match node.try_start() {
                 Ok(()) => return node,
                 Err(e) => {
@@ -327,6 +352,26 @@ impl NodeServer {
         self.dir.path().join("node.log")
     }
 
+    /// The node's temp dir (holds `data/` and `node.log`; a place for
+    /// config files the test writes).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
+    }
+
+    /// The extra arguments the node runs with.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Replaces the extra arguments used by the next (re)start.
+    pub fn set_args(&mut self, args: Vec<String>) {
+        self.args = args;
+    }
+
     fn try_start(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -340,6 +385,13 @@ impl NodeServer {
             .arg(self.data_dir())
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(
+                self.admin_port
+                    .map(|p| ["--admin-listen".to_string(), format!("127.0.0.1:{p}")])
+                    .into_iter()
+                    .flatten(),
+            )
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)

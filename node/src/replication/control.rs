@@ -174,6 +174,8 @@ impl Replication {
             "upstream_lsn": receiver.upstream_lsn,
             "replication_endpoint": self.endpoint().map(|a| a.to_string()),
             "replicas": self.replicas.replicas().len(),
+            "lease_remaining_ms": rocks.lease().remaining().map(|d| d.as_millis() as u64),
+            "lease_valid": rocks.lease().valid(),
         })
     }
 

@@ -360,6 +360,8 @@ impl ReplicaSet {
                 inner.degraded = true;
                 let replicas = inner.replicas.len();
                 drop(inner);
+                // Other commits waiting for a replica stop waiting too.
+                self.acked.notify_all();
                 self.metrics.degraded.set(1);
                 self.metrics.degraded_total.inc();
                 tracing::warn!(

@@ -29,8 +29,10 @@ use super::config::Compression;
 use crate::error::{NodeError, Result};
 use crate::wal::{TimelineHistory, WalRecord};
 
-/// Largest frame accepted (a batch is capped far below this).
-pub const MAX_FRAME: usize = 256 << 20;
+/// Largest frame accepted. Batches are capped far below this, but one
+/// record is never split, and a bulk load (COPY of millions of rows in one
+/// transaction) is one record; the peer is an authenticated upstream.
+pub const MAX_FRAME: usize = 2 << 30;
 
 pub const TAG_HELLO: u8 = b'H';
 pub const TAG_WELCOME: u8 = b'W';

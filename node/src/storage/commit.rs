@@ -89,6 +89,7 @@ pub(crate) struct Committer {
     pub(crate) history: Arc<RwLock<TimelineHistory>>,
     pub(crate) lsn_watch: watch::Sender<u64>,
     pub(crate) access: Arc<RwLock<Access>>,
+    pub(crate) lease: Arc<super::lease::Lease>,
     pub(crate) sync: bool,
     pub(crate) max_group: usize,
 }
@@ -148,6 +149,15 @@ impl Committer {
             }
             return;
         }
+        if !self.lease.valid() {
+            for req in group.drain(..) {
+                let _ = req.reply.send(Err(rustydb_sql::Error::new(
+                    rustydb_sql::SqlState::READ_ONLY_SQL_TRANSACTION,
+                    "cannot commit: this primary's lease has expired (no contact with the manager)",
+                )));
+            }
+            return;
+        }
         let first = self.current_lsn.load(Ordering::Acquire) + 1;
         let result = self.build_batch(group, first).and_then(|batch| {
             self.db
@@ -164,6 +174,19 @@ impl Committer {
                     .fetch_add(group.len() as u64, Ordering::Relaxed);
                 self.counters.groups.fetch_add(1, Ordering::Relaxed);
                 tracing::trace!(commits = group.len(), last_lsn = last, "group committed");
+                if !self.lease.valid() {
+                    // Durable only after the lease ran out (the process was
+                    // paused mid-commit): never acknowledge it; a rejoin
+                    // rewinds it if the new primary does not have it.
+                    tracing::warn!(commits = group.len(), "lease expired during commit");
+                    for req in group.drain(..) {
+                        let _ = req.reply.send(Err(rustydb_sql::Error::new(
+                            rustydb_sql::SqlState("40003"),
+                            "the primary's lease expired while committing; the transaction is not acknowledged",
+                        )));
+                    }
+                    return;
+                }
                 for (i, req) in group.drain(..).enumerate() {
                     // A waiter that vanished (its thread died) is not our
                     // problem: its commit is durable regardless.

@@ -105,6 +105,7 @@ pub(crate) struct Shared {
     pub(crate) commit_tx: mpsc::Sender<CommitMsg>,
     next_txn: AtomicU64,
     pub(crate) access: Arc<RwLock<Access>>,
+    pub(crate) lease: Arc<super::lease::Lease>,
     pub(crate) gate: RwLock<Option<Arc<dyn CommitGate>>>,
     /// Last durable LSN, for tasks that wait for new records (WAL senders).
     pub(crate) lsn_watch: watch::Sender<u64>,
@@ -201,6 +202,7 @@ impl RocksStorage {
         let history = Arc::new(RwLock::new(history));
         let (lsn_watch, _) = watch::channel(last_lsn);
         let access = Arc::new(RwLock::new(Access::ReadWrite));
+        let lease = Arc::new(super::lease::Lease::default());
         let counters = Arc::new(CommitCounters::default());
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
@@ -212,6 +214,7 @@ impl RocksStorage {
             history: history.clone(),
             lsn_watch: lsn_watch.clone(),
             access: access.clone(),
+            lease: lease.clone(),
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
         };
@@ -226,6 +229,7 @@ impl RocksStorage {
             commit_tx,
             next_txn: AtomicU64::new(1),
             access,
+            lease,
             gate: RwLock::new(None),
             lsn_watch,
             history,

@@ -17,6 +17,7 @@
 //! - `txn`: the transaction (write buffer, savepoints, isolation).
 //! - `locks`: exclusive key locks, waits, deadlock detection, cancel.
 //! - `commit`: the group committer thread that assigns LSNs.
+//! - `lease`: the primary's lease; no commit is acknowledged without it.
 //! - `replica`: applying received records, rewinding to a fork point,
 //!   timeline history changes, checkpoints.
 //!
@@ -26,10 +27,12 @@
 
 mod commit;
 mod engine;
+mod lease;
 mod locks;
 mod replica;
 mod snapshot;
 mod txn;
 
 pub use engine::{Access, CommitGate, CommitStats, RocksStorage, StorageOptions};
+pub use lease::Lease;
 pub(crate) use replica::now_micros;

@@ -48,6 +48,10 @@ pub(crate) enum ReplicaOp {
         history: TimelineHistory,
         reply: Reply<()>,
     },
+    NewTimeline {
+        reason: String,
+        reply: Reply<TimelineEntry>,
+    },
 }
 
 impl Committer {
@@ -62,7 +66,26 @@ impl Committer {
             ReplicaOp::SetHistory { history, reply } => {
                 let _ = reply.send(self.set_history(history, write_opts));
             }
+            ReplicaOp::NewTimeline { reason, reply } => {
+                let _ = reply.send(self.new_timeline(&reason, write_opts));
+            }
         }
+    }
+
+    /// Appends a timeline starting right after the last LSN. Computed on
+    /// this thread so no record can land between reading the LSN and
+    /// switching the timeline.
+    fn new_timeline(&self, reason: &str, write_opts: &WriteOptions) -> Result<TimelineEntry> {
+        let mut history = self.history.read().clone();
+        let start = self.current_lsn.load(Ordering::Acquire) + 1;
+        history.push(start, reason, now_micros());
+        let entry = history
+            .entries
+            .last()
+            .cloned()
+            .ok_or_else(|| NodeError::Corrupt("empty timeline history".into()))?;
+        self.set_history(history, write_opts)?;
+        Ok(entry)
     }
 
     fn apply(&self, records: Vec<WalRecord>, write_opts: &WriteOptions) -> Result<Lsn> {
@@ -232,14 +255,11 @@ impl RocksStorage {
 
     /// Starts a new timeline at the next LSN (promotion).
     pub fn start_timeline(&self, reason: &str) -> Result<TimelineEntry> {
-        let mut history = self.history();
-        history.push(self.last_lsn().0 + 1, reason, now_micros());
-        let entry = history
-            .entries
-            .last()
-            .cloned()
-            .ok_or_else(|| NodeError::Corrupt("empty timeline history".into()))?;
-        self.set_history(history)?;
+        let reason_owned = reason.to_string();
+        let entry = self.replica_op(|reply| ReplicaOp::NewTimeline {
+            reason: reason_owned,
+            reply,
+        })?;
         tracing::info!(
             timeline = entry.timeline,
             start_lsn = entry.start_lsn,
@@ -401,6 +421,11 @@ impl RocksStorage {
     /// True when no transaction uses this storage any more.
     pub fn is_idle(&self) -> bool {
         Arc::strong_count(&self.shared) == 1
+    }
+
+    /// The primary's lease (renewed by the manager's heartbeats).
+    pub fn lease(&self) -> &super::lease::Lease {
+        &self.shared.lease
     }
 
     /// The directory the RocksDB files live in.

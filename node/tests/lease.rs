@@ -1,0 +1,83 @@
+//! The primary's lease: once the manager has renewed it, commits are
+//! acknowledged only while it holds; reads go on; renewing restores writes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> String {
+    let mut s = bounded("admin connect", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    bounded("admin write", s.write_all(req.as_bytes()))
+        .await
+        .expect("write");
+    let mut out = String::new();
+    bounded("admin read", s.read_to_string(&mut out))
+        .await
+        .expect("read");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_need_a_live_lease_once_one_was_granted() {
+    let node =
+        TestNode::start_with(|c| c.admin_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
+    let admin = node
+        .node
+        .as_ref()
+        .and_then(|n| n.admin_addr())
+        .expect("admin enabled");
+    let client = node.connect("postgres", None).await.expect("connect");
+    client
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .expect("no lease yet: not enforced");
+
+    let granted = http(admin, "POST", "/lease", r#"{"ttl_ms": 300}"#).await;
+    assert!(granted.starts_with("HTTP/1.1 200"), "{granted}");
+    client
+        .batch_execute("INSERT INTO t VALUES (1)")
+        .await
+        .expect("commit under a live lease");
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = client
+        .batch_execute("INSERT INTO t VALUES (2)")
+        .await
+        .expect_err("the lease expired");
+    assert_eq!(sqlstate(&err).as_deref(), Some("25006"), "{err:?}");
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("reads need no lease")
+        .get(0);
+    assert_eq!(count, 1, "the refused insert left nothing behind");
+
+    http(admin, "POST", "/lease", r#"{"ttl_ms": 5000}"#).await;
+    client
+        .batch_execute("INSERT INTO t VALUES (2)")
+        .await
+        .expect("renewed");
+
+    let bad = http(admin, "POST", "/lease", r#"{"ttl_ms": "soon"}"#).await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    let bad = http(admin, "POST", "/lease", "{not json").await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+
+    let disabled = http(admin, "DELETE", "/lease", "").await;
+    assert!(disabled.starts_with("HTTP/1.1 200"), "{disabled}");
+    client
+        .batch_execute("INSERT INTO t VALUES (3)")
+        .await
+        .expect("not enforced any more");
+    node.stop().await;
+}
