@@ -82,10 +82,27 @@ pgb_t() { # seconds port args...
     timeout "$t" pgbench -h 127.0.0.1 -p "$port" -U postgres "$@" postgres
 }
 
+# Busy CPU % of the whole machine over 2 s, from /proc/stat. Taken right
+# before a run, while this script's servers idle: what other work (other
+# users of a shared machine) is taking from the benchmark.
+busy_cpu() {
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 2
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        busy = y[1] - x[1]; idle = y[2] - x[2]
+        printf "%.0f", (busy + idle > 0 ? 100 * busy / (busy + idle) : 0) }'
+}
+
+declare -A BUSY=()  # label -> busy CPU % just before the run
+
 # TPC-B for DURATION seconds; stores the result under the label.
 run_tpcb() { # label port [logfile to tail on failure...]
     local label=$1 port=$2 out="$WORK/run-${1// /_}.log"
     shift 2
+    BUSY[$label]=$(busy_cpu)
     log "$label: pgbench -c $CLIENTS -j $JOBS -T $DURATION"
     if ! pgb_t $((DURATION + 120)) "$port" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" >"$out" 2>&1; then
         die "pgbench on $label" "$out" "$@"
@@ -376,13 +393,15 @@ if has_part standalone || has_part replicated; then
     printf 'rustydb: %s (built %s; worktree at %s)\n' "$BIN" "$(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC')" \
         "$(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?')"
 fi
-printf '\n%-28s %12s %12s\n' configuration TPS "latency ms"
+printf '\n%-28s %12s %12s %14s\n' configuration TPS "latency ms" "busy before %"
 for label in "rustydb standalone" "rustydb async" "rustydb semi-sync" "rustydb sync" \
     "postgres standalone" "postgres sync=on" "postgres sync=local" "postgres sync=off"; do
     [[ -n ${RESULT[$label]:-} ]] || continue
     read -r tps lat <<<"${RESULT[$label]}"
-    printf '%-28s %12.1f %12.3f\n' "$label" "$tps" "$lat"
+    printf '%-28s %12.1f %12.3f %14s\n' "$label" "$tps" "$lat" "${BUSY[$label]}"
 done
+printf '(busy before: machine CPU %% in the 2 s before the run, when no client runs: other users of the machine plus background work of the idle servers)\n'
+
 
 ratio_line() { # description rustydb-label postgres-label [goal]
     [[ -n ${RESULT[$2]:-} && -n ${RESULT[$3]:-} ]] || return 0
