@@ -2,28 +2,33 @@
 # replication: pgbench TPC-B on rustydb with one replica against PostgreSQL 15
 # with one streaming replica, in one run (issue 3, section Benchmark).
 #
-# Parts, one server group at a time (the others are stopped), every data dir
-# under one temp dir (same filesystem), loopback only, fsync on everywhere:
-#   standalone  one rustydb node (no replica): pgbench -i, then TPC-B.
+# Servers, each with its data dir under one temp dir (same filesystem), on
+# loopback, fsync on everywhere; all are started and initialised first, then
+# the runs go one at a time (the other servers idle), paired so that each
+# rustydb configuration runs right next to its PostgreSQL counterpart:
+#   standalone  one rustydb node (no replica).
 #   replicated  rustydb primary (--commit-mode async) + one replica started with
-#               --follow PRIMARY_PGWIRE; pgbench -i on the primary; then TPC-B in
-#               async, semi-sync and sync (num_sync 1) modes, switched live with
-#               POST /replication/mode (SWITCH=restart restarts the primary with
-#               --commit-mode X instead). Before each run the replica must have
-#               caught up (its GET /status lsn_number >= the primary's). During
-#               the async run GET /replication is polled every 100 ms for
-#               replicas[0].lag_ms / lag_records. At the end the replica's
-#               pgbench tables must equal the primary's.
-#   postgres    PostgreSQL 15 primary; pgbench -i; TPC-B standalone; then a
+#               --follow PRIMARY_PGWIRE, in async, semi-sync and sync (num_sync
+#               1) modes, switched live with POST /replication/mode
+#               (SWITCH=restart restarts the primary with --commit-mode X
+#               instead). Before each run the replica must have caught up (its
+#               GET /status lsn_number >= the primary's). During async runs GET
+#               /replication is polled every 100 ms for replicas[0].lag_ms and
+#               lag_records. At the end the replica's pgbench tables must equal
+#               the primary's.
+#   postgres    a standalone PostgreSQL 15, and a PostgreSQL 15 primary with a
 #               streaming replica from `pg_basebackup -R -X stream -C -S` (a
-#               physical slot), synchronous_standby_names='*' and TPC-B with
+#               physical slot), synchronous_standby_names='*' and
 #               synchronous_commit = on, local, off (ALTER SYSTEM + reload).
-# Prints TPS and mean latency per configuration, the ratios rustydb/PostgreSQL
-# and the async replication lag percentiles (goal p99 < 100 ms).
+# Every configuration runs ROUNDS times (round-robin); with more than one round
+# the table shows the median and the range. Prints TPS and mean latency per
+# configuration, the ratios rustydb/PostgreSQL and the async replication lag
+# percentiles (goal p99 < 100 ms).
 #
 # Environment (defaults in brackets):
 #   SCALE [10]  CLIENTS [8]  JOBS [2]  DURATION [30] (seconds per run)
-#   PARTS [standalone,replicated,postgres]   which parts to run
+#   ROUNDS [1]            runs per configuration (a shared machine: use 3)
+#   PARTS [standalone,replicated,postgres]   which servers to run
 #   PG_MODES ["on local off"]                synchronous_commit values for PG
 #   SWITCH [api]          api | restart: how the rustydb commit mode changes
 #   CATCHUP_TIMEOUT [300] seconds a replica may take to catch up
@@ -37,6 +42,7 @@ SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-8}
 JOBS=${JOBS:-2}
 DURATION=${DURATION:-30}
+ROUNDS=${ROUNDS:-1}
 PARTS=${PARTS:-standalone,replicated,postgres}
 PG_MODES=${PG_MODES:-on local off}
 SWITCH=${SWITCH:-api}
@@ -71,7 +77,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-declare -A RESULT=()  # label -> "tps latency_ms"
+declare -A RESULT=()  # label -> "tps latency_ms busy%" lines, one per round
 NOTES=()              # lines printed under the table
 FAILED_CHECKS=0
 
@@ -96,19 +102,18 @@ busy_cpu() {
         printf "%.0f", (busy + idle > 0 ? 100 * busy / (busy + idle) : 0) }'
 }
 
-declare -A BUSY=()  # label -> busy CPU % just before the run
-
-# TPC-B for DURATION seconds; stores the result under the label.
+# TPC-B for DURATION seconds; appends the result to the label's lines.
 run_tpcb() { # label port [logfile to tail on failure...]
-    local label=$1 port=$2 out="$WORK/run-${1// /_}.log"
+    local label=$1 port=$2 out="$WORK/run-${1// /_}-$ROUND.log" busy r
     shift 2
-    BUSY[$label]=$(busy_cpu)
-    log "$label: pgbench -c $CLIENTS -j $JOBS -T $DURATION"
+    busy=$(busy_cpu)
+    log "$label (round $ROUND): pgbench -c $CLIENTS -j $JOBS -T $DURATION"
     if ! pgb_t $((DURATION + 120)) "$port" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" >"$out" 2>&1; then
         die "pgbench on $label" "$out" "$@"
     fi
-    RESULT[$label]=$(parse <"$out") || die "no result from pgbench on $label" "$out" "$@"
-    log "$label: ${RESULT[$label]% *} tps, ${RESULT[$label]#* } ms"
+    r=$(parse <"$out") || die "no result from pgbench on $label" "$out" "$@"
+    RESULT[$label]+="$r $busy"$'\n'
+    log "$label: ${r% *} tps, ${r#* } ms (machine busy before: $busy %)"
 }
 
 init_pgbench() { # label port [logfile...]
@@ -257,18 +262,18 @@ pctl() { # p
 }
 
 # Summarises the polled lag samples into NOTES and LAG_P99.
-lag_report() { # samples-file final-/replication-doc
-    local file=$1 final=$2 n none ms recs
+lag_report() { # samples-file
+    local file=$1 n none ms recs
     n=$(jq -R 'fromjson? | select(type == "object")' "$file" 2>/dev/null | jq -s length)
     none=$(jq -R 'fromjson? | select(type == "object") | select(((.replicas // []) | length) == 0)' "$file" | jq -s length)
     ms=$(jq -R -r 'fromjson? | .replicas[0]?.lag_ms | numbers' "$file")
     recs=$(jq -R -r 'fromjson? | .replicas[0]?.lag_records | numbers' "$file")
     LAG_P50=$(pctl 50 <<<"$ms")
     LAG_P99=$(pctl 99 <<<"$ms")
-    NOTES+=("async lag, GET /replication polled every 100 ms during the run: $n samples ($none without a replica)")
+    NOTES+=("async lag, GET /replication polled every 100 ms during the async run(s): $n samples ($none without a replica)")
     NOTES+=("  replicas[0].lag_ms:      p50 $LAG_P50  p99 $LAG_P99  max $(pctl 100 <<<"$ms")")
     NOTES+=("  replicas[0].lag_records: p50 $(pctl 50 <<<"$recs")  p99 $(pctl 99 <<<"$recs")  max $(pctl 100 <<<"$recs")")
-    NOTES+=("  node-reported at the end: lag_ms_p50 $(jq -r '.lag_ms_p50 // "n/a"' <<<"$final")  lag_ms_p99 $(jq -r '.lag_ms_p99 // "n/a"' <<<"$final")")
+    NOTES+=("  node-reported at the end of each async run: lag_ms_p50 ${NODE_P50[*]:-n/a}  lag_ms_p99 ${NODE_P99[*]:-n/a}")
     if [[ $LAG_P99 =~ ^[0-9.]+$ ]]; then
         if awk -v x="$LAG_P99" 'BEGIN { exit !(x < 100) }'; then
             NOTES+=("  goal p99 < 100 ms: met")
@@ -294,12 +299,30 @@ compare_tables() {
     fi
 }
 
+# ------------------------------------------------------------------ setup ---
+
+CONFIGS=()  # run order within a round
+
 if has_part standalone; then
     start_node standalone
     init_pgbench "rustydb standalone" "${NODE_PORT[standalone]}" "$WORK/standalone.log"
-    run_tpcb "rustydb standalone" "${NODE_PORT[standalone]}" "$WORK/standalone.log"
-    stop_node standalone
-    rm -rf "$WORK/standalone"
+    CONFIGS+=("rustydb standalone")
+fi
+
+if has_part postgres; then
+    PGS_DIR=$WORK/pg-solo
+    PGP_DIR=$WORK/pg-primary
+    PGR_DIR=$WORK/pg-replica
+    free_port PGS
+    free_port PGP
+    free_port PGR
+    log "PostgreSQL standalone: initdb + start on port $PGS"
+    pg_initdb "$PGS_DIR"
+    PG_DIRS+=("$PGS_DIR")
+    pg_start "$PGS_DIR" "$PGS"
+    wait_ready "$PGS" "PostgreSQL standalone" || die "PostgreSQL standalone not ready" "$PGS_DIR.log"
+    init_pgbench "postgres standalone" "$PGS" "$PGS_DIR.log"
+    CONFIGS+=("postgres standalone")
 fi
 
 if has_part replicated; then
@@ -310,44 +333,17 @@ if has_part replicated; then
     wait_attached
     init_pgbench "rustydb primary" "${NODE_PORT[primary]}" "$WORK/primary.log" "$WORK/replica.log"
     wait_caught_up "after pgbench -i"
-    for mode in async semi-sync sync; do
-        label="rustydb $mode"
-        [[ $mode == sync ]] && label="rustydb sync"
-        set_mode "$mode"
-        wait_attached
-        wait_caught_up "before $mode"
-        events_before=$(field primary /replication '[.events[]? | select(tostring | test("degrad"; "i"))] | length')
-        [[ $mode == async ]] && start_lag_poller "$WORK/lag.jsonl"
-        run_tpcb "$label" "${NODE_PORT[primary]}" "$WORK/primary.log" "$WORK/replica.log"
-        if [[ $mode == async ]]; then
-            stop_lag_poller
-            lag_report "$WORK/lag.jsonl" "$(api primary /replication || echo '{}')"
-        fi
-        if [[ $mode == semi-sync ]]; then
-            events_after=$(field primary /replication '[.events[]? | select(tostring | test("degrad"; "i"))] | length')
-            NOTES+=("semi-sync run: degraded now: $(field primary /replication ".degraded | tostring"); events mentioning 'degrad' during the run: $((${events_after:-0} - ${events_before:-0}))")
-        fi
-    done
-    wait_caught_up "after the runs"
-    compare_tables
-    stop_node replica
-    stop_node primary
-    rm -rf "$WORK/primary" "$WORK/replica"
+    CURRENT_MODE=async
+    CONFIGS+=("rustydb sync")
 fi
 
 if has_part postgres; then
-    PGP_DIR=$WORK/pg-primary
-    PGR_DIR=$WORK/pg-replica
-    free_port PGP
-    free_port PGR
     log "PostgreSQL primary: initdb + start on port $PGP"
     pg_initdb "$PGP_DIR"
     PG_DIRS+=("$PGP_DIR")
     pg_start "$PGP_DIR" "$PGP"
     wait_ready "$PGP" "PostgreSQL primary" || die "PostgreSQL primary not ready" "$PGP_DIR.log"
     init_pgbench "postgres primary" "$PGP" "$PGP_DIR.log"
-    run_tpcb "postgres standalone" "$PGP" "$PGP_DIR.log"
-
     log "PostgreSQL replica: pg_basebackup -R -X stream -C -S bench_replica, start on port $PGR"
     as_pg timeout 900 pg_basebackup -h 127.0.0.1 -p "$PGP" -U postgres -D "$PGR_DIR" \
         -R -X stream -c fast -C -S bench_replica >"$WORK/basebackup.log" 2>&1 ||
@@ -357,32 +353,90 @@ if has_part postgres; then
     wait_ready "$PGR" "PostgreSQL replica" || die "PostgreSQL replica not ready" "$PGR_DIR.log"
     q "$PGP" "alter system set synchronous_standby_names = '*'" >/dev/null
     q "$PGP" "select pg_reload_conf()" >/dev/null
+    [[ " $PG_MODES " == *" on "* ]] && CONFIGS+=("postgres sync=on")
+fi
 
+has_part replicated && CONFIGS+=("rustydb semi-sync" "rustydb async")
+if has_part postgres; then
     for sc in $PG_MODES; do
-        q "$PGP" "alter system set synchronous_commit = '$sc'" >/dev/null
-        q "$PGP" "select pg_reload_conf()" >/dev/null
-        # Reload is asynchronous: wait until new sessions see both settings
-        # and the standby streams as the synchronous one.
-        ok=""
-        deadline=$((SECONDS + 30))
-        while ((SECONDS < deadline)); do
-            state=$(q "$PGP" "select current_setting('synchronous_commit') || ' ' || current_setting('synchronous_standby_names')
-                || ' ' || coalesce((select state || '/' || sync_state from pg_stat_replication limit 1), 'none')") || state=""
-            if [[ $state == "$sc * streaming/sync" ]]; then ok=1; break; fi
-            sleep 0.1
-        done
-        [[ -n $ok ]] || die "PostgreSQL: expected '$sc * streaming/sync', got '$state'" "$PGP_DIR.log" "$PGR_DIR.log"
-        # Caught up: the replica replayed everything the primary had written.
-        target=$(q "$PGP" "select pg_current_wal_lsn()")
-        ok=""
-        deadline=$((SECONDS + CATCHUP_TIMEOUT))
-        while ((SECONDS < deadline)); do
-            [[ $(q "$PGR" "select pg_last_wal_replay_lsn() >= '$target'::pg_lsn") == t ]] && { ok=1; break; }
-            sleep 0.2
-        done
-        [[ -n $ok ]] || die "PostgreSQL replica not caught up to $target within ${CATCHUP_TIMEOUT} s" "$PGP_DIR.log" "$PGR_DIR.log"
-        run_tpcb "postgres sync=$sc" "$PGP" "$PGP_DIR.log" "$PGR_DIR.log"
+        [[ $sc == on ]] || CONFIGS+=("postgres sync=$sc")
     done
+fi
+
+# Switches the rustydb primary to a commit mode and waits for the replica.
+prepare_rustydb() { # commit-mode
+    [[ $CURRENT_MODE == "$1" ]] || set_mode "$1"
+    CURRENT_MODE=$1
+    wait_attached
+    wait_caught_up "before $1"
+}
+
+# Sets synchronous_commit on the PostgreSQL primary and waits until the
+# standby is the synchronous one and has replayed what the primary wrote.
+prepare_postgres() { # synchronous_commit value
+    local sc=$1 state="" target ok="" deadline
+    q "$PGP" "alter system set synchronous_commit = '$sc'" >/dev/null
+    q "$PGP" "select pg_reload_conf()" >/dev/null
+    # Reload is asynchronous: wait until new sessions see both settings.
+    deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
+        state=$(q "$PGP" "select current_setting('synchronous_commit') || ' ' || current_setting('synchronous_standby_names')
+            || ' ' || coalesce((select state || '/' || sync_state from pg_stat_replication limit 1), 'none')") || state=""
+        if [[ $state == "$sc * streaming/sync" ]]; then ok=1; break; fi
+        sleep 0.1
+    done
+    [[ -n $ok ]] || die "PostgreSQL: expected '$sc * streaming/sync', got '$state'" "$PGP_DIR.log" "$PGR_DIR.log"
+    target=$(q "$PGP" "select pg_current_wal_lsn()")
+    deadline=$((SECONDS + CATCHUP_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        [[ $(q "$PGR" "select pg_last_wal_replay_lsn() >= '$target'::pg_lsn") == t ]] && return 0
+        sleep 0.2
+    done
+    die "PostgreSQL replica not caught up to $target within ${CATCHUP_TIMEOUT} s" "$PGP_DIR.log" "$PGR_DIR.log"
+}
+
+# ------------------------------------------------------------------- runs ---
+
+NODE_P50=()
+NODE_P99=()
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    for label in "${CONFIGS[@]}"; do
+        case $label in
+        "rustydb standalone")
+            run_tpcb "$label" "${NODE_PORT[standalone]}" "$WORK/standalone.log"
+            ;;
+        "postgres standalone")
+            run_tpcb "$label" "$PGS" "$PGS_DIR.log"
+            ;;
+        "rustydb "*)
+            mode=${label#rustydb }
+            prepare_rustydb "$mode"
+            [[ $mode == async ]] && start_lag_poller "$WORK/lag.jsonl"
+            events_before=$(field primary /replication '[.events[]? | select(tostring | test("degrad"; "i"))] | length')
+            run_tpcb "$label" "${NODE_PORT[primary]}" "$WORK/primary.log" "$WORK/replica.log"
+            if [[ $mode == async ]]; then
+                stop_lag_poller
+                doc=$(api primary /replication || echo '{}')
+                NODE_P50+=("$(jq -r '.lag_ms_p50 // "n/a"' <<<"$doc")")
+                NODE_P99+=("$(jq -r '.lag_ms_p99 // "n/a"' <<<"$doc")")
+            fi
+            if [[ $mode == semi-sync ]]; then
+                events_after=$(field primary /replication '[.events[]? | select(tostring | test("degrad"; "i"))] | length')
+                NOTES+=("semi-sync run $ROUND: degraded at the end: $(field primary /replication ".degraded | tostring"); events mentioning 'degrad' during the run: $((${events_after:-0} - ${events_before:-0}))")
+            fi
+            ;;
+        "postgres sync="*)
+            prepare_postgres "${label#postgres sync=}"
+            run_tpcb "$label" "$PGP" "$PGP_DIR.log" "$PGR_DIR.log"
+            ;;
+        esac
+    done
+done
+
+if has_part replicated; then
+    lag_report "$WORK/lag.jsonl"
+    wait_caught_up "after the runs"
+    compare_tables
 fi
 
 # ------------------------------------------------------------------ report ---
@@ -393,22 +447,34 @@ if has_part standalone || has_part replicated; then
     printf 'rustydb: %s (built %s; worktree at %s)\n' "$BIN" "$(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC')" \
         "$(git -C "$ROOT" log -1 --format='%h' 2>/dev/null || echo '?')"
 fi
-printf '\n%-28s %12s %12s %14s\n' configuration TPS "latency ms" "busy before %"
+# "median_tps median_latency min_tps max_tps median_busy runs" of a label.
+summary() { # label
+    printf '%s' "${RESULT[$1]}" | awk '
+        function median(a, n,   i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            return (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2)
+        }
+        NF >= 2 { n++; tps[n] = $1; lat[n] = $2; busy[n] = $3
+                  if (n == 1 || $1 < lo) lo = $1; if (n == 1 || $1 > hi) hi = $1 }
+        END { if (n) printf "%s %s %s %s %s %d\n", median(tps, n), median(lat, n), lo, hi, median(busy, n), n }'
+}
+
+printf '\n%-28s %10s %11s %20s %9s\n' configuration TPS "latency ms" "TPS range (runs)" "busy %"
 for label in "rustydb standalone" "rustydb async" "rustydb semi-sync" "rustydb sync" \
     "postgres standalone" "postgres sync=on" "postgres sync=local" "postgres sync=off"; do
     [[ -n ${RESULT[$label]:-} ]] || continue
-    read -r tps lat <<<"${RESULT[$label]}"
-    printf '%-28s %12.1f %12.3f %14s\n' "$label" "$tps" "$lat" "${BUSY[$label]}"
+    read -r tps lat lo hi busy n <<<"$(summary "$label")"
+    printf '%-28s %10.1f %11.3f %20s %9s\n' "$label" "$tps" "$lat" "$(printf '%.0f-%.0f (%d)' "$lo" "$hi" "$n")" "$busy"
 done
-printf '(busy before: machine CPU %% in the 2 s before the run, when no client runs: other users of the machine plus background work of the idle servers)\n'
-
+printf '(TPS and latency: medians over %s round(s); busy %%: machine CPU %% in the 2 s before a run,\n' "$ROUNDS"
+printf ' when no client runs: other users of the machine plus background work of idle servers)\n'
 
 ratio_line() { # description rustydb-label postgres-label [goal]
     [[ -n ${RESULT[$2]:-} && -n ${RESULT[$3]:-} ]] || return 0
     local a b r
-    a=${RESULT[$2]% *}
-    b=${RESULT[$3]% *}
-    r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    a=$(summary "$2")
+    b=$(summary "$3")
+    r=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     printf '%-44s %6s%s\n' "$1" "$r" "${4:+  ($4)}"
 }
 RATIOS=$(
