@@ -5,6 +5,7 @@
 //! | `GET /status` | role, timeline, LSN, commit mode, stream state, connections |
 //! | `POST /promote` | replica → primary on a new timeline (409 if primary) |
 //! | `POST /follow` `{"primary":"host:port"}` | become a replica of that node |
+//! | `POST /demote` `{"drain_ms":2000}` | switchover step 1: stop new writes, let open ones finish (bounded), answer the final LSN |
 //! | `GET /replication` | replicas with positions and lag, mode, events |
 //! | `POST /replication/mode` `{"commit_mode":"sync",...}` | change the commit mode live |
 //! | `GET /timeline` | the timeline history |
@@ -114,6 +115,26 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
                 Err(e) => error(StatusCode::BAD_REQUEST, &e),
             }
         }
+        (Method::POST, "/demote") => {
+            let body = match read_json(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            let drain_ms = body
+                .get("drain_ms")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(2000);
+            if drain_ms > 600_000 {
+                return error(StatusCode::BAD_REQUEST, "drain_ms must be at most 600000");
+            }
+            match repl
+                .demote(std::time::Duration::from_millis(drain_ms))
+                .await
+            {
+                Ok(lsn) => json(StatusCode::OK, serde_json::json!({"final_lsn": lsn})),
+                Err(e) => error(StatusCode::CONFLICT, &e),
+            }
+        }
         (Method::POST, "/lease") => {
             let body = match read_json(req).await {
                 Ok(v) => v,
@@ -159,7 +180,7 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         (
             _,
             "/status" | "/replication" | "/timeline" | "/metrics" | "/promote" | "/follow"
-            | "/replication/mode",
+            | "/replication/mode" | "/lease" | "/demote",
         ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }

@@ -112,7 +112,7 @@ impl Replication {
 
     /// Promotes this node: stop following, new timeline, accept writes.
     pub async fn promote(&self) -> Result<TimelineEntry, String> {
-        if self.rocks().access() == Access::ReadWrite {
+        if matches!(self.rocks().access(), Access::ReadWrite | Access::Draining) {
             return Err("this node is already a primary".into());
         }
         self.stop_following().await;
@@ -140,6 +140,39 @@ impl Replication {
         Ok(entry)
     }
 
+    /// Demotes a primary for a switchover: new transactions become
+    /// read-only at once; transactions already writing may commit for up to
+    /// `drain` (until no row lock is held), then nothing more commits.
+    /// Returns the final LSN, which the candidate must reach before it is
+    /// promoted. The node stays readable (it serves reads at the final LSN)
+    /// until told to follow the new primary.
+    pub async fn demote(&self, drain: std::time::Duration) -> Result<u64, String> {
+        let rocks = self.rocks();
+        if rocks.access() != Access::ReadWrite {
+            return Err("this node is not a read-write primary".into());
+        }
+        rocks.set_access(Access::Draining);
+        let deadline = std::time::Instant::now() + drain;
+        while rocks.locked_keys() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        rocks.set_access(Access::ReadOnly);
+        rocks.set_commit_gate(None);
+        let r2 = rocks.clone();
+        let last = tokio::task::spawn_blocking(move || r2.barrier())
+            .await
+            .map_err(|e| format!("demote task: {e}"))?
+            .map_err(|e| e.to_string())?;
+        rocks.set_last_role("replica").map_err(|e| e.to_string())?;
+        self.metrics.in_recovery.set(1);
+        self.replicas.event(
+            "demoted",
+            format!("demoted for a switchover at LSN {}", last.0),
+        );
+        tracing::info!(final_lsn = last.0, "demoted");
+        Ok(last.0)
+    }
+
     /// Follows `upstream` from now on (fenced until the timeline is checked).
     pub async fn follow(self: &Arc<Self>, upstream: &str) -> Result<(), String> {
         if upstream.trim().is_empty() {
@@ -162,7 +195,8 @@ impl Replication {
         json!({
             "node_name": self.node_name,
             "role": rocks.role_name(),
-            "in_recovery": rocks.access() != Access::ReadWrite,
+            "in_recovery": matches!(rocks.access(), Access::ReadOnly | Access::Fenced),
+            "draining": rocks.access() == Access::Draining,
             "fenced": rocks.access() == Access::Fenced,
             "timeline": rocks.timeline(),
             "commit_mode": mode.commit_mode.as_str(),

@@ -138,7 +138,7 @@ impl Committer {
 
     /// Writes one group durably and answers its waiters.
     fn write_group(&self, group: &mut Vec<CommitRequest>, write_opts: &WriteOptions) {
-        if *self.access.read() != Access::ReadWrite {
+        if matches!(*self.access.read(), Access::ReadOnly | Access::Fenced) {
             // Demoted while these transactions ran: committing now would
             // write records past the point the new primary forks from.
             for req in group.drain(..) {

@@ -54,6 +54,9 @@ pub(crate) const META_SYSTEM_ID: &[u8] = b"system_id";
 pub enum Access {
     /// A primary: reads and writes.
     ReadWrite,
+    /// A primary being demoted: new transactions are read-only, those
+    /// already open may still commit (switchover drains them).
+    Draining,
     /// A replica (hot standby): reads only; writes fail with `25006`.
     ReadOnly,
     /// A node that may hold records of an abandoned timeline: nothing is
@@ -333,7 +336,7 @@ impl Storage for RocksStorage {
     fn begin(&self, mut options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
         match *self.shared.access.read() {
             Access::ReadWrite => {}
-            Access::ReadOnly => options.read_only = true,
+            Access::ReadOnly | Access::Draining => options.read_only = true,
             Access::Fenced => {
                 return Err(rustydb_sql::Error::new(
                     rustydb_sql::SqlState("57P03"),
@@ -355,7 +358,10 @@ impl Storage for RocksStorage {
     }
 
     fn in_recovery(&self) -> bool {
-        *self.shared.access.read() != Access::ReadWrite
+        matches!(
+            *self.shared.access.read(),
+            Access::ReadOnly | Access::Fenced
+        )
     }
 
     fn timeline(&self) -> u64 {

@@ -44,6 +44,10 @@ pub(crate) enum ReplicaOp {
         to: Lsn,
         reply: Reply<()>,
     },
+    /// Answers with the last LSN once every commit queued before it is done.
+    Barrier {
+        reply: Reply<Lsn>,
+    },
     SetHistory {
         history: TimelineHistory,
         reply: Reply<()>,
@@ -59,6 +63,9 @@ impl Committer {
         match op {
             ReplicaOp::Apply { records, reply } => {
                 let _ = reply.send(self.apply(records, write_opts));
+            }
+            ReplicaOp::Barrier { reply } => {
+                let _ = reply.send(Ok(Lsn(self.current_lsn.load(Ordering::Acquire))));
             }
             ReplicaOp::Rewind { to, reply } => {
                 let _ = reply.send(self.rewind(to, write_opts));
@@ -240,6 +247,12 @@ impl RocksStorage {
             return Ok(self.last_lsn());
         }
         self.replica_op(|reply| ReplicaOp::Apply { records, reply })
+    }
+
+    /// The last LSN after every commit queued so far has been written (or
+    /// refused): with the node no longer read-write, this is final.
+    pub fn barrier(&self) -> Result<Lsn> {
+        self.replica_op(|reply| ReplicaOp::Barrier { reply })
     }
 
     /// Undoes every record after `to` (see the module notes). Fails with
@@ -436,7 +449,7 @@ impl RocksStorage {
     /// The kind of access the storage is in, as a word for status output.
     pub fn role_name(&self) -> &'static str {
         match self.access() {
-            Access::ReadWrite => "primary",
+            Access::ReadWrite | Access::Draining => "primary",
             Access::ReadOnly | Access::Fenced => "replica",
         }
     }
