@@ -38,7 +38,9 @@ cleanup() {
     [[ -n $PG_STARTED ]] && pg_stop "$WORK/pg"
     rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port PG_PORT
 log "PostgreSQL: initdb + start on port $PG_PORT (data in $WORK/pg)"
