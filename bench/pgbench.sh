@@ -23,96 +23,38 @@ DURATION=${BENCH_T:-30}
 CLIENTS=${BENCH_CLIENTS:-8}
 JOBS=${BENCH_JOBS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export PGCONNECT_TIMEOUT=10
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-
-BIN=${RUSTYDB_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/rustydb}
-if [[ ! -x $BIN ]]; then
-    log "building $BIN (cargo build --release --bins)"
-    (cd "$ROOT" && cargo build --release --bins)
-fi
-[[ -x $BIN ]] || { log "no rustydb binary at $BIN"; exit 1; }
+find_bin "$ROOT"
 
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/rustydb-bench.XXXXXX")
 NODE_PID=""
 PG_STARTED=""
 
-# PostgreSQL refuses to run as root: run its server programs as `postgres`.
-as_pg() {
-    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 cleanup() {
     set +e
-    if [[ -n $NODE_PID ]]; then
-        kill "$NODE_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$NODE_PID" 2>/dev/null
-        wait "$NODE_PID" 2>/dev/null
-    fi
-    [[ -n $PG_STARTED ]] && as_pg pg_ctl stop -D "$WORK/pg" -m fast -s >/dev/null 2>&1
+    stop_pid "$NODE_PID"
+    [[ -n $PG_STARTED ]] && pg_stop "$WORK/pg"
     rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# A port nobody listens on (bash's /dev/tcp connect fails on a free port).
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    log "no free port found"
-    exit 1
-}
-
-wait_ready() { # port name
-    for _ in $(seq 300); do
-        pg_isready -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -t 2 && return 0
-        sleep 0.1
-    done
-    log "$2 did not accept connections on port $1"
-    return 1
-}
-
-PG_PORT=$(free_port)
+free_port PG_PORT
 log "PostgreSQL: initdb + start on port $PG_PORT (data in $WORK/pg)"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$WORK"
-as_pg initdb -A trust -U postgres -E UTF8 --locale=C -D "$WORK/pg" >/dev/null
-as_pg pg_ctl start -w -s -D "$WORK/pg" -l "$WORK/pg.log" \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $WORK -c fsync=on -c max_connections=100" >/dev/null
+pg_initdb "$WORK/pg"
 PG_STARTED=1
-wait_ready "$PG_PORT" PostgreSQL
+pg_start "$WORK/pg" "$PG_PORT"
+wait_ready "$PG_PORT" PostgreSQL || die "PostgreSQL not ready" "$WORK/pg.log"
 
-NODE_PORT=$(free_port)
-while [[ $NODE_PORT == "$PG_PORT" ]]; do NODE_PORT=$(free_port); done
+free_port NODE_PORT
 log "rustydb: node on port $NODE_PORT (data in $WORK/node)"
 "$BIN" node --data-dir "$WORK/node" --listen "127.0.0.1:$NODE_PORT" >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
-wait_ready "$NODE_PORT" rustydb || { tail -n 30 "$WORK/node.log" >&2; exit 1; }
-
-pgb() { # port args...
-    local port=$1
-    shift
-    pgbench -h 127.0.0.1 -p "$port" -U postgres "$@" postgres
-}
-
-# Prints "tps latency_ms" from pgbench output on stdin; fails on failed transactions.
-parse() {
-    awk '
-        /^number of failed transactions:/ { failed = $5 }
-        /^latency average =/ { lat = $4 }
-        /^tps =/ { tps = $3 }
-        END {
-            if (tps == "") exit 1
-            if (failed != "" && failed != 0) { print "failed transactions: " failed > "/dev/stderr"; exit 2 }
-            printf "%s %s\n", tps, lat
-        }'
-}
+wait_ready "$NODE_PORT" rustydb "$NODE_PID" || die "rustydb node did not start" "$WORK/node.log"
 
 for side in postgres rustydb; do
     port=$PG_PORT
