@@ -70,8 +70,12 @@ for n in n1 n2 n3; do
 done
 ARGS[n1]+=" --commit-mode $MODE"
 start_node n1; wait_sql "${PG[n1]}"
-psql -h 127.0.0.1 -p "${PG[n1]}" -U postgres -X -q -c 'CREATE TABLE fo (id bigint PRIMARY KEY)' postgres
 for n in n2 n3; do ARGS[$n]+=" --follow 127.0.0.1:${PG[n1]}"; start_node $n; wait_sql "${PG[$n]}"; done
+# After the replicas: a sync primary confirms no commit alone (40003).
+for _ in $(seq 1 100); do
+    psql -h 127.0.0.1 -p "${PG[n1]}" -U postgres -X -q -c 'CREATE TABLE fo (id bigint PRIMARY KEY)' postgres 2>/dev/null && break
+    sleep 0.2
+done
 
 declare -a API RAFT
 for i in 1 2 3; do API[$i]=$(free_port); RAFT[$i]=$(free_port); done
