@@ -126,6 +126,12 @@ impl ManagedCluster {
     /// creates `table_sql` on the primary, then three managers with
     /// `lease_ttl_ms` and default detector settings.
     pub fn start(mode: &str, table_sql: &str) -> ManagedCluster {
+        ManagedCluster::start_with_token(mode, table_sql, "")
+    }
+
+    /// Like [`ManagedCluster::start`], with `api_token` set on every member
+    /// (mutations then need `Authorization: Bearer <token>`).
+    pub fn start_with_token(mode: &str, table_sql: &str, token: &str) -> ManagedCluster {
         let n1 = ClusterNode::primary("n1", &["--commit-mode", mode]);
         let n2 = ClusterNode::replica("n2", &n1, &[]);
         let n3 = ClusterNode::replica("n3", &n1, &[]);
@@ -152,7 +158,7 @@ impl ManagedCluster {
             .collect();
         for m in &managers {
             std::fs::create_dir_all(&m.dir).expect("manager dir");
-            let text = manager_toml(m, &managers, &nodes, &relays, mode);
+            let text = manager_toml(m, &managers, &nodes, &relays, mode, token);
             std::fs::write(m.config_path(), text).expect("write manager.toml");
         }
         for m in &mut managers {
@@ -338,17 +344,19 @@ fn manager_toml(
     nodes: &[ClusterNode],
     relays: &[Relay],
     mode: &str,
+    token: &str,
 ) -> String {
     let mut s = String::new();
     let dir: &Path = &me.dir;
     s.push_str(&format!(
         "id = {}\nname = {}\napi_listen = \"127.0.0.1:{}\"\nraft_listen = \"127.0.0.1:{}\"\n\
-         data_dir = {}\ndatacenter = \"dc1\"\napi_token = \"\"\n",
+         data_dir = {}\ndatacenter = \"dc1\"\napi_token = {}\n",
         me.id,
         json!(me.name()),
         me.api_port,
         me.raft_port,
         json!(dir.join("data").to_string_lossy()),
+        json!(token),
     ));
     for m in all {
         s.push_str(&format!(

@@ -12,7 +12,10 @@
 //!   managers (a TCP relay on their path to its admin API), acknowledges
 //!   nothing started after the fault ended, and nothing started after
 //!   another node acknowledged a commit;
-//! - a switchover under load loses no acknowledged write.
+//! - a switchover under load loses no acknowledged write;
+//! - malformed or impossible requests get 4xx with a JSON error; with an
+//!   `api_token`, mutations without it get 401 (reads stay open); the CLI
+//!   renders tables and JSON and exits 1 on an API error.
 //!
 //! Set `RUSTYDB_TEST_SEED` to replay a run's victim choices (printed).
 
@@ -368,4 +371,61 @@ fn api_rejects_bad_requests_and_cli_reports_them() {
     let refused = run(&["failover", "--to", "nope"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("error 4"));
+}
+
+#[test]
+fn mutations_need_the_bearer_token_when_one_is_configured() {
+    let c = ManagedCluster::start_with_token("async", TABLE, "s3cret");
+    let m = c.managers[1].api();
+    let denied = m.post("/pause", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        denied.status, 401,
+        "POST /pause without a token: {}",
+        denied.text
+    );
+    assert!(
+        denied.json.get("error").is_some(),
+        "no JSON error: {}",
+        denied.text
+    );
+    // Reads stay open.
+    let read = m.get("/cluster").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json["paused"], json!(false));
+    // The CLI with the token pauses and resumes; without it, exit 1.
+    let cli = rustydb_tests::rustydb_bin().with_file_name("rustydb-cli");
+    let api = format!("http://127.0.0.1:{}", c.managers[1].api_port);
+    let run = |args: &[&str]| {
+        std::process::Command::new(&cli)
+            .arg("--api")
+            .arg(&api)
+            .args(args)
+            .env_remove("RUSTYDB_TOKEN")
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e}", cli.display()))
+    };
+    assert_eq!(run(&["pause"]).status.code(), Some(1));
+    let paused = run(&["--token", "s3cret", "pause"]);
+    assert!(
+        paused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    let view = wait_until("paused in /cluster", FAILOVER_BOUND, || {
+        let v = m.get_json("/cluster")?;
+        if v["paused"] == json!(true) {
+            Ok(v)
+        } else {
+            Err(format!("{v}"))
+        }
+    });
+    assert!(view.is_ok(), "{view:?}");
+    let table = run(&["cluster", "status"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("Maintenance mode: on"));
+    let resumed = run(&["--token", "s3cret", "resume"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
 }
