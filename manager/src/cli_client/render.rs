@@ -165,9 +165,7 @@ pub fn history(body: &Value) -> String {
         },
         _ => &[],
     };
-    let mut t = Table::new(&[
-        "Time", "Kind", "From", "To", "Reason", "Success", "Duration",
-    ]);
+    let mut t = Table::new(&["Time", "From", "To", "Reason", "Success", "Duration"]);
     for r in records {
         let get = |keys: &[&str]| {
             keys.iter()
