@@ -12,7 +12,8 @@
 //! 4. `kill -9` of the primary (n2): another node accepts writes within a
 //!    bounded wait; restarted, n2 rejoins as a replica;
 //! 5. `kill -9` of the manager leader: another member leads, the healthy
-//!    primary is not failed over and keeps accepting writes.
+//!    primary is not failed over and keeps accepting writes;
+//! 6. a switchover scheduled a second ahead runs, with no data lost.
 
 mod service_common;
 
@@ -277,6 +278,20 @@ fn three_members_three_nodes() {
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
+
+    // 6. A scheduled switchover runs at its time (two managers left).
+    let target = if new_name == "n1" { "n3" } else { "n1" };
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let body = format!(r#"{{"candidate":"{target}","scheduled_at":"{at}"}}"#);
+    let r = call(survivor, "POST", "/switchover", Some(TOKEN), Some(&body))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 202, "{}", r.text);
+    let via = (old_leader + 1) % 3;
+    let json = cluster.wait_cluster(via, target, Duration::from_secs(60));
+    assert_eq!(primary_name(&json).as_deref(), Some(target));
+    let mut c = cluster.nodes[node_index(target)].connect();
+    assert_eq!(c.scalar("SELECT count(*) FROM t").as_deref(), Some("23"));
+    drop(c);
     if std::env::var_os("SERVICE_TEST_LOGS").is_some() {
         eprintln!("{}", cluster.logs());
     }

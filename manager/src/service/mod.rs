@@ -130,6 +130,9 @@ pub struct Running {
 impl Running {
     pub async fn shutdown(&self) {
         let _ = self.service.stop.send(true);
+        if let Some(s) = &self.service.supervisor {
+            s.join().await;
+        }
         self.service.raft.shutdown().await;
     }
 }

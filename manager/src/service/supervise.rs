@@ -3,9 +3,9 @@
 //! The member starts `rustydb node ARGS` (or the configured program) as a
 //! child, restarts it after it exits (instance recovery happens inside the
 //! node at start), with a one-second back-off so a node that cannot start
-//! does not spin. `POST /restart` kills the child; the loop starts it
-//! again. On shutdown the child gets SIGKILL through tokio's
-//! `kill_on_drop`-style kill and is reaped.
+//! does not spin. `POST /restart` stops the child; the loop starts it
+//! again. Stopping means SIGTERM (the node shuts down in order: sessions
+//! rolled back, storage flushed), then SIGKILL after [`STOP_GRACE`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,11 +16,29 @@ use tokio::sync::{watch, Notify};
 
 use super::config::SuperviseEntry;
 
+/// How long a node gets to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// SIGTERM, a bounded wait, then SIGKILL; reaps the child.
+async fn stop_child(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}
+
 /// Handle on the supervision loop.
 #[derive(Clone)]
 pub struct Supervisor {
     pub node: String,
     restart: Arc<Notify>,
+    task: Arc<parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Supervisor {
@@ -37,10 +55,20 @@ impl Supervisor {
             args.push("node".to_string());
         }
         args.extend(entry.args.iter().cloned());
-        tokio::spawn(supervise(program, args, Arc::clone(&restart), stop));
+        let task = tokio::spawn(supervise(program, args, Arc::clone(&restart), stop));
         Supervisor {
             node: entry.node.clone(),
             restart,
+            task: Arc::new(parking_lot::Mutex::new(Some(task))),
+        }
+    }
+
+    /// Waits for the loop to end (after the stop signal), so the child is
+    /// stopped before the runtime goes away.
+    pub async fn join(&self) {
+        let task = self.task.lock().take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(STOP_GRACE + Duration::from_secs(2), task).await;
         }
     }
 
@@ -79,10 +107,10 @@ async fn supervise(
             }
             _ = restart.notified() => {
                 tracing::info!("restarting the supervised node");
-                let _ = child.kill().await;
+                stop_child(&mut child).await;
             }
             _ = stop.changed() => {
-                let _ = child.kill().await;
+                stop_child(&mut child).await;
                 return;
             }
         }

@@ -56,7 +56,11 @@ fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 
 pub async fn get(service: &Arc<Service>, path: &str, query: &str) -> Answer {
     match path {
-        "/cluster" => json(StatusCode::OK, &cluster(service)),
+        "/cluster" => {
+            let mut view = cluster(service);
+            probe_managers(service, &mut view).await;
+            json(StatusCode::OK, &view)
+        }
         "/primary" | "/leader" => check(service, query, true).await,
         "/replica" => check(service, query, false).await,
         "/health" | "/readiness" => {
@@ -242,6 +246,29 @@ pub fn cluster(service: &Service) -> api::ClusterStatus {
         timeline: state.timeline,
         config: config_view(&state),
         scheduled_switchover: service.scheduled.lock().as_ref().map(|s| s.request.clone()),
+    }
+}
+
+/// Marks members whose API does not answer `/liveness` within 300 ms as
+/// `unreachable` (probed concurrently; this member is not probed).
+async fn probe_managers(service: &Service, view: &mut api::ClusterStatus) {
+    let own = service.config.id;
+    let probes = view.managers.iter().map(|m| {
+        let url = format!("{}/liveness", m.api_url.trim_end_matches('/'));
+        let skip = m.id == own || m.api_url.is_empty();
+        async move {
+            skip || service
+                .client
+                .call(Method::GET, &url, None, Duration::from_millis(300))
+                .await
+                .is_ok()
+        }
+    });
+    let answers = futures::future::join_all(probes).await;
+    for (m, up) in view.managers.iter_mut().zip(answers) {
+        if !up {
+            m.role = "unreachable".into();
+        }
     }
 }
 
