@@ -1,0 +1,162 @@
+//! The replicated cluster state: what every manager member agrees on.
+//!
+//! This is the state of design decision 4, and nothing more: the storage
+//! nodes and their roles, the timeline history, the sync set, the dynamic
+//! configuration, the pause flag and the failover history. Fast-changing
+//! observations (heartbeats, LSNs, lag, suspicion levels) are *not* here:
+//! they live in the leader's memory and only the decisions drawn from them
+//! are written to Raft.
+//!
+//! `ClusterState` is a plain value. It changes only through
+//! [`ClusterState::apply`](super::command) with a [`ClusterCommand`]
+//! (see `command.rs`), in log order, on every member; snapshots are this
+//! value serialised as JSON. Invariants the mutations keep:
+//! - `primary`, when set, names a node in `nodes` whose role is `Primary`,
+//!   and no other node has that role;
+//! - `sync_set` names existing nodes and never the primary;
+//! - `timeline_history` is strictly increasing in `timeline`, and its last
+//!   entry (when any) is `timeline`;
+//! - `failover_history` holds at most [`FAILOVER_HISTORY_CAP`] records,
+//!   oldest first.
+//!
+//! [`ClusterCommand`]: super::command::ClusterCommand
+
+use std::collections::BTreeMap;
+
+use rustydb_node::replication::CommitMode;
+use serde::{Deserialize, Serialize};
+
+/// How many failover records the state keeps (oldest dropped first).
+pub const FAILOVER_HISTORY_CAP: usize = 100;
+
+/// What a storage node is, as the cluster last decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Replica,
+    /// Not yet placed, or a former primary that has not rejoined yet.
+    #[default]
+    Unknown,
+}
+
+/// One storage node known to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Unique, stable node name (the key in `ClusterState::nodes`).
+    pub name: String,
+    /// `host:port` of the node's pgwire listener.
+    pub pgwire_addr: String,
+    /// `host:port` of the node's admin HTTP API.
+    pub admin_addr: String,
+    #[serde(default)]
+    pub datacenter: String,
+    /// Never promote this node automatically.
+    #[serde(default)]
+    pub nofailover: bool,
+    /// Proxies should not send read traffic here.
+    #[serde(default)]
+    pub noloadbalance: bool,
+    /// Higher wins a tie between equally up-to-date candidates.
+    #[serde(default)]
+    pub failover_priority: i32,
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// One switch of timeline: a promotion started `timeline` at `start_lsn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub timeline: u64,
+    pub start_lsn: u64,
+    pub reason: String,
+    /// Unix time in milliseconds, as given by the proposer.
+    pub time_ms: u64,
+}
+
+/// The dynamic configuration operators change at run time (`PATCH /config`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterConfig {
+    pub replication_mode: CommitMode,
+    pub num_sync_replicas: u32,
+    /// Bytes of WAL a candidate may lag behind and still be promoted.
+    pub maximum_lag_on_failover: u64,
+    /// How long a primary's lease lasts without renewal.
+    pub lease_ttl_ms: u64,
+    /// How often nodes heartbeat the manager leader.
+    pub heartbeat_ms: u64,
+    /// Phi-accrual threshold above which a node is suspected.
+    pub failure_threshold: f64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            replication_mode: CommitMode::Async,
+            num_sync_replicas: 1,
+            maximum_lag_on_failover: 1 << 20,
+            lease_ttl_ms: 1000,
+            heartbeat_ms: 100,
+            failure_threshold: 8.0,
+        }
+    }
+}
+
+/// A partial `ClusterConfig`: fields left `None` keep their value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ConfigPatch {
+    pub replication_mode: Option<CommitMode>,
+    pub num_sync_replicas: Option<u32>,
+    pub maximum_lag_on_failover: Option<u64>,
+    pub lease_ttl_ms: Option<u64>,
+    pub heartbeat_ms: Option<u64>,
+    pub failure_threshold: Option<f64>,
+}
+
+/// One failover or switchover attempt, for `GET /history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverRecord {
+    /// Unix time in milliseconds when the attempt started.
+    pub time_ms: u64,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub reason: String,
+    pub success: bool,
+    pub duration_ms: u64,
+}
+
+/// Which Raft entry made the current primary decision: a later decision
+/// always has a larger `(term, index)`, so nodes and proxies can discard
+/// stale instructions by comparing epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub struct Epoch {
+    pub term: u64,
+    pub index: u64,
+}
+
+/// The replicated state machine's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ClusterState {
+    pub nodes: BTreeMap<String, NodeInfo>,
+    pub primary: Option<String>,
+    /// The current timeline (0 until the first primary is set).
+    pub timeline: u64,
+    pub timeline_history: Vec<TimelineEntry>,
+    pub sync_set: Vec<String>,
+    pub config: ClusterConfig,
+    /// While paused, no automatic failover is attempted.
+    pub paused: bool,
+    pub failover_history: Vec<FailoverRecord>,
+    /// The log position of the last `SetPrimary` that was accepted.
+    pub primary_epoch: Epoch,
+}
+
+impl ClusterState {
+    /// The node currently holding the primary role, if any.
+    pub fn primary_node(&self) -> Option<&NodeInfo> {
+        self.primary.as_ref().and_then(|name| self.nodes.get(name))
+    }
+}
