@@ -22,6 +22,15 @@ pub enum Command {
     Node(Box<NodeArgs>),
     /// Start a local playground node with built-in defaults.
     Up(UpArgs),
+    /// Run one manager member (Raft group, health, failover, HTTP API).
+    Manager(ManagerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManagerArgs {
+    /// The member's TOML configuration (see deploy/manager.toml).
+    #[arg(long)]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

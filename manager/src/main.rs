@@ -3,6 +3,7 @@
 //! Subcommands:
 //! - `rustydb node`: run one storage node (`--config node.toml`, with
 //!   `--data-dir` and `--listen` overriding the file);
+//! - `rustydb manager --config manager.toml`: one manager member;
 //! - `rustydb up`: a local playground, one node with embedded defaults and
 //!   data under `./.rustydb/node1`, printing the `psql` line to connect.
 //!
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Node(args) => run::node(*args).await,
             cli::Command::Up(args) => run::up(args).await,
+            cli::Command::Manager(args) => run::manager(args).await,
         }
     });
     match result {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use rustydb_node::server::ServerError;
 use rustydb_node::{Node, NodeConfig};
 
-use crate::cli::{NodeArgs, UpArgs};
+use crate::cli::{ManagerArgs, NodeArgs, UpArgs};
 use crate::logging;
 
 /// `rustydb node`: config file, then flags on top.
@@ -133,4 +133,11 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `rustydb manager --config FILE`: one manager member until Ctrl-C.
+pub async fn manager(args: ManagerArgs) -> Result<(), String> {
+    let config = rustydb_manager::service::ManagerConfig::load(&args.config)?;
+    logging::init(config.log_level.as_deref().unwrap_or("info"));
+    rustydb_manager::service::run(config).await
 }

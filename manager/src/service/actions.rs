@@ -1,0 +1,240 @@
+//! The API's write side: every mutation, run on the Raft leader (`http.rs`
+//! has already checked the token and forwarded when needed).
+//!
+//! Each handler parses its typed body (400 when malformed), validates it
+//! against the replicated state, and either proposes a Raft command
+//! (pause, config, membership) or runs a procedure holding the operation
+//! lock (switchover, failover). A scheduled switchover is a task sleeping
+//! until its time on the leader that accepted it; `DELETE /switchover`
+//! aborts it. (It does not survive a change of leader: re-schedule then.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use rustydb_manager_api as api;
+
+use super::client::NodeApi;
+use super::error::ServiceError;
+use super::http::{json, parse, Answer};
+use super::{switchover, Scheduled, Service};
+use crate::raft::{ClusterCommand, CommandResult, ConfigPatch};
+
+pub async fn mutate(
+    service: &Arc<Service>,
+    method: &Method,
+    path: &str,
+    _query: &str,
+    body: &[u8],
+) -> Result<Answer, ServiceError> {
+    match (method.as_str(), path) {
+        ("POST", "/switchover") => post_switchover(service, parse(body)?).await,
+        ("DELETE", "/switchover") => match service.scheduled.lock().take() {
+            Some(s) => {
+                s.task.abort();
+                Ok(json(
+                    StatusCode::OK,
+                    &serde_json::json!({"cancelled": s.request}),
+                ))
+            }
+            None => Err(ServiceError::NotFound("no scheduled switchover".into())),
+        },
+        ("POST", "/failover") => {
+            let request: api::FailoverRequest = parse(body)?;
+            if request.candidate.is_empty() {
+                return Err(ServiceError::BadRequest("candidate is required".into()));
+            }
+            let result = switchover::manual_failover(service, &request).await?;
+            Ok(json(StatusCode::OK, &result))
+        }
+        ("POST", "/pause") => pause(service, true).await,
+        ("POST", "/resume") => pause(service, false).await,
+        ("PATCH", "/config") => patch_config(service, parse(body)?).await,
+        ("POST", "/reinitialize") => {
+            let request: api::NodeRequest = parse(body)?;
+            reinitialize(service, &request.node).await
+        }
+        ("POST", "/restart") => {
+            let request: api::NodeRequest = parse(body)?;
+            match &service.supervisor {
+                Some(s) if s.node == request.node => {
+                    s.restart();
+                    Ok(json(StatusCode::OK, &serde_json::json!({"restarting": request.node})))
+                }
+                _ => Err(ServiceError::conflict(format!(
+                    "node {} is not supervised by the leader (member {}); send /restart to the member that supervises it",
+                    request.node, service.config.id
+                ))),
+            }
+        }
+        ("POST", "/members") => {
+            let request: api::AddMemberRequest = parse(body)?;
+            if request.id == 0 || request.raft.is_empty() {
+                return Err(ServiceError::BadRequest("id and raft are required".into()));
+            }
+            service
+                .raft
+                .add_member(request.id, request.raft.clone())
+                .await?;
+            if let Some(url) = request.api {
+                service.member_apis.lock().insert(request.id, url);
+            }
+            Ok(json(
+                StatusCode::OK,
+                &api::MembersView {
+                    leader: service.raft.leader(),
+                    voters: service.raft.members(),
+                },
+            ))
+        }
+        ("DELETE", p) if p.starts_with("/members/") => {
+            let id: u64 = p
+                .trim_start_matches("/members/")
+                .parse()
+                .map_err(|_| ServiceError::BadRequest("member id must be an integer".into()))?;
+            if !service.raft.members().contains_key(&id) {
+                return Err(ServiceError::NotFound(format!("no member {id}")));
+            }
+            service.raft.remove_member(id).await?;
+            Ok(json(
+                StatusCode::OK,
+                &api::MembersView {
+                    leader: service.raft.leader(),
+                    voters: service.raft.members(),
+                },
+            ))
+        }
+        _ => Err(ServiceError::NotFound("not found".into())),
+    }
+}
+
+async fn post_switchover(
+    service: &Arc<Service>,
+    request: api::SwitchoverRequest,
+) -> Result<Answer, ServiceError> {
+    let Some(at) = request.scheduled_at.clone() else {
+        let result = switchover::switchover(service, &request).await?;
+        return Ok(json(StatusCode::OK, &result));
+    };
+    let when = chrono::DateTime::parse_from_rfc3339(&at)
+        .map_err(|e| ServiceError::BadRequest(format!("scheduled_at must be RFC 3339: {e}")))?;
+    let delay = (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    if service.scheduled.lock().is_some() {
+        return Err(ServiceError::conflict(
+            "a switchover is already scheduled; DELETE /switchover first",
+        ));
+    }
+    let scheduled = api::ScheduledSwitchover {
+        scheduled_at: at,
+        leader: request.leader.clone(),
+        candidate: request.candidate.clone(),
+    };
+    let task_service = Arc::clone(service);
+    let now_request = api::SwitchoverRequest {
+        scheduled_at: None,
+        ..request
+    };
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        task_service.scheduled.lock().take();
+        match switchover::switchover(&task_service, &now_request).await {
+            Ok(r) => tracing::info!(to = %r.to, "scheduled switchover done"),
+            Err(e) => tracing::error!(error = %e, "scheduled switchover failed"),
+        }
+    });
+    *service.scheduled.lock() = Some(Scheduled {
+        request: scheduled.clone(),
+        task,
+    });
+    Ok(json(StatusCode::ACCEPTED, &scheduled))
+}
+
+async fn pause(service: &Service, paused: bool) -> Result<Answer, ServiceError> {
+    applied(
+        service
+            .raft
+            .propose(ClusterCommand::Pause { paused })
+            .await?,
+    )?;
+    Ok(json(StatusCode::OK, &serde_json::json!({"paused": paused})))
+}
+
+fn applied(result: CommandResult) -> Result<(), ServiceError> {
+    match result {
+        CommandResult::Rejected { reason } => Err(ServiceError::BadRequest(reason)),
+        _ => Ok(()),
+    }
+}
+
+async fn patch_config(
+    service: &Service,
+    request: api::ConfigPatchRequest,
+) -> Result<Answer, ServiceError> {
+    let replication_mode = match &request.replication_mode {
+        None => None,
+        Some(m) => Some(
+            serde_json::from_value(serde_json::Value::String(m.clone())).map_err(|_| {
+                ServiceError::BadRequest(format!(
+                    "replication_mode must be async, sync or semi-sync, not {m}"
+                ))
+            })?,
+        ),
+    };
+    let patch = ConfigPatch {
+        replication_mode,
+        num_sync_replicas: request.num_sync_replicas,
+        maximum_lag_on_failover: request.maximum_lag_on_failover,
+        lease_ttl_ms: request.lease_ttl_ms,
+        heartbeat_ms: request.heartbeat_ms,
+        failure_threshold: request.failure_threshold,
+    };
+    if patch != ConfigPatch::default() {
+        applied(
+            service
+                .raft
+                .propose(ClusterCommand::UpdateConfig { patch })
+                .await?,
+        )?;
+    }
+    if let Some(paused) = request.pause {
+        applied(
+            service
+                .raft
+                .propose(ClusterCommand::Pause { paused })
+                .await?,
+        )?;
+    }
+    Ok(json(
+        StatusCode::OK,
+        &super::views::config_view(&service.raft.state().1),
+    ))
+}
+
+/// Re-points a replica at the primary; the node rewinds or re-clones
+/// itself as its data requires (there is no "force re-clone" primitive).
+async fn reinitialize(service: &Service, name: &str) -> Result<Answer, ServiceError> {
+    let (_, state) = service.raft.state();
+    let Some(node) = state.nodes.get(name) else {
+        return Err(ServiceError::NotFound(format!("no node {name}")));
+    };
+    let Some(primary) = state.primary_node() else {
+        return Err(ServiceError::conflict("there is no primary to clone from"));
+    };
+    if primary.name == name {
+        return Err(ServiceError::conflict(format!("{name} is the primary")));
+    }
+    let api_ = NodeApi {
+        client: &service.client,
+        admin: &node.admin_addr,
+        timeout: Duration::from_secs(5),
+    };
+    api_.follow(&primary.pgwire_addr)
+        .await
+        .map_err(|e| ServiceError::Unavailable(format!("{name}: {e}")))?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"reinitializing": name, "upstream": primary.pgwire_addr}),
+    ))
+}
