@@ -81,3 +81,24 @@ async fn commits_need_a_live_lease_once_one_was_granted() {
         .expect("not enforced any more");
     node.stop().await;
 }
+
+#[test]
+fn a_node_once_governed_by_a_lease_restarts_without_one() {
+    use rustydb_node::{RocksStorage, StorageOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let storage = RocksStorage::open(dir.path(), StorageOptions::default()).expect("open");
+        assert!(storage.lease().valid(), "no lease enforced on a fresh node");
+        storage.renew_lease(Duration::from_secs(60)).expect("renew");
+    }
+    {
+        let storage = RocksStorage::open(dir.path(), StorageOptions::default()).expect("reopen");
+        assert!(
+            !storage.lease().valid(),
+            "after a restart a governed node must wait for the manager's renewal"
+        );
+        storage.disable_lease().expect("disable");
+    }
+    let storage = RocksStorage::open(dir.path(), StorageOptions::default()).expect("reopen");
+    assert!(storage.lease().valid(), "disabled durably");
+}

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use super::commit::{CommitMsg, Committer};
 use super::engine::{
     cf, Access, CommitGate, RocksStorage, CF_DATA, CF_META, CF_WAL, META_HISTORY, META_LAST_LSN,
-    META_ROLE, META_SYSTEM_ID, META_TIMELINE,
+    META_LEASE, META_ROLE, META_SYSTEM_ID, META_TIMELINE,
 };
 use crate::error::{NodeError, Result};
 use crate::wal::{self, TimelineEntry, TimelineHistory, WalRecord};
@@ -439,6 +439,36 @@ impl RocksStorage {
     /// The primary's lease (renewed by the manager's heartbeats).
     pub fn lease(&self) -> &super::lease::Lease {
         &self.shared.lease
+    }
+
+    /// Renews the lease; the first renewal is recorded durably, so after a
+    /// restart the node starts without a lease instead of without a limit.
+    pub fn renew_lease(&self, ttl: std::time::Duration) -> Result<()> {
+        if self.shared.lease.remaining().is_none() {
+            self.set_meta_flag(META_LEASE, true)?;
+        }
+        self.shared.lease.renew(ttl);
+        Ok(())
+    }
+
+    /// Stops enforcing the lease, durably.
+    pub fn disable_lease(&self) -> Result<()> {
+        self.set_meta_flag(META_LEASE, false)?;
+        self.shared.lease.disable();
+        Ok(())
+    }
+
+    fn set_meta_flag(&self, key: &[u8], on: bool) -> Result<()> {
+        let db = &self.shared.db;
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        let meta = cf(db, CF_META)?;
+        if on {
+            db.put_cf_opt(meta, key, b"1", &opts)?;
+        } else {
+            db.delete_cf_opt(meta, key, &opts)?;
+        }
+        Ok(())
     }
 
     /// The directory the RocksDB files live in.
