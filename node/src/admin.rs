@@ -142,9 +142,13 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
             };
             match body.get("ttl_ms").and_then(|v| v.as_u64()) {
                 Some(ttl) if (1..=600_000).contains(&ttl) => {
-                    let rocks = repl.rocks();
-                    rocks.lease().renew(std::time::Duration::from_millis(ttl));
-                    json(StatusCode::OK, serde_json::json!({"lease_ms": ttl}))
+                    match repl
+                        .rocks()
+                        .renew_lease(std::time::Duration::from_millis(ttl))
+                    {
+                        Ok(()) => json(StatusCode::OK, serde_json::json!({"lease_ms": ttl})),
+                        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+                    }
                 }
                 _ => error(
                     StatusCode::BAD_REQUEST,
@@ -152,10 +156,10 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
                 ),
             }
         }
-        (Method::DELETE, "/lease") => {
-            repl.rocks().lease().disable();
-            json(StatusCode::OK, serde_json::json!({"lease": "not enforced"}))
-        }
+        (Method::DELETE, "/lease") => match repl.rocks().disable_lease() {
+            Ok(()) => json(StatusCode::OK, serde_json::json!({"lease": "not enforced"})),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
         (Method::POST, "/replication/mode") => {
             let body = match read_json(req).await {
                 Ok(v) => v,

@@ -6,26 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> String {
-    let mut s = bounded("admin connect", tokio::net::TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    bounded("admin write", s.write_all(req.as_bytes()))
-        .await
-        .expect("write");
-    let mut out = String::new();
-    bounded("admin read", s.read_to_string(&mut out))
-        .await
-        .expect("read");
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_need_a_live_lease_once_one_was_granted() {
@@ -80,4 +60,25 @@ async fn commits_need_a_live_lease_once_one_was_granted() {
         .await
         .expect("not enforced any more");
     node.stop().await;
+}
+
+#[test]
+fn a_node_once_governed_by_a_lease_restarts_without_one() {
+    use rustydb_node::{RocksStorage, StorageOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let storage = RocksStorage::open(dir.path(), StorageOptions::default()).expect("open");
+        assert!(storage.lease().valid(), "no lease enforced on a fresh node");
+        storage.renew_lease(Duration::from_secs(60)).expect("renew");
+    }
+    {
+        let storage = RocksStorage::open(dir.path(), StorageOptions::default()).expect("reopen");
+        assert!(
+            !storage.lease().valid(),
+            "after a restart a governed node must wait for the manager's renewal"
+        );
+        storage.disable_lease().expect("disable");
+    }
+    let storage = RocksStorage::open(dir.path(), StorageOptions::default()).expect("reopen");
+    assert!(storage.lease().valid(), "disabled durably");
 }

@@ -3,22 +3,6 @@
 mod common;
 
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut s = bounded("admin connect", tokio::net::TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    bounded("admin write", s.write_all(req.as_bytes()))
-        .await
-        .expect("write");
-    let mut out = String::new();
-    bounded("admin read", s.read_to_string(&mut out))
-        .await
-        .expect("read");
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_lsn_and_connections() {
@@ -31,7 +15,7 @@ async fn status_reports_lsn_and_connections() {
         .expect("admin enabled");
     let _client = node.connect("postgres", None).await.expect("connect");
 
-    let response = http_get(admin, "/status").await;
+    let response = http(admin, "GET", "/status", "").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let body = response.split("\r\n\r\n").nth(1).expect("body");
     let status: serde_json::Value = serde_json::from_str(body).expect("JSON");
@@ -43,6 +27,8 @@ async fn status_reports_lsn_and_connections() {
     assert_eq!(status["connections"], 1, "{status}");
     assert_eq!(status["max_connections"], 100, "{status}");
 
-    assert!(http_get(admin, "/nope").await.starts_with("HTTP/1.1 404"));
+    assert!(http(admin, "GET", "/nope", "")
+        .await
+        .starts_with("HTTP/1.1 404"));
     node.stop().await;
 }

@@ -37,6 +37,29 @@ use crate::wal::{self, Mutation, TimelineHistory, WalRecord};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
+/// Adds `entries` to `batch` in the data column family, each value behind
+/// the LSN stamp that conflict checks compare with snapshots (`None` deletes).
+pub(crate) fn put_stamped(
+    batch: &mut WriteBatch,
+    data: &rocksdb::ColumnFamily,
+    lsn: u64,
+    entries: &[Mutation],
+) {
+    let stamp = lsn.to_be_bytes();
+    let mut value = Vec::new();
+    for (key, new) in entries {
+        match new {
+            Some(v) => {
+                value.clear();
+                value.extend_from_slice(&stamp);
+                value.extend_from_slice(v);
+                batch.put_cf(data, key, &value);
+            }
+            None => batch.delete_cf(data, key),
+        }
+    }
+}
+
 /// What a committing transaction hands to the committer.
 pub(crate) struct CommitRequest {
     pub(crate) mutations: Vec<Mutation>,
@@ -226,19 +249,7 @@ impl Committer {
                 mutations: std::mem::take(&mut req.mutations),
                 before_images: std::mem::take(&mut req.before_images),
             };
-            let stamp = lsn.to_be_bytes();
-            let mut value = Vec::new();
-            for (key, new) in &record.mutations {
-                match new {
-                    Some(v) => {
-                        value.clear();
-                        value.extend_from_slice(&stamp);
-                        value.extend_from_slice(v);
-                        batch.put_cf(data, key, &value);
-                    }
-                    None => batch.delete_cf(data, key),
-                }
-            }
+            put_stamped(&mut batch, data, lsn, &record.mutations);
             let encoded = record.encode();
             self.counters.note_record_bytes(encoded.len());
             batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), encoded);

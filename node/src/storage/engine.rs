@@ -48,6 +48,8 @@ pub(crate) const META_HISTORY: &[u8] = b"timeline_history";
 pub(crate) const META_ROLE: &[u8] = b"role";
 /// `meta` key: the database system identifier, u64 BE (see `system_id`).
 pub(crate) const META_SYSTEM_ID: &[u8] = b"system_id";
+/// `meta` key: present when a manager has enforced the lease on this node.
+pub(crate) const META_LEASE: &[u8] = b"lease_enforced";
 
 /// What sessions may do with the storage right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +208,12 @@ impl RocksStorage {
         let (lsn_watch, _) = watch::channel(last_lsn);
         let access = Arc::new(RwLock::new(Access::ReadWrite));
         let lease = Arc::new(super::lease::Lease::default());
+        if db.get_cf(cf(&db, CF_META)?, META_LEASE)?.is_some() {
+            // A manager governed this node before the restart: no commit
+            // until it renews the lease (it may have promoted another node
+            // meanwhile).
+            lease.revoke();
+        }
         let counters = Arc::new(CommitCounters::default());
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {

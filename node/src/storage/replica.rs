@@ -24,10 +24,10 @@ use rocksdb::{WriteBatch, WriteOptions};
 use rustydb_sql::storage::Lsn;
 use tokio::sync::watch;
 
-use super::commit::{CommitMsg, Committer};
+use super::commit::{put_stamped, CommitMsg, Committer};
 use super::engine::{
     cf, Access, CommitGate, RocksStorage, CF_DATA, CF_META, CF_WAL, META_HISTORY, META_LAST_LSN,
-    META_ROLE, META_SYSTEM_ID, META_TIMELINE,
+    META_LEASE, META_ROLE, META_SYSTEM_ID, META_TIMELINE,
 };
 use crate::error::{NodeError, Result};
 use crate::wal::{self, TimelineEntry, TimelineHistory, WalRecord};
@@ -102,7 +102,6 @@ impl Committer {
         let mut expected = self.current_lsn.load(Ordering::Acquire) + 1;
         let history = self.history.read().clone();
         let mut batch = WriteBatch::default();
-        let mut value = Vec::new();
         for record in &records {
             if record.lsn.0 != expected {
                 return Err(NodeError::Replication(format!(
@@ -117,18 +116,7 @@ impl Committer {
                     record.lsn.0, record.timeline, timeline
                 )));
             }
-            let stamp = record.lsn.0.to_be_bytes();
-            for (key, new) in &record.mutations {
-                match new {
-                    Some(v) => {
-                        value.clear();
-                        value.extend_from_slice(&stamp);
-                        value.extend_from_slice(v);
-                        batch.put_cf(data, key, &value);
-                    }
-                    None => batch.delete_cf(data, key),
-                }
-            }
+            put_stamped(&mut batch, data, record.lsn.0, &record.mutations);
             let encoded = record.encode();
             self.counters.note_record_bytes(encoded.len());
             batch.put_cf(wal_cf, wal::lsn_key(record.lsn), encoded);
@@ -154,21 +142,9 @@ impl Committer {
         let wal_cf = cf(&self.db, CF_WAL)?;
         let meta = cf(&self.db, CF_META)?;
         let records = read_records(&self.db, to.0 + 1, current)?;
-        let stamp = to.0.to_be_bytes();
         let mut batch = WriteBatch::default();
-        let mut value = Vec::new();
         for record in records.iter().rev() {
-            for (key, before) in &record.before_images {
-                match before {
-                    Some(v) => {
-                        value.clear();
-                        value.extend_from_slice(&stamp);
-                        value.extend_from_slice(v);
-                        batch.put_cf(data, key, &value);
-                    }
-                    None => batch.delete_cf(data, key),
-                }
-            }
+            put_stamped(&mut batch, data, to.0, &record.before_images);
         }
         batch.delete_range_cf(
             wal_cf,
@@ -439,6 +415,36 @@ impl RocksStorage {
     /// The primary's lease (renewed by the manager's heartbeats).
     pub fn lease(&self) -> &super::lease::Lease {
         &self.shared.lease
+    }
+
+    /// Renews the lease; the first renewal is recorded durably, so after a
+    /// restart the node starts without a lease instead of without a limit.
+    pub fn renew_lease(&self, ttl: std::time::Duration) -> Result<()> {
+        if self.shared.lease.remaining().is_none() {
+            self.set_meta_flag(META_LEASE, true)?;
+        }
+        self.shared.lease.renew(ttl);
+        Ok(())
+    }
+
+    /// Stops enforcing the lease, durably.
+    pub fn disable_lease(&self) -> Result<()> {
+        self.set_meta_flag(META_LEASE, false)?;
+        self.shared.lease.disable();
+        Ok(())
+    }
+
+    fn set_meta_flag(&self, key: &[u8], on: bool) -> Result<()> {
+        let db = &self.shared.db;
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        let meta = cf(db, CF_META)?;
+        if on {
+            db.put_cf_opt(meta, key, b"1", &opts)?;
+        } else {
+            db.delete_cf_opt(meta, key, &opts)?;
+        }
+        Ok(())
     }
 
     /// The directory the RocksDB files live in.

@@ -175,3 +175,23 @@ pub async fn send_raw(s: &mut TcpStream, bytes: &[u8]) {
         .await
         .expect("write");
 }
+
+/// One HTTP/1.1 request to the admin API; the whole response as text.
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
+    let mut s = bounded("admin connect", TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    bounded("admin write", s.write_all(req.as_bytes()))
+        .await
+        .expect("write");
+    let mut out = String::new();
+    bounded("admin read", s.read_to_string(&mut out))
+        .await
+        .expect("read");
+    out
+}
