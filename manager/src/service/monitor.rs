@@ -118,13 +118,21 @@ async fn tick(service: &Arc<Service>, state: &ClusterState) {
                 .reset(state.nodes.keys().cloned(), now, hb);
         }
         let confirm = tokio::time::timeout(lease_ttl / 2, service.raft.confirm_leadership());
-        if let Ok(Ok(())) = confirm.await {
+        let confirmed = matches!(confirm.await, Ok(Ok(())));
+        if confirmed {
             service.lease.lock().confirmed_at = Some(Instant::now());
         }
         tokio::join!(poll_all(service, state), renew_primary(service, state));
-        if let Ok(_guard) = service.op.try_lock() {
-            let (_, fresh) = service.raft.state();
-            super::reconcile::reconcile(service, &fresh).await;
+        // Act only on leadership confirmed by a quorum in this very tick: a
+        // restarted member that briefly believes it leads must not re-point
+        // nodes from a state that the real leader has already moved past.
+        // (confirm_leadership returns once our state machine has applied
+        // everything committed before the confirmation.)
+        if confirmed {
+            if let Ok(_guard) = service.op.try_lock() {
+                let (_, fresh) = service.raft.state();
+                super::reconcile::reconcile(service, &fresh).await;
+            }
         }
     } else {
         {
