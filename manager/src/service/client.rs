@@ -28,6 +28,9 @@ pub enum ClientError {
     Timeout(String),
     #[error("{0}: {1}")]
     Transport(String, String),
+    /// No connection could be made: the request was certainly not sent.
+    #[error("{0}: cannot connect: {1}")]
+    Refused(String, String),
     /// The peer answered with a non-2xx status.
     #[error("{url}: HTTP {status}: {body}")]
     Status {
@@ -127,11 +130,13 @@ impl HttpClient {
             .body(Full::new(body))
             .map_err(|e| ClientError::Transport(url.to_string(), e.to_string()))?;
         let call = async {
-            let response = self
-                .inner
-                .request(request)
-                .await
-                .map_err(|e| ClientError::Transport(url.to_string(), e.to_string()))?;
+            let response = self.inner.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    ClientError::Refused(url.to_string(), e.to_string())
+                } else {
+                    ClientError::Transport(url.to_string(), e.to_string())
+                }
+            })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_ANSWER)
                 .collect()

@@ -34,6 +34,7 @@ pub struct PhiDetector {
     intervals: VecDeque<f64>,
     last: Instant,
     min_std_ms: f64,
+    expected_ms: f64,
 }
 
 impl PhiDetector {
@@ -47,12 +48,19 @@ impl PhiDetector {
             intervals,
             last: now,
             min_std_ms: (ms / 2.0).max(1.0),
+            expected_ms: ms.max(1.0),
         }
     }
 
     /// Records a successful heartbeat at `now`.
     pub fn heartbeat(&mut self, now: Instant) {
-        let interval = now.saturating_duration_since(self.last).as_secs_f64() * 1e3;
+        let mut interval = now.saturating_duration_since(self.last).as_secs_f64() * 1e3;
+        // A gap far beyond the heartbeat is an outage the node came back
+        // from, not the spread of normal arrivals: counted as such it would
+        // inflate mean and deviation and slow down the next detection.
+        if interval > 4.0 * self.expected_ms {
+            interval = self.expected_ms;
+        }
         if self.intervals.len() == WINDOW {
             self.intervals.pop_front();
         }
@@ -198,5 +206,32 @@ mod tests {
         assert!(very_late >= 8.0, "phi {very_late}");
         assert_eq!(Liveness::from_phi(very_late, 8.0), Liveness::Failed);
         assert_eq!(Liveness::from_phi(soon, 8.0), Liveness::Alive);
+    }
+
+    #[test]
+    fn an_outage_does_not_slow_down_the_next_detection() {
+        let start = Instant::now();
+        let hb = Duration::from_millis(100);
+        let mut d = PhiDetector::new(start, hb);
+        let mut t = start;
+        for _ in 0..50 {
+            t += hb;
+            d.heartbeat(t);
+        }
+        let fresh = d.clone();
+        // Down for 5 s, then back with regular heartbeats.
+        t += Duration::from_secs(5);
+        d.heartbeat(t);
+        for _ in 0..5 {
+            t += hb;
+            d.heartbeat(t);
+        }
+        let silence = Duration::from_millis(700);
+        let after_outage = d.phi(t + silence);
+        let before = fresh.phi(fresh.last_heartbeat() + silence);
+        assert!(
+            (after_outage - before).abs() < 1.0,
+            "phi after an outage {after_outage} vs before {before}"
+        );
     }
 }

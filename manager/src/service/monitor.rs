@@ -209,13 +209,15 @@ async fn renew_primary(service: &Arc<Service>, state: &ClusterState) {
     }
     let sent = Instant::now();
     // Record before sending: the node may receive it even if we time out.
-    {
+    let previous = {
         let mut book = service.lease.lock();
+        let previous = book.renewed.get(&primary.name).copied();
         let entry = book.renewed.entry(primary.name.clone()).or_insert(sent);
         if *entry < sent {
             *entry = sent;
         }
-    }
+        previous
+    };
     let api = NodeApi {
         client: &service.client,
         admin: &primary.admin_addr,
@@ -223,6 +225,17 @@ async fn renew_primary(service: &Arc<Service>, state: &ClusterState) {
     };
     if let Err(e) = api.renew_lease(state.config.lease_ttl_ms).await {
         tracing::debug!(node = %primary.name, error = %e, "lease renewal failed");
+        if matches!(e, super::client::ClientError::Refused(..)) {
+            // Never sent (no connection): the node's lease did not move, so
+            // neither does our record of it; a failover need not wait for it.
+            let mut book = service.lease.lock();
+            if book.renewed.get(&primary.name) == Some(&sent) {
+                match previous {
+                    Some(p) => book.renewed.insert(primary.name.clone(), p),
+                    None => book.renewed.remove(&primary.name),
+                };
+            }
+        }
     } else {
         service.metrics.lease_renewals.inc();
     }
