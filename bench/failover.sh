@@ -19,6 +19,7 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_TRIALS [10]   trials of each kind
+#   BENCH_LEASE_MS [700] the cluster's lease_ttl_ms (the default)
 #   BENCH_MODE [sync]   commit mode: sync, semi-sync or async
 #   BENCH_DIR           parent of the temp dir [${TMPDIR:-/tmp}]
 #   RUSTYDB_BIN         [$CARGO_TARGET_DIR or target]/release/rustydb
@@ -26,6 +27,7 @@ set -euo pipefail
 
 TRIALS=${BENCH_TRIALS:-10}
 MODE=${BENCH_MODE:-sync}
+LEASE_MS=${BENCH_LEASE_MS:-700}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export PGCONNECT_TIMEOUT=2
 BIN=${RUSTYDB_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/rustydb}
@@ -91,7 +93,7 @@ for i in 1 2 3; do
         for n in n1 n2 n3; do
             printf '[[nodes]]\nname = "%s"\npgwire = "127.0.0.1:%s"\nadmin = "127.0.0.1:%s"\ndatacenter = "dc1"\n' "$n" "${PG[$n]}" "${ADMIN[$n]}"
         done
-        printf '[cluster]\nreplication_mode = "%s"\nnum_sync_replicas = 1\nmaximum_lag_on_failover = 1048576\nlease_ttl_ms = 1000\nheartbeat_ms = 100\nfailure_threshold = 8.0\n' "$MODE"
+        printf '[cluster]\nreplication_mode = "%s"\nnum_sync_replicas = 1\nmaximum_lag_on_failover = 1048576\nlease_ttl_ms = %s\nheartbeat_ms = 100\nfailure_threshold = 8.0\n' "$MODE" "$LEASE_MS"
     } >"$WORK/m$i/manager.toml"
     "$BIN" manager --config "$WORK/m$i/manager.toml" >>"$WORK/m$i.log" 2>&1 &
     MPIDS+=($!)

@@ -324,7 +324,7 @@ fn manager_toml(
             replication_mode: mode.into(),
             num_sync_replicas: 1,
             maximum_lag_on_failover: 1_048_576,
-            lease_ttl_ms: 1000,
+            lease_ttl_ms: 700,
             heartbeat_ms: 100,
             failure_threshold: 8.0,
         },

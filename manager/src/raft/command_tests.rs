@@ -196,7 +196,7 @@ fn config_patch_validates_before_changing_anything() {
         .is_applied());
     assert_eq!(s.config.num_sync_replicas, 2);
     assert_eq!(s.config.failure_threshold, 10.5);
-    assert_eq!(s.config.lease_ttl_ms, 1000);
+    assert_eq!(s.config.lease_ttl_ms, 700);
 }
 
 #[test]

@@ -96,7 +96,7 @@ impl Default for ClusterConfig {
             replication_mode: CommitMode::Async,
             num_sync_replicas: 1,
             maximum_lag_on_failover: 1 << 20,
-            lease_ttl_ms: 1000,
+            lease_ttl_ms: 700,
             heartbeat_ms: 100,
             failure_threshold: 8.0,
         }
