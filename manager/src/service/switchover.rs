@@ -112,10 +112,22 @@ pub async fn switchover(
             admin: &target.admin_addr,
             timeout: Duration::from_secs(1),
         };
+        // LSNs compare only on one timeline: the candidate must stream
+        // from the demoted primary, on its timeline, unfenced. A node whose
+        // log reaches past the final LSN on a dead timeline does not count.
+        let old_timeline = old_api.status().await.ok().and_then(|s| s.timeline);
         let deadline = Instant::now() + CATCH_UP;
         loop {
-            let lsn = cand_api.status().await.ok().and_then(|s| s.lsn_number);
-            if lsn.is_some_and(|l| l >= final_lsn) {
+            let status = cand_api.status().await.ok();
+            let lsn = status.as_ref().and_then(|s| s.lsn_number);
+            let same_log = status.as_ref().is_some_and(|s| {
+                old_timeline.is_some()
+                    && s.timeline == old_timeline
+                    && s.fenced != Some(true)
+                    && s.stream_state.as_deref() == Some("streaming")
+                    && s.upstream.as_deref() == Some(old.pgwire_addr.as_str())
+            });
+            if same_log && lsn.is_some_and(|l| l >= final_lsn) {
                 break;
             }
             if Instant::now() >= deadline {
