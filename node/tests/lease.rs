@@ -9,13 +9,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_need_a_live_lease_once_one_was_granted() {
-    let node =
-        TestNode::start_with(|c| c.admin_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
-    let admin = node
-        .node
-        .as_ref()
-        .and_then(|n| n.admin_addr())
-        .expect("admin enabled");
+    let (node, admin) = TestNode::start_with_admin().await;
     let client = node.connect("postgres", None).await.expect("connect");
     client
         .batch_execute("CREATE TABLE t (id int PRIMARY KEY)")

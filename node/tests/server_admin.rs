@@ -6,13 +6,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_lsn_and_connections() {
-    let node =
-        TestNode::start_with(|c| c.admin_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
-    let admin = node
-        .node
-        .as_ref()
-        .and_then(|n| n.admin_addr())
-        .expect("admin enabled");
+    let (node, admin) = TestNode::start_with_admin().await;
     let _client = node.connect("postgres", None).await.expect("connect");
 
     let response = http(admin, "GET", "/status", "").await;

@@ -188,16 +188,22 @@ fn fresh(now: Instant, hb: Duration) -> NodeObs {
 mod tests {
     use super::*;
 
-    #[test]
-    fn phi_grows_with_silence() {
+    /// A detector after 50 regular heartbeats, and the time of the last.
+    fn steady(hb: Duration) -> (PhiDetector, Instant) {
         let start = Instant::now();
-        let hb = Duration::from_millis(100);
         let mut d = PhiDetector::new(start, hb);
         let mut t = start;
         for _ in 0..50 {
             t += hb;
             d.heartbeat(t);
         }
+        (d, t)
+    }
+
+    #[test]
+    fn phi_grows_with_silence() {
+        let hb = Duration::from_millis(100);
+        let (d, t) = steady(hb);
         let soon = d.phi(t + Duration::from_millis(50));
         let late = d.phi(t + Duration::from_millis(400));
         let very_late = d.phi(t + Duration::from_millis(2000));
@@ -210,14 +216,8 @@ mod tests {
 
     #[test]
     fn an_outage_does_not_slow_down_the_next_detection() {
-        let start = Instant::now();
         let hb = Duration::from_millis(100);
-        let mut d = PhiDetector::new(start, hb);
-        let mut t = start;
-        for _ in 0..50 {
-            t += hb;
-            d.heartbeat(t);
-        }
+        let (mut d, mut t) = steady(hb);
         let fresh = d.clone();
         // Down for 5 s, then back with regular heartbeats.
         t += Duration::from_secs(5);

@@ -58,6 +58,18 @@ impl TestNode {
         }
     }
 
+    /// A default node with the admin API on a free port, and that port.
+    pub async fn start_with_admin() -> (TestNode, SocketAddr) {
+        let node =
+            Self::start_with(|c| c.admin_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
+        let admin = node
+            .node
+            .as_ref()
+            .and_then(|n| n.admin_addr())
+            .expect("admin enabled");
+        (node, admin)
+    }
+
     /// A libpq-style connection string for `user`.
     pub fn conn_str(&self, user: &str, password: Option<&str>) -> String {
         let mut s = format!(
