@@ -154,6 +154,25 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
+/// Reads exactly one message from an unbuffered stream, never past its
+/// end: for handshakes after which someone else reads the same stream.
+pub async fn read_one<R: AsyncRead + Unpin>(r: &mut R, max_len: usize) -> Result<Frame> {
+    let mut head = [0u8; 5];
+    r.read_exact(&mut head).await?;
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len < 4 || len > max_len {
+        return Err(ProxyError::Protocol(format!(
+            "invalid length {len} for message of type {:?}",
+            head[0] as char
+        )));
+    }
+    let mut raw = BytesMut::with_capacity(len + 1);
+    raw.extend_from_slice(&head);
+    raw.resize(len + 1, 0);
+    r.read_exact(&mut raw[5..]).await?;
+    Ok(Frame::from_raw(raw.freeze()))
+}
+
 /// Reads a NUL-terminated string from the front of `buf`.
 pub fn read_cstr(buf: &mut &[u8]) -> Result<String> {
     let end = buf
