@@ -26,6 +26,8 @@
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod routing;
+pub mod topology;
 
 pub use config::ProxyConfig;
 pub use error::{ProxyError, Result};
