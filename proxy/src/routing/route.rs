@@ -169,7 +169,8 @@ impl Router {
         }
         let floor_emptied = before_floor > 0 && candidates.is_empty();
         if settings.policy == ReadPolicy::Any {
-            if let Some(p) = usable_primary(topo) {
+            // `noloadbalance` keeps balanced reads off the primary too.
+            if let Some(p) = usable_primary(topo).filter(|p| !p.noloadbalance) {
                 candidates.push(p);
             }
         }
