@@ -143,6 +143,11 @@ pub struct RoutingConfig {
     pub primary_reads_when_no_replica: bool,
     /// Statement classifications remembered (by text).
     pub classify_cache_size: usize,
+    /// Functions whose call sends a statement to the primary, beyond the
+    /// built-in list (`nextval`, `setval`, advisory locks, `lo_*`,
+    /// `dblink*`, `set_config`, …): lower-case names, `prefix*`, or
+    /// `schema.name`.
+    pub primary_functions: Vec<String>,
 }
 
 /// Backend health checks and bans.
@@ -307,6 +312,7 @@ impl Default for RoutingConfig {
             read_your_writes: true,
             primary_reads_when_no_replica: true,
             classify_cache_size: 10_000,
+            primary_functions: Vec::new(),
         }
     }
 }
