@@ -51,6 +51,8 @@ pub mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_clients;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;

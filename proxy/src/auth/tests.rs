@@ -28,7 +28,7 @@ fn rule(kind: &str, user: &str, method: &str) -> HbaRule {
 
 /// Users: scram_u (verifier), md5_u (md5 hash), plain_u (plain password),
 /// and the HBA rules that give each one a method.
-fn authenticator(
+pub(super) fn authenticator(
     dir: &std::path::Path,
     tls: Option<crate::config::TlsConfig>,
 ) -> Arc<Authenticator> {
@@ -36,11 +36,12 @@ fn authenticator(
     std::fs::write(
         &users,
         format!(
-            "\"scram_u\" \"{}\"\n\"md5_u\" \"{}\"\n\"plain_u\" \"pl\"\"ain\"\n\"up_u\" \"{}\"\n\"md5only\" \"{}\"\n",
+            "\"scram_u\" \"{}\"\n\"md5_u\" \"{}\"\n\"plain_u\" \"pl\"\"ain\"\n\"up_u\" \"{}\"\n\"md5only\" \"{}\"\n\"tls_u\" \"{}\"\n",
             scram_verifier("s3cret"),
             postgres_protocol::password::md5(b"m5pw", "md5_u"),
             scram_verifier("upgraded"),
             postgres_protocol::password::md5(b"m5pw", "md5only"),
+            scram_verifier("tlspw"),
         ),
     )
     .unwrap();
@@ -123,7 +124,7 @@ async fn connection(mut sock: TcpStream, peer: IpAddr, auth: Arc<Authenticator>)
     }
 }
 
-async fn serve(auth: Arc<Authenticator>) -> SocketAddr {
+pub(super) async fn serve(auth: Arc<Authenticator>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
