@@ -244,7 +244,10 @@ impl Authenticator {
                     Some(Secret::Scram(v)) => Some(v.clone()),
                     // Derived per attempt: a fresh salt costs one PBKDF2,
                     // which the client pays too.
-                    Some(Secret::Plain(pw)) => Some(Verifier::from_password(pw)),
+                    Some(Secret::Plain(pw)) => {
+                        let pw = pw.clone();
+                        Some(off_runtime(move || Verifier::from_password(&pw)).await?)
+                    }
                     Some(Secret::Md5(_)) => {
                         tracing::info!(user, "user has an md5 secret, cannot use scram-sha-256");
                         None
@@ -280,7 +283,10 @@ impl Authenticator {
                 hash.as_bytes(),
                 md5::stored_hash(&password, user).as_bytes(),
             )),
-            Some(Secret::Scram(v)) => v.matches_password(&password),
+            Some(Secret::Scram(v)) => {
+                let v = v.clone();
+                off_runtime(move || v.matches_password(&password)).await?
+            }
             None => false,
         };
         if ok {
@@ -372,6 +378,14 @@ async fn md5_exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Err(password_failed(user))
         }
     }
+}
+
+/// PBKDF2 (thousands of HMACs, more if a verifier says so) runs on the
+/// blocking pool, not on a runtime thread other clients share.
+async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ProxyError::fatal("XX000", format!("authentication task failed: {e}")))
 }
 
 async fn send<S: AsyncWrite + Unpin>(stream: &mut S, msg: &[u8]) -> Result<()> {

@@ -36,12 +36,14 @@ pub(super) fn authenticator(
     std::fs::write(
         &users,
         format!(
-            "\"scram_u\" \"{}\"\n\"md5_u\" \"{}\"\n\"plain_u\" \"pl\"\"ain\"\n\"up_u\" \"{}\"\n\"md5only\" \"{}\"\n\"tls_u\" \"{}\"\n",
+            "\"scram_u\" \"{}\"\n\"md5_u\" \"{}\"\n\"plain_u\" \"pl\"\"ain\"\n\"up_u\" \"{}\"\n\"md5only\" \"{}\"\n\"tls_u\" \"{}\"\n\"pw_s\" \"{}\"\n\"pw_m\" \"{}\"\n",
             scram_verifier("s3cret"),
             postgres_protocol::password::md5(b"m5pw", "md5_u"),
             scram_verifier("upgraded"),
             postgres_protocol::password::md5(b"m5pw", "md5only"),
             scram_verifier("tlspw"),
+            scram_verifier("pwS"),
+            postgres_protocol::password::md5(b"pwM", "pw_m"),
         ),
     )
     .unwrap();
@@ -52,7 +54,7 @@ pub(super) fn authenticator(
         rule("host", "rej_u", "reject"),
         rule("hostssl", "tls_u", "scram-sha-256"),
         rule("host", "md5_u,up_u", "md5"),
-        rule("host", "pw_u", "password"),
+        rule("host", "pw_u,pw_s,pw_m", "password"),
         rule("host", "scram_u,plain_u,ghost,md5only", "scram-sha-256"),
         rule("host", "plain_md5", "md5"),
     ];
@@ -203,6 +205,12 @@ async fn tokio_postgres_logins_by_method() {
     // wrong password.
     assert_eq!(login(addr, "ghost", "x").await, failed("ghost"));
     assert_eq!(login(addr, "md5only", "m5pw").await, failed("md5only"));
+    // password (cleartext) against a verifier and an md5 hash.
+    assert_eq!(login(addr, "pw_s", "pwS").await, Ok("pw_s".into()));
+    assert_eq!(login(addr, "pw_s", "pws").await, failed("pw_s"));
+    assert_eq!(login(addr, "pw_m", "pwM").await, Ok("pw_m".into()));
+    assert_eq!(login(addr, "pw_m", "pwm").await, failed("pw_m"));
+    assert_eq!(login(addr, "pw_u", "x").await, failed("pw_u"));
     // trust: no password at all.
     assert_eq!(login(addr, "trust_u", "").await, Ok("trust_u".into()));
     assert_eq!(
