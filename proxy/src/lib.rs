@@ -26,6 +26,7 @@
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod topology;
 pub mod wire;
 
 pub use config::ProxyConfig;
