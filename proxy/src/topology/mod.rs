@@ -32,6 +32,8 @@ mod handle;
 mod health;
 mod manager_watch;
 mod snapshot;
+#[cfg(test)]
+mod tests;
 
 pub use handle::Topology;
 pub use health::parse_lsn;
