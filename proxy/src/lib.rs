@@ -23,6 +23,7 @@
 //! input a client sends can take the process down — it gets an
 //! `ErrorResponse` with the right SQLSTATE or a closed socket.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod metrics;
