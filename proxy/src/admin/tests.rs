@@ -91,8 +91,10 @@ impl AdminState for FakeState {
         })
     }
     fn config(&self) -> Arc<ProxyConfig> {
-        let mut c = ProxyConfig::default();
-        c.backends = vec!["127.0.0.1:5432".into()];
+        let mut c = ProxyConfig {
+            backends: vec!["127.0.0.1:5432".into()],
+            ..ProxyConfig::default()
+        };
         c.health.password = Some("hunter2".into());
         c.auth
             .backend_passwords

@@ -161,7 +161,8 @@ impl Topology {
         }
         tracing::info!("topology sources changed; restarting checks");
         self.shared.stop_tasks();
-        self.shared.state.lock().probes.clear();
+        // Probes stay: a restart must not blank the roles until the next
+        // check. Departed or moved members lose theirs in set_members.
         Shared::start_sources(&self.shared);
     }
 }
@@ -281,23 +282,31 @@ impl Shared {
         id: &str,
         result: std::result::Result<super::health::Probe, String>,
     ) {
-        let checked = match result {
-            Ok(p) => Checked::Ok(p),
-            Err(e) => Checked::Failed(e),
-        };
-        let previous = {
+        let (checked, previous) = {
             let mut state = shared.state.lock();
             if !state.members.iter().any(|m| m.id == id) {
                 return;
             }
-            state.probes.insert(id.to_string(), checked.clone())
+            let previous = state.probes.get(id).cloned();
+            let checked = match result {
+                Ok(p) => Checked::Ok(p),
+                // The role last seen survives a failed check (a blip must
+                // not leave the cluster without a primary).
+                Err(reason) => Checked::Failed {
+                    reason,
+                    last: previous.as_ref().and_then(Checked::last_ok),
+                },
+            };
+            state.probes.insert(id.to_string(), checked.clone());
+            (checked, previous)
         };
-        if let Checked::Failed(reason) = &checked {
-            if !matches!(previous, Some(Checked::Failed(_))) {
+        let was_failing = matches!(previous, Some(Checked::Failed { .. }));
+        if let Checked::Failed { reason, .. } = &checked {
+            if !was_failing {
                 tracing::warn!(backend = %id, error = %reason, "health check failed");
             }
             Shared::ban(shared, id, reason);
-        } else if matches!(previous, Some(Checked::Failed(_))) {
+        } else if was_failing {
             tracing::info!(backend = %id, "health check passes again");
         }
         shared.publish();

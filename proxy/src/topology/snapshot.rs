@@ -6,12 +6,14 @@
 //! parameter), so every rule below is unit-tested directly:
 //!
 //! - role: the manager's word in dynamic mode; in static mode the last
-//!   successful probe (`pg_is_in_recovery()` false = primary), `Unknown`
-//!   before the first probe and after a failed one. If several servers
-//!   claim primary (a split brain, or a promoted replica while the old
-//!   primary still answers), the current primary keeps the role, else the
-//!   first in configuration order; the others become `Unknown` so no
-//!   write can reach them.
+//!   successful probe (`pg_is_in_recovery()` false = primary), kept while
+//!   later checks fail (the backend is then unhealthy and banned, but a
+//!   blip does not leave the cluster without a primary), `Unknown` before
+//!   any probe succeeded. If several servers claim primary (a promoted
+//!   replica while the old primary is down or still answers), a healthy
+//!   one beats an unhealthy one, then the current primary keeps the role,
+//!   then the first in configuration order; the others become `Unknown`
+//!   so no write can reach them.
 //! - healthy: the last probe succeeded (dynamic mode: and the manager
 //!   considers the replica up; before the first probe the manager alone).
 //! - replay LSN and lag: the probe's, else the manager's hint; lag in bytes
@@ -64,7 +66,21 @@ impl Member {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Checked {
     Ok(Probe),
-    Failed(String),
+    /// `last`: the most recent successful probe before the failures.
+    Failed {
+        reason: String,
+        last: Option<Probe>,
+    },
+}
+
+impl Checked {
+    /// The latest successful probe, current or remembered.
+    pub(crate) fn last_ok(&self) -> Option<Probe> {
+        match self {
+            Checked::Ok(p) => Some(*p),
+            Checked::Failed { last, .. } => *last,
+        }
+    }
 }
 
 /// The backends of a snapshot, in member order.
@@ -85,7 +101,7 @@ pub(crate) fn build(
             };
             let role = match m.declared {
                 Some(role) => role,
-                None => match ok {
+                None => match probe.and_then(Checked::last_ok) {
                     Some(p) if p.in_recovery => Role::Replica,
                     Some(_) => Role::Primary,
                     None => Role::Unknown,
@@ -93,7 +109,7 @@ pub(crate) fn build(
             };
             let healthy = match probe {
                 Some(Checked::Ok(_)) => m.source_healthy.unwrap_or(true),
-                Some(Checked::Failed(_)) => false,
+                Some(Checked::Failed { .. }) => false,
                 None => m.source_healthy.unwrap_or(m.declared.is_some()),
             };
             BackendInfo {
@@ -150,11 +166,24 @@ fn resolve_primaries(backends: &mut [BackendInfo], current: Option<&str>) {
     if claimants.len() < 2 {
         return;
     }
-    let keep = claimants
+    let healthy: Vec<usize> = claimants
+        .iter()
+        .copied()
+        .filter(|i| backends[*i].healthy)
+        .collect();
+    let pool = if healthy.is_empty() {
+        &claimants
+    } else {
+        &healthy
+    };
+    let Some(&first) = pool.first() else {
+        return;
+    };
+    let keep = pool
         .iter()
         .copied()
         .find(|i| current.is_some_and(|c| backends[*i].id == c))
-        .unwrap_or(claimants[0]);
+        .unwrap_or(first);
     for i in claimants {
         if i != keep {
             tracing::warn!(
@@ -194,7 +223,13 @@ mod tests {
 
         probes.insert("a:1".to_string(), ok(false, 1000));
         probes.insert("b:2".to_string(), ok(true, 400));
-        probes.insert("c:3".to_string(), Checked::Failed("refused".into()));
+        probes.insert(
+            "c:3".to_string(),
+            Checked::Failed {
+                reason: "refused".into(),
+                last: None,
+            },
+        );
         let mut bans = HashMap::new();
         bans.insert("c:3".to_string(), now + Duration::from_secs(1));
         bans.insert("b:2".to_string(), now - Duration::from_secs(1));
@@ -225,6 +260,38 @@ mod tests {
         assert_eq!((b[0].role, b[1].role), (Role::Unknown, Role::Primary));
         let b = build(&members, &probes, &HashMap::new(), now, None);
         assert_eq!((b[0].role, b[1].role), (Role::Primary, Role::Unknown));
+
+        // The current primary dies after b was promoted: the healthy
+        // claimant wins, the dead one keeps no role.
+        let failed = |lsn| Checked::Failed {
+            reason: "refused".into(),
+            last: Some(Probe {
+                in_recovery: false,
+                lsn: Some(lsn),
+            }),
+        };
+        probes.insert("a:1".to_string(), failed(10));
+        let b = build(&members, &probes, &HashMap::new(), now, Some("a:1"));
+        assert_eq!((b[0].role, b[1].role), (Role::Unknown, Role::Primary));
+        assert!(!b[0].healthy && b[0].replay_lsn.is_none());
+    }
+
+    #[test]
+    fn a_failed_check_keeps_the_last_role_but_not_health() {
+        let members = vec![Member::detected("a:1")];
+        let mut probes = HashMap::new();
+        probes.insert(
+            "a:1".to_string(),
+            Checked::Failed {
+                reason: "timeout".into(),
+                last: Some(Probe {
+                    in_recovery: false,
+                    lsn: Some(5),
+                }),
+            },
+        );
+        let b = build(&members, &probes, &HashMap::new(), Instant::now(), None);
+        assert_eq!((b[0].role, b[0].healthy), (Role::Primary, false));
     }
 
     #[test]
@@ -254,7 +321,13 @@ mod tests {
         let b = build(&members, &probes, &HashMap::new(), now, None);
         assert_eq!(b[0].role, Role::Primary);
         assert_eq!((b[1].replay_lsn, b[1].lag_bytes), (Some(450), Some(50)));
-        probes.insert("n2".to_string(), Checked::Failed("timeout".into()));
+        probes.insert(
+            "n2".to_string(),
+            Checked::Failed {
+                reason: "timeout".into(),
+                last: None,
+            },
+        );
         let b = build(&members, &probes, &HashMap::new(), now, None);
         assert!(!b[1].healthy);
         assert_eq!(b[1].lag_bytes, Some(77), "falls back to the manager's lag");
