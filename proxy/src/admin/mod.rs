@@ -28,7 +28,7 @@ use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::topology::TopologySnapshot;
 
-pub use console::run_console;
+pub use console::{run_console, run_console_buffered};
 pub use http::{serve_metrics, serve_metrics_on};
 
 /// The database name that selects the admin console.

@@ -372,3 +372,30 @@ async fn http_serves_metrics_and_health_until_shutdown() {
     .await
     .is_err());
 }
+
+#[tokio::test]
+async fn pipelined_bytes_and_function_calls() {
+    use crate::wire::Frame;
+    let state = FakeState::default();
+    let (mut ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    // The caller's reader already holds a Query; a FunctionCall and a
+    // Terminate arrive on the stream.
+    let mut buffered = bytes::BytesMut::new();
+    buffered.extend_from_slice(Frame::new(b'Q', b"SHOW VERSION\0").raw());
+    theirs
+        .write_all(Frame::new(b'F', &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]).raw())
+        .await
+        .unwrap();
+    theirs.write_all(Frame::new(b'X', b"").raw()).await.unwrap();
+    run_console_buffered(&mut ours, buffered, &state, 4096)
+        .await
+        .unwrap();
+    drop(ours);
+    let mut out = Vec::new();
+    theirs.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let version = text.find("RustyDB proxy").unwrap();
+    let refused = text.find("0A000").unwrap();
+    assert!(version < refused, "answers in order: {text}");
+    assert_eq!(out.iter().filter(|b| **b == b'Z').count(), 2, "{text}");
+}

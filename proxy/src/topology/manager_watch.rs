@@ -60,14 +60,21 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             None => (format!("{base}/topology"), check),
             Some(i) => (format!("{base}/topology?wait={i}"), MANAGER_WAIT + check),
         };
+        let asked = tokio::time::Instant::now();
         match fetch(&client, &url, timeout).await {
             Ok(topology) => {
                 backoff = BACKOFF_MIN;
                 if index.is_some_and(|i| topology.index < i) {
                     tracing::debug!(url, index = topology.index, "manager member is behind");
                 }
+                let stalled = index.is_some_and(|i| topology.index <= i);
                 index = Some(topology.index);
                 Shared::set_members(&shared, members(&topology));
+                // A member that answers a wait at once without progress
+                // (not what the manager does) must not make this a busy loop.
+                if stalled && asked.elapsed() < BACKOFF_MIN {
+                    tokio::time::sleep(BACKOFF_MIN).await;
+                }
             }
             Err(e) => {
                 tracing::warn!(url, error = %e, "manager topology request failed");
