@@ -28,6 +28,8 @@ use crate::wire::messages;
 #[derive(Clone)]
 struct FakeState {
     up: bool,
+    /// Accept and read, never answer.
+    hang: bool,
     in_recovery: bool,
     lsn: Option<String>,
 }
@@ -43,6 +45,7 @@ impl FakePg {
         let addr = listener.local_addr().unwrap().to_string();
         let state = Arc::new(Mutex::new(FakeState {
             up: true,
+            hang: false,
             in_recovery,
             lsn: Some(lsn.to_string()),
         }));
@@ -58,6 +61,7 @@ impl FakePg {
     fn set(&self, up: bool, in_recovery: bool, lsn: Option<&str>) {
         *self.state.lock() = FakeState {
             up,
+            hang: false,
             in_recovery,
             lsn: lsn.map(str::to_string),
         };
@@ -93,6 +97,9 @@ async fn serve_pg(mut stream: TcpStream, state: Arc<Mutex<FakeState>>) -> std::i
         let st = state.lock().clone();
         if tag == b'X' || !st.up {
             return Ok(());
+        }
+        if st.hang {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
         }
         let recovery = if st.in_recovery { "t" } else { "f" };
         let mut out = Vec::new();
@@ -200,6 +207,42 @@ async fn reported_failures_ban_for_ban_ms_and_unknown_ids_are_ignored() {
         "ban lasted ban_ms"
     );
     assert!(topo.snapshot().get(&id).unwrap().healthy);
+}
+
+#[tokio::test]
+async fn a_backend_that_stops_answering_fails_its_check_in_time() {
+    let a = FakePg::start(false, "0/10").await;
+    let metrics = Arc::new(ProxyMetrics::new().unwrap());
+    let cfg = config(|c| {
+        c.backends = vec![a.addr.clone()];
+        c.health.timeout_ms = 200;
+    });
+    let topo = Topology::start(cfg, metrics).unwrap();
+    let id = a.addr.clone();
+    assert!(
+        topo.wait_for(|s| s.primary().is_some_and(|p| p.healthy), WAIT)
+            .await
+    );
+    a.state.lock().hang = true;
+    let started = std::time::Instant::now();
+    assert!(
+        topo.wait_for(|s| s.get(&id).is_some_and(|b| !b.healthy && b.banned), WAIT)
+            .await
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "bounded by timeout_ms"
+    );
+    assert_eq!(
+        topo.snapshot().primary().map(|p| p.id.clone()),
+        Some(id.clone()),
+        "the last seen role survives"
+    );
+    a.state.lock().hang = false;
+    assert!(
+        topo.wait_for(|s| s.get(&id).is_some_and(|b| b.healthy), WAIT)
+            .await
+    );
 }
 
 #[tokio::test]
@@ -335,12 +378,21 @@ async fn dynamic_mode_follows_the_manager_and_rotates_members() {
     let a = FakePg::start(false, "0/100").await;
     let b = FakePg::start(true, "0/80").await;
     let manager = FakeManager::start(manager_view(("n1", &a), ("n2", &b), true)).await;
-    // The first URL refuses connections: the watcher must move on.
+    // The first URL refuses connections, the second accepts and never
+    // answers: the watcher must move on from both.
     let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
+    let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_url = format!("http://{}", hung.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            held.push(s);
+        }
+    });
     let metrics = Arc::new(ProxyMetrics::new().unwrap());
-    let cfg = config(|c| c.manager = vec![dead_url, manager.url.clone()]);
+    let cfg = config(|c| c.manager = vec![dead_url, hung_url, manager.url.clone()]);
     let topo = Topology::start(cfg, metrics.clone()).unwrap();
     assert!(
         topo.wait_for(
