@@ -153,7 +153,15 @@ impl Checker {
         if let Some(password) = &health.password {
             config.password(password);
         }
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+            // The server is up but refuses the checker: say which setting.
+            match e.as_db_error().map(|d| d.code().code()) {
+                Some(code) if code.starts_with("28") || code.starts_with("3D") => {
+                    format!("{e} (check health.user / health.password / health.database)")
+                }
+                _ => e.to_string(),
+            }
+        })?;
         let addr = self.addr.clone();
         self.connection = Some(tokio::spawn(async move {
             if let Err(e) = connection.await {
