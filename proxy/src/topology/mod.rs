@@ -1,9 +1,49 @@
 //! Backend topology: which servers exist, their roles, health and lag.
 //!
+<<<<<<< HEAD
 //! This file holds only the plain data types the router reads (a stand-in
 //! written by helper "route" so routing compiles); helper "topo"'s module
 //! (static role detection, the manager watcher, health checks and bans)
 //! replaces it with the same types.
+=======
+//! The router never asks a backend anything itself; it reads the latest
+//! [`TopologySnapshot`], an immutable value published through a
+//! `tokio::sync::watch` channel by the [`Topology`] handle. Two sources
+//! feed it, chosen by the configuration:
+//!
+//! ```text
+//!  static mode  (config.backends)          dynamic mode  (config.manager)
+//!  ──────────────────────────────          ──────────────────────────────
+//!  members = the configured list           members = manager's GET /topology?wait=
+//!  role    = pg_is_in_recovery()           role    = the manager's word
+//!       │                                        │
+//!       └──────────────► State ◄─────────────────┘
+//!                          ▲    members + latest probe per backend + bans
+//!   health checker (one    │    (health.rs: SELECT pg_is_in_recovery(), lsn
+//!   task per backend) ─────┘     every health.interval_ms)
+//!                          │
+//!                          ▼ build (snapshot.rs, pure) → publish if changed
+//!                  watch::Sender<Arc<TopologySnapshot>>  →  sessions, router
+//! ```
+//!
+//! Invariants: at most one backend of a snapshot has `Role::Primary`
+//! (static mode resolves two servers claiming it by keeping the current
+//! one); a snapshot is published only when something in it changed, with
+//! `version` one higher than the last; a backend that failed a check or a
+//! connection (`report_failure`) is `banned` for `health.ban_ms` and then
+//! un-banned without anyone having to ask; every network wait (check,
+//! long-poll) has a deadline, so a hung server never freezes the view.
+
+mod handle;
+mod health;
+mod manager_watch;
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+pub use handle::Topology;
+pub use health::parse_lsn;
+>>>>>>> topo
 
 /// The backend's name: node name in dynamic mode, "host:port" in static mode.
 pub type BackendId = String;
