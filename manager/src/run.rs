@@ -171,7 +171,11 @@ pub async fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
         config.pool_mode = match mode.as_str() {
             "session" => rustydb_proxy::config::PoolMode::Session,
             "transaction" => rustydb_proxy::config::PoolMode::Transaction,
-            other => return Err(format!("--pool-mode {other}: expected session or transaction")),
+            other => {
+                return Err(format!(
+                    "--pool-mode {other}: expected session or transaction"
+                ))
+            }
         };
     }
     if let Some(admin) = args.admin_listen {

@@ -32,6 +32,9 @@ use crate::metrics::ProxyMetrics;
 use crate::routing::BackendLoad;
 use crate::topology::{BackendId, TopologySnapshot};
 
+/// ParameterStatus values of a backend, in the order reported.
+pub type ServerParams = Vec<(String, String)>;
+
 /// Which pool a connection belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PoolKey {
@@ -137,7 +140,7 @@ pub struct Pools {
     config: Mutex<PoolConfig>,
     metrics: Arc<ProxyMetrics>,
     /// Server parameters learned from the first connection per (user, db).
-    params: Mutex<HashMap<(String, String), Vec<(String, String)>>>,
+    params: Mutex<HashMap<(String, String), ServerParams>>,
 }
 
 impl Pools {

@@ -171,10 +171,11 @@ impl ServerConn {
             return false;
         }
         let mut probe = [0u8; 1];
-        match self.reader.get_mut().peek(&mut probe).now_or_never() {
-            None => true,
-            Some(_) => false,
-        }
+        self.reader
+            .get_mut()
+            .peek(&mut probe)
+            .now_or_never()
+            .is_none()
     }
 
     /// Runs a simple query and discards its results; returns the first
@@ -192,7 +193,8 @@ impl ServerConn {
                 }
                 // COPY cannot be started by our own queries; refuse politely.
                 b'G' => {
-                    self.send(&copy_fail("the proxy does not feed COPY here")).await?;
+                    self.send(&copy_fail("the proxy does not feed COPY here"))
+                        .await?;
                 }
                 _ => {}
             }

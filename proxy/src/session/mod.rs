@@ -273,10 +273,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// Reports a proxy-side error for a unit that never reached a backend.
     async fn fail_unit(&mut self, unit: &[Frame], e: ProxyError) -> Result<()> {
-        self.shared.metrics.errors.with_label_values(&["client"]).inc();
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&["client"])
+            .inc();
         let msg = error_response("ERROR", e.sqlstate(), &e.to_string());
         self.writer.write_all(&msg).await?;
-        let synced = unit.last().is_some_and(|f| matches!(f.tag(), b'S' | b'Q' | b'F'));
+        let synced = unit
+            .last()
+            .is_some_and(|f| matches!(f.tag(), b'S' | b'Q' | b'F'));
         if synced {
             self.writer.write_all(&ready_for_query(self.status)).await?;
         } else {
@@ -361,7 +367,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         {
             Ok(conn) => Ok(conn),
             Err(e @ ProxyError::Backend { .. }) => {
-                self.shared.topology.report_failure(&backend_id, &e.to_string());
+                self.shared
+                    .topology
+                    .report_failure(&backend_id, &e.to_string());
                 Err(ProxyError::client("08006", e.to_string()))
             }
             Err(e) => Err(e),
@@ -407,7 +415,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.shared
             .service_stats(&self.ctx.service)
             .total_us
-            .fetch_add(elapsed.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(
+                elapsed.as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         let Some(mut conn) = self.held.take() else {
             return Ok(());
         };
@@ -462,7 +473,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn report_backend_failure(&self, e: &ProxyError) {
-        self.shared.metrics.errors.with_label_values(&["backend"]).inc();
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&["backend"])
+            .inc();
         if let ProxyError::Backend { addr, .. } = e {
             let topo = self.shared.topology.snapshot();
             if let Some(b) = topo.backends.iter().find(|b| &b.addr == addr) {
