@@ -124,6 +124,9 @@ fn is_mutation_route(method: &Method, path: &str) -> bool {
             | ("PATCH", "/config")
             | ("POST", "/reinitialize")
             | ("POST", "/restart")
+            | ("POST", "/drain")
+            | ("POST", "/stop")
+            | ("POST", "/start")
             | ("POST", "/members")
     ) || (method == Method::DELETE && path.starts_with("/members/"))
 }
@@ -159,7 +162,7 @@ async fn forward(
     let Some(leader) = service.raft.leader() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "no leader");
     };
-    let Some(base) = service.member_apis.lock().get(&leader).cloned() else {
+    let Some(base) = service.member_apis().get(&leader).cloned() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("the leader (member {leader}) has no known API URL"),
