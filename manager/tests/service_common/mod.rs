@@ -130,10 +130,41 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(mode: &str) -> Cluster {
+        Cluster::start_supervising(mode, &[])
+    }
+
+    /// Like `start`, but manager `i + 1` supervises node `i` for each `i`
+    /// in `supervised`: the test's own process of that node is killed and
+    /// the manager starts it again with the same arguments (`rustydb node
+    /// ...` from the manager's executable).
+    pub fn start_supervising(mode: &str, supervised: &[usize]) -> Cluster {
         let n1 = ClusterNode::primary("n1", &[]);
         let n2 = ClusterNode::replica("n2", &n1, &[]);
         let n3 = ClusterNode::replica("n3", &n1, &[]);
         let mut nodes = vec![n1, n2, n3];
+        let mut supervise = vec![String::new(); nodes.len()];
+        for &i in supervised {
+            let n = &mut nodes[i];
+            let name = n.name().to_string();
+            let port = n.port();
+            let admin = n.admin_port();
+            let server = n.server();
+            let mut args = vec![
+                "--data-dir".to_string(),
+                server.data_dir().display().to_string(),
+                "--listen".to_string(),
+                format!("127.0.0.1:{port}"),
+                "--admin-listen".to_string(),
+                format!("127.0.0.1:{admin}"),
+            ];
+            args.extend(server.args().iter().cloned());
+            server.kill9();
+            let quoted: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+            supervise[i] = format!(
+                "[supervise]\nnode = \"{name}\"\nargs = [{}]\n",
+                quoted.join(", ")
+            );
+        }
         let dir = tempfile::Builder::new()
             .prefix("rdb-mgr-")
             .tempdir()
@@ -161,8 +192,9 @@ impl Cluster {
             let id = (i + 1) as u64;
             let data = dir.path().join(format!("m{id}"));
             let text = format!(
-                "id = {id}\napi_listen = \"127.0.0.1:{api}\"\nraft_listen = \"127.0.0.1:{raft}\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{members}{node_text}[cluster]\nreplication_mode = \"{mode}\"\nlease_ttl_ms = 1000\nheartbeat_ms = 100\n",
-                data.display()
+                "id = {id}\napi_listen = \"127.0.0.1:{api}\"\nraft_listen = \"127.0.0.1:{raft}\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{members}{node_text}{}[cluster]\nreplication_mode = \"{mode}\"\nlease_ttl_ms = 1000\nheartbeat_ms = 100\n",
+                data.display(),
+                supervise.get(i).map(String::as_str).unwrap_or("")
             );
             let config = dir.path().join(format!("m{id}.toml"));
             std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
