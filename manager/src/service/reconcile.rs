@@ -75,8 +75,11 @@ pub async fn reconcile(service: &Service, state: &ClusterState) {
                 }
                 return;
             }
-            if runs_as_replica(service, &primary, now) {
-                super::repair::repair(service, state, &primary, now).await;
+            // Nothing is re-pointed at a primary that does not run as one.
+            if let Some(since) = runs_as_replica(service, &primary, now) {
+                if since >= super::repair::REPAIR_AFTER {
+                    super::repair::repair(service, state, &primary, now).await;
+                }
                 return;
             }
             repoint_strays(service, state, &primary, now).await;
@@ -199,9 +202,9 @@ async fn bootstrap(service: &Service, state: &ClusterState, now: Instant) {
     }
 }
 
-/// Whether the recorded primary has reported role replica for at least
-/// `repair::REPAIR_AFTER` (remembered in the memo across ticks).
-fn runs_as_replica(service: &Service, primary: &str, now: Instant) -> bool {
+/// How long the recorded primary has been reporting role replica (None
+/// while it reports primary; remembered in the memo across ticks).
+fn runs_as_replica(service: &Service, primary: &str, now: Instant) -> Option<Duration> {
     let replica = service
         .health
         .lock()
@@ -210,7 +213,7 @@ fn runs_as_replica(service: &Service, primary: &str, now: Instant) -> bool {
     let mut memo = service.memo.lock();
     if !replica {
         memo.replica_primary = None;
-        return false;
+        return None;
     }
     let since = match &memo.replica_primary {
         Some((name, since)) if name == primary => *since,
@@ -219,7 +222,7 @@ fn runs_as_replica(service: &Service, primary: &str, now: Instant) -> bool {
             now
         }
     };
-    now.duration_since(since) >= super::repair::REPAIR_AFTER
+    Some(now.saturating_duration_since(since))
 }
 
 pub async fn auto_failover(
