@@ -28,7 +28,9 @@
 //!   candidate rules, lease wait included) when P provably lacks records
 //!   another node holds, or another node runs as a primary.
 //! - otherwise **wait** (a lease still running, a node not yet heard
-//!   from) and look again next tick.
+//!   from, a silent node that last ran as a primary without any lease
+//!   from us, so nothing bounds how long it may accept commits) and look
+//!   again next tick.
 //!
 //! Nothing happens while the cluster is paused: both ways out are
 //! automatic actions.
@@ -52,12 +54,14 @@ pub enum Verdict {
 }
 
 /// Decides (see the module comment). `lease_over(name)`: whether every
-/// lease `name` may hold has certainly expired.
+/// lease this leader (or, by the election-time bound, its predecessors)
+/// may have given `name` has certainly expired; `None` when it has no
+/// record of a lease for `name`.
 pub fn check(
     state: &ClusterState,
     health: &HealthTable,
     primary: &str,
-    lease_over: &dyn Fn(&str) -> bool,
+    lease_over: &dyn Fn(&str) -> Option<bool>,
     now: Instant,
 ) -> Verdict {
     let Some(p) = health.status(primary) else {
@@ -79,8 +83,23 @@ pub fn check(
         if alive && status.is_some_and(|s| s.is_primary()) {
             return Verdict::FailOver(format!("{name} runs as a primary"));
         }
-        if !alive && !node.stopped && !lease_over(name) {
-            return Verdict::Wait(format!("{name} does not answer and its lease may be valid"));
+        if !alive && !node.stopped {
+            let ran_as_primary = status.is_some_and(|s| s.is_primary());
+            match lease_over(name) {
+                Some(false) => {
+                    return Verdict::Wait(format!(
+                        "{name} does not answer and its lease may be valid"
+                    ))
+                }
+                // A primary no manager gave a lease to enforces none: while
+                // it is silent, nothing proves it stopped accepting commits.
+                None if ran_as_primary => {
+                    return Verdict::Wait(format!(
+                        "{name} does not answer and last ran as a primary without a lease"
+                    ))
+                }
+                _ => {}
+            }
         }
         match status.map(|s| (s.timeline.unwrap_or(0), s.lsn_number.unwrap_or(0))) {
             Some((tl, _)) if tl > p_tl => {
@@ -117,7 +136,7 @@ pub async fn repair(service: &Service, state: &ClusterState, primary: &str, now:
         let lease_over = |name: &str| {
             lease
                 .expiry(name, ttl, failover::lease_margin(ttl))
-                .is_none_or(|t| t <= now)
+                .map(|t| t <= now)
         };
         check(state, &health, primary, &lease_over, now)
     };

@@ -48,7 +48,7 @@ fn setup(statuses: &[(&str, &str, u64, u64)]) -> (ClusterState, HealthTable, Ins
 }
 
 fn verdict(state: &ClusterState, health: &HealthTable, now: Instant, leases_over: bool) -> Verdict {
-    check(state, health, "p", &|_| leases_over, now)
+    check(state, health, "p", &|_| Some(leases_over), now)
 }
 
 #[test]
@@ -147,4 +147,26 @@ fn a_fenced_or_silent_primary_is_left_alone() {
         verdict(&state, &health, now, true),
         Verdict::Wait(_)
     ));
+}
+
+#[test]
+fn a_silent_node_that_ran_as_an_unleased_primary_blocks_the_repromotion() {
+    let now = Instant::now();
+    let (state, mut health, _) = setup(&[("p", "replica", 3, 120), ("a", "replica", 3, 100)]);
+    // b answered long ago as a primary, then went silent.
+    let long_ago = now.checked_sub(Duration::from_secs(30)).unwrap_or(now);
+    let obs = health.entry("b", long_ago, Duration::from_millis(100));
+    obs.status = Some(status("primary", 3, 90));
+    // We renewed b's lease once and it is over: b stopped committing.
+    let over = check(&state, &health, "p", &|_| Some(true), now);
+    assert_eq!(over, Verdict::Repromote);
+    // No lease of ours ever bound b: wait.
+    let unleased = check(
+        &state,
+        &health,
+        "p",
+        &|n| if n == "b" { None } else { Some(true) },
+        now,
+    );
+    assert!(matches!(unleased, Verdict::Wait(_)), "{unleased:?}");
 }
