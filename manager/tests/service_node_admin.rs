@@ -128,22 +128,36 @@ fn drain_stop_start_and_a_schedule_that_outlives_the_leader() {
     let r = post(p3, "/drain", "n2");
     assert_eq!(r.status, 200, "{}\n{}", r.text, cluster.logs());
     assert_eq!(r.json["switchover"], Value::Null, "{}", r.text);
-    let r = call(p1, "GET", "/cluster", None, None).unwrap_or_else(|e| panic!("{e}"));
-    let n2 = member(&r.json, "n2").cloned().unwrap_or_default();
-    assert_eq!(n2["tags"]["noloadbalance"], true, "{}", r.text);
-    let r = call(p1, "GET", "/topology", None, None).unwrap_or_else(|e| panic!("{e}"));
-    let drained = r.json["replicas"]
-        .as_array()
-        .and_then(|a| a.iter().find(|x| x["name"] == "n2"))
-        .map(|x| x["noloadbalance"].clone());
-    assert_eq!(drained, Some(Value::Bool(true)), "{}", r.text);
-    let r = call(p1, "GET", "/replica?node=n2", None, None).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status, 503, "{}", r.text);
+    // Every member applies it (p1 may follow the leader by a moment).
+    wait_until("n2 drained in every view", Duration::from_secs(10), || {
+        let r = call(p1, "GET", "/cluster", None, None)?;
+        let tagged = member(&r.json, "n2").map(|m| m["tags"]["noloadbalance"].clone());
+        let t = call(p1, "GET", "/topology", None, None)?;
+        let routed = t.json["replicas"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == "n2"))
+            .map(|x| x["noloadbalance"].clone());
+        let check = call(p1, "GET", "/replica?node=n2", None, None)?;
+        let yes = Some(Value::Bool(true));
+        if tagged == yes && routed == yes && check.status == 503 {
+            Ok(())
+        } else {
+            Err(format!("{}\n{}\n{}", r.text, t.text, check.text))
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(post(p1, "/drain", "n2").status, 409);
     let r = post(p1, "/start", "n2");
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = call(p1, "GET", "/replica?node=n2", None, None).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status, 200, "{}", r.text);
+    wait_until("n2 serves reads again", Duration::from_secs(10), || {
+        let r = call(p1, "GET", "/replica?node=n2", None, None)?;
+        if r.status == 200 {
+            Ok(())
+        } else {
+            Err(r.text)
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
 
     // 3. Stop the supervised replica n3 through manager 1.
     let failovers = history_len(p1);

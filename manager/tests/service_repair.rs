@@ -29,6 +29,27 @@ fn history(port: u16) -> String {
         .unwrap_or_default()
 }
 
+/// Waits for a successful history record with `reason`, `from`, `to`.
+fn wait_for_record(port: u16, reason: &str, from: Option<&str>, to: &str) {
+    wait_until("the history record", Duration::from_secs(10), || {
+        let r = call(port, "GET", "/history", None, None)?;
+        let found = r.json["failovers"].as_array().is_some_and(|a| {
+            a.iter().any(|f| {
+                f["reason"] == reason
+                    && from.is_none_or(|n| f["from"] == n)
+                    && f["to"] == to
+                    && f["success"] == true
+            })
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(r.text)
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
 fn writable(cluster: &Cluster, i: usize, id: u32) -> Result<(), String> {
     let mut c = cluster.nodes[i].try_connect()?;
     let o = c.simple(&format!("INSERT INTO t VALUES ({id})"));
@@ -69,15 +90,13 @@ fn a_primary_running_as_a_replica_is_repaired_safely() {
         writable(&cluster, 0, 100)
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
-    let r = call(port, "GET", "/history", None, None).unwrap_or_else(|e| panic!("{e}"));
-    let repaired = r.json["failovers"].as_array().is_some_and(|a| {
-        a.iter().any(|f| {
-            f["reason"] == "repair: recorded primary ran as a replica"
-                && f["to"] == "n1"
-                && f["success"] == true
-        })
-    });
-    assert!(repaired, "{}", r.text);
+    // Recorded once the repair finished (after the node took writes).
+    wait_for_record(
+        port,
+        "repair: recorded primary ran as a replica",
+        None,
+        "n1",
+    );
     cluster.wait_cluster(0, "n1", Duration::from_secs(60));
     let timeline_after = cluster.nodes[0].status_field("timeline").as_u64();
     assert!(
@@ -120,16 +139,7 @@ fn a_primary_running_as_a_replica_is_repaired_safely() {
         recorded > n2_timeline,
         "recorded {recorded}, n2 on {n2_timeline}"
     );
-    let r = call(port, "GET", "/history", None, None).unwrap_or_else(|e| panic!("{e}"));
-    let failed_over = r.json["failovers"].as_array().is_some_and(|a| {
-        a.iter().any(|f| {
-            f["reason"] == "recorded primary ran as a replica"
-                && f["from"] == "n1"
-                && f["to"] == "n2"
-                && f["success"] == true
-        })
-    });
-    assert!(failed_over, "{}", r.text);
+    wait_for_record(port, "recorded primary ran as a replica", Some("n1"), "n2");
     let mut c = cluster.nodes[1].connect();
     assert_eq!(c.scalar("SELECT count(*) FROM t").as_deref(), Some("11"));
     c.must("INSERT INTO t VALUES (200)");
