@@ -8,7 +8,11 @@
 //! API URL and relays its answer; with no known leader it answers 503
 //! `{"error":"no leader"}`. A forwarded request carries
 //! `x-rustydb-forwarded`, and a member that receives one while not
-//! leading answers 503 instead of forwarding again (no loops).
+//! leading answers 503 instead of forwarding again (no loops). The one
+//! exception is `POST /restart` of the node this member supervises, which
+//! it handles itself; `/drain`, `/stop` and `/start` go to the leader like
+//! the rest, because they only change replicated flags that the
+//! supervising member then follows (`node_admin.rs`, `supervise.rs`).
 //!
 //! Bodies are capped at [`MAX_BODY`] (413) and parsed into the typed
 //! requests of `rustydb-manager-api` (400 with the parser's message when

@@ -200,3 +200,77 @@ async fn supervise(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A supervised "node" that appends its pid to `file` at each start.
+    fn entry(file: &std::path::Path) -> SuperviseEntry {
+        SuperviseEntry {
+            node: "n1".into(),
+            program: Some(PathBuf::from("/bin/sh")),
+            args: vec![
+                "-c".into(),
+                format!("echo $$ >> {}; exec sleep 30", file.display()),
+            ],
+        }
+    }
+
+    fn starts(file: &std::path::Path) -> usize {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    async fn wait_starts(file: &std::path::Path, n: usize) {
+        for _ in 0..100 {
+            if starts(file) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} starts, saw {}", starts(file));
+    }
+
+    #[tokio::test]
+    async fn a_held_node_is_stopped_and_not_restarted_until_released() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("starts");
+        let (stop, stop_rx) = watch::channel(false);
+        let s = Supervisor::start(&entry(&file), stop_rx, false);
+        wait_starts(&file, 1).await;
+        let pid = std::fs::read_to_string(&file).unwrap_or_default();
+        let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+        assert!(proc_dir.exists(), "{}", proc_dir.display());
+        s.hold(true);
+        // Stopped (SIGTERM ends `sleep`; the loop reaps it), and not
+        // started again.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!proc_dir.exists(), "{} still runs", proc_dir.display());
+        assert_eq!(starts(&file), 1);
+        // A restart request while held does not start it either.
+        s.restart();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(starts(&file), 1);
+        s.hold(false);
+        wait_starts(&file, 2).await;
+        let _ = stop.send(true);
+        s.join().await;
+    }
+
+    #[tokio::test]
+    async fn a_node_held_at_start_is_never_started() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("starts");
+        let (stop, stop_rx) = watch::channel(false);
+        let s = Supervisor::start(&entry(&file), stop_rx, true);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(starts(&file), 0);
+        s.hold(false);
+        wait_starts(&file, 1).await;
+        let _ = stop.send(true);
+        s.join().await;
+    }
+}
