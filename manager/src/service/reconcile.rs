@@ -49,6 +49,8 @@ pub struct ReconcileMemo {
     pub last_refusal: Option<Instant>,
     /// The recorded primary seen running as a replica, and since when.
     pub replica_primary: Option<(String, Instant)>,
+    /// When a re-promotion was last attempted (`repair.rs`).
+    pub last_repair: Option<Instant>,
 }
 
 pub async fn reconcile(service: &Service, state: &ClusterState) {

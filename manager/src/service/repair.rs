@@ -44,6 +44,8 @@ use crate::raft::{ClusterCommand, ClusterState, FailoverRecord};
 
 /// How long the mismatch must persist before anything is done.
 pub const REPAIR_AFTER: Duration = Duration::from_millis(600);
+/// Minimum time between two re-promotion attempts.
+const REPAIR_RETRY: Duration = Duration::from_secs(2);
 
 /// What to do about a recorded primary that runs as a replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +143,18 @@ pub async fn repair(service: &Service, state: &ClusterState, primary: &str, now:
         check(state, &health, primary, &lease_over, now)
     };
     match verdict {
-        Verdict::Repromote => repromote(service, state, primary).await,
+        Verdict::Repromote => {
+            // A promotion that keeps failing is retried, not hammered (each
+            // attempt is a history record).
+            {
+                let mut memo = service.memo.lock();
+                if memo.last_repair.is_some_and(|t| t.elapsed() < REPAIR_RETRY) {
+                    return;
+                }
+                memo.last_repair = Some(Instant::now());
+            }
+            repromote(service, state, primary).await
+        }
         Verdict::FailOver(why) => {
             tracing::warn!(
                 primary,
