@@ -125,6 +125,9 @@ pub fn call(
 pub struct Cluster {
     pub nodes: Vec<ClusterNode>,
     pub managers: Vec<Manager>,
+    /// `[[members]]` and `[[nodes]]` of the configs (for `add_manager`).
+    members_text: String,
+    node_text: String,
     _dir: tempfile::TempDir,
 }
 
@@ -211,8 +214,43 @@ impl Cluster {
         Cluster {
             nodes,
             managers,
+            members_text: members,
+            node_text,
             _dir: dir,
         }
+    }
+
+    /// Starts manager `id` on fresh ports, configured with the existing
+    /// members and itself, not yet part of the group (`POST /members`
+    /// adds it). Answers its Raft address and API URL.
+    pub fn add_manager(&mut self, id: u64) -> (String, String) {
+        let (api, raft) = (free_port(), free_port());
+        let dir = self._dir.path();
+        let data = dir.join(format!("m{id}"));
+        let me = format!(
+            "[[members]]\nid = {id}\nraft = \"127.0.0.1:{raft}\"\napi = \"http://127.0.0.1:{api}\"\n"
+        );
+        let text = format!(
+            "id = {id}\napi_listen = \"127.0.0.1:{api}\"\nraft_listen = \"127.0.0.1:{raft}\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{}{me}{}",
+            data.display(),
+            self.members_text,
+            self.node_text
+        );
+        let config = dir.join(format!("m{id}.toml"));
+        std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+        let mut m = Manager {
+            id,
+            api_port: api,
+            child: None,
+            log: dir.join(format!("m{id}.log")),
+            config,
+        };
+        m.start();
+        self.managers.push(m);
+        (
+            format!("127.0.0.1:{raft}"),
+            format!("http://127.0.0.1:{api}"),
+        )
     }
 
     pub fn logs(&self) -> String {
