@@ -356,6 +356,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             .shared
             .router()
             .route(&request, &topo, self.shared.pools.as_ref());
+        tracing::debug!(client = self.ctx.id, route = ?route.as_ref().map(|r| (&r.target, r.reason)), "routed");
         let (backend_id, label) = match route {
             Ok(route) => match route.target {
                 RouteTarget::Replica(id) => (id, "replica"),
