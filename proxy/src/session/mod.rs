@@ -116,9 +116,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let (read, writer) = tokio::io::split(stream);
         Session {
             mode: config.pool_mode_of(&ctx.service),
-            client: FrameReader::new(read, config.limits.max_message_bytes),
+            client: FrameReader::with_chunk(read, config.limits.max_message_bytes, 2048),
             writer,
-            out: bytes::BytesMut::with_capacity(16 * 1024),
+            out: bytes::BytesMut::new(),
             cancel,
             settings,
             statements: Statements::default(),
