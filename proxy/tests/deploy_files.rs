@@ -37,7 +37,10 @@ fn example_users_file_is_accepted() {
     let auth = Authenticator::new(&config).expect("deploy/users.txt parses");
     // A plain password doubles as the password towards backends; a
     // verifier or md5 hash cannot.
-    assert_eq!(auth.backend_password("batch").as_deref(), Some("batch-password"));
+    assert_eq!(
+        auth.backend_password("batch").as_deref(),
+        Some("batch-password")
+    );
     assert_eq!(auth.backend_password("app"), None);
     assert_eq!(auth.backend_password("reporting"), None);
 }
