@@ -18,6 +18,7 @@ use crate::types::ops::{binary_op, BinaryOp};
 use crate::types::{cast, compare, DataType, Value};
 
 /// The running state of one aggregate in one group.
+#[derive(Clone)]
 enum State {
     Count(i64),
     /// Sum in the result type (or NULL before the first value).
@@ -42,14 +43,17 @@ enum State {
     Bits(Value),
 }
 
-struct Accumulator<'a> {
+/// One aggregate's state; window frames reuse it (cloned to read a
+/// running total without consuming it).
+#[derive(Clone)]
+pub(crate) struct Accumulator<'a> {
     call: &'a AggCall,
     state: State,
     seen: Option<HashSet<Vec<u8>>>,
 }
 
 impl<'a> Accumulator<'a> {
-    fn new(call: &'a AggCall) -> Self {
+    pub(crate) fn new(call: &'a AggCall) -> Self {
         let state = match call.func {
             AggFunc::CountStar | AggFunc::Count => State::Count(0),
             AggFunc::Sum => State::Sum(Value::Null),
@@ -86,7 +90,7 @@ impl<'a> Accumulator<'a> {
         }
     }
 
-    fn add(&mut self, row: &[Value], ctx: &ExecCtx) -> Result<()> {
+    pub(crate) fn add(&mut self, row: &[Value], ctx: &ExecCtx) -> Result<()> {
         let call = self.call;
         if let Some(f) = &call.filter {
             if !f.eval_predicate(row, ctx)? {
@@ -211,7 +215,7 @@ impl<'a> Accumulator<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<Value> {
+    pub(crate) fn finish(self) -> Result<Value> {
         let call = self.call;
         Ok(match self.state {
             State::Count(n) => Value::Int8(n),

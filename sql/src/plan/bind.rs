@@ -63,6 +63,10 @@ pub struct Binder<'a> {
     pub next_cte_id: usize,
     /// Set while binding a grouped query's SELECT list / HAVING / ORDER BY.
     pub agg: Option<AggContext>,
+    /// Set while window calls are allowed (a SELECT's outputs and ORDER BY).
+    pub window: Option<super::window::WindowContext>,
+    /// True while a window call's own arguments and window are bound.
+    pub window_nested: bool,
 }
 
 /// Result of binding: the expression and its type.
@@ -107,7 +111,7 @@ impl<'a> Binder<'a> {
     fn agg_expr_inner(&mut self, e: &ast::Expr, agg: &mut AggContext) -> Result<Bound> {
         // A whole GROUP BY expression?
         let input = agg.input.clone();
-        if !matches!(e, ast::Expr::Value(_)) {
+        if !matches!(e, ast::Expr::Value(_)) && !super::window::contains_window_ast(e) {
             let saved_params = self.params.clone();
             if let Ok((bound, ty)) = self.plain_expr(e, &input) {
                 if let Some(i) = agg.groups.iter().position(|g| *g == bound) {

@@ -28,6 +28,7 @@ pub mod setops;
 pub mod system;
 pub mod system_replication;
 pub mod system_rows;
+pub mod window;
 
 use std::sync::Arc;
 
@@ -222,6 +223,11 @@ pub enum Plan {
         filter: Option<Expr>,
         width: usize,
     },
+    /// Window functions: every input row followed by one column per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<window::WindowCall>,
+    },
     /// Calls a set-returning function per input row (unnest, generate_series).
     ProjectSet {
         input: Box<Plan>,
@@ -283,6 +289,7 @@ impl Plan {
             Plan::SetOp { left, .. } => left.width(),
             Plan::With { body, .. } => body.width(),
             Plan::ProjectSet { exprs, .. } => exprs.len(),
+            Plan::Window { input, calls } => input.width() + calls.len(),
         }
     }
 }

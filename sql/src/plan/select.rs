@@ -6,6 +6,7 @@ use super::bind::{ident, AggContext, Binder};
 use super::func::contains_aggregate_ast;
 use super::names::{output_name, sort_options};
 use super::scope::{Scope, ScopeColumn};
+use super::window::{refuse_window_in, remap, WindowContext};
 use super::{CteDef, Plan, SortKey};
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -216,8 +217,22 @@ impl<'a> Binder<'a> {
         s: &ast::Select,
         order_by: &[ast::OrderByExpr],
     ) -> Result<(Plan, Scope)> {
+        let saved_window = self.window.take();
+        let saved_nested = std::mem::replace(&mut self.window_nested, false);
+        let result = self.select_block(s, order_by);
+        self.window = saved_window;
+        self.window_nested = saved_nested;
+        result
+    }
+
+    fn select_block(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Scope)> {
         let (mut plan, scope) = self.from(&s.from)?;
         if let Some(w) = &s.selection {
+            refuse_window_in(w, "WHERE")?;
             if contains_aggregate_ast(w) {
                 return Err(Error::new(
                     SqlState::GROUPING_ERROR,
@@ -239,6 +254,13 @@ impl<'a> Binder<'a> {
         }) || s.having.as_ref().is_some_and(contains_aggregate_ast)
             || order_by.iter().any(|o| contains_aggregate_ast(&o.expr));
         let grouped = has_aggs || !group_exprs.is_empty() || s.having.is_some();
+        for g in &group_exprs {
+            refuse_window_in(g, "GROUP BY")?;
+        }
+        if let Some(h) = &s.having {
+            refuse_window_in(h, "HAVING")?;
+        }
+        self.window = Some(WindowContext::new(&s.named_window)?);
 
         // Output names first: GROUP BY / ORDER BY may refer to them.
         let items = self.expand_items(&s.projection, &scope)?;
@@ -312,10 +334,13 @@ impl<'a> Binder<'a> {
                 }
             }
         }
+        let window = self.window.take();
         let having = match &s.having {
-            Some(h) => Some(self.predicate(h, scope, "HAVING")?),
-            None => None,
+            Some(h) => self.predicate(h, scope, "HAVING").map(Some),
+            None => Ok(None),
         };
+        self.window = window;
+        let having = having?;
         let out_scope = Scope { columns: out_cols };
         let width = exprs.len();
         // ORDER BY keys: output positions/aliases, else extra hidden columns.
@@ -385,6 +410,22 @@ impl<'a> Binder<'a> {
             plan = Plan::Filter {
                 input: Box::new(plan),
                 predicate: h,
+            };
+        }
+        let calls = self
+            .window
+            .as_mut()
+            .map(|w| std::mem::take(&mut w.calls))
+            .unwrap_or_default();
+        if !calls.is_empty() {
+            // Window functions see the rows after grouping and HAVING.
+            let base = plan.width();
+            for e in exprs.iter_mut().chain(extra.iter_mut()) {
+                remap(e, base);
+            }
+            plan = Plan::Window {
+                input: Box::new(plan),
+                calls,
             };
         }
         let has_extra = !extra.is_empty();
@@ -689,6 +730,7 @@ fn lock_rows(plan: Plan) -> Result<Plan> {
             right_width,
         },
         Plan::Aggregate { .. } => return Err(refuse("aggregate functions")),
+        Plan::Window { .. } => return Err(refuse("window functions")),
         Plan::Distinct { .. } | Plan::DistinctOn { .. } => return Err(refuse("DISTINCT clause")),
         Plan::SetOp { .. } => return Err(refuse("UNION/INTERSECT/EXCEPT")),
         other => other,

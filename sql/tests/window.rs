@@ -1,0 +1,126 @@
+//! Window functions against PostgreSQL 15: every statement of the
+//! differential corpus file `compat/sql/19_window.sql` runs on the engine
+//! (in-memory storage) and must give what PostgreSQL 15 gave, as recorded
+//! in `golden/window.expected` (regenerate it with
+//! `golden/window_expected.py HOST PORT` against a real server): the same
+//! SQLSTATE for errors, the same column names and rows (as text) otherwise,
+//! in order when the statement has a top-level ORDER BY and as sorted lists
+//! otherwise. All mismatches are printed before the test fails.
+
+use rustydb_sql::memory::MemoryStorage;
+use rustydb_sql::types::text;
+use rustydb_sql::{Engine, QueryResult};
+
+/// One recorded statement: its text and PostgreSQL's answer.
+struct Case {
+    n: usize,
+    sql: String,
+    /// `error SQLSTATE` or `ok` followed by the header and rows.
+    answer: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let text = include_str!("golden/window.expected");
+    let mut out: Vec<Case> = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(n) = line.strip_prefix("### ") else {
+            panic!("bad expected file near {line:?}");
+        };
+        let sql = lines.next().expect("statement").to_string();
+        let mut answer = Vec::new();
+        while let Some(l) = lines.peek() {
+            if l.starts_with("### ") {
+                break;
+            }
+            answer.push(lines.next().unwrap_or_default().to_string());
+        }
+        out.push(Case {
+            n: n.parse().expect("number"),
+            sql,
+            answer,
+        });
+    }
+    out
+}
+
+/// Whether the statement ends in an ORDER BY of its own (outside
+/// parentheses and quotes), so row order is part of the answer.
+fn ordered(sql: &str) -> bool {
+    let lower = sql.to_lowercase();
+    let bytes = lower.as_bytes();
+    let (mut depth, mut quote, mut found) = (0i32, false, false);
+    for i in 0..bytes.len() {
+        match bytes[i] {
+            b'\'' => quote = !quote,
+            b'(' if !quote => depth += 1,
+            b')' if !quote => depth -= 1,
+            _ if !quote && depth == 0 && lower[i..].starts_with("order by") => found = true,
+            // A UNION after an ORDER BY would be a syntax error, so the last
+            // ORDER BY at depth 0 is the statement's.
+            _ => {}
+        }
+    }
+    found
+}
+
+fn shown(v: &rustydb_sql::types::Value) -> String {
+    if v.is_null() {
+        "<NULL>".into()
+    } else {
+        text::format(v)
+    }
+}
+
+#[test]
+fn window_functions_match_postgres() {
+    let engine = Engine::new(MemoryStorage::new()).expect("engine");
+    let mut s = engine.connect("postgres", "postgres").expect("connect");
+    let mut failures = Vec::new();
+    let all = cases();
+    assert!(all.len() > 150, "the corpus shrank");
+    for case in &all {
+        let mut results = s.simple_query(&case.sql);
+        let got: Vec<String> = match results.pop() {
+            Some(Err(e)) => vec![format!("error {}", e.state().0)],
+            Some(Ok(QueryResult::Rows { columns, rows, .. })) => {
+                let mut out = vec!["ok".to_string()];
+                out.push(
+                    columns
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                );
+                out.extend(
+                    rows.iter()
+                        .map(|r| r.iter().map(shown).collect::<Vec<_>>().join("|")),
+                );
+                out
+            }
+            Some(Ok(_)) => vec!["ok".to_string()],
+            None => vec!["nothing".to_string()],
+        };
+        let mut want = case.answer.clone();
+        let mut got = got;
+        if !ordered(&case.sql) && want.len() > 2 && got.len() > 2 {
+            want[2..].sort();
+            got[2..].sort();
+        }
+        if got != want {
+            failures.push(format!(
+                "#{} {}\n  want: {:?}\n  got:  {:?}",
+                case.n, case.sql, want, got
+            ));
+        }
+    }
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} statements differ from PostgreSQL 15",
+        failures.len(),
+        all.len()
+    );
+}
