@@ -20,6 +20,7 @@ pub mod dml;
 pub mod explain;
 pub mod forms;
 pub mod from;
+pub mod lock;
 pub mod func;
 pub mod names;
 pub mod scope;
@@ -29,6 +30,7 @@ pub mod system;
 pub mod system_replication;
 pub mod system_rows;
 pub mod window;
+pub mod window_bind;
 
 use std::sync::Arc;
 

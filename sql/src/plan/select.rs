@@ -6,7 +6,7 @@ use super::bind::{ident, AggContext, Binder};
 use super::func::contains_aggregate_ast;
 use super::names::{output_name, sort_options};
 use super::scope::{Scope, ScopeColumn};
-use super::window::{refuse_window_in, remap, WindowContext};
+use super::window::{refuse_window_in, WindowContext};
 use super::{CteDef, Plan, SortKey};
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -62,7 +62,7 @@ impl<'a> Binder<'a> {
                     "FOR UPDATE OF / NOWAIT / SKIP LOCKED are not supported yet",
                 ));
             }
-            plan = lock_rows(plan)?;
+            plan = super::lock::lock_rows(plan)?;
         }
         let (limit, offset) = match &q.limit_clause {
             Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
@@ -412,22 +412,6 @@ impl<'a> Binder<'a> {
                 predicate: h,
             };
         }
-        let calls = self
-            .window
-            .as_mut()
-            .map(|w| std::mem::take(&mut w.calls))
-            .unwrap_or_default();
-        if !calls.is_empty() {
-            // Window functions see the rows after grouping and HAVING.
-            let base = plan.width();
-            for e in exprs.iter_mut().chain(extra.iter_mut()) {
-                remap(e, base);
-            }
-            plan = Plan::Window {
-                input: Box::new(plan),
-                calls,
-            };
-        }
         let has_extra = !extra.is_empty();
         let plain_distinct = matches!(s.distinct, Some(ast::Distinct::Distinct));
         if plain_distinct && has_extra {
@@ -438,7 +422,8 @@ impl<'a> Binder<'a> {
         }
         let mut all = exprs;
         all.extend(extra);
-        plan = self.project_with_srfs(plan, all)?;
+        let plan = super::window::attach(plan, self.window.as_mut(), &mut all);
+        let mut plan = self.project_with_srfs(plan, all)?;
         if plain_distinct {
             plan = Plan::Distinct {
                 input: Box::new(plan),
@@ -642,97 +627,4 @@ fn references_table(s: &ast::SetExpr, name: &str) -> bool {
         std::ops::ControlFlow::Continue(())
     });
     found
-}
-
-/// SELECT ... FOR UPDATE / FOR SHARE: every table scan under the query's
-/// row-preserving nodes locks the rows it returns (FOR SHARE takes the same
-/// exclusive lock: stricter than PostgreSQL, never weaker).
-fn lock_rows(plan: Plan) -> Result<Plan> {
-    let refuse = |what: &str| {
-        Error::new(
-            SqlState::FEATURE_NOT_SUPPORTED,
-            format!("FOR UPDATE is not allowed with {what}"),
-        )
-    };
-    Ok(match plan {
-        Plan::Scan {
-            db,
-            table,
-            access,
-            filter,
-            with_key: false,
-        } => {
-            let width = table.columns.len();
-            let inner = Plan::Scan {
-                db,
-                table,
-                access,
-                filter: filter.clone(),
-                with_key: true,
-            };
-            Plan::LockRows {
-                input: Box::new(inner),
-                filter,
-                width,
-            }
-        }
-        Plan::Filter { input, predicate } => Plan::Filter {
-            input: Box::new(lock_rows(*input)?),
-            predicate,
-        },
-        Plan::Project { input, exprs } => Plan::Project {
-            input: Box::new(lock_rows(*input)?),
-            exprs,
-        },
-        Plan::Sort { input, keys } => Plan::Sort {
-            input: Box::new(lock_rows(*input)?),
-            keys,
-        },
-        Plan::Limit {
-            input,
-            limit,
-            offset,
-        } => Plan::Limit {
-            input: Box::new(lock_rows(*input)?),
-            limit,
-            offset,
-        },
-        Plan::Truncate { input, width } => Plan::Truncate {
-            input: Box::new(lock_rows(*input)?),
-            width,
-        },
-        Plan::Join {
-            left,
-            right,
-            kind,
-            equi,
-            on,
-            left_width,
-            right_width,
-        } => Plan::Join {
-            left: Box::new(lock_rows(*left)?),
-            right: Box::new(lock_rows(*right)?),
-            kind,
-            equi,
-            on,
-            left_width,
-            right_width,
-        },
-        Plan::Lateral {
-            left,
-            right,
-            left_outer_join,
-            right_width,
-        } => Plan::Lateral {
-            left: Box::new(lock_rows(*left)?),
-            right: std::sync::Arc::new(lock_rows((*right).clone())?),
-            left_outer_join,
-            right_width,
-        },
-        Plan::Aggregate { .. } => return Err(refuse("aggregate functions")),
-        Plan::Window { .. } => return Err(refuse("window functions")),
-        Plan::Distinct { .. } | Plan::DistinctOn { .. } => return Err(refuse("DISTINCT clause")),
-        Plan::SetOp { .. } => return Err(refuse("UNION/INTERSECT/EXCEPT")),
-        other => other,
-    })
 }
