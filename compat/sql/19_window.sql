@@ -337,3 +337,84 @@ SELECT lag(id, 1.5) OVER (ORDER BY id) FROM win_emp;
 SELECT pg_typeof(lag(1::int2, 1, 1::int8) OVER ()), lag(1::int2, 1, 1::int8) OVER ();
 -- error: 42809
 SELECT dense_rank(1) OVER () FROM win_emp;
+-- dates, numerics and floats in RANGE frames
+SELECT id, count(*) OVER (ORDER BY hired RANGE BETWEEN '1 year' PRECEDING AND CURRENT ROW) FROM win_emp ORDER BY id;
+SELECT id, array_agg(id) OVER (ORDER BY hired RANGE BETWEEN '400 days' PRECEDING AND '400 days' FOLLOWING) FROM win_emp ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY hired DESC RANGE BETWEEN CURRENT ROW AND '2 years' FOLLOWING) FROM win_emp ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY hired::timestamp RANGE BETWEEN '1 year 6 months' PRECEDING AND CURRENT ROW) FROM win_emp ORDER BY id;
+SELECT id, sum(bonus) OVER (ORDER BY bonus RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM win_emp ORDER BY id;
+SELECT id, sum(bonus) OVER (ORDER BY bonus DESC NULLS FIRST RANGE BETWEEN 5.5 PRECEDING AND CURRENT ROW) FROM win_emp ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY y RANGE BETWEEN 0.5 PRECEDING AND 0.5 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY y DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, array_agg(x) OVER (ORDER BY x RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, array_agg(x) OVER (ORDER BY x NULLS FIRST RANGE BETWEEN 10 PRECEDING AND 10 FOLLOWING), sum(id) OVER (ORDER BY x NULLS FIRST RANGE BETWEEN 10 PRECEDING AND 10 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY x::bigint RANGE BETWEEN 3 PRECEDING AND 3 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY x::smallint RANGE BETWEEN 3 PRECEDING AND 3 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY x RANGE BETWEEN 2147483647 PRECEDING AND 2147483647 FOLLOWING) FROM win_t ORDER BY id;
+-- GROUPS with offsets
+SELECT id, array_agg(x) OVER (ORDER BY x GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING), sum(id) OVER (ORDER BY x GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, sum(x) OVER (PARTITION BY g ORDER BY x GROUPS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY salary DESC GROUPS BETWEEN 2 PRECEDING AND 1 PRECEDING) FROM win_emp ORDER BY id;
+-- more aggregates and value functions
+SELECT id, json_agg(id) OVER (PARTITION BY g ORDER BY id) FROM win_t ORDER BY id;
+SELECT id, jsonb_agg(s) OVER (ORDER BY id ROWS 1 PRECEDING) FROM win_t ORDER BY id;
+SELECT id, bit_and(x) OVER (PARTITION BY g), bit_or(x) OVER (PARTITION BY g) FROM win_t ORDER BY id;
+SELECT id, var_pop(x) OVER (PARTITION BY g)::numeric(12,4), var_samp(y) OVER (PARTITION BY g) FROM win_t ORDER BY id;
+SELECT id, avg(hired - date '2000-01-01') OVER (PARTITION BY dept) FROM win_emp ORDER BY id;
+SELECT id, sum(interval '1 day' * id) OVER (ORDER BY id) FROM win_emp ORDER BY id;
+SELECT id, nth_value(x, 2) OVER (ORDER BY x DESC NULLS LAST, id) FROM win_t ORDER BY id;
+SELECT id, first_value(x) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) FROM win_t ORDER BY id;
+SELECT id, lead(id, 2, -1) OVER (PARTITION BY g ORDER BY id) FROM win_t ORDER BY id;
+SELECT id, percent_rank() OVER (PARTITION BY g ORDER BY x), cume_dist() OVER (PARTITION BY g ORDER BY x) FROM win_t ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 2 FOLLOWING) FROM win_t ORDER BY id;
+SELECT id, sum(x) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND UNBOUNDED FOLLOWING) FROM win_t ORDER BY id;
+-- windows with SRFs, casts, star, joins, DML
+SELECT generate_series(1, 3) AS g, row_number() OVER () FROM win_emp WHERE id = 1 ORDER BY g;
+SELECT id, (row_number() OVER (ORDER BY id))::text || '.' AS label FROM win_emp ORDER BY id;
+SELECT *, row_number() OVER (ORDER BY id DESC) FROM win_t ORDER BY id;
+SELECT row_number() OVER (ORDER BY id), * FROM win_empty;
+SELECT id, row_number() OVER (ORDER BY 1) FROM win_emp WHERE id < 2 ORDER BY id;
+SELECT e.dept, t.g, count(*) OVER (PARTITION BY e.dept) FROM win_emp e JOIN win_t t ON t.g = e.id % 3 ORDER BY e.dept, t.g, 3;
+SELECT e.id, sum(t.x) OVER (PARTITION BY e.id) FROM win_emp e LEFT JOIN win_t t ON t.g = e.id WHERE e.id <= 4 ORDER BY e.id;
+INSERT INTO win_empty SELECT id, row_number() OVER (ORDER BY salary DESC NULLS LAST, id) FROM win_emp;
+SELECT id, v FROM win_empty ORDER BY id;
+UPDATE win_empty SET v = r.rk FROM (SELECT id, rank() OVER (ORDER BY dept NULLS FIRST) AS rk FROM win_emp) r WHERE r.id = win_empty.id;
+SELECT id, v FROM win_empty ORDER BY id;
+DELETE FROM win_empty WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id DESC) AS rn FROM win_emp) q WHERE rn > 3);
+SELECT id, v, sum(v) OVER (ORDER BY id) FROM win_empty ORDER BY id;
+SELECT dept, count(*) OVER (PARTITION BY dept) FROM win_emp GROUP BY dept ORDER BY dept;
+SELECT row_number() OVER (ORDER BY dept) AS rn, dept FROM win_emp GROUP BY dept HAVING dept <> 'ops' ORDER BY rn;
+SELECT sum(count(*)) OVER (), count(*) FROM win_emp;
+SELECT id, rank() OVER w AS "Rank" FROM win_emp WINDOW w AS (ORDER BY id DESC) ORDER BY id;
+SELECT id, count(*) OVER w FROM win_emp WINDOW w AS (PARTITION BY dept ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) ORDER BY id;
+SELECT id, count(*) OVER w2 FROM win_emp WINDOW w1 AS (PARTITION BY dept), w2 AS (w1 ORDER BY salary) ORDER BY id;
+SELECT id FROM win_emp WHERE id = (SELECT max(id) FROM (SELECT id, rank() OVER (ORDER BY id) AS r FROM win_t) q WHERE r = 2) ORDER BY id;
+SELECT q.id, q.r FROM (SELECT id, row_number() OVER (PARTITION BY g ORDER BY x DESC NULLS LAST, id) AS r FROM win_t) q ORDER BY q.id;
+SELECT id FROM win_emp e WHERE id < (SELECT count(*) OVER () FROM win_t t WHERE t.id = e.id) ORDER BY id;
+WITH ranked AS (SELECT dept, name, salary, dense_rank() OVER (PARTITION BY dept ORDER BY salary DESC NULLS LAST) AS dr FROM win_emp) SELECT dept, string_agg(name, ',' ORDER BY name) FROM ranked WHERE dr = 1 GROUP BY dept ORDER BY dept;
+SELECT x, count(*) OVER (), count(*) FROM win_t GROUP BY x ORDER BY x;
+SELECT id, row_number() OVER (ORDER BY id) FROM win_emp ORDER BY id DESC LIMIT 2;
+SELECT max(rn) FROM (SELECT row_number() OVER () AS rn FROM generate_series(1, 1000)) q;
+SELECT count(DISTINCT r) FROM (SELECT rank() OVER (ORDER BY i / 10) AS r FROM generate_series(1, 1000) i) q;
+SELECT sum(s) FROM (SELECT sum(i) OVER (ORDER BY i ROWS BETWEEN 5 PRECEDING AND 5 FOLLOWING) AS s FROM generate_series(1, 500) i) q;
+-- more errors
+-- error: 42P20
+VALUES (row_number() OVER ());
+-- error: 42P20
+SELECT id FROM win_emp ORDER BY 1 LIMIT (SELECT 1) OFFSET row_number() OVER ();
+-- error: 42P20
+SELECT count(*) FILTER (WHERE rank() OVER () > 1) FROM win_emp;
+-- error: 42703
+SELECT id, row_number() OVER (ORDER BY rn) AS rn FROM win_emp;
+-- error: 42704
+SELECT id FROM win_emp WINDOW w AS (w2), w2 AS (ORDER BY id);
+-- error: 42P20
+SELECT sum(id) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED FOLLOWING AND CURRENT ROW) FROM win_emp;
+-- error: 42P20
+SELECT sum(id) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED PRECEDING) FROM win_emp;
+-- error: 22013
+SELECT sum(id) OVER (ORDER BY id GROUPS BETWEEN -1 PRECEDING AND CURRENT ROW) FROM win_emp;
+-- error: 22013
+SELECT sum(id) OVER (ORDER BY hired RANGE BETWEEN '-1 day' PRECEDING AND CURRENT ROW) FROM win_emp;
+-- error: 42P20
+SELECT id FROM win_emp GROUP BY id HAVING sum(id) OVER () > 0;

@@ -195,8 +195,15 @@ impl<'a> Accumulator<'a> {
                         *dsumsq += d * d;
                     }
                 } else if let Value::Float8(f) = cast::cast(first, &DataType::Float8)? {
+                    // Youngs-Cramer, as PostgreSQL's float8_accum: `sumsq`
+                    // holds the sum of squared deviations, so results match
+                    // PostgreSQL's to the last digit.
                     *sum += f;
-                    *sumsq += f * f;
+                    let nf = *n as f64;
+                    if *n > 1 {
+                        let tmp = f * nf - *sum;
+                        *sumsq += tmp * tmp / (nf * (nf - 1.0));
+                    }
                 }
             }
             State::Bits(acc) => {
@@ -245,12 +252,12 @@ impl<'a> Accumulator<'a> {
             }
             State::Stats {
                 n,
-                sum,
                 sumsq,
                 dsum,
                 dsumsq,
                 exact,
-            } => stats_result(&call.func, n, sum, sumsq, dsum, dsumsq, exact)?,
+                ..
+            } => stats_result(&call.func, n, sumsq, dsum, dsumsq, exact)?,
         })
     }
 }
@@ -292,6 +299,18 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                 .map(|(_, mut a)| a.swap_remove(0))
                 .collect(),
         ),
+        AggFunc::JsonAgg(false) => {
+            // json_agg separates elements with ", " (unlike to_json(array)).
+            let mut parts = Vec::with_capacity(items.len());
+            for (_, mut a) in items {
+                match crate::functions::call("to_json", &[a.swap_remove(0)])? {
+                    Value::Json(t) => parts.push(t),
+                    Value::Null => parts.push("null".to_string()),
+                    other => parts.push(crate::types::text::format(&other)),
+                }
+            }
+            Value::Json(format!("[{}]", parts.join(", ")))
+        }
         AggFunc::JsonAgg(binary) => {
             let list: Vec<Value> = items
                 .into_iter()
@@ -327,7 +346,7 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
 fn stats_result(
     func: &AggFunc,
     n: i64,
-    sum: f64,
+
     sumsq: f64,
     dsum: Decimal,
     dsumsq: Decimal,
@@ -352,8 +371,7 @@ fn stats_result(
         }
         return Ok(var);
     }
-    let nf = n as f64;
-    let var = ((nf * sumsq - sum * sum) / (nf * denom as f64)).max(0.0);
+    let var = sumsq / denom as f64;
     Ok(Value::Float8(if sqrt { var.sqrt() } else { var }))
 }
 

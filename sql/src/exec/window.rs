@@ -458,8 +458,21 @@ fn range_bound(
         let op = if add { BinaryOp::Add } else { BinaryOp::Sub };
         match binary_op(op, &current, offset) {
             Ok(v) => v,
-            // Out of range: every row is on the near side of the bound.
-            Err(_) => return Ok(if add { part.len() } else { 0 }),
+            // Out of the type's range: the bound lies beyond every non-null
+            // value, in the direction it moved.
+            Err(_) => {
+                let nulls = part
+                    .keys
+                    .iter()
+                    .filter(|k| k.first().is_none_or(Value::is_null))
+                    .count();
+                let non_null_start = if key.nulls_first { nulls } else { 0 };
+                return Ok(if add {
+                    non_null_start + part.len() - nulls
+                } else {
+                    non_null_start
+                });
+            }
         }
     };
     let keys = std::slice::from_ref(key);

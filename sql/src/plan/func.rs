@@ -163,6 +163,8 @@ impl<'a> Binder<'a> {
     ) -> Result<AggCall> {
         let (args, star, distinct, order) = call_args(f)?;
         let saved = self.agg.take();
+        // Nothing inside an aggregate call may be a window call.
+        let saved_window = self.window.take();
         let result = (|| {
             if star || (name == "count" && args.is_empty()) {
                 if name != "count" {
@@ -244,6 +246,7 @@ impl<'a> Binder<'a> {
             })
         })();
         self.agg = saved;
+        self.window = saved_window;
         result
     }
 

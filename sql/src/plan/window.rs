@@ -130,16 +130,19 @@ impl WindowContext {
                     window_frame: None,
                 },
             };
+            // A definition may only build on windows defined before it.
+            let earlier = WindowContext {
+                calls: vec![],
+                named,
+            };
+            earlier.resolve(&spec, 0)?;
+            named = earlier.named;
             named.push((name, spec));
         }
-        let ctx = WindowContext {
+        Ok(WindowContext {
             calls: vec![],
             named,
-        };
-        for (_, spec) in &ctx.named {
-            ctx.resolve(spec, 0)?;
-        }
-        Ok(ctx)
+        })
     }
 
     /// Merges a window specification with the named window it builds on,
