@@ -17,8 +17,10 @@
 //! default frame is RANGE UNBOUNDED PRECEDING .. CURRENT ROW, so rows that
 //! tie on the ORDER BY keys get the same running aggregate, as in
 //! PostgreSQL. A frame starting at UNBOUNDED PRECEDING only ever grows, so
-//! its aggregate is fed incrementally; other frames are aggregated afresh
-//! per row (reusing the previous value when the frame did not move).
+//! its aggregate is fed incrementally (and one ending at UNBOUNDED FOLLOWING
+//! backwards, when the aggregate does not care about feeding order); other
+//! frames are aggregated afresh per row (reusing the previous value when the
+//! frame did not move).
 //!
 //! Output rows are the input rows, each followed by its window values, in
 //! the order of the last specification's sort (PostgreSQL likewise emits
@@ -33,9 +35,9 @@ use super::{open, ExecCtx, RowIter};
 use crate::error::{Error, Result};
 use crate::expr::Row;
 use crate::plan::window::{FrameBound, FrameUnits, WindowCall, WindowFunc, WindowSpec};
-use crate::plan::{Plan, SortKey};
+use crate::plan::{AggCall, AggFunc, Plan, SortKey};
 use crate::types::ops::{binary_op, BinaryOp};
-use crate::types::Value;
+use crate::types::{DataType, Value};
 use crate::SqlState;
 
 /// One partition, sorted: row indexes into the input and their keys.
@@ -281,35 +283,82 @@ fn partition_values(
                 });
             }
         }
-        WindowFunc::Agg(agg) => {
-            let running = call.spec.frame.start == FrameBound::UnboundedPreceding;
-            let mut acc = Accumulator::new(agg);
-            let mut fed = 0;
-            let mut last: Option<((usize, usize), Value)> = None;
-            for p in 0..n {
-                let (s, e) = frame(part, call, p, ctx)?;
-                if let Some((f, v)) = &last {
-                    if *f == (s, e) {
-                        out.push(v.clone());
-                        continue;
-                    }
+        WindowFunc::Agg(agg) => return aggregate_values(rows, part, call, agg, ctx),
+    }
+    Ok(out)
+}
+
+/// An aggregate over each position's frame. A frame that starts at the
+/// partition start only grows, so one accumulator is fed forward; a frame
+/// that ends at the partition end only shrinks, so for aggregates whose
+/// result does not depend on feeding order (exact arithmetic, counts,
+/// extremes; not floats, whose rounding does, nor collecting aggregates)
+/// one accumulator is fed backward; any other frame is aggregated afresh,
+/// forward, like PostgreSQL does for aggregates without an inverse.
+fn aggregate_values(
+    rows: &[Row],
+    part: &Partition,
+    call: &WindowCall,
+    agg: &AggCall,
+    ctx: &ExecCtx,
+) -> Result<Vec<Value>> {
+    let n = part.len();
+    let row = |pos: usize| -> &Row { &rows[part.rows[pos]] };
+    let frames = (0..n)
+        .map(|p| frame(part, call, p, ctx))
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = vec![Value::Null; n];
+    let fr = &call.spec.frame;
+    let inexact = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
+    let order_free = !inexact(&agg.result_type)
+        && !inexact(&agg.arg_type)
+        && !matches!(
+            agg.func,
+            AggFunc::StringAgg | AggFunc::ArrayAgg | AggFunc::JsonAgg(_) | AggFunc::JsonObjectAgg(_)
+        );
+    if fr.start == FrameBound::UnboundedPreceding {
+        let mut acc = Accumulator::new(agg);
+        let (mut fed, mut last) = (0, None);
+        for (p, &(_, e)) in frames.iter().enumerate() {
+            if last.as_ref().is_none_or(|(le, _)| *le != e) {
+                while fed < e {
+                    acc.add(row(fed), ctx)?;
+                    fed += 1;
                 }
-                let v = if running {
-                    while fed < e {
-                        acc.add(row(fed), ctx)?;
-                        fed += 1;
-                    }
-                    acc.clone().finish()?
-                } else {
-                    let mut fresh = Accumulator::new(agg);
-                    for q in s..e {
-                        fresh.add(row(q), ctx)?;
-                    }
-                    fresh.finish()?
-                };
-                last = Some(((s, e), v.clone()));
-                out.push(v);
+                last = Some((e, acc.clone().finish()?));
             }
+            out[p] = last.as_ref().map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+        }
+    } else if fr.end == FrameBound::UnboundedFollowing && order_free {
+        let mut acc = Accumulator::new(agg);
+        let (mut fed, mut last) = (n, None);
+        for p in (0..n).rev() {
+            let s = frames[p].0;
+            if last.as_ref().is_none_or(|(ls, _)| *ls != s) {
+                while fed > s {
+                    fed -= 1;
+                    acc.add(row(fed), ctx)?;
+                }
+                last = Some((s, acc.clone().finish()?));
+            }
+            out[p] = last.as_ref().map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+        }
+    } else {
+        let mut last: Option<((usize, usize), Value)> = None;
+        for (p, &(s, e)) in frames.iter().enumerate() {
+            if let Some((f, v)) = &last {
+                if *f == (s, e) {
+                    out[p] = v.clone();
+                    continue;
+                }
+            }
+            let mut fresh = Accumulator::new(agg);
+            for q in s..e {
+                fresh.add(row(q), ctx)?;
+            }
+            let v = fresh.finish()?;
+            out[p] = v.clone();
+            last = Some(((s, e), v));
         }
     }
     Ok(out)
