@@ -132,10 +132,9 @@ fn session() -> rustydb_sql::Session {
 
 fn rows_of(r: QueryResult) -> Vec<Vec<String>> {
     match r {
-        QueryResult::Rows { rows, .. } => rows
-            .iter()
-            .map(|r| r.iter().map(shown).collect())
-            .collect(),
+        QueryResult::Rows { rows, .. } => {
+            rows.iter().map(|r| r.iter().map(shown).collect()).collect()
+        }
         other => panic!("expected rows, got {other:?}"),
     }
 }

@@ -314,7 +314,10 @@ fn aggregate_values(
         && !inexact(&agg.arg_type)
         && !matches!(
             agg.func,
-            AggFunc::StringAgg | AggFunc::ArrayAgg | AggFunc::JsonAgg(_) | AggFunc::JsonObjectAgg(_)
+            AggFunc::StringAgg
+                | AggFunc::ArrayAgg
+                | AggFunc::JsonAgg(_)
+                | AggFunc::JsonObjectAgg(_)
         );
     if fr.start == FrameBound::UnboundedPreceding {
         let mut acc = Accumulator::new(agg);

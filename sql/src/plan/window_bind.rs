@@ -391,13 +391,37 @@ impl<'a> Binder<'a> {
             },
             _ => DataType::Int8,
         };
-        let start = self.frame_bound(&fr.start_bound, &offset_type)?;
-        let end = self.frame_bound(&end_ast, &offset_type)?;
+        let range_column = match units {
+            FrameUnits::Range => order_types.first(),
+            _ => None,
+        };
+        let start = self.frame_bound(&fr.start_bound, &offset_type, range_column)?;
+        let end = self.frame_bound(&end_ast, &offset_type, range_column)?;
         Ok(Frame { units, start, end })
     }
 
-    fn frame_bound(&mut self, b: &ast::WindowFrameBound, ty: &DataType) -> Result<FrameBound> {
+    /// One end of a frame; `range_column` is the ORDER BY column's type in
+    /// RANGE mode, which decides what offset types PostgreSQL has an
+    /// `in_range` support function for.
+    fn frame_bound(
+        &mut self,
+        b: &ast::WindowFrameBound,
+        ty: &DataType,
+        range_column: Option<&DataType>,
+    ) -> Result<FrameBound> {
         let offset = |b: &mut Self, e: &ast::Expr| -> Result<Expr> {
+            // sqlparser reads a quoted frame offset as an INTERVAL; to
+            // PostgreSQL it is an unknown literal typed by its context.
+            let e = match e {
+                ast::Expr::Interval(iv)
+                    if iv.leading_field.is_none()
+                        && iv.last_field.is_none()
+                        && matches!(&*iv.value, ast::Expr::Value(_)) =>
+                {
+                    &*iv.value
+                }
+                other => other,
+            };
             // Offsets may not refer to the rows (PostgreSQL: 42P10).
             let (x, t) = b.expr(e, &Scope::default()).map_err(|err| {
                 if err.state() == SqlState::UNDEFINED_COLUMN {
@@ -409,6 +433,18 @@ impl<'a> Binder<'a> {
                     err
                 }
             })?;
+            if let Some(col) = range_column {
+                if !range_offset_ok(col, &t) {
+                    return Err(Error::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "RANGE with offset PRECEDING/FOLLOWING is not supported for column type {} and offset type {}",
+                            crate::types::oid::type_name(col),
+                            crate::types::oid::type_name(&t)
+                        ),
+                    ));
+                }
+            }
             b.coerce(x, &t, ty)
         };
         Ok(match b {
@@ -418,5 +454,23 @@ impl<'a> Binder<'a> {
             ast::WindowFrameBound::Following(Some(e)) => FrameBound::Following(offset(self, e)?),
             ast::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
         })
+    }
+}
+
+/// Whether PostgreSQL can compare a RANGE frame offset of type `offset`
+/// against ORDER BY values of type `column` (it has an `in_range` function
+/// for the pair, after implicit casts).
+fn range_offset_ok(column: &DataType, offset: &DataType) -> bool {
+    use DataType as T;
+    let int = |t: &DataType| matches!(t, T::Int2 | T::Int4 | T::Int8);
+    match column {
+        _ if *offset == T::Unknown => true,
+        T::Int2 | T::Int4 | T::Int8 => int(offset),
+        T::Float4 | T::Float8 => {
+            int(offset) || matches!(offset, T::Float4 | T::Float8 | T::Numeric(_))
+        }
+        T::Numeric(_) => int(offset) || matches!(offset, T::Numeric(_)),
+        T::Date | T::Timestamp | T::TimestampTz | T::Time | T::Interval => *offset == T::Interval,
+        _ => false,
     }
 }
