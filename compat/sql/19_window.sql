@@ -435,3 +435,17 @@ SELECT id, sum(id) OVER (ORDER BY salary::bigint RANGE BETWEEN 5 PRECEDING AND 5
 SELECT id, sum(id) OVER (ORDER BY y RANGE BETWEEN 1::real PRECEDING AND CURRENT ROW) FROM win_t ORDER BY id;
 SELECT id, sum(id) OVER (ORDER BY hired::timestamptz RANGE BETWEEN '1 day' PRECEDING AND CURRENT ROW) FROM win_emp ORDER BY id;
 SELECT id, sum(id) OVER (ORDER BY hired::timestamp DESC RANGE BETWEEN '3 years' PRECEDING AND '1 year' PRECEDING) FROM win_emp ORDER BY id;
+-- unused WINDOW definitions are still checked
+-- error: 42703
+SELECT id FROM win_emp WINDOW w AS (ORDER BY nosuch);
+-- error: 42803
+SELECT dept FROM win_emp GROUP BY dept WINDOW w AS (ORDER BY salary);
+SELECT dept FROM win_emp GROUP BY dept WINDOW w AS (ORDER BY count(*)) ORDER BY dept;
+-- error: 42P20
+SELECT id FROM win_emp WINDOW w AS (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND CURRENT ROW);
+-- error: 42P20
+SELECT id FROM win_emp WINDOW w AS (PARTITION BY rank() OVER ());
+SELECT id, count(*) OVER w FROM win_emp WINDOW w AS (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), unused AS (PARTITION BY dept) ORDER BY id;
+-- error: 42P20
+SELECT id, count(*) OVER (w) FROM win_emp WINDOW w AS (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING);
+SELECT id, count(*) OVER (w ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM win_emp WINDOW w AS (ORDER BY id) ORDER BY id;

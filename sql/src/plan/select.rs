@@ -367,6 +367,7 @@ impl<'a> Binder<'a> {
                 nulls_first,
             });
         }
+        self.check_named_windows(scope, grouped)?;
         let distinct_on = match &s.distinct {
             Some(ast::Distinct::On(list)) => {
                 let mut positions = Vec::new();

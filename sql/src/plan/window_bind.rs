@@ -76,6 +76,34 @@ impl<'a> Binder<'a> {
         Ok((Expr::Column(WINDOW_BASE + k), ty))
     }
 
+    /// Binds every WINDOW clause definition once, used or not, so its
+    /// errors surface as in PostgreSQL (which transforms them all).
+    pub(crate) fn check_named_windows(&mut self, scope: &Scope, grouped: bool) -> Result<()> {
+        let Some(ctx) = self.window.take() else {
+            return Ok(());
+        };
+        self.window_nested = true;
+        let mut result = Ok(());
+        for (_, spec) in &ctx.named {
+            let checked = ctx
+                .over(&ast::WindowType::WindowSpec(ast::WindowSpec {
+                    window_frame: None,
+                    ..spec.clone()
+                }))
+                .and_then(|mut merged| {
+                    merged.window_frame = spec.window_frame.clone();
+                    self.window_spec(&merged, scope, grouped)
+                });
+            if let Err(e) = checked {
+                result = Err(e);
+                break;
+            }
+        }
+        self.window_nested = false;
+        self.window = Some(ctx);
+        result
+    }
+
     fn window_call(
         &mut self,
         f: &ast::Function,
