@@ -209,7 +209,7 @@ impl Session {
             next_cte_id: 0,
             agg: None,
             window: None,
-            window_nested: false,
+            window_refusal: None,
         }
     }
 

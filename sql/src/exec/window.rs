@@ -379,7 +379,12 @@ fn as_i64(v: &Value) -> Result<i64> {
 }
 
 /// A frame offset: evaluated, non-null and non-negative.
-fn offset_value(e: &crate::expr::Expr, start: bool, ctx: &ExecCtx) -> Result<Value> {
+fn offset_value(
+    e: &crate::expr::Expr,
+    start: bool,
+    units: FrameUnits,
+    ctx: &ExecCtx,
+) -> Result<Value> {
     let which = if start { "starting" } else { "ending" };
     let v = e.eval(&[], ctx)?;
     if v.is_null() {
@@ -401,11 +406,10 @@ fn offset_value(e: &crate::expr::Expr, start: bool, ctx: &ExecCtx) -> Result<Val
     if negative {
         return Err(Error::new(
             SqlState("22013"),
-            match v {
-                Value::Int2(_) | Value::Int4(_) | Value::Int8(_) => {
-                    format!("frame {which} offset must not be negative")
-                }
-                _ => "invalid preceding or following size in window function".to_string(),
+            if units == FrameUnits::Range {
+                "invalid preceding or following size in window function".to_string()
+            } else {
+                format!("frame {which} offset must not be negative")
             },
         ));
     }
@@ -443,7 +447,7 @@ fn bound(
         },
         FrameBound::Preceding(e) | FrameBound::Following(e) => {
             let following = matches!(b, FrameBound::Following(_));
-            let v = offset_value(e, start, ctx)?;
+            let v = offset_value(e, start, units, ctx)?;
             match units {
                 FrameUnits::Rows => {
                     let k = as_i64(&v)?.max(0) as usize;

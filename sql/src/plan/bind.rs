@@ -65,8 +65,9 @@ pub struct Binder<'a> {
     pub agg: Option<AggContext>,
     /// Set while window calls are allowed (a SELECT's outputs and ORDER BY).
     pub window: Option<super::window::WindowContext>,
-    /// True while a window call's own arguments and window are bound.
-    pub window_nested: bool,
+    /// Why a window call met where none is allowed is refused (the
+    /// message); `None` gives the generic "not allowed here".
+    pub window_refusal: Option<&'static str>,
 }
 
 /// Result of binding: the expression and its type.

@@ -163,8 +163,12 @@ impl<'a> Binder<'a> {
     ) -> Result<AggCall> {
         let (args, star, distinct, order) = call_args(f)?;
         let saved = self.agg.take();
-        // Nothing inside an aggregate call may be a window call.
+        // Nothing inside an aggregate call may be a window call (the
+        // arguments were checked above for PostgreSQL's 42803 message).
         let saved_window = self.window.take();
+        let saved_refusal = self
+            .window_refusal
+            .replace("window functions are not allowed in FILTER");
         let result = (|| {
             if star || (name == "count" && args.is_empty()) {
                 if name != "count" {
@@ -247,6 +251,7 @@ impl<'a> Binder<'a> {
         })();
         self.agg = saved;
         self.window = saved_window;
+        self.window_refusal = saved_refusal;
         result
     }
 
@@ -520,11 +525,11 @@ impl<'a> Binder<'a> {
         self.outer.push(scope.clone());
         let saved_agg = self.agg.take();
         let saved_window = self.window.take();
-        let saved_nested = std::mem::replace(&mut self.window_nested, false);
+        let saved_refusal = self.window_refusal.take();
         let r = self.query(q);
         self.agg = saved_agg;
         self.window = saved_window;
-        self.window_nested = saved_nested;
+        self.window_refusal = saved_refusal;
         self.outer.pop();
         let (plan, out) = r?;
         Ok((Arc::new(plan), out))

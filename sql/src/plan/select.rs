@@ -218,10 +218,10 @@ impl<'a> Binder<'a> {
         order_by: &[ast::OrderByExpr],
     ) -> Result<(Plan, Scope)> {
         let saved_window = self.window.take();
-        let saved_nested = std::mem::replace(&mut self.window_nested, false);
+        let saved_refusal = self.window_refusal.take();
         let result = self.select_block(s, order_by);
         self.window = saved_window;
-        self.window_nested = saved_nested;
+        self.window_refusal = saved_refusal;
         result
     }
 

@@ -28,6 +28,8 @@ use crate::expr::Expr;
 use crate::types::DataType;
 use crate::SqlState;
 
+const IN_DEFINITIONS: &str = "window functions are not allowed in window definitions";
+
 /// `42804`: a polymorphic window function given only an unknown literal.
 fn polymorphic_unknown() -> Error {
     Error::new(
@@ -47,16 +49,14 @@ impl<'a> Binder<'a> {
         grouped: bool,
     ) -> Result<Bound> {
         let Some(mut ctx) = self.window.take() else {
-            let msg = if self.window_nested {
-                "window function calls cannot be nested"
-            } else {
-                "window functions are not allowed here"
-            };
+            let msg = self
+                .window_refusal
+                .unwrap_or("window functions are not allowed here");
             return Err(Error::new(WINDOWING_ERROR, msg));
         };
-        self.window_nested = true;
+        let saved = self.window_refusal;
         let result = self.window_call(f, over, scope, grouped, &ctx);
-        self.window_nested = false;
+        self.window_refusal = saved;
         let call = match result {
             Ok(c) => c,
             Err(e) => {
@@ -82,7 +82,7 @@ impl<'a> Binder<'a> {
         let Some(ctx) = self.window.take() else {
             return Ok(());
         };
-        self.window_nested = true;
+        let saved = self.window_refusal.replace(IN_DEFINITIONS);
         let mut result = Ok(());
         for (_, spec) in &ctx.named {
             let checked = ctx
@@ -99,7 +99,7 @@ impl<'a> Binder<'a> {
                 break;
             }
         }
-        self.window_nested = false;
+        self.window_refusal = saved;
         self.window = Some(ctx);
         result
     }
@@ -114,7 +114,9 @@ impl<'a> Binder<'a> {
     ) -> Result<WindowCall> {
         let name = function_name(&f.name);
         let spec_ast = ctx.over(over)?;
+        self.window_refusal = Some(IN_DEFINITIONS);
         let spec = self.window_spec(&spec_ast, scope, grouped)?;
+        self.window_refusal = Some("window function calls cannot be nested");
         let (args, star, distinct, order) = call_args(f)?;
         if is_aggregate(&name) || (name == "count" && star) {
             if distinct {
@@ -152,7 +154,7 @@ impl<'a> Binder<'a> {
             ("rank" | "dense_rank" | "percent_rank" | "cume_dist", 1..) => {
                 return Err(Error::new(
                     SqlState::WRONG_OBJECT_TYPE,
-                    format!("OVER is not supported for ordered-set aggregate {name}"),
+                    format!("WITHIN GROUP is required for ordered-set aggregate {name}"),
                 ))
             }
             ("row_number", 0) => (WindowFunc::RowNumber, DataType::Int8),
@@ -370,7 +372,7 @@ impl<'a> Binder<'a> {
             (_, 0) => Some("frame end cannot be UNBOUNDED PRECEDING"),
             (2, 1) => Some("frame starting from current row cannot have preceding rows"),
             (3, 1) => Some("frame starting from following row cannot have preceding rows"),
-            (3, 2) => Some("frame starting from following row cannot end with current row"),
+            (3, 2) => Some("frame starting from following row cannot have preceding rows"),
             _ => None,
         };
         if let Some(m) = msg {
@@ -423,8 +425,13 @@ impl<'a> Binder<'a> {
             FrameUnits::Range => order_types.first(),
             _ => None,
         };
-        let start = self.frame_bound(&fr.start_bound, &offset_type, range_column)?;
-        let end = self.frame_bound(&end_ast, &offset_type, range_column)?;
+        let units_name = match units {
+            FrameUnits::Rows => "ROWS",
+            FrameUnits::Range => "RANGE",
+            FrameUnits::Groups => "GROUPS",
+        };
+        let start = self.frame_bound(&fr.start_bound, &offset_type, range_column, units_name)?;
+        let end = self.frame_bound(&end_ast, &offset_type, range_column, units_name)?;
         Ok(Frame { units, start, end })
     }
 
@@ -436,6 +443,7 @@ impl<'a> Binder<'a> {
         b: &ast::WindowFrameBound,
         ty: &DataType,
         range_column: Option<&DataType>,
+        units: &str,
     ) -> Result<FrameBound> {
         let offset = |b: &mut Self, e: &ast::Expr| -> Result<Expr> {
             // sqlparser reads a quoted frame offset as an INTERVAL; to
@@ -455,7 +463,7 @@ impl<'a> Binder<'a> {
                 if err.state() == SqlState::UNDEFINED_COLUMN {
                     Error::new(
                         SqlState("42P10"),
-                        "argument of window frame offset must not contain variables",
+                        format!("argument of {units} must not contain variables"),
                     )
                 } else {
                     err
