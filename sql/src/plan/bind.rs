@@ -84,7 +84,12 @@ impl<'a> Binder<'a> {
 
     /// Binds a predicate (WHERE, ON, HAVING): must be boolean.
     pub fn predicate(&mut self, e: &ast::Expr, scope: &Scope, clause: &str) -> Result<Expr> {
-        let (expr, ty) = self.expr(e, scope)?;
+        let refusal = match clause {
+            "WHERE" => Some("window functions are not allowed in WHERE"),
+            "JOIN/ON" => Some("window functions are not allowed in JOIN conditions"),
+            _ => self.window_refusal,
+        };
+        let (expr, ty) = self.refusing_windows(refusal, |b| b.expr(e, scope))?;
         let expr = self.coerce_unknown(expr, &ty, &DataType::Bool)?;
         match ty {
             DataType::Bool | DataType::Unknown | DataType::Void => Ok(expr),

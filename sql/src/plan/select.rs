@@ -92,8 +92,14 @@ impl<'a> Binder<'a> {
                     }
                 }
             };
-            let limit = bind_count(self, limit)?;
-            let offset = bind_count(self, offset)?;
+            let limit = self
+                .refusing_windows(Some("window functions are not allowed in LIMIT"), |b| {
+                    bind_count(b, limit)
+                })?;
+            let offset = self
+                .refusing_windows(Some("window functions are not allowed in OFFSET"), |b| {
+                    bind_count(b, offset)
+                })?;
             plan = Plan::Limit {
                 input: Box::new(plan),
                 limit,

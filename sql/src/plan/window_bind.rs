@@ -76,6 +76,19 @@ impl<'a> Binder<'a> {
         Ok((Expr::Column(WINDOW_BASE + k), ty))
     }
 
+    /// Runs `f` with `refusal` as the message for window calls met where
+    /// none is allowed (WHERE, JOIN conditions, VALUES, UPDATE, LIMIT).
+    pub(crate) fn refusing_windows<T>(
+        &mut self,
+        refusal: Option<&'static str>,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let saved = std::mem::replace(&mut self.window_refusal, refusal);
+        let r = f(self);
+        self.window_refusal = saved;
+        r
+    }
+
     /// Binds every WINDOW clause definition once, used or not, so its
     /// errors surface as in PostgreSQL (which transforms them all).
     pub(crate) fn check_named_windows(&mut self, scope: &Scope, grouped: bool) -> Result<()> {
