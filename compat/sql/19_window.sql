@@ -473,3 +473,11 @@ SELECT id, row_number() OVER (ORDER BY id) % 3 AS bucket FROM win_emp ORDER BY b
 SELECT hired, lead(hired) OVER (ORDER BY hired) - hired AS days_to_next FROM win_emp ORDER BY hired;
 SELECT id, s, lag(s, 1, '-') OVER (ORDER BY s NULLS FIRST, id) FROM win_t ORDER BY id;
 SELECT g, array_agg(x) OVER (PARTITION BY g ORDER BY x NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM win_t WHERE g = 1 LIMIT 1;
+-- syntax PostgreSQL 15 does not have, and FILTER on window functions
+-- error: 42601
+SELECT lag(salary) IGNORE NULLS OVER (ORDER BY id) FROM win_emp;
+-- error: 42601
+SELECT first_value(salary) RESPECT NULLS OVER (ORDER BY id) FROM win_emp;
+-- error: 0A000
+SELECT row_number() FILTER (WHERE id > 2) OVER (ORDER BY id) FROM win_emp;
+SELECT id, count(*) FILTER (WHERE id > 2) OVER (ORDER BY id), sum(salary) FILTER (WHERE dept = 'eng') OVER w FROM win_emp WINDOW w AS (ORDER BY id DESC) ORDER BY id;

@@ -126,6 +126,18 @@ impl<'a> Binder<'a> {
         ctx: &WindowContext,
     ) -> Result<WindowCall> {
         let name = function_name(&f.name);
+        // PostgreSQL 15's grammar has no IGNORE / RESPECT NULLS.
+        let null_clause = matches!(&f.args, ast::FunctionArguments::List(l)
+            if l.clauses.iter().any(|c| matches!(c, ast::FunctionArgumentClause::IgnoreOrRespectNulls(_))));
+        if let Some(t) = f
+            .null_treatment
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| null_clause.then(|| "IGNORE NULLS".to_string()))
+        {
+            let word = t.split_whitespace().next().unwrap_or("IGNORE").to_string();
+            return Err(Error::syntax(format!("syntax error at or near \"{word}\"")));
+        }
         let spec_ast = ctx.over(over)?;
         self.window_refusal = Some(IN_DEFINITIONS);
         let spec = self.window_spec(&spec_ast, scope, grouped)?;
@@ -154,7 +166,7 @@ impl<'a> Binder<'a> {
         }
         if f.filter.is_some() {
             return Err(Error::new(
-                SqlState::WRONG_OBJECT_TYPE,
+                SqlState::FEATURE_NOT_SUPPORTED,
                 "FILTER is not implemented for non-aggregate window functions",
             ));
         }
