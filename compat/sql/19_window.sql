@@ -481,3 +481,11 @@ SELECT first_value(salary) RESPECT NULLS OVER (ORDER BY id) FROM win_emp;
 -- error: 0A000
 SELECT row_number() FILTER (WHERE id > 2) OVER (ORDER BY id) FROM win_emp;
 SELECT id, count(*) FILTER (WHERE id > 2) OVER (ORDER BY id), sum(salary) FILTER (WHERE dept = 'eng') OVER w FROM win_emp WINDOW w AS (ORDER BY id DESC) ORDER BY id;
+-- windows feeding other statements
+CREATE TABLE win_ranked AS SELECT id, dept, rank() OVER (PARTITION BY dept ORDER BY salary DESC NULLS LAST) AS r FROM win_emp;
+SELECT id, dept, r FROM win_ranked ORDER BY id;
+CREATE VIEW win_v AS SELECT id, sum(salary) OVER (ORDER BY id) AS running FROM win_emp;
+SELECT id, running FROM win_v WHERE id > 7 ORDER BY id;
+SELECT id, running, row_number() OVER (ORDER BY running DESC NULLS LAST, id) FROM win_v ORDER BY id;
+-- status-only
+EXPLAIN SELECT id, row_number() OVER (ORDER BY id) FROM win_emp;

@@ -162,8 +162,8 @@ fn evaluate_spec(
         for &c in members {
             let call = &calls[c];
             let out = partition_values(rows, &part, call, ctx)?;
-            for (pos, v) in out.into_iter().enumerate() {
-                values[c][part.rows[pos]] = v;
+            for (v, &r) in out.into_iter().zip(part.rows) {
+                values[c][r] = v;
             }
         }
         ctx.check_cancel()?;
