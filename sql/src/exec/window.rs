@@ -349,6 +349,10 @@ fn aggregate_values(
     } else {
         let mut last: Option<((usize, usize), Value)> = None;
         for (p, &(s, e)) in frames.iter().enumerate() {
+            if p % 1024 == 1023 {
+                // Frames aggregated afresh cost up to n² over a partition.
+                ctx.check_cancel()?;
+            }
             if let Some((f, v)) = &last {
                 if *f == (s, e) {
                     out[p] = v.clone();
