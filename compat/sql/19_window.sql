@@ -489,3 +489,6 @@ SELECT id, running FROM win_v WHERE id > 7 ORDER BY id;
 SELECT id, running, row_number() OVER (ORDER BY running DESC NULLS LAST, id) FROM win_v ORDER BY id;
 -- status-only
 EXPLAIN SELECT id, row_number() OVER (ORDER BY id) FROM win_emp;
+-- numeric variance of equal values is a plain 0, as in PostgreSQL
+SELECT id, var_pop(x) OVER (PARTITION BY g), stddev_samp(x) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM win_t ORDER BY id;
+SELECT g, var_pop(x), stddev_pop(x), variance(5) FROM win_t GROUP BY g ORDER BY g NULLS FIRST;

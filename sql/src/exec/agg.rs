@@ -361,6 +361,10 @@ fn stats_result(
     if exact {
         let nd = Decimal::from(n);
         let var_num = nd * dsumsq - dsum * dsum;
+        if var_num.is_zero() {
+            // PostgreSQL's numeric division gives a zero of scale 0 here.
+            return Ok(Value::Numeric(Decimal::ZERO));
+        }
         let var = binary_op(
             BinaryOp::Div,
             &Value::Numeric(var_num),
