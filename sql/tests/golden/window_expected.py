@@ -7,7 +7,9 @@ the SQLSTATE) to window.expected, which the `window` test compares the
 engine against. Also reports statements whose `-- error:` annotation does
 not match PostgreSQL.
 
-Usage: window_expected.py HOST PORT  (a trust-auth server, user postgres)
+Usage: window_expected.py HOST PORT [--corpus FILE --out FILE]
+(a trust-auth server, user postgres; the options record another workload,
+e.g. window_fuzz.py's, instead of the corpus file)
 """
 import os
 import subprocess
@@ -45,7 +47,16 @@ def split(text):
 
 
 def main():
+    global CORPUS
     host, port = sys.argv[1], sys.argv[2]
+    out_path = os.path.join(HERE, "window.expected")
+    rest = sys.argv[3:]
+    while len(rest) >= 2:
+        if rest[0] == "--corpus":
+            CORPUS = rest[1]
+        elif rest[0] == "--out":
+            out_path = rest[1]
+        rest = rest[2:]
     psql = ["psql", "-X", "-q", "-A", "-F", "|", "-P", "null=<NULL>", "-P", "footer=off",
             "-v", "VERBOSITY=sqlstate", "-h", host, "-p", port, "-U", "postgres"]
     subprocess.run(psql + ["-c", "DROP DATABASE IF EXISTS corpus_window"], check=True)
@@ -70,7 +81,7 @@ def main():
             # status-only statements (EXPLAIN) record success, not rows.
             if out and not status:
                 lines.extend(out.split("\n"))
-    with open(os.path.join(HERE, "window.expected"), "w") as f:
+    with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     sys.exit(1 if bad else 0)
 
