@@ -141,9 +141,18 @@ impl<'a> Binder<'a> {
                 if let Expr::Outer(..) = bound {
                     return Ok((bound, ty));
                 }
+                // PostgreSQL names the column with its table's alias.
+                let name = match &bound {
+                    Expr::Column(i) => input.columns.get(*i).map(|c| match &c.table {
+                        Some(t) => format!("{t}.{}", c.name),
+                        None => c.name.clone(),
+                    }),
+                    _ => None,
+                }
+                .unwrap_or_else(|| e.to_string().replace('"', ""));
                 Err(Error::new(
                     SqlState::GROUPING_ERROR,
-                    format!("column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function", e.to_string().replace('"', "")),
+                    format!("column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
                 ))
             }
             // Everything else: bind children in the grouped context.

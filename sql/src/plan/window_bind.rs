@@ -139,8 +139,14 @@ impl<'a> Binder<'a> {
             return Err(Error::syntax(format!("syntax error at or near \"{word}\"")));
         }
         let spec_ast = ctx.over(over)?;
-        self.window_refusal = Some(IN_DEFINITIONS);
-        let spec = self.window_spec(&spec_ast, scope, grouped)?;
+        // Arguments first, then the window's clauses (PostgreSQL's order,
+        // which decides which of two errors is reported).
+        let bind_spec = |b: &mut Self| -> Result<WindowSpec> {
+            b.window_refusal = Some(IN_DEFINITIONS);
+            let spec = b.window_spec(&spec_ast, scope, grouped);
+            b.window_refusal = Some("window function calls cannot be nested");
+            spec
+        };
         self.window_refusal = Some("window function calls cannot be nested");
         let (args, star, distinct, order) = call_args(f)?;
         if is_aggregate(&name) || (name == "count" && star) {
@@ -161,7 +167,7 @@ impl<'a> Binder<'a> {
                 result_type: call.result_type.clone(),
                 func: WindowFunc::Agg(call),
                 args: vec![],
-                spec,
+                spec: bind_spec(self)?,
             });
         }
         if f.filter.is_some() {
@@ -255,7 +261,7 @@ impl<'a> Binder<'a> {
         Ok(WindowCall {
             func,
             args: bound.into_iter().map(|(e, _)| e).collect(),
-            spec,
+            spec: bind_spec(self)?,
             result_type,
         })
     }
