@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints a random window-function workload (a table and 800 queries).
+"""Prints a random window-function workload (a table and 1,000 queries).
 
 The differential fuzz for window functions: feed its output to
 `window_expected.py HOST PORT --corpus FILE --out EXPECTED` to record
@@ -51,6 +51,24 @@ for i in range(800):
         items.append(f"{f} OVER ({spec})")
     where = random.choice(["", " WHERE x IS NOT NULL", " WHERE g <> 2", " WHERE id > 3"])
     out.append(f"SELECT id, {', '.join(items)} FROM wf{where} ORDER BY id;")
+# Windows over GROUP BY: the window sees one row per group (the key is unique).
+gfuncs = ["rank()", "dense_rank()", "row_number()", "percent_rank()", "cume_dist()", "ntile(2)",
+          "sum(count(*))", "sum(sum(x))", "max(max(x))", "lag(count(*))", "lead(min(s), 1, '-')",
+          "first_value(sum(x))", "avg(count(x))", "count(*)", "string_agg(max(s), ',')"]
+gorders = ["ORDER BY K", "ORDER BY K DESC", "ORDER BY count(*), K", "ORDER BY sum(x) NULLS FIRST, K",
+           "ORDER BY max(s), K", "ORDER BY K NULLS FIRST"]
+gframes = ["", " ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING", " ROWS UNBOUNDED PRECEDING",
+           " RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING", " GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW"]
+for i in range(200):
+    key = random.choice(["g", "x % 4", "s", "g * 10 + x % 3"])
+    items = []
+    for k in range(random.randint(1, 3)):
+        f = random.choice(gfuncs)
+        part = random.choice(["", "", "PARTITION BY count(*) > 2 "])
+        order = random.choice(gorders).replace("K", key)
+        items.append(f"{f} OVER ({part}{order}{random.choice(gframes)})")
+    having = random.choice(["", " HAVING count(*) > 1", " HAVING sum(x) > 5"])
+    out.append(f"SELECT {key} AS k, count(*), {', '.join(items)} FROM wf GROUP BY {key}{having} ORDER BY k;")
 print("CREATE TABLE wf (id int, g int, x int, y double precision, s text);")
 rows = []
 random.seed(SEED + 1)
