@@ -208,6 +208,8 @@ impl Session {
             ctes: vec![],
             next_cte_id: 0,
             agg: None,
+            window: None,
+            window_refusal: None,
         }
     }
 

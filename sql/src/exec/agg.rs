@@ -18,6 +18,7 @@ use crate::types::ops::{binary_op, BinaryOp};
 use crate::types::{cast, compare, DataType, Value};
 
 /// The running state of one aggregate in one group.
+#[derive(Clone)]
 enum State {
     Count(i64),
     /// Sum in the result type (or NULL before the first value).
@@ -42,14 +43,17 @@ enum State {
     Bits(Value),
 }
 
-struct Accumulator<'a> {
+/// One aggregate's state; window frames reuse it (cloned to read a
+/// running total without consuming it).
+#[derive(Clone)]
+pub(crate) struct Accumulator<'a> {
     call: &'a AggCall,
     state: State,
     seen: Option<HashSet<Vec<u8>>>,
 }
 
 impl<'a> Accumulator<'a> {
-    fn new(call: &'a AggCall) -> Self {
+    pub(crate) fn new(call: &'a AggCall) -> Self {
         let state = match call.func {
             AggFunc::CountStar | AggFunc::Count => State::Count(0),
             AggFunc::Sum => State::Sum(Value::Null),
@@ -86,7 +90,7 @@ impl<'a> Accumulator<'a> {
         }
     }
 
-    fn add(&mut self, row: &[Value], ctx: &ExecCtx) -> Result<()> {
+    pub(crate) fn add(&mut self, row: &[Value], ctx: &ExecCtx) -> Result<()> {
         let call = self.call;
         if let Some(f) = &call.filter {
             if !f.eval_predicate(row, ctx)? {
@@ -191,8 +195,15 @@ impl<'a> Accumulator<'a> {
                         *dsumsq += d * d;
                     }
                 } else if let Value::Float8(f) = cast::cast(first, &DataType::Float8)? {
+                    // Youngs-Cramer, as PostgreSQL's float8_accum: `sumsq`
+                    // holds the sum of squared deviations, so results match
+                    // PostgreSQL's to the last digit.
                     *sum += f;
-                    *sumsq += f * f;
+                    let nf = *n as f64;
+                    if *n > 1 {
+                        let tmp = f * nf - *sum;
+                        *sumsq += tmp * tmp / (nf * (nf - 1.0));
+                    }
                 }
             }
             State::Bits(acc) => {
@@ -211,7 +222,7 @@ impl<'a> Accumulator<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<Value> {
+    pub(crate) fn finish(self) -> Result<Value> {
         let call = self.call;
         Ok(match self.state {
             State::Count(n) => Value::Int8(n),
@@ -241,12 +252,12 @@ impl<'a> Accumulator<'a> {
             }
             State::Stats {
                 n,
-                sum,
                 sumsq,
                 dsum,
                 dsumsq,
                 exact,
-            } => stats_result(&call.func, n, sum, sumsq, dsum, dsumsq, exact)?,
+                ..
+            } => stats_result(&call.func, n, sumsq, dsum, dsumsq, exact)?,
         })
     }
 }
@@ -288,6 +299,18 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                 .map(|(_, mut a)| a.swap_remove(0))
                 .collect(),
         ),
+        AggFunc::JsonAgg(false) => {
+            // json_agg separates elements with ", " (unlike to_json(array)).
+            let mut parts = Vec::with_capacity(items.len());
+            for (_, mut a) in items {
+                match crate::functions::call("to_json", &[a.swap_remove(0)])? {
+                    Value::Json(t) => parts.push(t),
+                    Value::Null => parts.push("null".to_string()),
+                    other => parts.push(crate::types::text::format(&other)),
+                }
+            }
+            Value::Json(format!("[{}]", parts.join(", ")))
+        }
         AggFunc::JsonAgg(binary) => {
             let list: Vec<Value> = items
                 .into_iter()
@@ -323,7 +346,7 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
 fn stats_result(
     func: &AggFunc,
     n: i64,
-    sum: f64,
+
     sumsq: f64,
     dsum: Decimal,
     dsumsq: Decimal,
@@ -338,6 +361,10 @@ fn stats_result(
     if exact {
         let nd = Decimal::from(n);
         let var_num = nd * dsumsq - dsum * dsum;
+        if var_num.is_zero() {
+            // PostgreSQL's numeric division gives a zero of scale 0 here.
+            return Ok(Value::Numeric(Decimal::ZERO));
+        }
         let var = binary_op(
             BinaryOp::Div,
             &Value::Numeric(var_num),
@@ -348,8 +375,7 @@ fn stats_result(
         }
         return Ok(var);
     }
-    let nf = n as f64;
-    let var = ((nf * sumsq - sum * sum) / (nf * denom as f64)).max(0.0);
+    let var = sumsq / denom as f64;
     Ok(Value::Float8(if sqrt { var.sqrt() } else { var }))
 }
 

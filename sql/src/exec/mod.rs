@@ -19,6 +19,7 @@ pub mod join;
 pub mod relational;
 pub mod replication_fn;
 pub mod scan;
+pub mod window;
 
 pub use ctx::{ExecCtx, SessionFacts};
 
@@ -118,6 +119,7 @@ pub fn open(plan: &Plan, ctx: &ExecCtx) -> Result<RowIter> {
             }
             open(body, ctx)
         }
+        Plan::Window { input, calls } => window::open_window(input, calls, ctx),
         Plan::ProjectSet { input, exprs } => relational::open_project_set(input, exprs, ctx),
         Plan::LockRows {
             input,

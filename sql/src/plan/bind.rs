@@ -63,6 +63,11 @@ pub struct Binder<'a> {
     pub next_cte_id: usize,
     /// Set while binding a grouped query's SELECT list / HAVING / ORDER BY.
     pub agg: Option<AggContext>,
+    /// Set while window calls are allowed (a SELECT's outputs and ORDER BY).
+    pub window: Option<super::window::WindowContext>,
+    /// Why a window call met where none is allowed is refused (the
+    /// message); `None` gives the generic "not allowed here".
+    pub window_refusal: Option<&'static str>,
 }
 
 /// Result of binding: the expression and its type.
@@ -79,7 +84,12 @@ impl<'a> Binder<'a> {
 
     /// Binds a predicate (WHERE, ON, HAVING): must be boolean.
     pub fn predicate(&mut self, e: &ast::Expr, scope: &Scope, clause: &str) -> Result<Expr> {
-        let (expr, ty) = self.expr(e, scope)?;
+        let refusal = match clause {
+            "WHERE" => Some("window functions are not allowed in WHERE"),
+            "JOIN/ON" => Some("window functions are not allowed in JOIN conditions"),
+            _ => self.window_refusal,
+        };
+        let (expr, ty) = self.refusing_windows(refusal, |b| b.expr(e, scope))?;
         let expr = self.coerce_unknown(expr, &ty, &DataType::Bool)?;
         match ty {
             DataType::Bool | DataType::Unknown | DataType::Void => Ok(expr),
@@ -107,7 +117,7 @@ impl<'a> Binder<'a> {
     fn agg_expr_inner(&mut self, e: &ast::Expr, agg: &mut AggContext) -> Result<Bound> {
         // A whole GROUP BY expression?
         let input = agg.input.clone();
-        if !matches!(e, ast::Expr::Value(_)) {
+        if !matches!(e, ast::Expr::Value(_)) && !super::window::contains_window_ast(e) {
             let saved_params = self.params.clone();
             if let Ok((bound, ty)) = self.plain_expr(e, &input) {
                 if let Some(i) = agg.groups.iter().position(|g| *g == bound) {
@@ -131,9 +141,18 @@ impl<'a> Binder<'a> {
                 if let Expr::Outer(..) = bound {
                     return Ok((bound, ty));
                 }
+                // PostgreSQL names the column with its table's alias.
+                let name = match &bound {
+                    Expr::Column(i) => input.columns.get(*i).map(|c| match &c.table {
+                        Some(t) => format!("{t}.{}", c.name),
+                        None => c.name.clone(),
+                    }),
+                    _ => None,
+                }
+                .unwrap_or_else(|| e.to_string().replace('"', ""));
                 Err(Error::new(
                     SqlState::GROUPING_ERROR,
-                    format!("column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function", e.to_string().replace('"', "")),
+                    format!("column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
                 ))
             }
             // Everything else: bind children in the grouped context.

@@ -229,7 +229,10 @@ impl<'a> Binder<'a> {
         };
         let (source, source_types) = match &ins.source {
             None => (InsertSource::Values(vec![vec![]]), vec![]),
-            Some(q) => self.insert_source(q, &table, &targets)?,
+            Some(q) => self
+                .refusing_windows(Some("window functions are not allowed in VALUES"), |b| {
+                    b.insert_source(q, &table, &targets)
+                })?,
         };
         if source_types.len() > targets.len() {
             return Err(Error::syntax(
@@ -533,7 +536,10 @@ impl<'a> Binder<'a> {
         };
         let (source, scope, recheck) =
             self.dml_source(base, base_scope, &from, up.selection.as_ref())?;
-        let assignments = self.assignments(&up.assignments, &table, &scope)?;
+        let assignments = self
+            .refusing_windows(Some("window functions are not allowed in UPDATE"), |b| {
+                b.assignments(&up.assignments, &table, &scope)
+            })?;
         let (_, checks) = self.table_rules(&table)?;
         let ret = self.returning(&up.returning, &scope)?;
         let (returning, ret_scope) = match ret {

@@ -107,6 +107,10 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             );
             walk(input, depth + 1, out);
         }
+        Plan::Window { input, .. } => {
+            line(depth, "WindowAgg".into(), out);
+            walk(input, depth + 1, out);
+        }
         Plan::Sort { input, .. } => {
             line(depth, "Sort".into(), out);
             walk(input, depth + 1, out);

@@ -31,7 +31,7 @@ pub fn is_aggregate(name: &str) -> bool {
     agg_func(name, 1).is_some() || agg_func(name, 2).is_some()
 }
 
-fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
+pub(crate) fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
     Some(match (name, nargs) {
         ("count", 1) => AggFunc::Count,
         ("sum", 1) => AggFunc::Sum,
@@ -56,7 +56,7 @@ fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
     })
 }
 
-fn agg_result_type(func: &AggFunc, arg: &DataType) -> Result<DataType> {
+pub(crate) fn agg_result_type(func: &AggFunc, arg: &DataType) -> Result<DataType> {
     use DataType as T;
     let numeric_arg = matches!(
         arg,
@@ -163,6 +163,12 @@ impl<'a> Binder<'a> {
     ) -> Result<AggCall> {
         let (args, star, distinct, order) = call_args(f)?;
         let saved = self.agg.take();
+        // Nothing inside an aggregate call may be a window call (the
+        // arguments were checked above for PostgreSQL's 42803 message).
+        let saved_window = self.window.take();
+        let saved_refusal = self
+            .window_refusal
+            .replace("window functions are not allowed in FILTER");
         let result = (|| {
             if star || (name == "count" && args.is_empty()) {
                 if name != "count" {
@@ -187,6 +193,12 @@ impl<'a> Binder<'a> {
             let mut bound = Vec::new();
             let mut arg_type = DataType::Unknown;
             for (i, a) in args.iter().enumerate() {
+                if super::window::contains_window_ast(a) {
+                    return Err(Error::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate function calls cannot contain window function calls",
+                    ));
+                }
                 let (e, t) = self.expr(a, input)?;
                 if contains_aggregate_ast(a) {
                     return Err(Error::new(
@@ -238,6 +250,8 @@ impl<'a> Binder<'a> {
             })
         })();
         self.agg = saved;
+        self.window = saved_window;
+        self.window_refusal = saved_refusal;
         result
     }
 
@@ -249,8 +263,8 @@ impl<'a> Binder<'a> {
         grouped: bool,
     ) -> Result<Bound> {
         let name = function_name(&f.name);
-        if f.over.is_some() {
-            return Err(Error::unsupported("window functions are not supported yet"));
+        if let Some(over) = &f.over {
+            return self.window_function(f, over, scope, grouped);
         }
         if is_aggregate(&name) {
             return Err(Error::new(
@@ -510,8 +524,12 @@ impl<'a> Binder<'a> {
     ) -> Result<(Arc<super::Plan>, Scope)> {
         self.outer.push(scope.clone());
         let saved_agg = self.agg.take();
+        let saved_window = self.window.take();
+        let saved_refusal = self.window_refusal.take();
         let r = self.query(q);
         self.agg = saved_agg;
+        self.window = saved_window;
+        self.window_refusal = saved_refusal;
         self.outer.pop();
         let (plan, out) = r?;
         Ok((Arc::new(plan), out))

@@ -21,6 +21,7 @@ pub mod explain;
 pub mod forms;
 pub mod from;
 pub mod func;
+pub mod lock;
 pub mod names;
 pub mod scope;
 pub mod select;
@@ -28,6 +29,8 @@ pub mod setops;
 pub mod system;
 pub mod system_replication;
 pub mod system_rows;
+pub mod window;
+pub mod window_bind;
 
 use std::sync::Arc;
 
@@ -222,6 +225,11 @@ pub enum Plan {
         filter: Option<Expr>,
         width: usize,
     },
+    /// Window functions: every input row followed by one column per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<window::WindowCall>,
+    },
     /// Calls a set-returning function per input row (unnest, generate_series).
     ProjectSet {
         input: Box<Plan>,
@@ -283,6 +291,7 @@ impl Plan {
             Plan::SetOp { left, .. } => left.width(),
             Plan::With { body, .. } => body.width(),
             Plan::ProjectSet { exprs, .. } => exprs.len(),
+            Plan::Window { input, calls } => input.width() + calls.len(),
         }
     }
 }

@@ -6,6 +6,7 @@ use super::bind::{ident, AggContext, Binder};
 use super::func::contains_aggregate_ast;
 use super::names::{output_name, sort_options};
 use super::scope::{Scope, ScopeColumn};
+use super::window::{refuse_window_in, WindowContext};
 use super::{CteDef, Plan, SortKey};
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -61,7 +62,7 @@ impl<'a> Binder<'a> {
                     "FOR UPDATE OF / NOWAIT / SKIP LOCKED are not supported yet",
                 ));
             }
-            plan = lock_rows(plan)?;
+            plan = super::lock::lock_rows(plan)?;
         }
         let (limit, offset) = match &q.limit_clause {
             Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
@@ -91,8 +92,14 @@ impl<'a> Binder<'a> {
                     }
                 }
             };
-            let limit = bind_count(self, limit)?;
-            let offset = bind_count(self, offset)?;
+            let limit = self
+                .refusing_windows(Some("window functions are not allowed in LIMIT"), |b| {
+                    bind_count(b, limit)
+                })?;
+            let offset = self
+                .refusing_windows(Some("window functions are not allowed in OFFSET"), |b| {
+                    bind_count(b, offset)
+                })?;
             plan = Plan::Limit {
                 input: Box::new(plan),
                 limit,
@@ -216,8 +223,22 @@ impl<'a> Binder<'a> {
         s: &ast::Select,
         order_by: &[ast::OrderByExpr],
     ) -> Result<(Plan, Scope)> {
+        let saved_window = self.window.take();
+        let saved_refusal = self.window_refusal.take();
+        let result = self.select_block(s, order_by);
+        self.window = saved_window;
+        self.window_refusal = saved_refusal;
+        result
+    }
+
+    fn select_block(
+        &mut self,
+        s: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Scope)> {
         let (mut plan, scope) = self.from(&s.from)?;
         if let Some(w) = &s.selection {
+            refuse_window_in(w, "WHERE")?;
             if contains_aggregate_ast(w) {
                 return Err(Error::new(
                     SqlState::GROUPING_ERROR,
@@ -239,6 +260,13 @@ impl<'a> Binder<'a> {
         }) || s.having.as_ref().is_some_and(contains_aggregate_ast)
             || order_by.iter().any(|o| contains_aggregate_ast(&o.expr));
         let grouped = has_aggs || !group_exprs.is_empty() || s.having.is_some();
+        for g in &group_exprs {
+            refuse_window_in(g, "GROUP BY")?;
+        }
+        if let Some(h) = &s.having {
+            refuse_window_in(h, "HAVING")?;
+        }
+        self.window = Some(WindowContext::new(&s.named_window)?);
 
         // Output names first: GROUP BY / ORDER BY may refer to them.
         let items = self.expand_items(&s.projection, &scope)?;
@@ -312,10 +340,13 @@ impl<'a> Binder<'a> {
                 }
             }
         }
+        let window = self.window.take();
         let having = match &s.having {
-            Some(h) => Some(self.predicate(h, scope, "HAVING")?),
-            None => None,
+            Some(h) => self.predicate(h, scope, "HAVING").map(Some),
+            None => Ok(None),
         };
+        self.window = window;
+        let having = having?;
         let out_scope = Scope { columns: out_cols };
         let width = exprs.len();
         // ORDER BY keys: output positions/aliases, else extra hidden columns.
@@ -342,6 +373,7 @@ impl<'a> Binder<'a> {
                 nulls_first,
             });
         }
+        self.check_named_windows(scope, grouped)?;
         let distinct_on = match &s.distinct {
             Some(ast::Distinct::On(list)) => {
                 let mut positions = Vec::new();
@@ -397,7 +429,8 @@ impl<'a> Binder<'a> {
         }
         let mut all = exprs;
         all.extend(extra);
-        plan = self.project_with_srfs(plan, all)?;
+        let plan = super::window::attach(plan, self.window.as_mut(), &mut all);
+        let mut plan = self.project_with_srfs(plan, all)?;
         if plain_distinct {
             plan = Plan::Distinct {
                 input: Box::new(plan),
@@ -601,96 +634,4 @@ fn references_table(s: &ast::SetExpr, name: &str) -> bool {
         std::ops::ControlFlow::Continue(())
     });
     found
-}
-
-/// SELECT ... FOR UPDATE / FOR SHARE: every table scan under the query's
-/// row-preserving nodes locks the rows it returns (FOR SHARE takes the same
-/// exclusive lock: stricter than PostgreSQL, never weaker).
-fn lock_rows(plan: Plan) -> Result<Plan> {
-    let refuse = |what: &str| {
-        Error::new(
-            SqlState::FEATURE_NOT_SUPPORTED,
-            format!("FOR UPDATE is not allowed with {what}"),
-        )
-    };
-    Ok(match plan {
-        Plan::Scan {
-            db,
-            table,
-            access,
-            filter,
-            with_key: false,
-        } => {
-            let width = table.columns.len();
-            let inner = Plan::Scan {
-                db,
-                table,
-                access,
-                filter: filter.clone(),
-                with_key: true,
-            };
-            Plan::LockRows {
-                input: Box::new(inner),
-                filter,
-                width,
-            }
-        }
-        Plan::Filter { input, predicate } => Plan::Filter {
-            input: Box::new(lock_rows(*input)?),
-            predicate,
-        },
-        Plan::Project { input, exprs } => Plan::Project {
-            input: Box::new(lock_rows(*input)?),
-            exprs,
-        },
-        Plan::Sort { input, keys } => Plan::Sort {
-            input: Box::new(lock_rows(*input)?),
-            keys,
-        },
-        Plan::Limit {
-            input,
-            limit,
-            offset,
-        } => Plan::Limit {
-            input: Box::new(lock_rows(*input)?),
-            limit,
-            offset,
-        },
-        Plan::Truncate { input, width } => Plan::Truncate {
-            input: Box::new(lock_rows(*input)?),
-            width,
-        },
-        Plan::Join {
-            left,
-            right,
-            kind,
-            equi,
-            on,
-            left_width,
-            right_width,
-        } => Plan::Join {
-            left: Box::new(lock_rows(*left)?),
-            right: Box::new(lock_rows(*right)?),
-            kind,
-            equi,
-            on,
-            left_width,
-            right_width,
-        },
-        Plan::Lateral {
-            left,
-            right,
-            left_outer_join,
-            right_width,
-        } => Plan::Lateral {
-            left: Box::new(lock_rows(*left)?),
-            right: std::sync::Arc::new(lock_rows((*right).clone())?),
-            left_outer_join,
-            right_width,
-        },
-        Plan::Aggregate { .. } => return Err(refuse("aggregate functions")),
-        Plan::Distinct { .. } | Plan::DistinctOn { .. } => return Err(refuse("DISTINCT clause")),
-        Plan::SetOp { .. } => return Err(refuse("UNION/INTERSECT/EXCEPT")),
-        other => other,
-    })
 }

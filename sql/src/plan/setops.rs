@@ -94,6 +94,12 @@ impl<'a> Binder<'a> {
     }
 
     fn values(&mut self, v: &ast::Values) -> Result<(Plan, Scope)> {
+        self.refusing_windows(Some("window functions are not allowed in VALUES"), |b| {
+            b.values_inner(v)
+        })
+    }
+
+    fn values_inner(&mut self, v: &ast::Values) -> Result<(Plan, Scope)> {
         let empty = Scope::default();
         let mut rows = Vec::new();
         let mut types: Vec<DataType> = Vec::new();
