@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod diff;
 pub mod extended;
+pub mod fleet;
 pub mod manager;
 pub mod order;
 pub mod pg;
