@@ -342,6 +342,40 @@ impl ProxyProc {
         })
     }
 
+    /// A client whose TCP connection comes from `source` (a loopback
+    /// address such as 127.0.0.7), for `ip_hash` and address-based rules.
+    pub fn connect_from(&self, source: std::net::IpAddr, opts: &ConnectOpts) -> Result<SqlClient, String> {
+        let cfg = opts.config(self.port);
+        let target = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let bound = Duration::from_secs(10);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        let client = rt.block_on(async {
+            let sock = tokio::net::TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+            sock.bind(std::net::SocketAddr::new(source, 0))
+                .map_err(|e| format!("bind {source}: {e}"))?;
+            let stream = tokio::time::timeout(bound, sock.connect(target))
+                .await
+                .map_err(|_| "TCP connect timed out".to_string())?
+                .map_err(|e| format!("TCP connect: {e}"))?;
+            let (client, conn) = tokio::time::timeout(bound, cfg.connect_raw(stream, tokio_postgres::NoTls))
+                .await
+                .map_err(|_| "startup timed out".to_string())?
+                .map_err(|e| format!("connect: {e}"))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok::<_, String>(client)
+        })?;
+        Ok(SqlClient {
+            rt,
+            client: Some(client),
+            timeout: crate::client::STATEMENT_TIMEOUT,
+        })
+    }
+
     /// A default client (`postgres`@`postgres`, default service).
     pub fn client(&self) -> SqlClient {
         self.connect(&ConnectOpts::default())
