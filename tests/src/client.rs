@@ -160,7 +160,9 @@ impl SqlClient {
                 .map_err(|_| format!("connect timed out after {timeout:?}"))?
                 .map_err(|e| match e.as_db_error() {
                     // The SQLSTATE in a fixed form, so callers can match it.
-                    Some(db) => format!("connect: {} [SQLSTATE {}]", describe(&e), db.code().code()),
+                    Some(db) => {
+                        format!("connect: {} [SQLSTATE {}]", describe(&e), db.code().code())
+                    }
                     None => format!("connect: {}", describe(&e)),
                 })?;
             // The connection future does the socket I/O; it runs whenever

@@ -72,13 +72,8 @@ impl PgNode {
 
     /// Connects as `postgres` to db `postgres`, panicking with the log.
     pub fn connect(&self) -> SqlClient {
-        self.try_connect().unwrap_or_else(|e| {
-            panic!(
-                "connect to {}: {e}\n{}",
-                self.name,
-                self.log_tail(3000)
-            )
-        })
+        self.try_connect()
+            .unwrap_or_else(|e| panic!("connect to {}: {e}\n{}", self.name, self.log_tail(3000)))
     }
 
     fn options(&self) -> String {
@@ -121,9 +116,14 @@ impl PgNode {
         }
         self.running = true;
         let port = self.port;
-        wait_until(&format!("{} accepts connections", self.name), PG_WAIT, || {
-            SqlClient::connect_with_timeout(port, "postgres", Duration::from_secs(2)).map(|_| ())
-        })
+        wait_until(
+            &format!("{} accepts connections", self.name),
+            PG_WAIT,
+            || {
+                SqlClient::connect_with_timeout(port, "postgres", Duration::from_secs(2))
+                    .map(|_| ())
+            },
+        )
         .map_err(|e| format!("{e}\n{}", self.log_tail(2000)))
     }
 
@@ -154,7 +154,11 @@ impl PgCluster {
 
     /// Like [`PgCluster::start`], with extra `name=value` settings for the
     /// primary and for every replica (e.g. `recovery_min_apply_delay=3s`).
-    pub fn start_with(replicas: usize, primary_extra: &[&str], replica_extra: &[&str]) -> PgCluster {
+    pub fn start_with(
+        replicas: usize,
+        primary_extra: &[&str],
+        replica_extra: &[&str],
+    ) -> PgCluster {
         let dir = tempfile::Builder::new()
             .prefix("rdb-pgc-")
             .tempdir()
@@ -166,7 +170,16 @@ impl PgCluster {
         };
         let mut primary = cluster.new_node(0, primary_extra);
         let out = pg_command("initdb")
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .arg("-D")
             .arg(&primary.data)
             .output()
@@ -204,7 +217,14 @@ impl PgCluster {
     fn base_backup(&self, node: &PgNode, from: usize) {
         let src = &self.nodes[from];
         let out = pg_command("pg_basebackup")
-            .args(["-h", "127.0.0.1", "-p", &src.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &src.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .arg("-D")
             .arg(&node.data)
             .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"])
@@ -236,19 +256,23 @@ impl PgCluster {
     /// Waits until node `primary` lists `n` streaming replicas.
     pub fn wait_streaming(&self, primary: usize, n: usize) {
         let p = &self.nodes[primary];
-        let r = wait_until(&format!("{n} replicas streaming from {}", p.name), PG_WAIT, || {
-            let mut c = p.try_connect()?;
-            let got = c
-                .simple("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
-                .scalar()
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            if got >= n {
-                Ok(())
-            } else {
-                Err(format!("{got} streaming"))
-            }
-        });
+        let r = wait_until(
+            &format!("{n} replicas streaming from {}", p.name),
+            PG_WAIT,
+            || {
+                let mut c = p.try_connect()?;
+                let got = c
+                    .simple("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
+                    .scalar()
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if got >= n {
+                    Ok(())
+                } else {
+                    Err(format!("{got} streaming"))
+                }
+            },
+        );
         if let Err(e) = r {
             panic!("{e}\n{}", self.describe());
         }
@@ -261,14 +285,18 @@ impl PgCluster {
             .connect()
             .scalar("SELECT pg_current_wal_lsn()::text")
             .unwrap_or_default();
-        let r = wait_until(&format!("{} replays {lsn}", self.nodes[i].name), PG_WAIT, || {
-            let mut c = self.nodes[i].try_connect()?;
-            let sql = format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn");
-            match c.simple(&sql).scalar() {
-                Some("t") => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        });
+        let r = wait_until(
+            &format!("{} replays {lsn}", self.nodes[i].name),
+            PG_WAIT,
+            || {
+                let mut c = self.nodes[i].try_connect()?;
+                let sql = format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn");
+                match c.simple(&sql).scalar() {
+                    Some("t") => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        );
         if let Err(e) = r {
             panic!("{e}\n{}", self.describe());
         }
@@ -290,7 +318,11 @@ impl PgCluster {
             node.log_tail(2000)
         );
         let r = wait_until(&format!("{} promoted", node.name), PG_WAIT, || {
-            match node.try_connect()?.simple("SELECT pg_is_in_recovery()").scalar() {
+            match node
+                .try_connect()?
+                .simple("SELECT pg_is_in_recovery()")
+                .scalar()
+            {
                 Some("f") => Ok(()),
                 other => Err(format!("pg_is_in_recovery() = {other:?}")),
             }

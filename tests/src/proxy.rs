@@ -195,9 +195,8 @@ impl ProxyProc {
             .iter()
             .map(|s| (s.clone(), free_port()))
             .collect();
-        let mut text = format!(
-            "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\n"
-        );
+        let mut text =
+            format!("listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\n");
         if !spec.backends.is_empty() {
             text.push_str(&format!("backends = {}\n", toml_list(&spec.backends)));
         }
@@ -210,9 +209,7 @@ impl ProxyProc {
         // Quick health checks: tests assert convergence, bounded.
         text.push_str("health.interval_ms = 200\n");
         for (name, p) in &service_ports {
-            text.push_str(&format!(
-                "services.{name}.listen = \"127.0.0.1:{p}\"\n"
-            ));
+            text.push_str(&format!("services.{name}.listen = \"127.0.0.1:{p}\"\n"));
         }
         for line in &spec.extra {
             text.push_str(line);
@@ -243,7 +240,10 @@ impl ProxyProc {
             .arg("--config")
             .arg(self.config_path())
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -338,13 +338,20 @@ impl ProxyProc {
     /// A client through the proxy, panicking with the proxy log on failure.
     pub fn connect(&self, opts: &ConnectOpts) -> SqlClient {
         self.try_connect(opts).unwrap_or_else(|e| {
-            panic!("connect through the proxy ({opts:?}): {e}\nproxy log:\n{}", self.log_tail(4000))
+            panic!(
+                "connect through the proxy ({opts:?}): {e}\nproxy log:\n{}",
+                self.log_tail(4000)
+            )
         })
     }
 
     /// A client whose TCP connection comes from `source` (a loopback
     /// address such as 127.0.0.7), for `ip_hash` and address-based rules.
-    pub fn connect_from(&self, source: std::net::IpAddr, opts: &ConnectOpts) -> Result<SqlClient, String> {
+    pub fn connect_from(
+        &self,
+        source: std::net::IpAddr,
+        opts: &ConnectOpts,
+    ) -> Result<SqlClient, String> {
         let cfg = opts.config(self.port);
         let target = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
         let bound = Duration::from_secs(10);
@@ -360,10 +367,11 @@ impl ProxyProc {
                 .await
                 .map_err(|_| "TCP connect timed out".to_string())?
                 .map_err(|e| format!("TCP connect: {e}"))?;
-            let (client, conn) = tokio::time::timeout(bound, cfg.connect_raw(stream, tokio_postgres::NoTls))
-                .await
-                .map_err(|_| "startup timed out".to_string())?
-                .map_err(|e| format!("connect: {e}"))?;
+            let (client, conn) =
+                tokio::time::timeout(bound, cfg.connect_raw(stream, tokio_postgres::NoTls))
+                    .await
+                    .map_err(|_| "startup timed out".to_string())?
+                    .map_err(|e| format!("connect: {e}"))?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -383,9 +391,25 @@ impl ProxyProc {
 
     /// Runs `psql -X -A -t -v ON_ERROR_STOP=1` through the proxy with a
     /// connection string, bounded.
-    pub fn psql(&self, conninfo: &str, sql: &str, password: Option<&str>) -> crate::tools::RunOutput {
+    pub fn psql(
+        &self,
+        conninfo: &str,
+        sql: &str,
+        password: Option<&str>,
+    ) -> crate::tools::RunOutput {
         let mut cmd = Command::new("psql");
-        cmd.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql]);
+        cmd.args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            conninfo,
+            "-c",
+            sql,
+        ]);
         if let Some(p) = password {
             cmd.env("PGPASSWORD", p);
         } else {

@@ -47,13 +47,20 @@ fn pgbench_ok(proxy: &ProxyProc, args: &[&str], expect_tx: u64) -> Result<(), St
 
 fn balances_agree(fleet: &Fleet) -> Result<(), String> {
     let mut p = fleet.primary_client();
-    let sums: Vec<Option<String>> = ["pgbench_accounts(abalance)", "pgbench_branches(bbalance)", "pgbench_tellers(tbalance)"]
-        .iter()
-        .map(|t| {
-            let (table, col) = t.split_once('(').unwrap_or((t, ""));
-            p.scalar(&format!("SELECT sum({}) FROM {table}", col.trim_end_matches(')')))
-        })
-        .collect();
+    let sums: Vec<Option<String>> = [
+        "pgbench_accounts(abalance)",
+        "pgbench_branches(bbalance)",
+        "pgbench_tellers(tbalance)",
+    ]
+    .iter()
+    .map(|t| {
+        let (table, col) = t.split_once('(').unwrap_or((t, ""));
+        p.scalar(&format!(
+            "SELECT sum({}) FROM {table}",
+            col.trim_end_matches(')')
+        ))
+    })
+    .collect();
     if sums.windows(2).all(|w| w[0] == w[1]) {
         Ok(())
     } else {
@@ -71,11 +78,17 @@ fn prepared_reuse(proxy: &ProxyProc) -> Result<(), String> {
         for c in 0..4i32 {
             let cfg = cfg.clone();
             tasks.push(tokio::spawn(async move {
-                let (client, conn) = cfg.connect(NoTls).await.map_err(|e| format!("connect: {e}"))?;
+                let (client, conn) = cfg
+                    .connect(NoTls)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
-                let read = client.prepare("SELECT $1::int + 1").await.map_err(|e| format!("prepare: {e}"))?;
+                let read = client
+                    .prepare("SELECT $1::int + 1")
+                    .await
+                    .map_err(|e| format!("prepare: {e}"))?;
                 let write = client
                     .prepare("INSERT INTO pp (c, i) VALUES ($1, $2)")
                     .await
@@ -83,16 +96,28 @@ fn prepared_reuse(proxy: &ProxyProc) -> Result<(), String> {
                 for i in 0..50i32 {
                     let explicit = i % 5 == 0;
                     if explicit {
-                        client.batch_execute("BEGIN").await.map_err(|e| format!("BEGIN: {e}"))?;
+                        client
+                            .batch_execute("BEGIN")
+                            .await
+                            .map_err(|e| format!("BEGIN: {e}"))?;
                     }
-                    client.execute(&write, &[&c, &i]).await.map_err(|e| format!("client {c} insert {i}: {e:?}"))?;
-                    let row = client.query_one(&read, &[&i]).await.map_err(|e| format!("client {c} read {i}: {e:?}"))?;
+                    client
+                        .execute(&write, &[&c, &i])
+                        .await
+                        .map_err(|e| format!("client {c} insert {i}: {e:?}"))?;
+                    let row = client
+                        .query_one(&read, &[&i])
+                        .await
+                        .map_err(|e| format!("client {c} read {i}: {e:?}"))?;
                     let got: i32 = row.get(0);
                     if got != i + 1 {
                         return Err(format!("client {c}: {i} + 1 = {got}"));
                     }
                     if explicit {
-                        client.batch_execute("COMMIT").await.map_err(|e| format!("COMMIT: {e}"))?;
+                        client
+                            .batch_execute("COMMIT")
+                            .await
+                            .map_err(|e| format!("COMMIT: {e}"))?;
                     }
                 }
                 Ok::<(), String>(())
@@ -118,23 +143,56 @@ fn prepared_statements(fleet: Fleet) {
     let k = fleet.kind();
     // -i prints no summary: success is the exit status.
     let init = proxy.pgbench(&["-i", "-s", "1", "-q"]);
-    f.check(&format!("{k}: pgbench -i -s 1 through the proxy"), if init.success {
-        Ok(())
-    } else {
-        Err(format!("{init:?}"))
-    });
+    f.check(
+        &format!("{k}: pgbench -i -s 1 through the proxy"),
+        if init.success {
+            Ok(())
+        } else {
+            Err(format!("{init:?}"))
+        },
+    );
     fleet.wait_replayed();
-    f.check(&format!("{k}: pgbench -M prepared TPC-B"), pgbench_ok(&proxy, &["-M", "prepared", "-c", "4", "-j", "2", "-t", "200"], 800));
+    f.check(
+        &format!("{k}: pgbench -M prepared TPC-B"),
+        pgbench_ok(
+            &proxy,
+            &["-M", "prepared", "-c", "4", "-j", "2", "-t", "200"],
+            800,
+        ),
+    );
     f.check(&format!("{k}: balances agree"), balances_agree(&fleet));
-    f.check(&format!("{k}: pgbench -M prepared -S"), pgbench_ok(&proxy, &["-M", "prepared", "-S", "-c", "4", "-j", "2", "-t", "200"], 800));
-    f.check(&format!("{k}: pgbench -M extended"), pgbench_ok(&proxy, &["-M", "extended", "-c", "4", "-j", "2", "-t", "100"], 400));
-    fleet.primary_client().must("CREATE TABLE pp (c int, i int)");
-    f.check(&format!("{k}: tokio-postgres prepared reuse"), prepared_reuse(&proxy).and_then(|_| {
-        match fleet.primary_client().scalar("SELECT count(*) FROM pp").as_deref() {
-            Some("200") => Ok(()),
-            other => Err(format!("pp has {other:?} rows, want 200")),
-        }
-    }));
+    f.check(
+        &format!("{k}: pgbench -M prepared -S"),
+        pgbench_ok(
+            &proxy,
+            &["-M", "prepared", "-S", "-c", "4", "-j", "2", "-t", "200"],
+            800,
+        ),
+    );
+    f.check(
+        &format!("{k}: pgbench -M extended"),
+        pgbench_ok(
+            &proxy,
+            &["-M", "extended", "-c", "4", "-j", "2", "-t", "100"],
+            400,
+        ),
+    );
+    fleet
+        .primary_client()
+        .must("CREATE TABLE pp (c int, i int)");
+    f.check(
+        &format!("{k}: tokio-postgres prepared reuse"),
+        prepared_reuse(&proxy).and_then(|_| {
+            match fleet
+                .primary_client()
+                .scalar("SELECT count(*) FROM pp")
+                .as_deref()
+            {
+                Some("200") => Ok(()),
+                other => Err(format!("pp has {other:?} rows, want 200")),
+            }
+        }),
+    );
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
 }
 
@@ -150,12 +208,18 @@ fn prepared_statements_transaction_mode_rustydb() {
 
 /// `pg_sleep(30)` after `before` (statements), cancelled through the proxy.
 async fn cancel_once(cfg: &tokio_postgres::Config, before: &[&str]) -> Result<(), String> {
-    let (client, conn) = cfg.connect(NoTls).await.map_err(|e| format!("connect: {e}"))?;
+    let (client, conn) = cfg
+        .connect(NoTls)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     for s in before {
-        client.batch_execute(s).await.map_err(|e| format!("{s}: {e}"))?;
+        client
+            .batch_execute(s)
+            .await
+            .map_err(|e| format!("{s}: {e}"))?;
     }
     let token = client.cancel_token();
     let started = Instant::now();
@@ -163,7 +227,11 @@ async fn cancel_once(cfg: &tokio_postgres::Config, before: &[&str]) -> Result<()
         tokio::time::sleep(Duration::from_millis(700)).await;
         token.cancel_query(NoTls).await
     });
-    let r = tokio::time::timeout(Duration::from_secs(20), client.simple_query("SELECT pg_sleep(30)")).await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.simple_query("SELECT pg_sleep(30)"),
+    )
+    .await;
     let sent = canceller.await.map_err(|e| e.to_string())?;
     sent.map_err(|e| format!("cancel request: {e}"))?;
     match r {
@@ -178,17 +246,29 @@ async fn cancel_once(cfg: &tokio_postgres::Config, before: &[&str]) -> Result<()
         return Err(format!("cancel took {:?}", started.elapsed()));
     }
     if !before.is_empty() {
-        client.batch_execute("ROLLBACK").await.map_err(|e| format!("ROLLBACK: {e}"))?;
+        client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(|e| format!("ROLLBACK: {e}"))?;
     }
-    let row = client.query_one("SELECT 41 + 1", &[]).await.map_err(|e| format!("after cancel: {e}"))?;
+    let row = client
+        .query_one("SELECT 41 + 1", &[])
+        .await
+        .map_err(|e| format!("after cancel: {e}"))?;
     let v: i32 = row.get(0);
-    if v == 42 { Ok(()) } else { Err(format!("after cancel: {v}")) }
+    if v == 42 {
+        Ok(())
+    } else {
+        Err(format!("after cancel: {v}"))
+    }
 }
 
 #[test]
 fn cancel_and_copy_postgres() {
     let fleet = Fleet::postgres(1);
-    fleet.primary_client().must("CREATE TABLE ct (id int PRIMARY KEY, v text)");
+    fleet
+        .primary_client()
+        .must("CREATE TABLE ct (id int PRIMARY KEY, v text)");
     fleet.wait_replayed();
     let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()));
     if let Err(e) = wait_replicas(&fleet, &proxy, &ConnectOpts::default(), 1) {
@@ -197,52 +277,83 @@ fn cancel_and_copy_postgres() {
     let mut f = Failures::default();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let cfg = ConnectOpts::default().config(proxy.port());
-    f.check("cancel a read (replica)", rt.block_on(cancel_once(&cfg, &[])));
-    f.check("cancel inside a write transaction (primary)", rt.block_on(cancel_once(&cfg, &["BEGIN", "INSERT INTO ct VALUES (0, 'x')"])));
+    f.check(
+        "cancel a read (replica)",
+        rt.block_on(cancel_once(&cfg, &[])),
+    );
+    f.check(
+        "cancel inside a write transaction (primary)",
+        rt.block_on(cancel_once(
+            &cfg,
+            &["BEGIN", "INSERT INTO ct VALUES (0, 'x')"],
+        )),
+    );
 
     // COPY in and out, 20,000 rows.
     let data: String = (1..=20_000).map(|i| format!("{i}\trow {i}\n")).collect();
     let mut c = proxy.client();
-    f.check("COPY FROM STDIN", match c.copy_in("COPY ct FROM STDIN", data.as_bytes()) {
-        Ok(20_000) => Ok(()),
-        other => Err(format!("{other:?}")),
-    });
+    f.check(
+        "COPY FROM STDIN",
+        match c.copy_in("COPY ct FROM STDIN", data.as_bytes()) {
+            Ok(20_000) => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
     fleet.wait_replayed();
     let direct = fleet.primary_client().copy_out("COPY ct TO STDOUT");
     let mut c = proxy.client();
     let through = c.copy_out("COPY ct TO STDOUT");
-    f.check("COPY TO STDOUT equals a direct COPY", match (&direct, &through) {
-        (Ok(d), Ok(t)) if d == t && d.len() == data.len() => Ok(()),
-        (d, t) => Err(format!(
-            "direct {} bytes, through the proxy {:?}",
-            d.as_ref().map_or(0, Vec::len),
-            t.as_ref().map(Vec::len)
-        )),
-    });
-    let csv = c.copy_out("COPY (SELECT id, v FROM ct WHERE id <= 3 ORDER BY id) TO STDOUT (FORMAT csv)");
-    f.check("COPY (SELECT) TO STDOUT csv", match csv.as_deref() {
-        Ok(b"1,row 1\n2,row 2\n3,row 3\n") => Ok(()),
-        other => Err(format!("{:?}", other.map(String::from_utf8_lossy))),
-    });
+    f.check(
+        "COPY TO STDOUT equals a direct COPY",
+        match (&direct, &through) {
+            (Ok(d), Ok(t)) if d == t && d.len() == data.len() => Ok(()),
+            (d, t) => Err(format!(
+                "direct {} bytes, through the proxy {:?}",
+                d.as_ref().map_or(0, Vec::len),
+                t.as_ref().map(Vec::len)
+            )),
+        },
+    );
+    let csv =
+        c.copy_out("COPY (SELECT id, v FROM ct WHERE id <= 3 ORDER BY id) TO STDOUT (FORMAT csv)");
+    f.check(
+        "COPY (SELECT) TO STDOUT csv",
+        match csv.as_deref() {
+            Ok(b"1,row 1\n2,row 2\n3,row 3\n") => Ok(()),
+            other => Err(format!("{:?}", other.map(String::from_utf8_lossy))),
+        },
+    );
     let mut c = proxy.client();
     let bad = c.copy_in("COPY ct FROM STDIN", b"30001\tok\nnot-a-number\tbad\n");
-    f.check("bad COPY row: 22P02, session goes on", match bad {
-        Err(e) if e.contains("22P02") => match c.simple("SELECT count(*) FROM ct WHERE id = 30001").scalar() {
-            Some("0") => Ok(()),
-            other => Err(format!("after the failed COPY: {other:?}")),
+    f.check(
+        "bad COPY row: 22P02, session goes on",
+        match bad {
+            Err(e) if e.contains("22P02") => match c
+                .simple("SELECT count(*) FROM ct WHERE id = 30001")
+                .scalar()
+            {
+                Some("0") => Ok(()),
+                other => Err(format!("after the failed COPY: {other:?}")),
+            },
+            other => Err(format!("{other:?}")),
         },
-        other => Err(format!("{other:?}")),
-    });
+    );
     let out = proxy.psql(
-        &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", proxy.port()),
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            proxy.port()
+        ),
         "COPY (SELECT id FROM ct WHERE id <= 1000) TO STDOUT",
         None,
     );
-    f.check("psql COPY TO STDOUT", if out.success && out.stdout.lines().count() == 1000 {
-        Ok(())
-    } else {
-        Err(format!("{out:?}"))
-    });
+    f.check(
+        "psql COPY TO STDOUT",
+        if out.success && out.stdout.lines().count() == 1000 {
+            Ok(())
+        } else {
+            Err(format!("{out:?}"))
+        },
+    );
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
 }
 
@@ -287,13 +398,19 @@ fn serving(proxy: &mut ProxyProc, observer: &mut SqlClient) -> Result<(), String
     }
     let mut fresh = proxy.try_connect(&ConnectOpts::default())?;
     let o = fresh.simple("SELECT 2");
-    if o.is_ok() { Ok(()) } else { Err(format!("new session: {o}")) }
+    if o.is_ok() {
+        Ok(())
+    } else {
+        Err(format!("new session: {o}"))
+    }
 }
 
 #[test]
 fn malformed_and_oversized_input() {
     let fleet = Fleet::postgres(0);
-    let mut proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()).set("limits.max_message_bytes", "1048576"));
+    let mut proxy = ProxyProc::start(
+        ProxySpec::static_(&fleet.addrs()).set("limits.max_message_bytes", "1048576"),
+    );
     let port = proxy.port();
     let mut observer = proxy.client();
     let mut f = Failures::default();
@@ -315,13 +432,33 @@ fn malformed_and_oversized_input() {
     let big_sql = format!("SELECT '{}'", "x".repeat(2 << 20));
     let big_query = rustydb_tests::wire::query_message(&big_sql);
     let cases: Vec<(&str, Result<RawConn, String>, bool)> = vec![
-        ("garbage bytes", send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"), false),
+        (
+            "garbage bytes",
+            send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+            false,
+        ),
         ("2 GiB startup length", send(&huge_len), false),
-        ("protocol version 9.0", send(&startup_packet(0x0009_0000, &[("user", "postgres")])), false),
-        ("startup without a user", send(&startup_packet(196608, &[("database", "postgres")])), true),
+        (
+            "protocol version 9.0",
+            send(&startup_packet(0x0009_0000, &[("user", "postgres")])),
+            false,
+        ),
+        (
+            "startup without a user",
+            send(&startup_packet(196608, &[("database", "postgres")])),
+            true,
+        ),
         ("Query claiming 2 GiB", after_startup(&huge_query), false),
-        ("2 MB Query over max_message_bytes", after_startup(&big_query), true),
-        ("unknown message type", after_startup(&[b'@', 0, 0, 0, 4]), false),
+        (
+            "2 MB Query over max_message_bytes",
+            after_startup(&big_query),
+            true,
+        ),
+        (
+            "unknown message type",
+            after_startup(&[b'@', 0, 0, 0, 4]),
+            false,
+        ),
     ];
     for (what, conn, must_error) in cases {
         let r = conn.and_then(rejected).and_then(|how| {
@@ -336,17 +473,25 @@ fn malformed_and_oversized_input() {
     }
     // A truncated message, then the client vanishes.
     let r = after_startup(&[b'Q', 0, 0, 0, 100, b'S']).map(drop);
-    f.check("truncated message then disconnect", r.and_then(|_| serving(&mut proxy, &mut observer)));
+    f.check(
+        "truncated message then disconnect",
+        r.and_then(|_| serving(&mut proxy, &mut observer)),
+    );
     // SSLRequest without TLS configured: 'N', then a normal startup.
     let r = (|| {
         let mut c = RawConn::connect(port).map_err(|e| e.to_string())?;
-        c.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).map_err(|e| e.to_string())?;
+        c.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+            .map_err(|e| e.to_string())?;
         let mut b = [0u8; 1];
         std::io::Read::read_exact(&mut c.stream, &mut b).map_err(|e| e.to_string())?;
         if b[0] != b'N' {
             return Err(format!("SSLRequest answered {:?}", b[0] as char));
         }
-        c.send(&startup_packet(196608, &[("user", "postgres"), ("database", "postgres")])).map_err(|e| e.to_string())?;
+        c.send(&startup_packet(
+            196608,
+            &[("user", "postgres"), ("database", "postgres")],
+        ))
+        .map_err(|e| e.to_string())?;
         let msgs = c.read_until_ready().map_err(|e| e.to_string())?;
         match msgs.last() {
             Some(m) if m.tag == b'Z' => Ok(()),
@@ -357,7 +502,12 @@ fn malformed_and_oversized_input() {
     // A CancelRequest with a key nobody holds is ignored.
     let mut cancel = vec![0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e];
     cancel.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]);
-    f.check("bogus CancelRequest", send(&cancel).and_then(rejected).and_then(|_| serving(&mut proxy, &mut observer)));
+    f.check(
+        "bogus CancelRequest",
+        send(&cancel)
+            .and_then(rejected)
+            .and_then(|_| serving(&mut proxy, &mut observer)),
+    );
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
 }
 
@@ -366,7 +516,11 @@ fn refused_53300(proxy: &ProxyProc, opts: &ConnectOpts) -> Result<(), String> {
         Ok(mut c) => {
             // The refusal may come with the first query instead.
             let o = c.simple("SELECT 1");
-            if o.code() == Some("53300") { Ok(()) } else { Err(format!("connected, SELECT 1: {o}")) }
+            if o.code() == Some("53300") {
+                Ok(())
+            } else {
+                Err(format!("connected, SELECT 1: {o}"))
+            }
         }
         Err(e) if e.contains("SQLSTATE 53300") => Ok(()),
         Err(e) => Err(format!("wrong refusal: {e}")),
@@ -394,13 +548,20 @@ fn connection_limits() {
             proxy.try_connect(&ConnectOpts::default()).map(drop)
         })
     })();
-    f.check("max_client_conn = 4: the 5th gets 53300, a closed one frees a slot", r);
+    f.check(
+        "max_client_conn = 4: the 5th gets 53300, a closed one frees a slot",
+        r,
+    );
     let r = (|| {
         let _one = proxy.try_connect(&ConnectOpts::service("olap"))?;
         refused_53300(&proxy, &ConnectOpts::service("olap"))?;
         let mut other = proxy.try_connect(&ConnectOpts::default())?;
         let o = other.simple("SELECT 1");
-        if o.is_ok() { Ok(()) } else { Err(format!("oltp client beside a full olap: {o}")) }
+        if o.is_ok() {
+            Ok(())
+        } else {
+            Err(format!("oltp client beside a full olap: {o}"))
+        }
     })();
     f.check("service max_connections = 1", r);
     let r = (|| {

@@ -21,9 +21,9 @@
 //! carried over) and failures are collected, so one run lists every broken
 //! rule.
 
+use rustydb_tests::extended::ExtOutcome;
 use rustydb_tests::fleet::{unhex, wait_replicas, Failures, Fleet, CONVERGE};
 use rustydb_tests::proxy::{ConnectOpts, ProxyProc, ProxySpec};
-use rustydb_tests::extended::ExtOutcome;
 use rustydb_tests::SqlClient;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -38,18 +38,68 @@ enum Want {
 /// (name, sql with `{who}` in the first column, expected, PostgreSQL only)
 const RULES: &[(&str, &str, Want, bool)] = &[
     ("plain SELECT", "SELECT {who}", Want::Replica, false),
-    ("SELECT from a table", "SELECT {who} FROM rt WHERE id = 1", Want::Replica, false),
+    (
+        "SELECT from a table",
+        "SELECT {who} FROM rt WHERE id = 1",
+        Want::Replica,
+        false,
+    ),
     ("VALUES", "VALUES ({who})", Want::Replica, false),
     ("SHOW", "SHOW rustydb.node_name", Want::Replica, false),
-    ("read-only CTE", "WITH x AS (SELECT 1 AS a) SELECT {who} FROM x", Want::Replica, false),
-    ("subquery", "SELECT {who} FROM (SELECT id FROM rt) s WHERE s.id = 1", Want::Replica, false),
-    ("INSERT", "INSERT INTO rt VALUES (100, 'x') RETURNING {who}", Want::Primary, false),
-    ("UPDATE", "UPDATE rt SET v = 'b' WHERE id = 1 RETURNING {who}", Want::Primary, false),
-    ("DELETE", "DELETE FROM rt WHERE id = 100 RETURNING {who}", Want::Primary, false),
-    ("FOR UPDATE", "SELECT {who} FROM rt WHERE id = 1 FOR UPDATE", Want::Primary, false),
-    ("FOR SHARE", "SELECT {who} FROM rt WHERE id = 1 FOR SHARE", Want::Primary, false),
-    ("FOR NO KEY UPDATE", "SELECT {who} FROM rt WHERE id = 1 FOR NO KEY UPDATE", Want::Primary, true),
-    ("FOR KEY SHARE", "SELECT {who} FROM rt WHERE id = 1 FOR KEY SHARE", Want::Primary, true),
+    (
+        "read-only CTE",
+        "WITH x AS (SELECT 1 AS a) SELECT {who} FROM x",
+        Want::Replica,
+        false,
+    ),
+    (
+        "subquery",
+        "SELECT {who} FROM (SELECT id FROM rt) s WHERE s.id = 1",
+        Want::Replica,
+        false,
+    ),
+    (
+        "INSERT",
+        "INSERT INTO rt VALUES (100, 'x') RETURNING {who}",
+        Want::Primary,
+        false,
+    ),
+    (
+        "UPDATE",
+        "UPDATE rt SET v = 'b' WHERE id = 1 RETURNING {who}",
+        Want::Primary,
+        false,
+    ),
+    (
+        "DELETE",
+        "DELETE FROM rt WHERE id = 100 RETURNING {who}",
+        Want::Primary,
+        false,
+    ),
+    (
+        "FOR UPDATE",
+        "SELECT {who} FROM rt WHERE id = 1 FOR UPDATE",
+        Want::Primary,
+        false,
+    ),
+    (
+        "FOR SHARE",
+        "SELECT {who} FROM rt WHERE id = 1 FOR SHARE",
+        Want::Primary,
+        false,
+    ),
+    (
+        "FOR NO KEY UPDATE",
+        "SELECT {who} FROM rt WHERE id = 1 FOR NO KEY UPDATE",
+        Want::Primary,
+        true,
+    ),
+    (
+        "FOR KEY SHARE",
+        "SELECT {who} FROM rt WHERE id = 1 FOR KEY SHARE",
+        Want::Primary,
+        true,
+    ),
     (
         "CTE with INSERT",
         "WITH x AS (INSERT INTO rt VALUES (101, 'c') RETURNING id) SELECT {who} FROM x",
@@ -68,25 +118,85 @@ const RULES: &[(&str, &str, Want, bool)] = &[
         Want::Primary,
         true,
     ),
-    ("nextval", "SELECT {who}, nextval('rs')", Want::Primary, false),
-    ("setval", "SELECT {who}, setval('rs', 10)", Want::Primary, false),
-    ("txid_current", "SELECT {who}, txid_current()", Want::Primary, false),
-    ("pg_current_wal_lsn", "SELECT {who}, pg_current_wal_lsn()", Want::Primary, false),
-    ("set_config (volatile list)", "SELECT {who}, set_config('ptest.x', '1', true)", Want::Primary, false),
-    ("pg_advisory_xact_lock", "SELECT {who}, pg_advisory_xact_lock(42)", Want::Primary, true),
-    ("hint at the start", "/* rustydb:primary */ SELECT {who}", Want::Primary, false),
-    ("hint at the end", "SELECT {who} /* rustydb:primary */", Want::Primary, false),
-    ("statement that does not parse", "TABLE rt_who", Want::Primary, true),
+    (
+        "nextval",
+        "SELECT {who}, nextval('rs')",
+        Want::Primary,
+        false,
+    ),
+    (
+        "setval",
+        "SELECT {who}, setval('rs', 10)",
+        Want::Primary,
+        false,
+    ),
+    (
+        "txid_current",
+        "SELECT {who}, txid_current()",
+        Want::Primary,
+        false,
+    ),
+    (
+        "pg_current_wal_lsn",
+        "SELECT {who}, pg_current_wal_lsn()",
+        Want::Primary,
+        false,
+    ),
+    (
+        "set_config (volatile list)",
+        "SELECT {who}, set_config('ptest.x', '1', true)",
+        Want::Primary,
+        false,
+    ),
+    (
+        "pg_advisory_xact_lock",
+        "SELECT {who}, pg_advisory_xact_lock(42)",
+        Want::Primary,
+        true,
+    ),
+    (
+        "hint at the start",
+        "/* rustydb:primary */ SELECT {who}",
+        Want::Primary,
+        false,
+    ),
+    (
+        "hint at the end",
+        "SELECT {who} /* rustydb:primary */",
+        Want::Primary,
+        false,
+    ),
+    (
+        "statement that does not parse",
+        "TABLE rt_who",
+        Want::Primary,
+        true,
+    ),
     (
         "multi-statement text with a write",
         "SELECT {who}; INSERT INTO rt VALUES (300, 'm') RETURNING {who}",
         Want::Primary,
         false,
     ),
-    ("CREATE TABLE", "CREATE TABLE rt2 (a int)", Want::Succeeds, false),
+    (
+        "CREATE TABLE",
+        "CREATE TABLE rt2 (a int)",
+        Want::Succeeds,
+        false,
+    ),
     ("DROP TABLE", "DROP TABLE rt2", Want::Succeeds, false),
-    ("SELECT INTO", "SELECT 1 AS a INTO rt_into", Want::Succeeds, true),
-    ("EXPLAIN ANALYZE INSERT", "EXPLAIN ANALYZE INSERT INTO rt VALUES (200, 'e')", Want::Succeeds, true),
+    (
+        "SELECT INTO",
+        "SELECT 1 AS a INTO rt_into",
+        Want::Succeeds,
+        true,
+    ),
+    (
+        "EXPLAIN ANALYZE INSERT",
+        "EXPLAIN ANALYZE INSERT INTO rt VALUES (200, 'e')",
+        Want::Succeeds,
+        true,
+    ),
     ("VACUUM", "VACUUM rt", Want::Succeeds, true),
     ("ANALYZE", "ANALYZE rt", Want::Succeeds, true),
 ];
@@ -119,7 +229,9 @@ fn check_rule(fleet: &Fleet, proxy: &ProxyProc, sql: &str, want: Want) -> Result
             if ok {
                 Ok(())
             } else {
-                Err(format!("`{sql}` answered by {names:?}, wanted {want:?} ({primary} is the primary)"))
+                Err(format!(
+                    "`{sql}` answered by {names:?}, wanted {want:?} ({primary} is the primary)"
+                ))
             }
         }
     }
@@ -194,7 +306,9 @@ fn check_sequences(fleet: &Fleet, proxy: &ProxyProc, f: &mut Failures) {
             let who = fleet.name_of(row.first().cloned().flatten().as_deref().unwrap_or(""));
             let val = row.get(1).cloned().flatten().unwrap_or_default();
             if !is_replica(&who) || val != "ptest_app" {
-                return Err(format!("read after SET answered by {who} with {val:?}: {out}"));
+                return Err(format!(
+                    "read after SET answered by {who} with {val:?}: {out}"
+                ));
             }
         }
         c.must("RESET application_name");
@@ -224,7 +338,10 @@ fn check_sequences(fleet: &Fleet, proxy: &ProxyProc, f: &mut Failures) {
         .copy_in("COPY rt FROM STDIN", b"500\tcopy\n501\tcopy\n")
         .and_then(|n| {
             let mut p = fleet.primary_client();
-            match p.scalar("SELECT count(*) FROM rt WHERE id IN (500, 501)").as_deref() {
+            match p
+                .scalar("SELECT count(*) FROM rt WHERE id IN (500, 501)")
+                .as_deref()
+            {
                 Some("2") if n == 2 => Ok(()),
                 other => Err(format!("copied {n}, primary has {other:?}")),
             }
@@ -235,7 +352,12 @@ fn check_sequences(fleet: &Fleet, proxy: &ProxyProc, f: &mut Failures) {
     let mut c = client(proxy);
     let r = match c.prepared(&fleet.sql("SELECT {who}"), &[]) {
         ExtOutcome::Ok { rows, .. } => {
-            let v = rows.first().and_then(|r| r.first()).cloned().flatten().unwrap_or_default();
+            let v = rows
+                .first()
+                .and_then(|r| r.first())
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
             let n = fleet.name_of(&unhex(&v));
             if is_replica(&n) {
                 Ok(())
@@ -300,7 +422,10 @@ fn routing_rules(fleet: Fleet) {
         if *pg_only && !fleet.is_postgres() {
             continue;
         }
-        f.check(&format!("{} [{name}]", fleet.kind()), check_rule(&fleet, &proxy, sql, *want));
+        f.check(
+            &format!("{} [{name}]", fleet.kind()),
+            check_rule(&fleet, &proxy, sql, *want),
+        );
     }
     check_sequences(&fleet, &proxy, &mut f);
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
@@ -318,7 +443,9 @@ fn routing_rules_rustydb() {
 
 /// `(backend, count)` of `SELECT {who}, count(*) FROM ryw WHERE id = id`.
 fn read_row(fleet: &Fleet, c: &mut SqlClient, id: i64) -> Result<(String, String), String> {
-    let out = c.simple(&fleet.sql(&format!("SELECT {{who}}, count(*) FROM ryw WHERE id = {id}")));
+    let out = c.simple(&fleet.sql(&format!(
+        "SELECT {{who}}, count(*) FROM ryw WHERE id = {id}"
+    )));
     let row = out.rows().first().cloned().ok_or_else(|| out.to_string())?;
     let who = fleet.name_of(row.first().cloned().flatten().as_deref().unwrap_or(""));
     Ok((who, row.get(1).cloned().flatten().unwrap_or_default()))
@@ -329,7 +456,9 @@ fn read_your_writes_postgres() {
     // The replica applies commits 2 s late: any read it serves right
     // after a write is visibly stale.
     let fleet = Fleet::postgres_with(1, &["recovery_min_apply_delay=2s"]);
-    fleet.primary_client().must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
+    fleet
+        .primary_client()
+        .must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
     fleet.wait_replayed();
     let primary = fleet.primary_name();
     let replica = fleet.replica_names().remove(0);
@@ -361,11 +490,16 @@ fn read_your_writes_postgres() {
             let mut other = proxy.client();
             let (who, n) = read_row(&fleet, &mut other, round)?;
             if who != replica || n != "0" {
-                return Err(format!("other session's read answered by {who} with count {n}"));
+                return Err(format!(
+                    "other session's read answered by {who} with count {n}"
+                ));
             }
             Ok(())
         })();
-        f.check(&format!("round {round} (explicit transaction: {explicit})"), r);
+        f.check(
+            &format!("round {round} (explicit transaction: {explicit})"),
+            r,
+        );
     }
     // Once the replica applied the writes, the writer reads it again.
     let r = rustydb_tests::cluster::wait_until("writer back on the replica", CONVERGE, || {
@@ -391,7 +525,9 @@ fn read_your_writes_postgres() {
 #[test]
 fn read_your_writes_rustydb() {
     let fleet = Fleet::rustydb(1);
-    fleet.primary_client().must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
+    fleet
+        .primary_client()
+        .must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
     fleet.wait_replayed();
     let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()));
     if let Err(e) = wait_replicas(&fleet, &proxy, &ConnectOpts::default(), 1) {

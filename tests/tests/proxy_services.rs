@@ -33,7 +33,12 @@ fn who_for(fleet: &Fleet, proxy: &ProxyProc, opts: &ConnectOpts) -> Result<Strin
     fleet.ask(&mut c, "SELECT {who}")
 }
 
-fn expect(fleet: &Fleet, proxy: &ProxyProc, opts: &ConnectOpts, primary: bool) -> Result<(), String> {
+fn expect(
+    fleet: &Fleet,
+    proxy: &ProxyProc,
+    opts: &ConnectOpts,
+    primary: bool,
+) -> Result<(), String> {
     let who = who_for(fleet, proxy, opts)?;
     let ok = if primary {
         who == fleet.primary_name()
@@ -43,7 +48,10 @@ fn expect(fleet: &Fleet, proxy: &ProxyProc, opts: &ConnectOpts, primary: bool) -
     if ok {
         Ok(())
     } else {
-        Err(format!("answered by {who}, wanted the {}", if primary { "primary" } else { "replica" }))
+        Err(format!(
+            "answered by {who}, wanted the {}",
+            if primary { "primary" } else { "replica" }
+        ))
     }
 }
 
@@ -58,29 +66,65 @@ fn expect_unknown(proxy: &ProxyProc, opts: &ConnectOpts) -> Result<(), String> {
 
 fn services_checks(fleet: &Fleet, proxy: &ProxyProc, f: &mut Failures) {
     let k = fleet.kind();
-    f.check(&format!("{k}: no service (oltp default) reads the replica"), expect(fleet, proxy, &ConnectOpts::default(), false));
-    f.check(&format!("{k}: -c rustydb.service=oltp"), expect(fleet, proxy, &ConnectOpts::service("oltp"), false));
-    f.check(&format!("{k}: -c rustydb.service=olap"), expect(fleet, proxy, &ConnectOpts::service("olap"), false));
-    f.check(&format!("{k}: -c rustydb.service=batch"), expect(fleet, proxy, &ConnectOpts::service("batch"), true));
-    f.check(&format!("{k}: --rustydb.service=batch"), expect(fleet, proxy, &opts_with("--rustydb.service=batch"), true));
-    f.check(&format!("{k}: -crustydb.service=batch"), expect(fleet, proxy, &opts_with("-crustydb.service=batch"), true));
-    f.check(&format!("{k}: configured service reports"), expect(fleet, proxy, &ConnectOpts::service("reports"), true));
-    f.check(&format!("{k}: database alias postgres@batch"), (|| {
-        expect(fleet, proxy, &ConnectOpts::database("postgres@batch"), true)?;
-        let mut c = proxy.try_connect(&ConnectOpts::database("postgres@batch"))?;
-        match c.simple("SELECT current_database()").scalar() {
-            Some("postgres") => Ok(()),
-            other => Err(format!("current_database() = {other:?}")),
-        }
-    })());
-    f.check(&format!("{k}: database alias postgres@olap"), expect(fleet, proxy, &ConnectOpts::database("postgres@olap"), false));
+    f.check(
+        &format!("{k}: no service (oltp default) reads the replica"),
+        expect(fleet, proxy, &ConnectOpts::default(), false),
+    );
+    f.check(
+        &format!("{k}: -c rustydb.service=oltp"),
+        expect(fleet, proxy, &ConnectOpts::service("oltp"), false),
+    );
+    f.check(
+        &format!("{k}: -c rustydb.service=olap"),
+        expect(fleet, proxy, &ConnectOpts::service("olap"), false),
+    );
+    f.check(
+        &format!("{k}: -c rustydb.service=batch"),
+        expect(fleet, proxy, &ConnectOpts::service("batch"), true),
+    );
+    f.check(
+        &format!("{k}: --rustydb.service=batch"),
+        expect(fleet, proxy, &opts_with("--rustydb.service=batch"), true),
+    );
+    f.check(
+        &format!("{k}: -crustydb.service=batch"),
+        expect(fleet, proxy, &opts_with("-crustydb.service=batch"), true),
+    );
+    f.check(
+        &format!("{k}: configured service reports"),
+        expect(fleet, proxy, &ConnectOpts::service("reports"), true),
+    );
+    f.check(
+        &format!("{k}: database alias postgres@batch"),
+        (|| {
+            expect(fleet, proxy, &ConnectOpts::database("postgres@batch"), true)?;
+            let mut c = proxy.try_connect(&ConnectOpts::database("postgres@batch"))?;
+            match c.simple("SELECT current_database()").scalar() {
+                Some("postgres") => Ok(()),
+                other => Err(format!("current_database() = {other:?}")),
+            }
+        })(),
+    );
+    f.check(
+        &format!("{k}: database alias postgres@olap"),
+        expect(fleet, proxy, &ConnectOpts::database("postgres@olap"), false),
+    );
     let batch_port = ConnectOpts {
         port: Some(proxy.service_port("batch")),
         ..ConnectOpts::default()
     };
-    f.check(&format!("{k}: batch's own listen port"), expect(fleet, proxy, &batch_port, true));
-    f.check(&format!("{k}: unknown service in options"), expect_unknown(proxy, &ConnectOpts::service("nosuch")));
-    f.check(&format!("{k}: unknown service in the database alias"), expect_unknown(proxy, &ConnectOpts::database("postgres@nosuch")));
+    f.check(
+        &format!("{k}: batch's own listen port"),
+        expect(fleet, proxy, &batch_port, true),
+    );
+    f.check(
+        &format!("{k}: unknown service in options"),
+        expect_unknown(proxy, &ConnectOpts::service("nosuch")),
+    );
+    f.check(
+        &format!("{k}: unknown service in the database alias"),
+        expect_unknown(proxy, &ConnectOpts::database("postgres@nosuch")),
+    );
 }
 
 fn services_spec(fleet: &Fleet) -> ProxySpec {
@@ -99,7 +143,12 @@ fn services_three_ways_postgres() {
     let mut f = Failures::default();
     services_checks(&fleet, &proxy, &mut f);
     // The same with psql (libpq's options and dbname handling).
-    let primary_port = fleet.addr_of(&fleet.primary_name()).rsplit(':').next().unwrap_or("").to_string();
+    let primary_port = fleet
+        .addr_of(&fleet.primary_name())
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_string();
     let p = proxy.port();
     for (what, conninfo) in [
         ("psql options", format!("host=127.0.0.1 port={p} user=postgres dbname=postgres options='-c rustydb.service=batch'")),
@@ -119,11 +168,12 @@ fn services_three_ways_postgres() {
         "SELECT 1",
         None,
     );
-    let r = if !out.success && out.stderr.contains("FATAL") && out.stderr.contains("unknown service") {
-        Ok(())
-    } else {
-        Err(format!("{out:?}"))
-    };
+    let r =
+        if !out.success && out.stderr.contains("FATAL") && out.stderr.contains("unknown service") {
+            Ok(())
+        } else {
+            Err(format!("{out:?}"))
+        };
     f.check("psql unknown service: FATAL", r);
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
 }
@@ -143,7 +193,9 @@ fn count_of(answers: &[String], name: &str) -> usize {
 }
 
 fn round_robin(fleet: &Fleet, f: &mut Failures) {
-    let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()).set("routing.balance", &toml_str("round_robin")));
+    let proxy = ProxyProc::start(
+        ProxySpec::static_(&fleet.addrs()).set("routing.balance", &toml_str("round_robin")),
+    );
     let r = wait_replicas(fleet, &proxy, &ConnectOpts::default(), 2).and_then(|_| {
         let answers = reads(fleet, &proxy, 20)?;
         let rs = fleet.replica_names();
@@ -153,7 +205,10 @@ fn round_robin(fleet: &Fleet, f: &mut Failures) {
             Err(format!("20 reads: {:?}", tally(&answers)))
         }
     });
-    f.check(&format!("{}: round_robin spreads reads evenly", fleet.kind()), r);
+    f.check(
+        &format!("{}: round_robin spreads reads evenly", fleet.kind()),
+        r,
+    );
 }
 
 #[test]
@@ -205,14 +260,19 @@ fn balancing_postgres() {
         if within(count_of(&answers, &rs[0]), 26, 34) && within(count_of(&answers, &rs[1]), 6, 14) {
             Ok(())
         } else {
-            Err(format!("40 reads with weights {a}=3 {b}=1: {:?}", tally(&answers)))
+            Err(format!(
+                "40 reads with weights {a}=3 {b}=1: {:?}",
+                tally(&answers)
+            ))
         }
     });
     f.check("postgres: weighted_round_robin 3:1", r);
     drop(proxy);
 
     // ip_hash: one replica per client address, both replicas used.
-    let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()).set("routing.balance", &toml_str("ip_hash")));
+    let proxy = ProxyProc::start(
+        ProxySpec::static_(&fleet.addrs()).set("routing.balance", &toml_str("ip_hash")),
+    );
     let r = wait_replicas(&fleet, &proxy, &ConnectOpts::default(), 1).and_then(|_| {
         let mut per_ip = Vec::new();
         for last in 11..=26u8 {
@@ -237,7 +297,10 @@ fn balancing_postgres() {
             Err(format!("16 client addresses all on {t:?}"))
         }
     });
-    f.check("postgres: ip_hash is sticky per address and spreads addresses", r);
+    f.check(
+        "postgres: ip_hash is sticky per address and spreads addresses",
+        r,
+    );
     f.assert_none(&fleet.describe());
 }
 
