@@ -164,3 +164,38 @@ fn dynamic_mode_follows_the_managers_failover() {
         killed.elapsed()
     );
 }
+
+#[test]
+fn reads_survive_a_dead_replica() {
+    // Two standbys behind a round-robin proxy; one dies without warning.
+    // Reads keep succeeding: one that reached the dead replica before it
+    // was banned is retried on another backend (it had sent no rows).
+    let mut fleet = Fleet::postgres(2);
+    let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()));
+    if let Err(e) = wait_replicas(&fleet, &proxy, &ConnectOpts::default(), 2) {
+        panic!("{e}\nproxy log:\n{}", proxy.log_tail(4000));
+    }
+    let dead = fleet.replica_names().remove(1);
+    let mut session = proxy.client();
+    let Fleet::Pg(cluster) = &mut fleet else {
+        unreachable!()
+    };
+    cluster.kill(2);
+    let mut answers = Vec::new();
+    for i in 0..30 {
+        let mut fresh = proxy.client();
+        for c in [&mut session, &mut fresh] {
+            match fleet.ask(c, "SELECT {who}") {
+                Ok(n) if n != dead => answers.push(n),
+                other => panic!(
+                    "read {i} after {dead} died: {other:?}\nproxy log:\n{}",
+                    proxy.log_tail(6000)
+                ),
+            }
+        }
+    }
+    println!(
+        "reads after {dead} died: {:?}",
+        rustydb_tests::fleet::tally(&answers)
+    );
+}

@@ -130,6 +130,9 @@ fn services_checks(fleet: &Fleet, proxy: &ProxyProc, f: &mut Failures) {
 fn services_spec(fleet: &Fleet) -> ProxySpec {
     ProxySpec::static_(&fleet.addrs())
         .service_listen("batch")
+        // A file that names `batch` replaces the built-in entry as a whole
+        // (config.rs merges services by name), so restate its read policy.
+        .set("services.batch.read_policy", &toml_str("primary_only"))
         .set("services.reports.read_policy", &toml_str("primary_only"))
 }
 
