@@ -257,6 +257,9 @@ pub fn wait_replicas(
     opts: &crate::proxy::ConnectOpts,
     want: usize,
 ) -> Result<(), String> {
+    if proxy.is_direct() {
+        return Ok(());
+    }
     let replicas = fleet.replica_names();
     let mut seen = std::collections::BTreeSet::new();
     let deadline = std::time::Instant::now() + CONVERGE;

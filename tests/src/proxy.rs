@@ -11,6 +11,10 @@
 //!   kill9(), reload() (SIGHUP), log_tail()
 //! ```
 //!
+//! `RUSTYDB_PROXY_TARGET=direct` starts no proxy: clients go straight to
+//! the first backend, which proves the tests' own protocol code (routing
+//! checks then fail by design).
+//!
 //! Invariants:
 //! - The proxy listens on a fresh free port; per-service listen ports are
 //!   allocated by the spec and readable back ([`ProxyProc::service_port`]).
@@ -169,6 +173,8 @@ pub struct ProxyProc {
     admin_port: u16,
     service_ports: BTreeMap<String, u16>,
     child: Option<Child>,
+    /// `RUSTYDB_PROXY_TARGET=direct`: no proxy, `port` is the first backend.
+    direct: bool,
 }
 
 impl ProxyProc {
@@ -217,14 +223,25 @@ impl ProxyProc {
         }
         let config = dir.path().join("proxy.toml");
         std::fs::write(&config, text).expect("write proxy.toml");
+        // Test-the-tests mode: talk to the first backend directly.
+        let direct = std::env::var("RUSTYDB_PROXY_TARGET").as_deref() == Ok("direct");
+        let direct_port = spec
+            .backends
+            .first()
+            .and_then(|b| b.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .filter(|_| direct);
         let mut p = ProxyProc {
             dir,
-            port,
+            port: direct_port.unwrap_or(port),
             admin_port,
             service_ports,
             child: None,
+            direct: direct_port.is_some(),
         };
-        p.launch();
+        if !p.direct {
+            p.launch();
+        }
         p
     }
 
@@ -277,6 +294,11 @@ impl ProxyProc {
         self.port
     }
 
+    /// True in `RUSTYDB_PROXY_TARGET=direct` mode (no proxy process).
+    pub fn is_direct(&self) -> bool {
+        self.direct
+    }
+
     /// Port of the HTTP `/metrics` listener.
     pub fn admin_port(&self) -> u16 {
         self.admin_port
@@ -311,6 +333,9 @@ impl ProxyProc {
     }
 
     pub fn is_running(&mut self) -> bool {
+        if self.direct {
+            return true;
+        }
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
