@@ -38,15 +38,43 @@ fn static_mode_follows_a_promoted_postgres_standby() {
     let mut session = proxy.client();
     let who = fleet.ask(&mut session, "INSERT INTO fo VALUES (1) RETURNING {who}");
     assert_eq!(who.as_deref(), Ok(old.as_str()), "first write");
+    // A session inside a write transaction holds the primary's connection.
+    let mut in_txn = proxy.client();
+    in_txn.must("BEGIN");
+    in_txn.must("INSERT INTO fo VALUES (2)");
     let Fleet::Pg(cluster) = &mut fleet else {
         unreachable!()
     };
     cluster.kill(0);
+    // It gets a clean error (or its connection is closed), never a hang
+    // or a success on another server; reconnecting works at once (reads go
+    // to the standby that is still up).
+    let out = in_txn.simple("INSERT INTO fo VALUES (3)");
+    println!("statement on the dead primary: {out}");
+    match &out {
+        Outcome::Error { code, .. }
+            if ["57P01", "08006", "57P03", "08003"].contains(&code.as_str()) => {}
+        Outcome::Broken(why) if !why.contains("timed out") => {}
+        other => panic!(
+            "statement in a transaction on the dead primary: {other}\nproxy log:\n{}",
+            proxy.log_tail(4000)
+        ),
+    }
+    let reconnect = proxy
+        .try_connect(&ConnectOpts::default())
+        .map(|mut c| c.simple("SELECT 1"));
+    match reconnect {
+        Ok(o) if o.is_ok() => {}
+        other => panic!(
+            "reconnect right after the primary died: {other:?}\nproxy log:\n{}",
+            proxy.log_tail(4000)
+        ),
+    }
     cluster.promote(1);
     let promoted = Instant::now();
     // The old session: a clean error at most once, then (or after an
     // immediate reconnect) writes reach the promoted server.
-    let mut id = 2;
+    let mut id = 3;
     let r = wait_until("writes reach the promoted standby", FOLLOW_BOUND, || {
         id += 1;
         let out =
