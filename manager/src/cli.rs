@@ -24,6 +24,34 @@ pub enum Command {
     Up(UpArgs),
     /// Run one manager member (Raft group, health, failover, HTTP API).
     Manager(ManagerArgs),
+    /// Run the pgwire proxy (pooling, read/write split, services, failover following).
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// TOML configuration (see deploy/proxy.toml); flags override its keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Client-facing address [default: 127.0.0.1:6432].
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Static mode: PostgreSQL-protocol servers (roles detected).
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
+    pub backends: Vec<String>,
+    /// Dynamic mode: manager API URL(s), following `GET /topology`.
+    #[arg(long, value_delimiter = ',', value_name = "URL,...")]
+    pub manager: Vec<String>,
+    /// `session` or `transaction` [default: transaction].
+    #[arg(long)]
+    pub pool_mode: Option<String>,
+    /// HTTP address for `/metrics`.
+    #[arg(long)]
+    pub admin_listen: Option<String>,
+    /// Print a SCRAM-SHA-256 verifier for a users file line and exit
+    /// (reads the password from standard input).
+    #[arg(long)]
+    pub hash_password: bool,
 }
 
 #[derive(Debug, Args)]

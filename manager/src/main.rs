@@ -4,6 +4,8 @@
 //! - `rustydb node`: run one storage node (`--config node.toml`, with
 //!   `--data-dir` and `--listen` overriding the file);
 //! - `rustydb manager --config manager.toml`: one manager member;
+//! - `rustydb proxy`: the pgwire proxy (`--backends` static, `--manager`
+//!   dynamic, or `--config proxy.toml`);
 //! - `rustydb up`: a local playground: `--nodes 1` is one node with embedded
 //!   defaults and data under `./.rustydb/node1`; more nodes (default 3) run as
 //!   child processes with manager members when the build has them
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             cli::Command::Node(args) => run::node(*args).await,
             cli::Command::Up(args) => run::up(args).await,
             cli::Command::Manager(args) => run::manager(args).await,
+            cli::Command::Proxy(args) => run::proxy(args).await,
         }
     });
     match result {

@@ -142,6 +142,47 @@ pub(crate) async fn wait_for_signal() {
 }
 
 /// `rustydb manager --config FILE`: one manager member until Ctrl-C.
+pub async fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
+    if args.hash_password {
+        let mut password = String::new();
+        std::io::stdin()
+            .read_line(&mut password)
+            .map_err(|e| format!("reading the password: {e}"))?;
+        let password = password.trim_end_matches(['\n', '\r']);
+        println!("{}", rustydb_proxy::auth::scram_verifier(password));
+        return Ok(());
+    }
+    let mut config = match &args.config {
+        Some(path) => rustydb_proxy::ProxyConfig::load(path).map_err(|e| e.to_string())?,
+        None => rustydb_proxy::ProxyConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if !args.backends.is_empty() {
+        config.backends = args.backends;
+        config.manager.clear();
+    }
+    if !args.manager.is_empty() {
+        config.manager = args.manager;
+        config.backends.clear();
+    }
+    if let Some(mode) = args.pool_mode {
+        config.pool_mode = match mode.as_str() {
+            "session" => rustydb_proxy::config::PoolMode::Session,
+            "transaction" => rustydb_proxy::config::PoolMode::Transaction,
+            other => return Err(format!("--pool-mode {other}: expected session or transaction")),
+        };
+    }
+    if let Some(admin) = args.admin_listen {
+        config.admin_listen = admin;
+    }
+    logging::init("info");
+    rustydb_proxy::run(config, args.config, wait_for_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 pub async fn manager(args: ManagerArgs) -> Result<(), String> {
     let config = rustydb_manager::service::ManagerConfig::load(&args.config)?;
     logging::init(config.log_level.as_deref().unwrap_or("info"));

@@ -14,7 +14,7 @@
 //! [pool]      min_size, max_size, idle_timeout_ms, connect_timeout_ms, ...
 //! [limits]    max_client_conn, max_message_bytes, ...
 //! [routing]   read_write_split, balance, max_lag_bytes, read_your_writes, ...
-//! [health]    interval_ms, timeout_ms, ban_ms
+//! [health]    interval_ms, timeout_ms, ban_ms, user, password, database
 //! [auth]      users_file, hba rules, backend credentials
 //! [tls]       cert, key (client-facing TLS)
 //! [services.NAME]  per-service overrides (oltp, olap, batch by default)
@@ -143,6 +143,11 @@ pub struct RoutingConfig {
     pub primary_reads_when_no_replica: bool,
     /// Statement classifications remembered (by text).
     pub classify_cache_size: usize,
+    /// Functions whose call sends a statement to the primary, beyond the
+    /// built-in list (`nextval`, `setval`, advisory locks, `lo_*`,
+    /// `dblink*`, `set_config`, …): lower-case names, `prefix*`, or
+    /// `schema.name`.
+    pub primary_functions: Vec<String>,
 }
 
 /// Backend health checks and bans.
@@ -154,6 +159,12 @@ pub struct HealthConfig {
     pub timeout_ms: u64,
     /// A backend that fails a check or a connection gets no new work this long.
     pub ban_ms: u64,
+    /// User the health checker logs in as (role detection, replay LSN).
+    pub user: String,
+    /// Its password, for backends that do not trust the proxy's address.
+    pub password: Option<String>,
+    /// Database the health checker connects to.
+    pub database: String,
 }
 
 /// One HBA-like rule: the first matching rule decides the method.
@@ -307,6 +318,7 @@ impl Default for RoutingConfig {
             read_your_writes: true,
             primary_reads_when_no_replica: true,
             classify_cache_size: 10_000,
+            primary_functions: Vec::new(),
         }
     }
 }
@@ -317,6 +329,9 @@ impl Default for HealthConfig {
             interval_ms: 500,
             timeout_ms: 2_000,
             ban_ms: 3_000,
+            user: "postgres".to_string(),
+            password: None,
+            database: "postgres".to_string(),
         }
     }
 }

@@ -17,6 +17,11 @@ pub enum ProxyError {
         message: String,
         fatal: bool,
     },
+    /// A backend refused the proxy's connection for this client (no such
+    /// database, role, ...): the backend's own SQLSTATE and message,
+    /// reported to the client as FATAL.
+    #[error("{message}")]
+    Refused { sqlstate: String, message: String },
     /// The client broke the protocol (bad framing, unknown message,
     /// oversized message). Always fatal.
     #[error("{0}")]
@@ -57,9 +62,10 @@ impl ProxyError {
     }
 
     /// The SQLSTATE a client sees for this error.
-    pub fn sqlstate(&self) -> &'static str {
+    pub fn sqlstate(&self) -> &str {
         match self {
             ProxyError::Client { sqlstate, .. } => sqlstate,
+            ProxyError::Refused { sqlstate, .. } => sqlstate,
             ProxyError::Protocol(_) => "08P01",
             ProxyError::Auth(_) => "28P01",
             // connection_failure: drivers treat it as "reconnect and retry".

@@ -23,9 +23,34 @@
 //! input a client sends can take the process down — it gets an
 //! `ErrorResponse` with the right SQLSTATE or a closed socket.
 
+pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod pool;
+pub mod routing;
+pub mod server;
+pub mod session;
+pub mod state;
+pub mod topology;
+pub mod wire;
 
 pub use config::ProxyConfig;
 pub use error::{ProxyError, Result};
+pub use server::run;
+
+/// The admin console (the `rustydb` database) — wired to `admin::` later.
+pub(crate) async fn admin_console<S>(
+    _shared: std::sync::Arc<state::Shared>,
+    mut stream: S,
+    _cancel: pool::cancel::CancelHandle,
+) -> Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    use tokio::io::AsyncWriteExt;
+    let msg = wire::messages::error_response("FATAL", "0A000", "admin console not built yet");
+    stream.write_all(&msg).await?;
+    Ok(())
+}

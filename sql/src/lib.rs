@@ -23,9 +23,12 @@
 //! - `engine` / `session`: per-node shared state and per-connection state;
 //!   `Session` is the API the protocol edge calls.
 //! - `error`: the crate's error type, each carrying its SQLSTATE.
+//! - `classify`: the proxy's statement classifier (primary or replica,
+//!   transaction control, session effects, routing hints).
 
 pub mod alter;
 pub mod catalog;
+pub mod classify;
 pub mod copy;
 pub mod ddl;
 pub mod encoding;
