@@ -1,11 +1,5 @@
 //! Backend topology: which servers exist, their roles, health and lag.
 //!
-<<<<<<< HEAD
-//! This file holds only the plain data types the router reads (a stand-in
-//! written by helper "route" so routing compiles); helper "topo"'s module
-//! (static role detection, the manager watcher, health checks and bans)
-//! replaces it with the same types.
-=======
 //! The router never asks a backend anything itself; it reads the latest
 //! [`TopologySnapshot`], an immutable value published through a
 //! `tokio::sync::watch` channel by the [`Topology`] handle. Two sources
@@ -43,7 +37,6 @@ mod tests;
 
 pub use handle::Topology;
 pub use health::parse_lsn;
->>>>>>> topo
 
 /// The backend's name: node name in dynamic mode, "host:port" in static mode.
 pub type BackendId = String;
