@@ -266,9 +266,10 @@ async fn cancel_once(cfg: &tokio_postgres::Config, before: &[&str]) -> Result<()
 #[test]
 fn cancel_and_copy_postgres() {
     let fleet = Fleet::postgres(1);
-    fleet
-        .primary_client()
-        .must("CREATE TABLE ct (id int PRIMARY KEY, v text)");
+    let mut p = fleet.primary_client();
+    for t in ["ct", "ct2", "co"] {
+        p.must(&format!("CREATE TABLE {t} (id int PRIMARY KEY, v text)"));
+    }
     fleet.wait_replayed();
     let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()));
     if let Err(e) = wait_replicas(&fleet, &proxy, &ConnectOpts::default(), 1) {
@@ -299,10 +300,34 @@ fn cancel_and_copy_postgres() {
             other => Err(format!("{other:?}")),
         },
     );
+    // The same through psql's \copy (COPY FROM STDIN, simple protocol).
+    let file = proxy.dir().join("ct2.tsv");
+    std::fs::write(&file, &data).expect("write copy file");
+    let out = proxy.psql(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            proxy.port()
+        ),
+        &format!("\\copy ct2 FROM '{}'", file.display()),
+        None,
+    );
+    let copied = fleet.primary_client().scalar("SELECT count(*) FROM ct2");
+    f.check(
+        "psql \\copy FROM (simple protocol)",
+        if out.success && copied.as_deref() == Some("20000") {
+            Ok(())
+        } else {
+            Err(format!("primary has {copied:?} rows: {out:?}"))
+        },
+    );
+    // COPY TO of rows written directly on the primary.
+    fleet
+        .primary_client()
+        .must("INSERT INTO co SELECT i, 'row ' || i FROM generate_series(1, 20000) i");
     fleet.wait_replayed();
-    let direct = fleet.primary_client().copy_out("COPY ct TO STDOUT");
+    let direct = fleet.primary_client().copy_out("COPY co TO STDOUT");
     let mut c = proxy.client();
-    let through = c.copy_out("COPY ct TO STDOUT");
+    let through = c.copy_out("COPY co TO STDOUT");
     f.check(
         "COPY TO STDOUT equals a direct COPY",
         match (&direct, &through) {
@@ -315,7 +340,7 @@ fn cancel_and_copy_postgres() {
         },
     );
     let csv =
-        c.copy_out("COPY (SELECT id, v FROM ct WHERE id <= 3 ORDER BY id) TO STDOUT (FORMAT csv)");
+        c.copy_out("COPY (SELECT id, v FROM co WHERE id <= 3 ORDER BY id) TO STDOUT (FORMAT csv)");
     f.check(
         "COPY (SELECT) TO STDOUT csv",
         match csv.as_deref() {
@@ -343,7 +368,7 @@ fn cancel_and_copy_postgres() {
             "host=127.0.0.1 port={} user=postgres dbname=postgres",
             proxy.port()
         ),
-        "COPY (SELECT id FROM ct WHERE id <= 1000) TO STDOUT",
+        "COPY (SELECT id FROM co WHERE id <= 1000) TO STDOUT",
         None,
     );
     f.check(

@@ -8,8 +8,8 @@
 //!   the replica;
 //! - writes, DDL, SELECT ... FOR UPDATE/SHARE/NO KEY UPDATE/KEY SHARE,
 //!   data-modifying CTEs, nextval/setval/txid_current/pg_current_wal_lsn/
-//!   set_config/advisory locks, the `/* rustydb:primary */` hint, statements
-//!   that do not parse, multi-statement text with a write, explicit
+//!   set_config/advisory locks, the `/* rustydb:primary */` hint,
+//!   multi-statement text with a write, explicit
 //!   transactions, temp tables and SQL PREPARE (pinned) run on the primary;
 //! - read-your-writes: after a commit, the session's reads see it, on the
 //!   primary while the replica (delayed by `recovery_min_apply_delay`) has
@@ -165,12 +165,6 @@ const RULES: &[(&str, &str, Want, bool)] = &[
         "SELECT {who} /* rustydb:primary */",
         Want::Primary,
         false,
-    ),
-    (
-        "statement that does not parse",
-        "TABLE rt_who",
-        Want::Primary,
-        true,
     ),
     (
         "multi-statement text with a write",
@@ -406,9 +400,6 @@ fn setup(fleet: &Fleet) {
     p.must("CREATE TABLE rt (id int PRIMARY KEY, v text)");
     p.must("INSERT INTO rt VALUES (1, 'a')");
     p.must("CREATE SEQUENCE rs");
-    if fleet.is_postgres() {
-        p.must("CREATE VIEW rt_who AS SELECT inet_server_port()::text AS who");
-    }
     fleet.wait_replayed();
 }
 
