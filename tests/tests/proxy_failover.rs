@@ -210,15 +210,23 @@ fn reads_survive_a_dead_replica() {
     };
     cluster.kill(2);
     let mut answers = Vec::new();
+    let mut proxy = proxy;
     for i in 0..30 {
         let mut fresh = proxy.client();
-        for c in [&mut session, &mut fresh] {
+        for (which, c) in [("old session", &mut session), ("new session", &mut fresh)] {
             match fleet.ask(c, "SELECT {who}") {
                 Ok(n) if n != dead => answers.push(n),
-                other => panic!(
-                    "read {i} after {dead} died: {other:?}\nproxy log:\n{}",
-                    proxy.log_tail(6000)
-                ),
+                other => {
+                    let running = proxy.is_running();
+                    let after = proxy
+                        .try_connect(&ConnectOpts::default())
+                        .map(|mut c| c.simple("SELECT 1").to_string());
+                    panic!(
+                        "read {i} ({which}) after {dead} died: {other:?}\n\
+                         proxy running: {running}; a new client then: {after:?}\nproxy log:\n{}",
+                        proxy.log_tail(6000)
+                    )
+                }
             }
         }
     }
