@@ -118,7 +118,10 @@ if ((HAVE_PROXY)); then
     free_port PX_PORT
     free_port PX_ADMIN
     log "rustydb proxy: transaction mode on port $PX_PORT (pool.max_size=$POOL)"
-    printf '[pool]\nmax_size = %s\nmin_size = 0\n[limits]\nmax_client_conn = 5000\n' "$POOL" >"$WORK/proxy.toml"
+    # The backend is named in the file too: the proxy checks the file alone
+    # before applying flags, and a file without backends is refused.
+    printf 'backends = ["127.0.0.1:%s"]\n[pool]\nmax_size = %s\nmin_size = 0\n[limits]\nmax_client_conn = 5000\n' \
+        "$PG_PORT" "$POOL" >"$WORK/proxy.toml"
     "$BIN" proxy --config "$WORK/proxy.toml" --listen "127.0.0.1:$PX_PORT" \
         --admin-listen "127.0.0.1:$PX_ADMIN" --backends "127.0.0.1:$PG_PORT" \
         --pool-mode transaction >"$WORK/proxy.log" 2>&1 &
