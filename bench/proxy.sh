@@ -179,7 +179,11 @@ for workload in $WORKLOADS; do
         read -r d_tps d_lat <<<"${RESULT[$workload-$c-direct]}"
         read -r b_tps b_lat <<<"${RESULT[$workload-$c-pgbouncer]}"
         p_tps=- p_lat=-
-        ((HAVE_PROXY)) && read -r p_tps p_lat <<<"${RESULT[$workload-$c-proxy]}"
+        if ((HAVE_PROXY)); then
+            read -r p_tps p_lat <<<"${RESULT[$workload-$c-proxy]}"
+            printf -v p_tps '%.1f' "$p_tps"
+            printf -v p_lat '%.3f' "$p_lat"
+        fi
         printf '%-7s %4s %11.1f %8.3f %11.1f %8.3f %11s %8s %9s %9s %9s\n' "$workload" "$c" "$d_tps" "$d_lat" \
             "$b_tps" "$b_lat" "$p_tps" "$p_lat" "$(ratio "$p_tps" "$b_tps")" "$(ratio "$p_tps" "$d_tps")" \
             "$(ratio "$b_tps" "$d_tps")"
