@@ -48,6 +48,9 @@ pub struct ProxyArgs {
     /// HTTP address for `/metrics`.
     #[arg(long)]
     pub admin_listen: Option<String>,
+    /// Runtime worker threads [default: one per two cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Print a SCRAM-SHA-256 verifier for a users file line and exit
     /// (reads the password from standard input).
     #[arg(long)]

@@ -31,6 +31,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::Proxy(args) = cli.command {
+        // The proxy sizes its own runtime from its configuration.
+        return exit_code(run::proxy(args));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,9 +50,13 @@ fn main() -> ExitCode {
             cli::Command::Node(args) => run::node(*args).await,
             cli::Command::Up(args) => run::up(args).await,
             cli::Command::Manager(args) => run::manager(args).await,
-            cli::Command::Proxy(args) => run::proxy(args).await,
+            cli::Command::Proxy(_) => Ok(()),
         }
     });
+    exit_code(result)
+}
+
+fn exit_code(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -142,7 +142,7 @@ pub(crate) async fn wait_for_signal() {
 }
 
 /// `rustydb manager --config FILE`: one manager member until Ctrl-C.
-pub async fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
+pub fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
     if args.hash_password {
         let mut password = String::new();
         std::io::stdin()
@@ -171,15 +171,27 @@ pub async fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
         config.pool_mode = match mode.as_str() {
             "session" => rustydb_proxy::config::PoolMode::Session,
             "transaction" => rustydb_proxy::config::PoolMode::Transaction,
-            other => return Err(format!("--pool-mode {other}: expected session or transaction")),
+            other => {
+                return Err(format!(
+                    "--pool-mode {other}: expected session or transaction"
+                ))
+            }
         };
     }
     if let Some(admin) = args.admin_listen {
         config.admin_listen = admin;
     }
+    if let Some(threads) = args.threads {
+        config.threads = threads;
+    }
     logging::init("info");
-    rustydb_proxy::run(config, args.config, wait_for_signal())
-        .await
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads())
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(rustydb_proxy::run(config, args.config, wait_for_signal()))
         .map_err(|e| e.to_string())
 }
 

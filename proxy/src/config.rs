@@ -91,6 +91,10 @@ pub struct ProxyConfig {
     pub services: BTreeMap<String, ServiceConfig>,
     /// The service of a client that names none.
     pub default_service: String,
+    /// Runtime worker threads; 0 = one per two cores (at least one). A
+    /// relay spends most of its time in the kernel, and on a small machine
+    /// shared with the database one thread wakes less and serves more.
+    pub threads: usize,
 }
 
 /// Backend connection pools, one per (user, database, backend).
@@ -279,6 +283,7 @@ impl Default for ProxyConfig {
             tls: None,
             services,
             default_service: "oltp".to_string(),
+            threads: 0,
         }
     }
 }
@@ -417,6 +422,15 @@ impl ProxyConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Worker threads to run with.
+    pub fn worker_threads(&self) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / 2).max(1)
     }
 
     /// The effective pool mode of a service.

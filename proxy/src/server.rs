@@ -33,9 +33,7 @@ use crate::session::settings::Settings;
 use crate::session::{ClientContext, Session};
 use crate::state::{ClientInfo, Shared};
 use crate::topology::Topology;
-use crate::wire::messages::{
-    backend_key_data, error_response, parameter_status, ready_for_query,
-};
+use crate::wire::messages::{backend_key_data, error_response, parameter_status, ready_for_query};
 use crate::wire::startup::StartupRequest;
 
 /// Parameters a client's own startup value overrides in the reply.
@@ -55,9 +53,8 @@ pub async fn run(
 ) -> Result<()> {
     config.validate()?;
     let config = Arc::new(config);
-    let metrics = Arc::new(
-        ProxyMetrics::new().map_err(|e| ProxyError::Config(format!("metrics: {e}")))?,
-    );
+    let metrics =
+        Arc::new(ProxyMetrics::new().map_err(|e| ProxyError::Config(format!("metrics: {e}")))?);
     let auth = Authenticator::new(&config)?;
     let topology = Topology::start(config.clone(), metrics.clone())?;
     let shared = Arc::new(Shared::new(
@@ -125,8 +122,7 @@ async fn handle_client(
     let auth = shared.auth();
     let mut tls_offered = false;
     loop {
-        let request = match tokio::time::timeout(timeout, StartupRequest::read(&mut stream)).await
-        {
+        let request = match tokio::time::timeout(timeout, StartupRequest::read(&mut stream)).await {
             Ok(r) => r,
             Err(_) => return Ok(()),
         };
@@ -142,7 +138,9 @@ async fn handle_client(
                         stream.write_all(b"S").await?;
                         let tls = tokio::time::timeout(timeout, acceptor.accept(stream))
                             .await
-                            .map_err(|_| ProxyError::Protocol("TLS handshake timed out".into()))??;
+                            .map_err(|_| {
+                                ProxyError::Protocol("TLS handshake timed out".into())
+                            })??;
                         return startup_over(shared, tls, peer, listen_service, true).await;
                     }
                     None => stream.write_all(b"N").await?,
@@ -373,8 +371,7 @@ async fn reap_pools(shared: Arc<Shared>) {
 }
 
 async fn reload_on_sighup(shared: Arc<Shared>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {

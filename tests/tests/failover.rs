@@ -371,6 +371,32 @@ fn api_rejects_bad_requests_and_cli_reports_them() {
     let refused = run(&["failover", "--to", "nope"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("error 4"));
+    // `node drain|start`: an unknown node is a 404, a replica is drained
+    // (the proxies' topology shows it) and returned to service.
+    let unknown = run(&["node", "drain", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("error 404"));
+    let replica = parsed["members"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["role"] != "leader"))
+        .and_then(|x| x["name"].as_str())
+        .unwrap_or("n2")
+        .to_string();
+    let drained = run(&["--format", "json", "node", "drain", &replica]);
+    assert!(
+        drained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drained.stderr)
+    );
+    let topology = m.get_json("/topology").unwrap_or_else(|e| panic!("{e}"));
+    let flag = topology["replicas"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == replica.as_str()))
+        .map(|x| x["noloadbalance"].clone());
+    assert_eq!(flag, Some(json!(true)), "{topology}");
+    assert_eq!(run(&["node", "drain", &replica]).status.code(), Some(1));
+    assert!(run(&["node", "start", &replica]).status.success());
+    assert_eq!(run(&["node", "start", &replica]).status.code(), Some(1));
 }
 
 #[test]

@@ -44,8 +44,9 @@ pub struct ClusterMember {
     pub name: String,
     /// `leader` (the primary), `sync_standby`, `replica` or `unknown`.
     pub role: String,
-    /// `running` (primary up), `streaming` (replica up), `stopped` (never
-    /// answered), `suspected` or `failed` (the failure detector's view).
+    /// `running` (primary up), `streaming` (replica up), `stopped`
+    /// (administratively stopped with `POST /stop`, or never answered),
+    /// `suspected` or `failed` (the failure detector's view).
     pub state: String,
     /// The node's pgwire listener.
     pub host: String,
@@ -158,7 +159,7 @@ pub struct FailoverResult {
     pub duration_ms: u64,
 }
 
-/// `POST /reinitialize`, `POST /restart`.
+/// `POST /reinitialize`, `/restart`, `/drain`, `/stop`, `/start`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeRequest {

@@ -137,9 +137,9 @@ pub enum ClusterCmd {
 pub enum NodeCmd {
     /// Stop sending new work to the node (switch the primary role away first).
     Drain { node: String },
-    /// Stop the supervised node process.
+    /// Stop the node (switch the primary role away first); it stays down.
     Stop { node: String },
-    /// Start the supervised node process.
+    /// Return a stopped or drained node to service (rejoins as a replica).
     Start { node: String },
     /// Re-clone the node from the primary.
     Rebuild { node: String },

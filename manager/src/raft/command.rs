@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::state::{
-    ClusterState, ConfigPatch, Epoch, FailoverRecord, NodeInfo, Role, TimelineEntry,
-    FAILOVER_HISTORY_CAP,
+    ClusterState, ConfigPatch, Epoch, FailoverRecord, NodeInfo, Role, ScheduledSwitchover,
+    TimelineEntry, FAILOVER_HISTORY_CAP,
 };
 
 /// A mutation of the cluster state, as written to the Raft log.
@@ -58,6 +58,33 @@ pub enum ClusterCommand {
     Pause { paused: bool },
     /// Appends a failover / switchover record to the history.
     RecordFailover { record: FailoverRecord },
+    /// Sets an operator's flags on a node (`None` keeps the value).
+    /// Draining or stopping the current primary is refused: switch over
+    /// first.
+    SetNodeAdmin {
+        name: String,
+        #[serde(default)]
+        drained: Option<bool>,
+        #[serde(default)]
+        stopped: Option<bool>,
+    },
+    /// Schedules a switchover at `at_ms` (Unix ms). Refused while one is
+    /// pending; its id is this entry's log index.
+    ScheduleSwitchover {
+        at_ms: u64,
+        scheduled_at: String,
+        leader: Option<String>,
+        candidate: Option<String>,
+    },
+    /// Removes the scheduled switchover (cancelled, or taken to run): only
+    /// the one with `id` when given. Refused when there is none to remove.
+    CancelSwitchover { id: Option<u64> },
+    /// Records the timeline the primary's node reported after promotion
+    /// (`ClusterState::node_timeline`). Refused for a node that is not the
+    /// primary.
+    SetNodeTimeline { name: String, timeline: u64 },
+    /// Records (`Some`) or forgets (`None`) a manager member's API URL.
+    SetMemberApi { id: u64, api: Option<String> },
 }
 
 /// What applying a command answered.
@@ -104,6 +131,7 @@ impl ClusterState {
                         node.role = Role::Unknown;
                     }
                     self.primary_epoch = epoch;
+                    self.node_timeline = 0;
                 }
                 CommandResult::Applied
             }
@@ -122,7 +150,80 @@ impl ClusterState {
                 self.failover_history.drain(..excess);
                 CommandResult::Applied
             }
+            ClusterCommand::SetNodeAdmin {
+                name,
+                drained,
+                stopped,
+            } => self.set_node_admin(name, *drained, *stopped),
+            ClusterCommand::ScheduleSwitchover {
+                at_ms,
+                scheduled_at,
+                leader,
+                candidate,
+            } => {
+                if let Some(s) = &self.scheduled_switchover {
+                    return rejected(format!(
+                        "a switchover is already scheduled at {}",
+                        s.scheduled_at
+                    ));
+                }
+                self.scheduled_switchover = Some(ScheduledSwitchover {
+                    id: epoch.index,
+                    at_ms: *at_ms,
+                    scheduled_at: scheduled_at.clone(),
+                    leader: leader.clone(),
+                    candidate: candidate.clone(),
+                });
+                CommandResult::Applied
+            }
+            ClusterCommand::CancelSwitchover { id } => match &self.scheduled_switchover {
+                Some(s) if id.is_none_or(|id| id == s.id) => {
+                    self.scheduled_switchover = None;
+                    CommandResult::Applied
+                }
+                Some(_) => rejected("the scheduled switchover was replaced"),
+                None => rejected("no scheduled switchover"),
+            },
+            ClusterCommand::SetNodeTimeline { name, timeline } => {
+                if self.primary.as_deref() != Some(name.as_str()) {
+                    return rejected(format!("node \"{name}\" is not the primary"));
+                }
+                self.node_timeline = *timeline;
+                CommandResult::Applied
+            }
+            ClusterCommand::SetMemberApi { id, api } => {
+                match api {
+                    Some(url) => self.member_apis.insert(*id, url.clone()),
+                    None => self.member_apis.remove(id),
+                };
+                CommandResult::Applied
+            }
         }
+    }
+
+    fn set_node_admin(
+        &mut self,
+        name: &str,
+        drained: Option<bool>,
+        stopped: Option<bool>,
+    ) -> CommandResult {
+        let is_primary = self.primary.as_deref() == Some(name);
+        let Some(node) = self.nodes.get_mut(name) else {
+            return rejected(format!("no node named \"{name}\""));
+        };
+        if is_primary && (drained == Some(true) || stopped == Some(true)) {
+            return rejected(format!("node \"{name}\" is the primary; switch over first"));
+        }
+        if let Some(d) = drained {
+            node.drained = d;
+        }
+        if let Some(s) = stopped {
+            node.stopped = s;
+        }
+        if node.drained || node.stopped {
+            self.sync_set.retain(|n| n != name);
+        }
+        CommandResult::Applied
     }
 
     fn register_node(&mut self, node: &NodeInfo) -> CommandResult {
@@ -131,7 +232,12 @@ impl ClusterState {
         }
         let mut node = node.clone();
         match self.nodes.get(&node.name) {
-            Some(existing) => node.role = existing.role,
+            // Roles and operator flags are not part of a description.
+            Some(existing) => {
+                node.role = existing.role;
+                node.drained = existing.drained;
+                node.stopped = existing.stopped;
+            }
             // A newcomer cannot claim the primary role by registering.
             None if node.role == Role::Primary => node.role = Role::Unknown,
             None => {}
@@ -160,8 +266,11 @@ impl ClusterState {
         time_ms: u64,
         epoch: Epoch,
     ) -> CommandResult {
-        if !self.nodes.contains_key(name) {
+        let Some(node) = self.nodes.get(name) else {
             return rejected(format!("no node named \"{name}\""));
+        };
+        if node.stopped {
+            return rejected(format!("node \"{name}\" is stopped"));
         }
         if timeline == self.timeline && self.primary.as_deref() == Some(name) {
             return CommandResult::Applied;
@@ -179,9 +288,12 @@ impl ClusterState {
         }
         if let Some(node) = self.nodes.get_mut(name) {
             node.role = Role::Primary;
+            // A node made primary serves traffic: whatever drained it is over.
+            node.drained = false;
         }
         self.primary = Some(name.to_string());
         self.timeline = timeline;
+        self.node_timeline = 0;
         self.timeline_history.push(TimelineEntry {
             timeline,
             start_lsn,
@@ -217,8 +329,11 @@ impl ClusterState {
 
     fn set_sync_set(&mut self, names: &[String]) -> CommandResult {
         for name in names {
-            if !self.nodes.contains_key(name) {
+            let Some(node) = self.nodes.get(name) else {
                 return rejected(format!("no node named \"{name}\""));
+            };
+            if node.stopped {
+                return rejected(format!("node \"{name}\" is stopped"));
             }
             if self.primary.as_deref() == Some(name.as_str()) {
                 return rejected(format!("node \"{name}\" is the primary"));

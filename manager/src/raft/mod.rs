@@ -51,8 +51,8 @@ pub use config::MemberConfig;
 pub use error::RaftError;
 pub use member::{RaftMember, RaftStatus};
 pub use state::{
-    ClusterConfig, ClusterState, ConfigPatch, Epoch, FailoverRecord, NodeInfo, Role, TimelineEntry,
-    FAILOVER_HISTORY_CAP,
+    ClusterConfig, ClusterState, ConfigPatch, Epoch, FailoverRecord, NodeInfo, Role,
+    ScheduledSwitchover, TimelineEntry, FAILOVER_HISTORY_CAP,
 };
 
 /// What the rest of the manager needs from the consensus group.

@@ -13,9 +13,16 @@
 //! - no answer within the RPC's deadline -> `Timeout`;
 //! - a non-200 status or an undecodable body -> `Network`;
 //! - the peer answered with a Raft error -> `RemoteError`.
+//!
+//! Reporting a down peer is ours, not openraft's (whose own per-RPC
+//! ERROR lines are rate-limited in `logging.rs`): the first failed RPC to
+//! a peer logs one WARN, a peer that stays down one WARN per
+//! [`PEER_WARN_EVERY`], and its first success afterwards one INFO.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -42,6 +49,16 @@ pub(crate) const PATH_VOTE: &str = "/raft/vote";
 pub(crate) const PATH_SNAPSHOT: &str = "/raft/snapshot";
 pub(crate) const PATH_PREVOTE: &str = "/raft/prevote";
 
+/// How often a peer that stays unreachable is reported again.
+pub(crate) const PEER_WARN_EVERY: Duration = Duration::from_secs(5);
+
+/// A peer whose RPCs fail: since when, and when we last said so.
+#[derive(Debug, Clone, Copy)]
+struct PeerDown {
+    since: Instant,
+    warned: Instant,
+}
+
 /// Largest response body a member accepts from a peer.
 const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
@@ -53,6 +70,7 @@ pub(crate) struct Network {
     my_id: NodeId,
     client: HttpClient,
     backoff: Duration,
+    down: Arc<parking_lot::Mutex<HashMap<NodeId, PeerDown>>>,
 }
 
 impl Network {
@@ -67,6 +85,44 @@ impl Network {
             my_id,
             client,
             backoff,
+            down: Arc::new(parking_lot::Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Notes a failed RPC to `target`; logs when it is news or due again.
+    fn note_down(&self, target: NodeId, addr: &str, error: &dyn std::fmt::Display) {
+        let now = Instant::now();
+        let mut down = self.down.lock();
+        match down.get_mut(&target) {
+            None => {
+                down.insert(
+                    target,
+                    PeerDown {
+                        since: now,
+                        warned: now,
+                    },
+                );
+                tracing::warn!(peer = target, addr, %error, "raft peer unreachable");
+            }
+            Some(d) if now.saturating_duration_since(d.warned) >= PEER_WARN_EVERY => {
+                d.warned = now;
+                let secs = now.saturating_duration_since(d.since).as_secs();
+                tracing::warn!(peer = target, addr, %error, down_s = secs, "raft peer still unreachable");
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Notes a peer that answered; logs when it was down.
+    fn note_up(&self, target: NodeId, addr: &str) {
+        if let Some(d) = self.down.lock().remove(&target) {
+            let secs = d.since.elapsed().as_secs();
+            tracing::info!(
+                peer = target,
+                addr,
+                down_s = secs,
+                "raft peer reachable again"
+            );
         }
     }
 }
@@ -175,7 +231,7 @@ impl PeerClient {
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
             answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
         };
-        match tokio::time::timeout(deadline, exchange).await {
+        let result = match tokio::time::timeout(deadline, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RPCError::Timeout(Timeout {
                 action,
@@ -183,7 +239,12 @@ impl PeerClient {
                 target: self.target,
                 timeout: deadline,
             })),
+        };
+        match &result {
+            Ok(_) | Err(RPCError::RemoteError(_)) => self.net.note_up(self.target, &self.addr),
+            Err(e) => self.net.note_down(self.target, &self.addr, e),
         }
+        result
     }
 }
 

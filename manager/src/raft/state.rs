@@ -2,7 +2,11 @@
 //!
 //! This is the state of design decision 4, and nothing more: the storage
 //! nodes and their roles, the timeline history, the sync set, the dynamic
-//! configuration, the pause flag and the failover history. Fast-changing
+//! configuration, the pause flag and the failover history, plus what an
+//! operator asked for that must outlive a change of manager leader (node
+//! drain / stop flags, a scheduled switchover, the API URLs of members
+//! added at run time). Fields added over time carry `serde(default)`, so
+//! snapshots written by older versions still decode. Fast-changing
 //! observations (heartbeats, LSNs, lag, suspicion levels) are *not* here:
 //! they live in the leader's memory and only the decisions drawn from them
 //! are written to Raft.
@@ -16,6 +20,8 @@
 //! - `sync_set` names existing nodes and never the primary;
 //! - `timeline_history` is strictly increasing in `timeline`, and its last
 //!   entry (when any) is `timeline`;
+//! - `drained` and `stopped` are never set on the primary, and a
+//!   `stopped` node is never made primary;
 //! - `failover_history` holds at most [`FAILOVER_HISTORY_CAP`] records,
 //!   oldest first.
 //!
@@ -62,6 +68,16 @@ pub struct NodeInfo {
     pub failover_priority: i32,
     #[serde(default)]
     pub role: Role,
+    /// Drained by an operator (`POST /drain`): proxies send it no reads
+    /// and it is not chosen automatically as a new primary or sync
+    /// standby. Never set on the primary.
+    #[serde(default)]
+    pub drained: bool,
+    /// Administratively stopped (`POST /stop`): the member supervising it
+    /// keeps its process down, and its silence is not a failure. Never
+    /// set on the primary.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// One switch of timeline: a promotion started `timeline` at `start_lsn`.
@@ -127,6 +143,24 @@ pub struct FailoverRecord {
     pub duration_ms: u64,
 }
 
+/// A switchover waiting for its time (`POST /switchover` with
+/// `scheduled_at`). Replicated, so whichever member leads at `at_ms` runs
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledSwitchover {
+    /// The log index of the command that scheduled it: cancelling or
+    /// consuming names it, so a stale cancel cannot remove a newer one.
+    pub id: u64,
+    /// When to run it (Unix milliseconds, as given by the proposer).
+    pub at_ms: u64,
+    /// The time as the operator wrote it (RFC 3339), for display.
+    pub scheduled_at: String,
+    /// The expected primary (checked when it runs).
+    pub leader: Option<String>,
+    /// The node to promote (the best replica when absent).
+    pub candidate: Option<String>,
+}
+
 /// Which Raft entry made the current primary decision: a later decision
 /// always has a larger `(term, index)`, so nodes and proxies can discard
 /// stale instructions by comparing epochs.
@@ -152,11 +186,32 @@ pub struct ClusterState {
     pub failover_history: Vec<FailoverRecord>,
     /// The log position of the last `SetPrimary` that was accepted.
     pub primary_epoch: Epoch,
+    /// The timeline the primary's node reported after its promotion (0:
+    /// not reported yet). Nodes choose their timeline numbers, so this may
+    /// be below `timeline` (a node promoted from an older timeline than
+    /// the one recorded); it is what the primary's log, and its replicas',
+    /// actually run on.
+    pub node_timeline: u64,
+    /// The pending scheduled switchover, if any.
+    pub scheduled_switchover: Option<ScheduledSwitchover>,
+    /// API URLs of manager members added at run time (`POST /members`);
+    /// configured members' URLs come from their manager.toml.
+    pub member_apis: BTreeMap<u64, String>,
 }
 
 impl ClusterState {
     /// The node currently holding the primary role, if any.
     pub fn primary_node(&self) -> Option<&NodeInfo> {
         self.primary.as_ref().and_then(|name| self.nodes.get(name))
+    }
+
+    /// The timeline the current primary's log runs on: what its node
+    /// reported, else the recorded one. A failover candidate must be on it
+    /// (or later): on an older one its LSN compares with nothing.
+    pub fn current_timeline(&self) -> u64 {
+        match self.node_timeline {
+            0 => self.timeline,
+            t => t,
+        }
     }
 }

@@ -4,9 +4,9 @@
 //! Each handler parses its typed body (400 when malformed), validates it
 //! against the replicated state, and either proposes a Raft command
 //! (pause, config, membership) or runs a procedure holding the operation
-//! lock (switchover, failover). A scheduled switchover is a task sleeping
-//! until its time on the leader that accepted it; `DELETE /switchover`
-//! aborts it. (It does not survive a change of leader: re-schedule then.)
+//! lock (switchover, failover). A scheduled switchover is recorded in Raft
+//! and run by whichever member leads at its time (`schedule.rs`); node
+//! drain / stop / start are in `node_admin.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use rustydb_manager_api as api;
 use super::client::NodeApi;
 use super::error::ServiceError;
 use super::http::{json, parse, Answer};
-use super::{switchover, Scheduled, Service};
+use super::{node_admin, schedule, switchover, Service};
 use crate::raft::{ClusterCommand, CommandResult, ConfigPatch};
 
 pub async fn mutate(
@@ -29,16 +29,16 @@ pub async fn mutate(
 ) -> Result<Answer, ServiceError> {
     match (method.as_str(), path) {
         ("POST", "/switchover") => post_switchover(service, parse(body)?).await,
-        ("DELETE", "/switchover") => match service.scheduled.lock().take() {
-            Some(s) => {
-                s.task.abort();
-                Ok(json(
-                    StatusCode::OK,
-                    &serde_json::json!({"cancelled": s.request}),
-                ))
-            }
-            None => Err(ServiceError::NotFound("no scheduled switchover".into())),
-        },
+        ("DELETE", "/switchover") => schedule::cancel(service).await,
+        ("POST", "/drain") => {
+            node_admin::drain(service, &parse::<api::NodeRequest>(body)?.node).await
+        }
+        ("POST", "/stop") => {
+            node_admin::stop(service, &parse::<api::NodeRequest>(body)?.node).await
+        }
+        ("POST", "/start") => {
+            node_admin::start(service, &parse::<api::NodeRequest>(body)?.node).await
+        }
         ("POST", "/failover") => {
             let request: api::FailoverRequest = parse(body)?;
             if request.candidate.is_empty() {
@@ -57,6 +57,9 @@ pub async fn mutate(
         ("POST", "/restart") => {
             let request: api::NodeRequest = parse(body)?;
             match &service.supervisor {
+                Some(s) if s.node == request.node && s.is_held() => Err(ServiceError::conflict(
+                    format!("node {} is stopped; use /start", request.node),
+                )),
                 Some(s) if s.node == request.node => {
                     s.restart();
                     Ok(json(StatusCode::OK, &serde_json::json!({"restarting": request.node})))
@@ -77,7 +80,17 @@ pub async fn mutate(
                 .add_member(request.id, request.raft.clone())
                 .await?;
             if let Some(url) = request.api {
-                service.member_apis.lock().insert(request.id, url);
+                // In Raft, so every member (and any future leader) can
+                // forward to the new member.
+                applied(
+                    service
+                        .raft
+                        .propose(ClusterCommand::SetMemberApi {
+                            id: request.id,
+                            api: Some(url),
+                        })
+                        .await?,
+                )?;
             }
             Ok(json(
                 StatusCode::OK,
@@ -96,6 +109,14 @@ pub async fn mutate(
                 return Err(ServiceError::NotFound(format!("no member {id}")));
             }
             service.raft.remove_member(id).await?;
+            if service.raft.state().1.member_apis.contains_key(&id) {
+                applied(
+                    service
+                        .raft
+                        .propose(ClusterCommand::SetMemberApi { id, api: None })
+                        .await?,
+                )?;
+            }
             Ok(json(
                 StatusCode::OK,
                 &api::MembersView {
@@ -112,43 +133,13 @@ async fn post_switchover(
     service: &Arc<Service>,
     request: api::SwitchoverRequest,
 ) -> Result<Answer, ServiceError> {
-    let Some(at) = request.scheduled_at.clone() else {
-        let result = switchover::switchover(service, &request).await?;
-        return Ok(json(StatusCode::OK, &result));
-    };
-    let when = chrono::DateTime::parse_from_rfc3339(&at)
-        .map_err(|e| ServiceError::BadRequest(format!("scheduled_at must be RFC 3339: {e}")))?;
-    let delay = (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO);
-    if service.scheduled.lock().is_some() {
-        return Err(ServiceError::conflict(
-            "a switchover is already scheduled; DELETE /switchover first",
-        ));
-    }
-    let scheduled = api::ScheduledSwitchover {
-        scheduled_at: at,
-        leader: request.leader.clone(),
-        candidate: request.candidate.clone(),
-    };
-    let task_service = Arc::clone(service);
-    let now_request = api::SwitchoverRequest {
-        scheduled_at: None,
-        ..request
-    };
-    let task = tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        task_service.scheduled.lock().take();
-        match switchover::switchover(&task_service, &now_request).await {
-            Ok(r) => tracing::info!(to = %r.to, "scheduled switchover done"),
-            Err(e) => tracing::error!(error = %e, "scheduled switchover failed"),
+    match request.scheduled_at.clone() {
+        Some(at) => schedule::schedule(service, &request, &at).await,
+        None => {
+            let result = switchover::switchover(service, &request).await?;
+            Ok(json(StatusCode::OK, &result))
         }
-    });
-    *service.scheduled.lock() = Some(Scheduled {
-        request: scheduled.clone(),
-        task,
-    });
-    Ok(json(StatusCode::ACCEPTED, &scheduled))
+    }
 }
 
 async fn pause(service: &Service, paused: bool) -> Result<Answer, ServiceError> {

@@ -66,6 +66,8 @@ impl NodeEntry {
             noloadbalance: self.noloadbalance,
             failover_priority: self.failover_priority,
             role: Role::Unknown,
+            drained: false,
+            stopped: false,
         }
     }
 }

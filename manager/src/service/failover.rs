@@ -2,13 +2,19 @@
 //!
 //! `choose_candidate` is a pure function of the replicated state and this
 //! member's observations, so it is unit-tested without a cluster. Rules:
-//! never a `nofailover` node, never a node the detector does not consider
-//! alive, never one without a known LSN; in sync mode only a member of the
+//! never a `nofailover`, drained or stopped node, never a node the
+//! detector does not consider alive, never one without a known LSN; never
+//! a node on a timeline older than the cluster's
+//! (`ClusterState::current_timeline`): LSNs compare only within one
+//! timeline, and a
+//! node left on an old one may hold records of a dead branch past the
+//! switch point, so a high LSN there proves nothing; in sync mode only a member of the
 //! sync set or a node whose LSN reached the last LSN the primary reported
 //! (such a node has every acknowledged commit); otherwise the node must lag
 //! at most `maximum_lag_on_failover` bytes (the primary's own lag estimate
 //! when it had one, else the LSN difference times [`RECORD_BYTES`]). Among
-//! the eligible: highest LSN, then highest `failover_priority`, then name.
+//! the eligible: highest timeline, then highest LSN, then highest
+//! `failover_priority`, then name.
 //!
 //! `fail_over` is the procedure, run by the leader with the operation lock
 //! held, in this order (decision 4):
@@ -32,7 +38,7 @@ use super::client::NodeApi;
 use super::error::ServiceError;
 use super::health::{HealthTable, Liveness};
 use super::{monitor, unix_ms, Service};
-use crate::raft::{ClusterCommand, ClusterState, FailoverRecord};
+use crate::raft::{ClusterCommand, ClusterState, FailoverRecord, NodeInfo};
 use rustydb_node::replication::CommitMode;
 
 /// Bytes per WAL record assumed when only LSNs (record counts) are known.
@@ -84,14 +90,20 @@ pub fn choose_candidate(
     let threshold = state.config.failure_threshold;
     let target = last_primary_lsn.unwrap_or(0);
     let sync = state.config.replication_mode == CommitMode::Sync;
-    let mut eligible: Vec<(Candidate, i32)> = Vec::new();
+    let min_timeline = state.current_timeline();
+    let mut eligible: Vec<(Candidate, u64, i32)> = Vec::new();
     let mut reasons = Vec::new();
     for node in state.nodes.values() {
         if Some(node.name.as_str()) == primary {
             continue;
         }
-        if node.nofailover {
-            reasons.push(format!("{}: nofailover", node.name));
+        if node.nofailover || node.drained || node.stopped {
+            let why = match (node.stopped, node.drained) {
+                (true, _) => "stopped",
+                (_, true) => "drained",
+                _ => "nofailover",
+            };
+            reasons.push(format!("{}: {why}", node.name));
             continue;
         }
         if health.liveness(&node.name, now, threshold) != Liveness::Alive {
@@ -102,6 +114,17 @@ pub fn choose_candidate(
             reasons.push(format!("{}: LSN unknown", node.name));
             continue;
         };
+        let timeline = health
+            .status(&node.name)
+            .and_then(|s| s.timeline)
+            .unwrap_or(0);
+        if timeline < min_timeline {
+            reasons.push(format!(
+                "{}: on timeline {timeline}, behind the cluster's timeline {min_timeline}",
+                node.name
+            ));
+            continue;
+        }
         let lag = lag_bytes(state, health, &node.name, target);
         if sync {
             if !state.sync_set.contains(&node.name) && lsn < target {
@@ -121,13 +144,18 @@ pub fn choose_candidate(
                 lsn,
                 lag_bytes: lag,
             },
+            timeline,
             node.failover_priority,
         ));
     }
-    eligible
-        .sort_by(|(a, pa), (b, pb)| b.lsn.cmp(&a.lsn).then(pb.cmp(pa)).then(a.name.cmp(&b.name)));
+    eligible.sort_by(|(a, ta, pa), (b, tb, pb)| {
+        tb.cmp(ta)
+            .then(b.lsn.cmp(&a.lsn))
+            .then(pb.cmp(pa))
+            .then(a.name.cmp(&b.name))
+    });
     match eligible.into_iter().next() {
-        Some((c, _)) => Ok(c),
+        Some((c, _, _)) => Ok(c),
         None => Err(format!("no failover candidate ({})", reasons.join("; "))),
     }
 }
@@ -224,6 +252,23 @@ pub async fn promote_recorded(
             "Raft refused the new primary: {reason}"
         )));
     }
+    promote_node(service, &node, timeline, start_lsn, reason, time_ms).await?;
+    Ok(service.raft.state().1.timeline)
+}
+
+/// Steps 4-5 for a node already recorded as primary with `timeline`:
+/// `POST /promote` (409 "already primary" is fine), record the node's own
+/// timeline when it opened a later one than recorded, renew its lease,
+/// re-point the other reachable nodes.
+pub async fn promote_node(
+    service: &Service,
+    node: &NodeInfo,
+    timeline: u64,
+    start_lsn: u64,
+    reason: &str,
+    time_ms: u64,
+) -> Result<(), ServiceError> {
+    let name = node.name.as_str();
     let api = NodeApi {
         client: &service.client,
         admin: &node.admin_addr,
@@ -248,20 +293,36 @@ pub async fn promote_recorded(
                     })
                     .await;
             }
+            record_node_timeline(service, name, actual).await;
         }
         Err(super::client::ClientError::Status { status: 409, .. }) => {
             tracing::info!(node = name, "candidate already primary");
+            if let Some(tl) = api.status().await.ok().and_then(|s| s.timeline) {
+                record_node_timeline(service, name, tl).await;
+            }
         }
         Err(e) => {
             return Err(ServiceError::Failed(format!(
-            "{name} is recorded as primary but its promotion failed: {e} (will retry by reconcile)"
-        )))
+                "{name} is recorded as primary but its promotion failed: {e} (reconcile repairs it)"
+            )))
         }
     }
     let (_, fresh) = service.raft.state();
     monitor::renew_now(service, name, &node.admin_addr, &fresh).await;
     repoint_replicas(service, &fresh, None).await;
-    Ok(fresh.timeline)
+    Ok(())
+}
+
+/// Records the timeline the primary's node runs on, so candidate choice
+/// compares against the log that really exists (see `current_timeline`).
+pub async fn record_node_timeline(service: &Service, name: &str, timeline: u64) {
+    let command = ClusterCommand::SetNodeTimeline {
+        name: name.to_string(),
+        timeline,
+    };
+    if let Err(e) = service.raft.propose(command).await {
+        tracing::warn!(node = name, error = %e, "cannot record the primary's timeline");
+    }
 }
 
 /// Tells every other registered node to follow the recorded primary

@@ -8,7 +8,11 @@
 //! API URL and relays its answer; with no known leader it answers 503
 //! `{"error":"no leader"}`. A forwarded request carries
 //! `x-rustydb-forwarded`, and a member that receives one while not
-//! leading answers 503 instead of forwarding again (no loops).
+//! leading answers 503 instead of forwarding again (no loops). The one
+//! exception is `POST /restart` of the node this member supervises, which
+//! it handles itself; `/drain`, `/stop` and `/start` go to the leader like
+//! the rest, because they only change replicated flags that the
+//! supervising member then follows (`node_admin.rs`, `supervise.rs`).
 //!
 //! Bodies are capped at [`MAX_BODY`] (413) and parsed into the typed
 //! requests of `rustydb-manager-api` (400 with the parser's message when
@@ -124,6 +128,9 @@ fn is_mutation_route(method: &Method, path: &str) -> bool {
             | ("PATCH", "/config")
             | ("POST", "/reinitialize")
             | ("POST", "/restart")
+            | ("POST", "/drain")
+            | ("POST", "/stop")
+            | ("POST", "/start")
             | ("POST", "/members")
     ) || (method == Method::DELETE && path.starts_with("/members/"))
 }
@@ -159,7 +166,7 @@ async fn forward(
     let Some(leader) = service.raft.leader() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "no leader");
     };
-    let Some(base) = service.member_apis.lock().get(&leader).cloned() else {
+    let Some(base) = service.member_apis().get(&leader).cloned() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("the leader (member {leader}) has no known API URL"),

@@ -12,11 +12,15 @@
 //!      leader: reconcile.rs ─► bootstrap / failover.rs / re-point / mode
 //!   http.rs + views.rs: the API (any member; mutations forwarded to the
 //!      leader) ─► switchover.rs, failover.rs, Raft commands
-//!   supervise.rs: optional local node process
+//!   node_admin.rs: drain / stop / start (flags in Raft)
+//!   schedule.rs: scheduled switchover (in Raft; run by whoever leads)
+//!   supervise.rs: optional local node process, held down while the
+//!      replicated state says it is stopped
 //! ```
 //!
 //! What is replicated (decisions: the primary, timelines, sync set,
-//! config, pause, history) lives in Raft; what is observed (node status,
+//! config, pause, history, operator flags, a scheduled switchover,
+//! runtime member URLs) lives in Raft; what is observed (node status,
 //! LSNs, suspicion) lives in this member's memory and is rebuilt by
 //! polling, so losing it costs nothing but a grace period.
 //!
@@ -33,7 +37,10 @@ pub mod failover;
 pub mod health;
 mod http;
 mod monitor;
+mod node_admin;
 mod reconcile;
+mod repair;
+mod schedule;
 mod supervise;
 pub mod switchover;
 mod views;
@@ -96,12 +103,6 @@ impl Metrics {
     }
 }
 
-/// A switchover waiting for its time.
-pub struct Scheduled {
-    pub request: rustydb_manager_api::ScheduledSwitchover,
-    pub task: tokio::task::JoinHandle<()>,
-}
-
 /// One running manager member.
 pub struct Service {
     pub config: ManagerConfig,
@@ -112,13 +113,25 @@ pub struct Service {
     pub memo: Mutex<ReconcileMemo>,
     /// Serialises switchover, failover and reconcile.
     pub op: tokio::sync::Mutex<()>,
-    pub scheduled: Mutex<Option<Scheduled>>,
     pub metrics: Metrics,
     pub supervisor: Option<Supervisor>,
     pub started: Instant,
     pub stop: watch::Sender<bool>,
-    /// Member id -> API URL (configured members plus ones added at run time).
-    pub member_apis: Mutex<BTreeMap<u64, String>>,
+}
+
+impl Service {
+    /// Member id -> API URL: the configured members, then the URLs
+    /// recorded in Raft for members added at run time (which win).
+    pub fn member_apis(&self) -> BTreeMap<u64, String> {
+        let mut apis: BTreeMap<u64, String> = self
+            .config
+            .members
+            .iter()
+            .map(|m| (m.id, m.api.clone()))
+            .collect();
+        apis.extend(self.raft.state().1.member_apis);
+        apis
+    }
 }
 
 /// A started member: its API address and a way to stop it.
@@ -170,15 +183,13 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
         .local_addr()
         .map_err(|e| format!("API listener: {e}"))?;
     let (stop, _) = watch::channel(false);
-    let supervisor = config
-        .supervise
-        .as_ref()
-        .map(|s| Supervisor::start(s, stop.subscribe()));
-    let member_apis = config
-        .members
-        .iter()
-        .map(|m| (m.id, m.api.clone()))
-        .collect();
+    // The stopped flag as this member last applied it (persisted with the
+    // state machine), so a restarted member does not start a node an
+    // operator stopped.
+    let supervisor = config.supervise.as_ref().map(|s| {
+        let held = raft.state().1.nodes.get(&s.node).is_some_and(|n| n.stopped);
+        Supervisor::start(s, stop.subscribe(), held)
+    });
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
     let service = Arc::new(Service {
         config,
@@ -188,14 +199,13 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
         lease: Mutex::new(LeaseBook::default()),
         memo: Mutex::new(ReconcileMemo::default()),
         op: tokio::sync::Mutex::new(()),
-        scheduled: Mutex::new(None),
         metrics,
         supervisor,
         started: Instant::now(),
         stop,
-        member_apis: Mutex::new(member_apis),
     });
     tokio::spawn(initialize(Arc::clone(&service)));
+    tokio::spawn(supervise::follow_state(Arc::clone(&service)));
     tokio::spawn(monitor::run(Arc::clone(&service)));
     tokio::spawn(http::serve(listener, Arc::clone(&service)));
     tracing::info!(id = service.config.id, api = %api_addr, "manager member started");

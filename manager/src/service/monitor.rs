@@ -14,7 +14,8 @@
 //!    cannot confirm, so it stops renewing within `lease_ttl / 2`;
 //! 3. on the leader only, when no switchover/failover holds the operation
 //!    lock: reconcile the cluster with the replicated state
-//!    (`reconcile.rs`).
+//!    (`reconcile.rs`); then start the scheduled switchover when it is
+//!    due (`schedule.rs`).
 //!
 //! Lease bookkeeping invariant (what makes failover safe): for the node
 //! the leader may have to fail over, `LeaseBook::renewed` is never earlier
@@ -133,6 +134,8 @@ async fn tick(service: &Arc<Service>, state: &ClusterState) {
                 let (_, fresh) = service.raft.state();
                 super::reconcile::reconcile(service, &fresh).await;
             }
+            let (_, fresh) = service.raft.state();
+            super::schedule::run_due(service, &fresh).await;
         }
     } else {
         {

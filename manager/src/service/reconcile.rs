@@ -13,11 +13,15 @@
 //!   answered or a grace period passed;
 //! - the primary failed (phi ≥ threshold) and not paused: automatic
 //!   failover (`failover.rs`);
-//! - a live node that is not the recorded primary but runs as a primary
+//! - the primary answers but runs as a replica (its promotion was lost):
+//!   re-promote it or fail over, whichever is safe (`repair.rs`);
+//! - a live node (not administratively stopped) that is not the recorded
+//!   primary but runs as a primary
 //!   (the old primary came back), or follows another upstream: `POST
 //!   /follow` the recorded primary (rate-limited per node);
 //! - the primary's commit mode and sync standbys differ from the config:
-//!   choose the sync set (the `num_sync_replicas` best live replicas) and
+//!   choose the sync set (the `num_sync_replicas` best live replicas,
+//!   never drained or stopped ones) and
 //!   `POST /replication/mode`, then record the sync set in Raft.
 
 use std::collections::BTreeMap;
@@ -43,6 +47,10 @@ pub struct ReconcileMemo {
     /// (primary, mode, sync standbys) last pushed to a primary.
     pub mode_pushed: Option<(String, String, Vec<String>)>,
     pub last_refusal: Option<Instant>,
+    /// The recorded primary seen running as a replica, and since when.
+    pub replica_primary: Option<(String, Instant)>,
+    /// When a re-promotion was last attempted (`repair.rs`).
+    pub last_repair: Option<Instant>,
 }
 
 pub async fn reconcile(service: &Service, state: &ClusterState) {
@@ -65,7 +73,14 @@ pub async fn reconcile(service: &Service, state: &ClusterState) {
                     == Liveness::Failed;
             if failed {
                 if !state.paused {
-                    auto_failover(service, state, &primary, now).await;
+                    auto_failover(service, state, &primary, now, "primary failed").await;
+                }
+                return;
+            }
+            // Nothing is re-pointed at a primary that does not run as one.
+            if let Some(since) = runs_as_replica(service, &primary, now) {
+                if since >= super::repair::REPAIR_AFTER {
+                    super::repair::repair(service, state, &primary, now).await;
                 }
                 return;
             }
@@ -172,6 +187,9 @@ async fn bootstrap(service: &Service, state: &ClusterState, now: Instant) {
             return;
         }
         let (_, fresh) = service.raft.state();
+        if let Some(tl) = node_tl {
+            failover::record_node_timeline(service, &name, tl).await;
+        }
         if let Some(node) = fresh.primary_node() {
             super::monitor::renew_now(service, &node.name, &node.admin_addr, &fresh).await;
         }
@@ -186,7 +204,36 @@ async fn bootstrap(service: &Service, state: &ClusterState, now: Instant) {
     }
 }
 
-async fn auto_failover(service: &Service, state: &ClusterState, primary: &str, now: Instant) {
+/// How long the recorded primary has been reporting role replica (None
+/// while it reports primary; remembered in the memo across ticks).
+fn runs_as_replica(service: &Service, primary: &str, now: Instant) -> Option<Duration> {
+    let replica = service
+        .health
+        .lock()
+        .status(primary)
+        .is_some_and(|s| !s.is_primary() && s.role.is_some());
+    let mut memo = service.memo.lock();
+    if !replica {
+        memo.replica_primary = None;
+        return None;
+    }
+    let since = match &memo.replica_primary {
+        Some((name, since)) if name == primary => *since,
+        _ => {
+            memo.replica_primary = Some((primary.to_string(), now));
+            now
+        }
+    };
+    Some(now.saturating_duration_since(since))
+}
+
+pub async fn auto_failover(
+    service: &Service,
+    state: &ClusterState,
+    primary: &str,
+    now: Instant,
+    reason: &str,
+) {
     let last_lsn = service.lease.lock().last_primary_lsn;
     let choice = {
         let health = service.health.lock();
@@ -195,7 +242,7 @@ async fn auto_failover(service: &Service, state: &ClusterState, primary: &str, n
     match choice {
         Ok(candidate) => {
             tracing::warn!(primary, candidate = %candidate.name, "primary failed: failing over");
-            if let Err(e) = failover::fail_over(service, candidate, "primary failed").await {
+            if let Err(e) = failover::fail_over(service, candidate, reason).await {
                 tracing::error!(error = %e, "automatic failover failed");
             }
         }
@@ -223,7 +270,7 @@ async fn repoint_strays(service: &Service, state: &ClusterState, primary: &str, 
         state
             .nodes
             .values()
-            .filter(|n| n.name != primary)
+            .filter(|n| n.name != primary && !n.stopped)
             .filter(|n| {
                 health.liveness(&n.name, now, state.config.failure_threshold) == Liveness::Alive
             })
@@ -281,8 +328,12 @@ async fn push_mode(service: &Service, state: &ClusterState, primary: &str, now: 
     let mut sync_set = state.sync_set.clone();
     if mode == CommitMode::Sync {
         let health = service.health.lock();
-        let live =
-            |n: &str| health.liveness(n, now, state.config.failure_threshold) == Liveness::Alive;
+        // Drained and stopped nodes are kept out of the set: an operator
+        // is about to take them down.
+        let live = |n: &str| {
+            health.liveness(n, now, state.config.failure_threshold) == Liveness::Alive
+                && state.nodes.get(n).is_some_and(|x| !x.drained && !x.stopped)
+        };
         let want = state.config.num_sync_replicas as usize;
         sync_set.retain(|n| live(n));
         if sync_set.len() < want {

@@ -16,8 +16,9 @@
 //! without a writer by a failed switchover.
 //!
 //! Manual failover (`POST /failover`) skips the demotion (the primary may
-//! be dead): it checks how far the candidate is behind and refuses with
-//! 409 and the figure unless `force` is set, then runs the failover
+//! be dead): it checks how far the candidate is behind (and that it is on
+//! the cluster's timeline) and refuses with 409 and the figure unless
+//! `force` is set, then runs the failover
 //! procedure (lease wait included).
 
 use std::time::{Duration, Instant};
@@ -75,6 +76,11 @@ pub async fn switchover(
                 if *name == old.name {
                     return Err(ServiceError::conflict(format!(
                         "{name} is already the primary"
+                    )));
+                }
+                if state.nodes.get(name).is_some_and(|n| n.stopped) {
+                    return Err(ServiceError::conflict(format!(
+                        "{name} is stopped; /start it first"
                     )));
                 }
                 if health.liveness(name, now, threshold) != Liveness::Alive {
@@ -206,18 +212,39 @@ pub async fn manual_failover(
             "{name} is already the primary"
         )));
     }
+    if node.stopped {
+        return Err(ServiceError::conflict(format!(
+            "{name} is stopped; /start it first"
+        )));
+    }
     let now = Instant::now();
-    let (lsn, lag, alive) = {
+    let (lsn, lag, alive, timeline, min_timeline) = {
         let health = service.health.lock();
         let primary_lsn = service.lease.lock().last_primary_lsn.unwrap_or(0);
         (
             health.lsn(name),
             failover::lag_bytes(&state, &health, name, primary_lsn),
             health.liveness(name, now, state.config.failure_threshold) == Liveness::Alive,
+            health.status(name).and_then(|s| s.timeline).unwrap_or(0),
+            state.current_timeline(),
         )
     };
     if !alive || lsn.is_none() {
         return Err(ServiceError::conflict(format!("{name} is not healthy")));
+    }
+    // Its LSN says nothing on an old timeline: it may miss everything
+    // written since the switch, and hold a dead branch's records instead.
+    if timeline < min_timeline && !request.force {
+        return Err(ServiceError::Conflict {
+            message: format!(
+                "{name} is on timeline {timeline}, behind the cluster's timeline {min_timeline}; use force to promote it anyway"
+            ),
+            detail: Some(serde_json::json!({
+                "candidate": name,
+                "candidate_timeline": timeline,
+                "cluster_timeline": min_timeline,
+            })),
+        });
     }
     let primary_lsn = service.lease.lock().last_primary_lsn;
     // Any lag is data an operator would lose: refuse unless forced.

@@ -40,6 +40,9 @@ const KNOWN: &[&str] = &[
     "/resume",
     "/reinitialize",
     "/restart",
+    "/drain",
+    "/stop",
+    "/start",
 ];
 
 pub fn known_path(path: &str) -> bool {
@@ -94,8 +97,8 @@ pub async fn get(service: &Arc<Service>, path: &str, query: &str) -> Answer {
                 voters: service.raft.members(),
             },
         ),
-        "/switchover" => match &*service.scheduled.lock() {
-            Some(s) => json(StatusCode::OK, &s.request),
+        "/switchover" => match super::schedule::view(&service.raft.state().1) {
+            Some(s) => json(StatusCode::OK, &s),
             None => error(StatusCode::NOT_FOUND, "no scheduled switchover"),
         },
         p if known_path(p) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
@@ -123,6 +126,12 @@ async fn wait_applied(service: &Service, index: u64) {
             _ => return,
         }
     }
+}
+
+/// Whether proxies should keep reads away from `node`: its
+/// `noloadbalance` tag, or an operator's drain or stop.
+fn no_reads(node: &NodeInfo) -> bool {
+    node.noloadbalance || node.drained || node.stopped
 }
 
 fn host_port(addr: &str) -> (String, u16) {
@@ -170,6 +179,8 @@ fn member_view(
         "unknown"
     };
     let node_state = match (liveness, status) {
+        // An operator's stop is not a failure.
+        _ if node.stopped => "stopped",
         (Liveness::Failed, _) => "failed",
         (Liveness::Suspected, _) => "suspected",
         (_, None) => "stopped",
@@ -197,7 +208,7 @@ fn member_view(
         datacenter: node.datacenter.clone(),
         tags: api::NodeTags {
             nofailover: node.nofailover,
-            noloadbalance: node.noloadbalance,
+            noloadbalance: no_reads(node),
             failover_priority: node.failover_priority,
         },
         phi: if phi.is_finite() { phi } else { f64::MAX },
@@ -213,7 +224,7 @@ pub fn cluster(service: &Service) -> api::ClusterStatus {
         .map(|n| member_view(service, &state, n, now))
         .collect();
     let leader = service.raft.leader();
-    let apis = service.member_apis.lock().clone();
+    let apis = service.member_apis();
     let managers = service
         .raft
         .members()
@@ -245,7 +256,7 @@ pub fn cluster(service: &Service) -> api::ClusterStatus {
         paused: state.paused,
         timeline: state.timeline,
         config: config_view(&state),
-        scheduled_switchover: service.scheduled.lock().as_ref().map(|s| s.request.clone()),
+        scheduled_switchover: super::schedule::view(&state),
     }
 }
 
@@ -313,10 +324,11 @@ pub fn topology(service: &Service) -> api::Topology {
                 lsn: health.lsn(&n.name),
                 lag_bytes: primary_lsn.map(|p| failover::lag_bytes(&state, &health, &n.name, p)),
                 lag_ms,
-                noloadbalance: n.noloadbalance,
+                noloadbalance: no_reads(n),
                 sync: state.sync_set.contains(&n.name),
-                healthy: health.liveness(&n.name, now, state.config.failure_threshold)
-                    == Liveness::Alive
+                healthy: !n.stopped
+                    && health.liveness(&n.name, now, state.config.failure_threshold)
+                        == Liveness::Alive
                     && health
                         .status(&n.name)
                         .is_some_and(|s| !s.is_primary() && s.fenced != Some(true)),
@@ -445,9 +457,15 @@ async fn check(service: &Service, query: &str, want_primary: bool) -> Answer {
                     (Some(_), None) => false,
                     (None, _) => true,
                 };
-                let ok = !s.is_primary() && s.fenced != Some(true) && !recorded && lag_ok;
+                let ok = !s.is_primary()
+                    && s.fenced != Some(true)
+                    && !recorded
+                    && lag_ok
+                    && !no_reads(node);
                 body.reason = if ok {
                     "replica".into()
+                } else if no_reads(node) {
+                    "drained or noloadbalance".into()
                 } else if !lag_ok {
                     "lagging".into()
                 } else {

@@ -145,6 +145,8 @@ pub fn node(name: &str) -> NodeInfo {
         noloadbalance: false,
         failover_priority: 0,
         role: Role::Unknown,
+        drained: false,
+        stopped: false,
     }
 }
 

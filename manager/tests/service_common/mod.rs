@@ -125,15 +125,49 @@ pub fn call(
 pub struct Cluster {
     pub nodes: Vec<ClusterNode>,
     pub managers: Vec<Manager>,
+    /// `[[members]]` and `[[nodes]]` of the configs (for `add_manager`).
+    members_text: String,
+    node_text: String,
     _dir: tempfile::TempDir,
 }
 
 impl Cluster {
     pub fn start(mode: &str) -> Cluster {
+        Cluster::start_supervising(mode, &[])
+    }
+
+    /// Like `start`, but manager `i + 1` supervises node `i` for each `i`
+    /// in `supervised`: the test's own process of that node is killed and
+    /// the manager starts it again with the same arguments (`rustydb node
+    /// ...` from the manager's executable).
+    pub fn start_supervising(mode: &str, supervised: &[usize]) -> Cluster {
         let n1 = ClusterNode::primary("n1", &[]);
         let n2 = ClusterNode::replica("n2", &n1, &[]);
         let n3 = ClusterNode::replica("n3", &n1, &[]);
         let mut nodes = vec![n1, n2, n3];
+        let mut supervise = vec![String::new(); nodes.len()];
+        for &i in supervised {
+            let n = &mut nodes[i];
+            let name = n.name().to_string();
+            let port = n.port();
+            let admin = n.admin_port();
+            let server = n.server();
+            let mut args = vec![
+                "--data-dir".to_string(),
+                server.data_dir().display().to_string(),
+                "--listen".to_string(),
+                format!("127.0.0.1:{port}"),
+                "--admin-listen".to_string(),
+                format!("127.0.0.1:{admin}"),
+            ];
+            args.extend(server.args().iter().cloned());
+            server.kill9();
+            let quoted: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+            supervise[i] = format!(
+                "[supervise]\nnode = \"{name}\"\nargs = [{}]\n",
+                quoted.join(", ")
+            );
+        }
         let dir = tempfile::Builder::new()
             .prefix("rdb-mgr-")
             .tempdir()
@@ -161,8 +195,9 @@ impl Cluster {
             let id = (i + 1) as u64;
             let data = dir.path().join(format!("m{id}"));
             let text = format!(
-                "id = {id}\napi_listen = \"127.0.0.1:{api}\"\nraft_listen = \"127.0.0.1:{raft}\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{members}{node_text}[cluster]\nreplication_mode = \"{mode}\"\nlease_ttl_ms = 1000\nheartbeat_ms = 100\n",
-                data.display()
+                "id = {id}\napi_listen = \"127.0.0.1:{api}\"\nraft_listen = \"127.0.0.1:{raft}\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{members}{node_text}{}[cluster]\nreplication_mode = \"{mode}\"\nlease_ttl_ms = 1000\nheartbeat_ms = 100\n",
+                data.display(),
+                supervise.get(i).map(String::as_str).unwrap_or("")
             );
             let config = dir.path().join(format!("m{id}.toml"));
             std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
@@ -179,8 +214,43 @@ impl Cluster {
         Cluster {
             nodes,
             managers,
+            members_text: members,
+            node_text,
             _dir: dir,
         }
+    }
+
+    /// Starts manager `id` on fresh ports, configured with the existing
+    /// members and itself, not yet part of the group (`POST /members`
+    /// adds it). Answers its Raft address and API URL.
+    pub fn add_manager(&mut self, id: u64) -> (String, String) {
+        let (api, raft) = (free_port(), free_port());
+        let dir = self._dir.path();
+        let data = dir.join(format!("m{id}"));
+        let me = format!(
+            "[[members]]\nid = {id}\nraft = \"127.0.0.1:{raft}\"\napi = \"http://127.0.0.1:{api}\"\n"
+        );
+        let text = format!(
+            "id = {id}\napi_listen = \"127.0.0.1:{api}\"\nraft_listen = \"127.0.0.1:{raft}\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{}{me}{}",
+            data.display(),
+            self.members_text,
+            self.node_text
+        );
+        let config = dir.join(format!("m{id}.toml"));
+        std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+        let mut m = Manager {
+            id,
+            api_port: api,
+            child: None,
+            log: dir.join(format!("m{id}.log")),
+            config,
+        };
+        m.start();
+        self.managers.push(m);
+        (
+            format!("127.0.0.1:{raft}"),
+            format!("http://127.0.0.1:{api}"),
+        )
     }
 
     pub fn logs(&self) -> String {

@@ -20,15 +20,19 @@ use crate::wire::startup::cancel_request;
 /// Where a client's running statement is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendKey {
-    pub addr: String,
+    pub addr: Arc<str>,
     pub pid: i32,
     pub secret: i32,
 }
 
+/// The backend a client uses right now; the session writes it on every
+/// checkout without touching the registry's map.
+type Slot = Arc<Mutex<Option<BackendKey>>>;
+
 #[derive(Debug)]
 struct Entry {
     secret: i32,
-    current: Option<BackendKey>,
+    current: Slot,
 }
 
 /// Every connected client's key.
@@ -41,6 +45,7 @@ pub struct CancelRegistry {
 #[derive(Debug)]
 pub struct CancelHandle {
     registry: Arc<CancelRegistry>,
+    slot: Slot,
     pub pid: i32,
     pub secret: i32,
 }
@@ -55,15 +60,17 @@ impl CancelRegistry {
                 continue;
             }
             let secret = rand::random::<i32>();
+            let slot = Slot::default();
             clients.insert(
                 pid,
                 Entry {
                     secret,
-                    current: None,
+                    current: slot.clone(),
                 },
             );
             return CancelHandle {
                 registry: self.clone(),
+                slot,
                 pid,
                 secret,
             };
@@ -76,7 +83,7 @@ impl CancelRegistry {
         let target = {
             let clients = self.clients.lock();
             match clients.get(&pid) {
-                Some(e) if e.secret == secret => e.current.clone(),
+                Some(e) if e.secret == secret => e.current.lock().clone(),
                 _ => None,
             }
         };
@@ -85,7 +92,7 @@ impl CancelRegistry {
             return;
         };
         let sent = async {
-            let mut s = TcpStream::connect(&key.addr).await?;
+            let mut s = TcpStream::connect(&*key.addr).await?;
             s.write_all(&cancel_request(key.pid, key.secret)).await?;
             s.shutdown().await
         };
@@ -100,9 +107,7 @@ impl CancelRegistry {
 impl CancelHandle {
     /// Records the backend now running this client's statements.
     pub fn set_backend(&self, key: Option<BackendKey>) {
-        if let Some(e) = self.registry.clients.lock().get_mut(&self.pid) {
-            e.current = key;
-        }
+        *self.slot.lock() = key;
     }
 }
 

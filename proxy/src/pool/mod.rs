@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use prometheus::IntGauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use server_conn::ServerConn;
@@ -31,6 +32,9 @@ use crate::error::{ProxyError, Result};
 use crate::metrics::ProxyMetrics;
 use crate::routing::BackendLoad;
 use crate::topology::{BackendId, TopologySnapshot};
+
+/// ParameterStatus values of a backend, in the order reported.
+pub type ServerParams = Vec<(String, String)>;
 
 /// Which pool a connection belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,11 +57,20 @@ pub struct Pool {
     pub active: AtomicUsize,
     /// Connections open (idle + active).
     pub open: AtomicUsize,
+    active_gauge: IntGauge,
+    idle_gauge: IntGauge,
 }
 
 impl Pool {
-    fn new(key: PoolKey, max_size: usize) -> Self {
+    fn new(key: PoolKey, max_size: usize, metrics: &ProxyMetrics) -> Self {
+        let gauge = |state: &str| {
+            metrics
+                .server_connections
+                .with_label_values(&[key.backend.as_str(), state])
+        };
         Pool {
+            active_gauge: gauge("active"),
+            idle_gauge: gauge("idle"),
             key,
             idle: Mutex::new(VecDeque::new()),
             permits: Arc::new(Semaphore::new(max_size)),
@@ -83,7 +96,6 @@ impl Pool {
 pub struct PooledConn {
     conn: Option<ServerConn>,
     pool: Arc<Pool>,
-    metrics: Arc<ProxyMetrics>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -108,11 +120,7 @@ impl PooledConn {
 impl Drop for PooledConn {
     fn drop(&mut self) {
         self.pool.active.fetch_sub(1, Ordering::Relaxed);
-        let backend = self.pool.key.backend.as_str();
-        self.metrics
-            .server_connections
-            .with_label_values(&[backend, "active"])
-            .dec();
+        self.pool.active_gauge.dec();
         let Some(mut conn) = self.conn.take() else {
             return;
         };
@@ -122,10 +130,7 @@ impl Drop for PooledConn {
             return;
         }
         conn.last_used = Instant::now();
-        self.metrics
-            .server_connections
-            .with_label_values(&[backend, "idle"])
-            .inc();
+        self.pool.idle_gauge.inc();
         self.pool.idle.lock().push_back(conn);
     }
 }
@@ -137,7 +142,7 @@ pub struct Pools {
     config: Mutex<PoolConfig>,
     metrics: Arc<ProxyMetrics>,
     /// Server parameters learned from the first connection per (user, db).
-    params: Mutex<HashMap<(String, String), Vec<(String, String)>>>,
+    params: Mutex<HashMap<(String, String), ServerParams>>,
 }
 
 impl Pools {
@@ -155,18 +160,18 @@ impl Pools {
         *self.config.lock() = config;
     }
 
-    fn pool(&self, key: &PoolKey) -> Arc<Pool> {
+    /// The pool for `key` (created on first use). Sessions keep the
+    /// `Arc` so later acquires skip the map.
+    pub fn pool(&self, key: &PoolKey) -> Arc<Pool> {
         let max = self.config.lock().max_size;
         self.pools
             .lock()
             .entry(key.clone())
-            .or_insert_with(|| Arc::new(Pool::new(key.clone(), max)))
+            .or_insert_with(|| Arc::new(Pool::new(key.clone(), max, &self.metrics)))
             .clone()
     }
 
-    /// A connection to `key.backend` at `addr`: an idle one that still
-    /// looks alive, or a new one while under `max_size`, or the next freed
-    /// one within the acquire timeout.
+    /// A connection to `key.backend` at `addr` (see [`Pools::acquire_in`]).
     pub async fn acquire(
         &self,
         key: &PoolKey,
@@ -174,6 +179,20 @@ impl Pools {
         password: Option<&str>,
     ) -> Result<PooledConn> {
         let pool = self.pool(key);
+        self.acquire_in(&pool, addr, password).await
+    }
+
+    /// A connection from `pool`: an idle one that still looks alive, or a
+    /// new one while under `max_size`, or the next freed one within the
+    /// acquire timeout.
+    pub async fn acquire_in(
+        &self,
+        pool: &Arc<Pool>,
+        addr: &str,
+        password: Option<&str>,
+    ) -> Result<PooledConn> {
+        let pool = pool.clone();
+        let key = &pool.key;
         let (acquire_timeout, connect_timeout) = {
             let c = self.config.lock();
             (
@@ -209,15 +228,11 @@ impl Pools {
         self.metrics
             .acquire_seconds
             .observe(started.elapsed().as_secs_f64());
-        let backend = key.backend.as_str();
         let conn = loop {
             let idle = pool.idle.lock().pop_back();
             match idle {
                 Some(mut conn) => {
-                    self.metrics
-                        .server_connections
-                        .with_label_values(&[backend, "idle"])
-                        .dec();
+                    pool.idle_gauge.dec();
                     if conn.addr == addr && conn.looks_alive() {
                         break conn;
                     }
@@ -243,14 +258,10 @@ impl Pools {
             }
         };
         pool.active.fetch_add(1, Ordering::Relaxed);
-        self.metrics
-            .server_connections
-            .with_label_values(&[backend, "active"])
-            .inc();
+        pool.active_gauge.inc();
         Ok(PooledConn {
             conn: Some(conn),
             pool,
-            metrics: self.metrics.clone(),
             _permit: permit,
         })
     }
@@ -290,12 +301,7 @@ impl Pools {
             }
             let closed = before - kept.len();
             *idle = kept;
-            if closed > 0 {
-                self.metrics
-                    .server_connections
-                    .with_label_values(&[backend, "idle"])
-                    .sub(closed as i64);
-            }
+            pool.idle_gauge.sub(closed as i64);
         }
     }
 

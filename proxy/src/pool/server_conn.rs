@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -23,6 +24,7 @@ use tokio::net::TcpStream;
 
 use crate::auth::backend_authenticate;
 use crate::error::{ProxyError, Result};
+use crate::pool::cancel::BackendKey;
 use crate::topology::BackendId;
 use crate::wire::startup::startup_message;
 use crate::wire::{Frame, FrameReader};
@@ -44,6 +46,8 @@ pub struct ServerConn {
     /// The backend's process id and secret, for CancelRequest.
     pub pid: i32,
     pub secret: i32,
+    /// Address and key together, as cancel requests need them.
+    pub cancel_key: BackendKey,
     /// ParameterStatus values reported at startup.
     pub params: Vec<(String, String)>,
     /// Hash of the client settings last applied here (0: none).
@@ -93,6 +97,11 @@ impl ServerConn {
             writer,
             pid: 0,
             secret: 0,
+            cancel_key: BackendKey {
+                addr: Arc::from(addr),
+                pid: 0,
+                secret: 0,
+            },
             params: Vec::new(),
             settings_hash: 0,
             prepared: HashSet::new(),
@@ -123,7 +132,11 @@ impl ServerConn {
                     self.pid = crate::wire::frame::read_i32(&mut body)?;
                     self.secret = crate::wire::frame::read_i32(&mut body)?;
                 }
-                b'Z' => return Ok(()),
+                b'Z' => {
+                    self.cancel_key.pid = self.pid;
+                    self.cancel_key.secret = self.secret;
+                    return Ok(());
+                }
                 b'E' => return Err(self.error_from(&frame)),
                 _ => {}
             }
@@ -171,10 +184,11 @@ impl ServerConn {
             return false;
         }
         let mut probe = [0u8; 1];
-        match self.reader.get_mut().peek(&mut probe).now_or_never() {
-            None => true,
-            Some(_) => false,
-        }
+        self.reader
+            .get_mut()
+            .peek(&mut probe)
+            .now_or_never()
+            .is_none()
     }
 
     /// Runs a simple query and discards its results; returns the first
@@ -192,7 +206,8 @@ impl ServerConn {
                 }
                 // COPY cannot be started by our own queries; refuse politely.
                 b'G' => {
-                    self.send(&copy_fail("the proxy does not feed COPY here")).await?;
+                    self.send(&copy_fail("the proxy does not feed COPY here"))
+                        .await?;
                 }
                 _ => {}
             }

@@ -10,6 +10,15 @@
 //! inlined by a client) evicts only what was not used since. Shards
 //! (by text hash) keep lock hold times and contention small.
 //!
+//! Clients that inline literals (the simple protocol: pgbench `-M simple`,
+//! most ORMs' logging modes) send a new text for every statement. The
+//! cache therefore also keys by the text with its numeric and string
+//! literals replaced by `?` ([`literal_shape`]): routing never depends on
+//! a literal's value, except in `set_config(…)` calls (whose third argument
+//! decides whether a setting outlives the transaction) and in statements
+//! with session effects (whose recorded `SET` carries the value); those
+//! are cached by exact text only.
+//!
 //! Texts longer than [`MAX_CACHED_TEXT`] are classified every time and
 //! never stored: they are almost always unique (bulk INSERTs) and would
 //! make the cache's memory unbounded in practice.
@@ -83,23 +92,41 @@ impl ClassifyCache {
         if self.per_generation == 0 || sql.len() > MAX_CACHED_TEXT {
             return Arc::new(classify_with(sql, &self.functions));
         }
-        let shard = self.shard(sql);
-        {
-            let mut s = shard.lock();
-            if let Some(c) = s.young.get(sql) {
-                return c.clone();
+        if let Some(shape) = literal_shape(sql) {
+            if let Some(c) = self.lookup(&shape) {
+                if c.session.is_none() {
+                    return c;
+                }
             }
-            if let Some((k, c)) = s.old.remove_entry(sql) {
-                Self::insert_young(&mut s, self.per_generation, k, c.clone());
-                return c;
-            }
+            let c = Arc::new(classify_with(sql, &self.functions));
+            let key = if c.session.is_none() {
+                shape.as_str()
+            } else {
+                sql
+            };
+            let mut s = self.shard(key).lock();
+            Self::insert_young(&mut s, self.per_generation, Arc::from(key), c.clone());
+            return c;
+        }
+        if let Some(c) = self.lookup(sql) {
+            return c;
         }
         // Classify outside the lock: parsing is the slow part, and two
         // sessions racing on a new text only do the work twice.
         let c = Arc::new(classify_with(sql, &self.functions));
-        let mut s = shard.lock();
+        let mut s = self.shard(sql).lock();
         Self::insert_young(&mut s, self.per_generation, Arc::from(sql), c.clone());
         c
+    }
+
+    fn lookup(&self, key: &str) -> Option<Arc<Classification>> {
+        let mut s = self.shard(key).lock();
+        if let Some(c) = s.young.get(key) {
+            return Some(c.clone());
+        }
+        let (k, c) = s.old.remove_entry(key)?;
+        Self::insert_young(&mut s, self.per_generation, k, c.clone());
+        Some(c)
     }
 
     fn insert_young(
@@ -134,9 +161,155 @@ impl ClassifyCache {
     }
 }
 
+/// `sql` with numeric and string literals replaced by `?`, prefixed with
+/// a NUL (which no statement text contains) so shapes and exact texts
+/// never collide. `None` when there is nothing to replace, or when the
+/// text holds something this scan does not model exactly (dollar quotes,
+/// backslashes in strings, `set_config`): those are keyed by exact text.
+pub fn literal_shape(sql: &str) -> Option<String> {
+    let b = sql.as_bytes();
+    if b.windows(10).any(|w| w.eq_ignore_ascii_case(b"set_config")) {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(b.len() + 1);
+    out.push(0);
+    let mut changed = false;
+    let mut i = 0;
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == b'-' && next == Some(b'-') {
+            let end = b[i..]
+                .iter()
+                .position(|&x| x == b'\n')
+                .map_or(b.len(), |p| i + p + 1);
+            out.extend_from_slice(&b[i..end]);
+            i = end;
+        } else if c == b'/' && next == Some(b'*') {
+            // PostgreSQL block comments nest.
+            let start = i;
+            let mut depth = 0usize;
+            while i < b.len() {
+                if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                    depth += 1;
+                    i += 2;
+                } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.extend_from_slice(&b[start..i.min(b.len())]);
+        } else if c == b'\'' {
+            let mut j = i + 1;
+            loop {
+                match b.get(j) {
+                    None => return None,
+                    Some(b'\\') => return None,
+                    Some(b'\'') if b.get(j + 1) == Some(&b'\'') => j += 2,
+                    Some(b'\'') => break,
+                    Some(_) => j += 1,
+                }
+            }
+            out.push(b'?');
+            changed = true;
+            i = j + 1;
+        } else if c == b'"' {
+            let mut j = i + 1;
+            loop {
+                match b.get(j) {
+                    None => return None,
+                    Some(b'"') if b.get(j + 1) == Some(&b'"') => j += 2,
+                    Some(b'"') => break,
+                    Some(_) => j += 1,
+                }
+            }
+            out.extend_from_slice(&b[i..=j]);
+            i = j + 1;
+        } else if c == b'$' && !next.is_some_and(|n| n.is_ascii_digit()) {
+            // `$tag$` or `$$`: a dollar-quoted string.
+            if i == 0 || !ident(b[i - 1]) {
+                return None;
+            }
+            out.push(c);
+            i += 1;
+        } else if (c.is_ascii_digit() || (c == b'.' && next.is_some_and(|n| n.is_ascii_digit())))
+            && (i == 0 || !ident(b[i - 1]))
+        {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                j += 1;
+            }
+            if j < b.len() && (b[j] == b'e' || b[j] == b'E') {
+                let mut k = j + 1;
+                if k < b.len() && (b[k] == b'+' || b[k] == b'-') {
+                    k += 1;
+                }
+                if k < b.len() && b[k].is_ascii_digit() {
+                    while k < b.len() && b[k].is_ascii_digit() {
+                        k += 1;
+                    }
+                    j = k;
+                }
+            }
+            out.push(b'?');
+            changed = true;
+            i = j;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn shapes_replace_literals_only() {
+        let s = |q: &str| literal_shape(q).map(|x| x[1..].to_string());
+        assert_eq!(
+            s("SELECT abalance FROM pgbench_accounts WHERE aid = 1234;").as_deref(),
+            Some("SELECT abalance FROM pgbench_accounts WHERE aid = ?;")
+        );
+        assert_eq!(
+            s("select t1.\"a'b\", 'it''s', 1.5e-3 from t1 /* 'x' /* 2 */ */ -- 'y'\nwhere $1 = x")
+                .as_deref(),
+            Some("select t1.\"a'b\", ?, ? from t1 /* 'x' /* 2 */ */ -- 'y'\nwhere $1 = x")
+        );
+        assert_eq!(
+            s("SELECT 1 FROM t /* rustydb:primary */").as_deref(),
+            Some("SELECT ? FROM t /* rustydb:primary */")
+        );
+        assert_eq!(s("SELECT a FROM t"), None, "nothing to replace");
+        assert_eq!(s("SELECT $$x$$"), None);
+        assert_eq!(s("SELECT E'\\n'"), None);
+        assert_eq!(s("SELECT set_config('a', 'b', false)"), None);
+        assert_eq!(s("SELECT 'unterminated"), None);
+    }
+
+    #[test]
+    fn shapes_share_classifications_but_not_session_effects() {
+        let cache = ClassifyCache::new(64);
+        let a = cache.classify("SELECT * FROM t WHERE id = 1");
+        let b = cache.classify("SELECT * FROM t WHERE id = 2");
+        assert!(Arc::ptr_eq(&a, &b), "same shape, one classification");
+        let one = cache.classify("SET statement_timeout = 1000");
+        let two = cache.classify("SET statement_timeout = 2000");
+        assert_ne!(one.session, two.session, "each SET keeps its own value");
+        let w = cache.classify("UPDATE t SET x = 1 WHERE id = 3");
+        assert_eq!(w.target, Target::Primary);
+    }
+
     use super::*;
     use rustydb_sql::classify::Target;
 

@@ -33,13 +33,14 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::config::{PoolMode, ProxyConfig};
 use crate::error::{ProxyError, Result};
-use crate::pool::cancel::{BackendKey, CancelHandle};
-use crate::pool::{PoolKey, PooledConn};
+use crate::pool::cancel::CancelHandle;
+use crate::pool::{Pool, PoolKey, PooledConn};
 use crate::routing::{RouteRequest, RouteTarget};
-use crate::state::Shared;
+use crate::state::{ServiceStats, Shared};
 use crate::topology::Role;
 use crate::wire::messages::{error_response, ready_for_query};
 use crate::wire::{Frame, FrameReader};
+use prometheus::{Histogram, IntCounter};
 use settings::Settings;
 use unit::{Statements, UnitClass};
 
@@ -86,6 +87,21 @@ pub struct Session<S> {
     batch_bytes: usize,
     /// The last unit got its ReadyForQuery.
     unit_finished: bool,
+    counters: Counters,
+    /// Pools this client used, so a checkout skips the shared map.
+    pools: Vec<Arc<Pool>>,
+    /// Password for backend logins (from the authenticator at startup).
+    backend_password: Option<String>,
+    /// The connection last shown to the admin console for this client.
+    announced: u64,
+}
+
+/// Metric handles resolved once per session (label lookups are not free).
+struct Counters {
+    primary: IntCounter,
+    replica: IntCounter,
+    latency: Histogram,
+    stats: Arc<ServiceStats>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
@@ -116,6 +132,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             batch: Vec::new(),
             batch_bytes: 0,
             unit_finished: true,
+            counters: Counters {
+                primary: shared
+                    .metrics
+                    .queries
+                    .with_label_values(&[ctx.service.as_str(), "primary"]),
+                replica: shared
+                    .metrics
+                    .queries
+                    .with_label_values(&[ctx.service.as_str(), "replica"]),
+                latency: shared
+                    .metrics
+                    .query_seconds
+                    .with_label_values(&[ctx.service.as_str()]),
+                stats: shared.service_stats(&ctx.service),
+            },
+            pools: Vec::new(),
+            backend_password: shared.auth().backend_password(&ctx.user),
+            announced: 0,
             shared,
             ctx,
         }
@@ -273,10 +307,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// Reports a proxy-side error for a unit that never reached a backend.
     async fn fail_unit(&mut self, unit: &[Frame], e: ProxyError) -> Result<()> {
-        self.shared.metrics.errors.with_label_values(&["client"]).inc();
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&["client"])
+            .inc();
         let msg = error_response("ERROR", e.sqlstate(), &e.to_string());
         self.writer.write_all(&msg).await?;
-        let synced = unit.last().is_some_and(|f| matches!(f.tag(), b'S' | b'Q' | b'F'));
+        let synced = unit
+            .last()
+            .is_some_and(|f| matches!(f.tag(), b'S' | b'Q' | b'F'));
         if synced {
             self.writer.write_all(&ready_for_query(self.status)).await?;
         } else {
@@ -298,10 +338,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.wait_while_paused().await;
         let config = self.shared.config();
         let topo = self.shared.topology.snapshot();
-        let route_class = route_classification(class);
+        let owned;
+        let route_class = match class.first.as_deref() {
+            Some(first) if fits_unit(first, class) => first,
+            _ => {
+                owned = route_classification(class);
+                &owned
+            }
+        };
         let request = RouteRequest {
             service: &self.ctx.service,
-            class: &route_class,
+            class: route_class,
             client_ip: self.ctx.peer,
             min_lsn: self.min_lsn,
         };
@@ -319,18 +366,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             Err(e) => return Err(e),
         };
-        self.shared
-            .metrics
-            .queries
-            .with_label_values(&[self.ctx.service.as_str(), label])
-            .inc();
-        let stats = self.shared.service_stats(&self.ctx.service);
-        let counter = if label == "replica" {
-            &stats.replica
+        let (metric, stat) = if label == "replica" {
+            (&self.counters.replica, &self.counters.stats.replica)
         } else {
-            &stats.primary
+            (&self.counters.primary, &self.counters.stats.primary)
         };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metric.inc();
+        stat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(kept) = self.kept.take() {
             if kept.backend() == &backend_id {
                 return Ok(kept);
@@ -345,27 +387,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let topo = self.shared.topology.snapshot();
         let addr = topo
             .get(&backend_id)
-            .map(|b| b.addr.clone())
+            .map(|b| b.addr.as_str())
             .ok_or_else(|| ProxyError::client("57P03", format!("backend {backend_id} is gone")))?;
-        let key = PoolKey {
-            user: self.ctx.user.clone(),
-            database: self.ctx.database.clone(),
-            backend: backend_id.clone(),
-        };
-        let password = self.shared.auth().backend_password(&self.ctx.user);
+        let pool = self.pool_for(&backend_id);
         match self
             .shared
             .pools
-            .acquire(&key, &addr, password.as_deref())
+            .acquire_in(&pool, addr, self.backend_password.as_deref())
             .await
         {
             Ok(conn) => Ok(conn),
             Err(e @ ProxyError::Backend { .. }) => {
-                self.shared.topology.report_failure(&backend_id, &e.to_string());
+                self.shared
+                    .topology
+                    .report_failure(&backend_id, &e.to_string());
                 Err(ProxyError::client("08006", e.to_string()))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// This client's pool for a backend.
+    fn pool_for(&mut self, backend: &str) -> Arc<Pool> {
+        if let Some(p) = self.pools.iter().find(|p| p.key.backend == backend) {
+            return p.clone();
+        }
+        let key = PoolKey {
+            user: self.ctx.user.clone(),
+            database: self.ctx.database.clone(),
+            backend: backend.to_string(),
+        };
+        let pool = self.shared.pools.pool(&key);
+        self.pools.push(pool.clone());
+        pool
     }
 
     /// The primary's id, waiting (bounded) through a failover.
@@ -399,15 +453,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// or keep the connection.
     async fn after_unit(&mut self, class: &UnitClass, started: Instant) -> Result<()> {
         let elapsed = started.elapsed();
-        self.shared
-            .metrics
-            .query_seconds
-            .with_label_values(&[self.ctx.service.as_str()])
-            .observe(elapsed.as_secs_f64());
-        self.shared
-            .service_stats(&self.ctx.service)
-            .total_us
-            .fetch_add(elapsed.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.counters.latency.observe(elapsed.as_secs_f64());
+        self.counters.stats.total_us.fetch_add(
+            elapsed.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let Some(mut conn) = self.held.take() else {
             return Ok(());
         };
@@ -433,7 +483,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             self.kept = Some(conn);
         }
         self.cancel.set_backend(None);
-        self.shared.set_client_backend(self.ctx.id, None);
         Ok(())
     }
 
@@ -462,7 +511,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     }
 
     fn report_backend_failure(&self, e: &ProxyError) {
-        self.shared.metrics.errors.with_label_values(&["backend"]).inc();
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&["backend"])
+            .inc();
         if let ProxyError::Backend { addr, .. } = e {
             let topo = self.shared.topology.snapshot();
             if let Some(b) = topo.backends.iter().find(|b| &b.addr == addr) {
@@ -502,13 +555,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Registers the held connection as the target of cancel requests.
     fn announce_backend(&mut self) {
         if let Some(conn) = self.held.as_ref().and_then(|c| c.get()) {
-            self.cancel.set_backend(Some(BackendKey {
-                addr: conn.addr.clone(),
-                pid: conn.pid,
-                secret: conn.secret,
-            }));
-            let backend = conn.backend.clone();
-            self.shared.set_client_backend(self.ctx.id, Some(&backend));
+            self.cancel.set_backend(Some(conn.cancel_key.clone()));
+            if conn.id != self.announced {
+                self.announced = conn.id;
+                let backend = conn.backend.clone();
+                self.shared.set_client_backend(self.ctx.id, Some(&backend));
+            }
         }
     }
 }
@@ -530,6 +582,13 @@ fn route_classification(class: &UnitClass) -> Classification {
         c.hint = Some(Hint::Primary);
     }
     c
+}
+
+/// Whether a unit's first statement already says what the unit needs.
+fn fits_unit(first: &Classification, class: &UnitClass) -> bool {
+    let wants_primary = class.needs_primary || class.forced_primary;
+    (first.target == Target::Primary) == wants_primary
+        && (!class.forced_primary || first.hint == Some(Hint::Primary) || !first.parsed)
 }
 
 fn class_wants_primary(class: &UnitClass) -> bool {

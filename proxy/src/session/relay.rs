@@ -160,11 +160,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 }
                 b'2' => self.pop_expected(&mut queue, |e| *e == Expect::Bind, "BindComplete")?,
                 b'3' => self.pop_expected(&mut queue, |e| *e == Expect::Close, "CloseComplete")?,
-                b'T' | b'n' => {
-                    // A RowDescription may also precede rows of an Execute.
-                    if queue.front() == Some(&Expect::Describe) {
-                        queue.pop_front();
-                    }
+                // A RowDescription may also precede rows of an Execute.
+                b'T' | b'n' if queue.front() == Some(&Expect::Describe) => {
+                    queue.pop_front();
                 }
                 b'C' | b'I' | b's' => {
                     self.pop_expected(&mut queue, |e| *e == Expect::Execute, "CommandComplete")?

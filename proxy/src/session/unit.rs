@@ -107,7 +107,7 @@ impl UnitClass {
             self.effects.push(effect.clone());
         }
         if let Some(txn @ TxnControl::Begin { .. }) = &class.txn {
-            self.begins.get_or_insert(txn.clone());
+            self.begins.get_or_insert(*txn);
         }
         if self.first.is_none() {
             self.first = Some(class);
@@ -313,12 +313,8 @@ impl Statements {
         }
         let statement = self.named.get(name)?;
         if !conn.prepared.contains(&statement.server_name) {
-            out.bytes.extend_from_slice(
-                statement
-                    .parse
-                    .encode_as(&statement.server_name)
-                    .raw(),
-            );
+            out.bytes
+                .extend_from_slice(statement.parse.encode_as(&statement.server_name).raw());
             conn.prepared.insert(statement.server_name.clone());
             out.expect.push_back(Expect::Parse {
                 swallow: true,
