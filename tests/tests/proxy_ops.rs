@@ -9,7 +9,9 @@
 //!   `/health`;
 //! - config reload: SIGHUP and the admin `RELOAD` switch the read/write
 //!   split off and on again, observed by which backend answers reads;
-//! - LISTEN/NOTIFY through a session-mode proxy.
+//! - LISTEN/NOTIFY through a session-mode proxy;
+//! - a CancelRequest from an idle client never cancels another client's
+//!   statement on the shared backend connection.
 
 use std::time::{Duration, Instant};
 
@@ -215,4 +217,42 @@ fn listen_notify_in_session_mode() {
     if let Err(e) = r {
         panic!("{e}\nproxy log:\n{}", proxy.log_tail(4000));
     }
+}
+
+#[test]
+fn a_cancel_never_reaches_another_clients_statement() {
+    // One backend connection shared by two clients (transaction pooling,
+    // pool of 1). Client A is idle and keeps sending CancelRequests with
+    // its key while client B's statements run on that same backend
+    // connection: none of B's statements may be cancelled.
+    let fleet = Fleet::postgres(0);
+    let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()).set("pool.max_size", "1"));
+    let mut a = proxy.client();
+    a.must("SELECT 1");
+    let cancel = a.cancel_handle().expect("cancel handle");
+    let port = proxy.port();
+    let b = std::thread::spawn(move || {
+        let mut c = rustydb_tests::SqlClient::connect(port, "postgres")?;
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            outcomes.push(c.simple("SELECT pg_sleep(1)").to_string());
+        }
+        Ok::<_, String>(outcomes)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..10 {
+        if let Err(e) = cancel.cancel() {
+            println!("cancel request: {e}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let outcomes = b.join().expect("client B panicked");
+    match outcomes {
+        Ok(o) if o.iter().all(|s| s.starts_with("OK")) => {}
+        other => panic!(
+            "client B's statements under client A's cancels: {other:?}\nproxy log:\n{}",
+            proxy.log_tail(4000)
+        ),
+    }
+    assert!(a.simple("SELECT 2").is_ok(), "client A still works");
 }
