@@ -116,9 +116,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let (read, writer) = tokio::io::split(stream);
         Session {
             mode: config.pool_mode_of(&ctx.service),
-            client: FrameReader::new(read, config.limits.max_message_bytes),
+            client: FrameReader::with_chunk(read, config.limits.max_message_bytes, 2048),
             writer,
-            out: bytes::BytesMut::with_capacity(16 * 1024),
+            out: bytes::BytesMut::new(),
             cancel,
             settings,
             statements: Statements::default(),
@@ -166,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
         }
         let _ = self.writer.shutdown().await;
-        self.release_all();
+        self.release_all().await;
         result
     }
 
@@ -356,6 +356,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             .shared
             .router()
             .route(&request, &topo, self.shared.pools.as_ref());
+        tracing::debug!(client = self.ctx.id, route = ?route.as_ref().map(|r| (&r.target, r.reason)), "routed");
         let (backend_id, label) = match route {
             Ok(route) => match route.target {
                 RouteTarget::Replica(id) => (id, "replica"),
@@ -378,8 +379,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 return Ok(kept);
             }
             if label == "primary" {
-                // The primary moved (failover): the old session connection goes.
-                drop(kept);
+                // The primary moved (failover): the old session connection
+                // is closed, never pooled with this session's state.
+                let mut kept = kept;
+                kept.conn().broken = true;
             } else {
                 self.kept = Some(kept);
             }
@@ -546,10 +549,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         }
     }
 
-    fn release_all(&mut self) {
-        self.held = None;
-        self.kept = None;
+    /// At session end. A connection kept for the session (session
+    /// pooling, pinned) may carry state another client must not inherit
+    /// (temp tables, LISTEN, locks): it goes back only after
+    /// `server_reset_query` succeeded, else it is closed.
+    async fn release_all(&mut self) {
         self.cancel.set_backend(None);
+        self.held = None;
+        let Some(mut kept) = self.kept.take() else {
+            return;
+        };
+        let reset = self.shared.config().pool.server_reset_query.clone();
+        let conn = kept.conn();
+        if reset.is_empty() && self.pinned {
+            conn.broken = true;
+            return;
+        }
+        if !reset.is_empty() {
+            let ran = tokio::time::timeout(Duration::from_secs(5), conn.run_discarding(&reset)).await;
+            match ran {
+                Ok(Ok(None)) => {
+                    // DISCARD ALL also drops prepared statements and settings.
+                    conn.prepared.clear();
+                    conn.settings_hash = 0;
+                }
+                _ => conn.broken = true,
+            }
+        }
     }
 
     /// Registers the held connection as the target of cancel requests.

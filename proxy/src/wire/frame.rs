@@ -60,6 +60,10 @@ pub struct FrameReader<R> {
     inner: R,
     buf: BytesMut,
     max_len: usize,
+    /// Bytes reserved per read: small for clients (most sit idle between
+    /// short queries, and 1,000 idle clients must stay cheap), larger for
+    /// backends (result sets).
+    chunk: usize,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -69,8 +73,20 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R, max_len: usize) -> Self {
         FrameReader {
             inner,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             max_len,
+            chunk: READ_CHUNK,
+        }
+    }
+
+    /// A reader that reserves `chunk` bytes at a time (messages larger
+    /// than that still arrive whole: the buffer grows to fit them).
+    pub fn with_chunk(inner: R, max_len: usize, chunk: usize) -> Self {
+        FrameReader {
+            inner,
+            buf: BytesMut::new(),
+            max_len,
+            chunk: chunk.max(64),
         }
     }
 
@@ -80,6 +96,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             inner,
             buf: buffered,
             max_len,
+            chunk: READ_CHUNK,
         }
     }
 
@@ -89,8 +106,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if let Some(frame) = self.try_split()? {
                 return Ok(Some(frame));
             }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-                self.buf.reserve(READ_CHUNK);
+            if self.buf.capacity() - self.buf.len() < self.chunk / 2 {
+                self.buf.reserve(self.chunk);
             }
             let n = self.inner.read_buf(&mut self.buf).await?;
             if n == 0 {
