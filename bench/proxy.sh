@@ -23,7 +23,7 @@
 #   BENCH_CLIENTS ["1 8 64"]  client counts
 #   BENCH_POOL [20]           server connections per pool (both poolers)
 #   BENCH_IDLE [1000]         idle clients for the memory figure
-#   BENCH_WORKLOADS ["select tpcb"]
+#   BENCH_WORKLOADS ["select tpcb"]  (empty: memory figure only)
 #   BENCH_DIR                 parent of the temp dir [${TMPDIR:-/tmp}]
 #   RUSTYDB_BIN               [$CARGO_TARGET_DIR or target]/release/rustydb
 # Quick smoke run: BENCH_T=3 BENCH_SCALE=1 BENCH_IDLE=100 bench/proxy.sh
@@ -34,7 +34,7 @@ SCALE=${BENCH_SCALE:-10}
 CLIENT_COUNTS=${BENCH_CLIENTS:-"1 8 64"}
 POOL=${BENCH_POOL:-20}
 IDLE=${BENCH_IDLE:-1000}
-WORKLOADS=${BENCH_WORKLOADS:-"select tpcb"}
+WORKLOADS=${BENCH_WORKLOADS-"select tpcb"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_TAG=proxy
 # shellcheck source=bench/lib.sh
