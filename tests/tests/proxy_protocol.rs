@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use rustydb_tests::fleet::{wait_replicas, Failures, Fleet};
 use rustydb_tests::proxy::{ConnectOpts, ProxyProc, ProxySpec};
 use rustydb_tests::tools::parse_pgbench;
-use rustydb_tests::wire::{startup_packet, Message, RawConn};
+use rustydb_tests::wire::{startup_packet, RawConn};
 use rustydb_tests::SqlClient;
 use tokio_postgres::NoTls;
 
@@ -382,37 +382,6 @@ fn cancel_and_copy_postgres() {
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
 }
 
-/// Reads until an ErrorResponse or EOF; `Err` when the peer neither
-/// answers nor closes within the read timeout.
-fn rejected(mut conn: RawConn) -> Result<String, String> {
-    let mut seen: Vec<Message> = Vec::new();
-    loop {
-        match conn.read_message() {
-            Ok(None) => break,
-            Ok(Some(m)) => {
-                let is_error = m.tag == b'E';
-                seen.push(m);
-                if is_error {
-                    break;
-                }
-                if seen.len() > 100 {
-                    return Err(format!("proxy keeps talking: {seen:?}"));
-                }
-            }
-            Err(e) => match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                    return Err("neither answered nor closed within 10 s".into())
-                }
-                _ => break,
-            },
-        }
-    }
-    Ok(match seen.iter().find_map(Message::sqlstate) {
-        Some(code) => format!("error {code}"),
-        None => format!("closed after {} messages", seen.len()),
-    })
-}
-
 fn serving(proxy: &mut ProxyProc, observer: &mut SqlClient) -> Result<(), String> {
     if !proxy.is_running() {
         return Err("the proxy process exited".into());
@@ -446,7 +415,11 @@ fn malformed_and_oversized_input() {
     };
     let after_startup = |bytes: &[u8]| -> Result<RawConn, String> {
         let mut c = RawConn::startup(port).map_err(|e| e.to_string())?;
-        c.send(bytes).map_err(|e| e.to_string())?;
+        // The proxy may refuse and close while we are still writing (the
+        // 2 MB case): a failed write is a refusal too, read what came back.
+        if let Err(e) = c.send(bytes) {
+            println!("write failed: {e}");
+        }
         Ok(c)
     };
     let mut huge_len = 0x7fff_ffffu32.to_be_bytes().to_vec();
@@ -477,7 +450,9 @@ fn malformed_and_oversized_input() {
         (
             "2 MB Query over max_message_bytes",
             after_startup(&big_query),
-            true,
+            // Closing with the body unread may reset the connection and
+            // lose the FATAL in flight: a close is accepted.
+            false,
         ),
         (
             "unknown message type",
@@ -486,7 +461,7 @@ fn malformed_and_oversized_input() {
         ),
     ];
     for (what, conn, must_error) in cases {
-        let r = conn.and_then(rejected).and_then(|how| {
+        let r = conn.and_then(RawConn::rejection).and_then(|how| {
             println!("{what}: {how}");
             if must_error && !how.starts_with("error") {
                 Err(format!("wanted a FATAL error, got: {how}"))
@@ -530,7 +505,7 @@ fn malformed_and_oversized_input() {
     f.check(
         "bogus CancelRequest",
         send(&cancel)
-            .and_then(rejected)
+            .and_then(RawConn::rejection)
             .and_then(|_| serving(&mut proxy, &mut observer)),
     );
     f.assert_none(&format!("proxy log:\n{}", proxy.log_tail(4000)));
