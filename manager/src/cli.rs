@@ -121,6 +121,12 @@ pub struct UpArgs {
     /// pgwire port of the first node (127.0.0.1); the others follow it.
     #[arg(long, default_value_t = 5433)]
     pub port: u16,
+    /// Port of the playground's proxy (127.0.0.1); 0 runs no proxy.
+    #[arg(long, default_value_t = 6432)]
+    pub proxy_port: u16,
+    /// HTTP port of the proxy's `/metrics` (127.0.0.1).
+    #[arg(long, default_value_t = 6480)]
+    pub proxy_admin_port: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

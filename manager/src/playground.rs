@@ -5,7 +5,16 @@
 //! ```text
 //!   nK  node      pgwire --port+K-1 (5433..), admin 8433+K-1, data <dir>/nK, log <dir>/logs/nK.log
 //!   mK  manager   API 8008+K-1, raft 9008+K-1, <dir>/mK/manager.toml, supervises nK
+//!   proxy         pgwire --proxy-port (6432), /metrics --proxy-admin-port (6480),
+//!                 log <dir>/logs/proxy.log
 //! ```
+//!
+//! The proxy (`rustydb proxy`) is the address users connect to: in the
+//! managed shape with three or more nodes it follows the managers'
+//! `GET /topology` (`--manager` every member's API URL), so it moves to a
+//! new primary after a failover; otherwise (a single node, or no manager
+//! subcommand) it runs in static mode (`--backends` every node) and detects
+//! roles itself. `--proxy-port 0` runs no proxy.
 //!
 //! Two shapes, chosen at start:
 //! - **managed** (the binary has the `manager` subcommand): min(N, 3)
@@ -35,6 +44,10 @@ use tokio::process::{Child, Command};
 
 use crate::cli::UpArgs;
 
+mod proxy;
+use proxy::{proxy_args, wait_proxy};
+pub(crate) use proxy::{single_node_banner, single_node_proxy, stop_proxy};
+
 const ADMIN_PORT: u16 = 8433;
 const API_PORT: u16 = 8008;
 const RAFT_PORT: u16 = 9008;
@@ -43,7 +56,7 @@ const MANAGERS: usize = 3;
 /// How long children get to stop on SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
-struct Running {
+pub(crate) struct Running {
     name: String,
     child: Child,
     /// Its unexpected exit was already reported (report once).
@@ -93,12 +106,32 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
                 children.push(spawn(&exe, &node.name, &full, &logs)?);
             }
         }
+        let proxy = match args.proxy_port {
+            0 => None,
+            port => {
+                let pargs = proxy_args(managed, &nodes, port, args.proxy_admin_port);
+                children.push(spawn(&exe, "proxy", &pargs, &logs)?);
+                Some(children.len() - 1)
+            }
+        };
         let primary_port = if managed {
             wait_primary_port().await
         } else {
             Some(nodes[0].port)
         };
-        banner(&dir, managed, primary_port, n, mode, &cli_path(&exe));
+        let proxy_ports = match proxy {
+            Some(i) => wait_proxy(&mut children[i], args.proxy_port)
+                .await
+                .then_some((args.proxy_port, args.proxy_admin_port)),
+            None => None,
+        };
+        let shape = Shape {
+            managed,
+            primary: primary_port,
+            proxy: proxy_ports,
+            proxy_wanted: proxy.is_some(),
+        };
+        banner(&dir, &shape, n, mode, &cli_path(&exe));
         wait_or_child_exit(&mut children, managed.then_some(dir.as_path())).await;
         Ok::<(), String>(())
     }
@@ -396,24 +429,53 @@ fn cli_path(exe: &Path) -> String {
     }
 }
 
-fn banner(dir: &Path, managed: bool, primary: Option<u16>, n: usize, mode: &str, cli: &str) {
+/// What the banner reports.
+struct Shape {
+    managed: bool,
+    /// pgwire port of the primary node, when known.
+    primary: Option<u16>,
+    /// (pgwire, metrics) ports of a proxy that is accepting connections.
+    proxy: Option<(u16, u16)>,
+    /// A proxy was started (whether or not it came up).
+    proxy_wanted: bool,
+}
+
+fn banner(dir: &Path, shape: &Shape, n: usize, mode: &str, cli: &str) {
     println!(
         "RustyDB is up: {n} nodes, {mode} replication (data and logs in {}).",
         dir.display()
     );
-    match primary {
-        Some(port) => {
+    if let Some((port, admin)) = shape.proxy {
+        println!("Connect (through the proxy: writes to the primary, reads balanced) with:");
+        println!();
+        println!("    psql -h 127.0.0.1 -p {port} -U postgres postgres");
+        println!();
+        println!(
+            "Proxy console: psql -h 127.0.0.1 -p {port} -U postgres rustydb -c 'SHOW BACKENDS'"
+        );
+        println!("Proxy metrics: http://127.0.0.1:{admin}/metrics");
+    } else if shape.proxy_wanted {
+        println!(
+            "The proxy did not start; see {}/logs/proxy.log.",
+            dir.display()
+        );
+    }
+    match (shape.primary, shape.proxy.is_some()) {
+        (Some(port), true) => {
+            println!("The primary node directly: psql -h 127.0.0.1 -p {port} -U postgres postgres");
+        }
+        (Some(port), false) => {
             println!("Connect to the primary with:");
             println!();
             println!("    psql -h 127.0.0.1 -p {port} -U postgres postgres");
         }
-        None => println!(
+        (None, _) => println!(
             "No primary reported yet by the managers; see {}/logs and `rustydb-cli cluster status`.",
             dir.display()
         ),
     }
     println!();
-    if managed {
+    if shape.managed {
         println!("Manager API: http://127.0.0.1:{API_PORT}");
         println!("Cluster status:  {cli} --api http://127.0.0.1:{API_PORT} cluster status");
     } else {

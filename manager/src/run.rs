@@ -88,16 +88,12 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
     let data_dir = config.data_dir.clone();
     let node = Node::start(config).await.map_err(explain)?;
     let port = node.local_addr().port();
-    println!(
-        "RustyDB is up (data in {}). Connect with:",
-        data_dir.display()
-    );
-    println!();
-    println!("    psql -h 127.0.0.1 -p {port} -U postgres postgres");
-    println!();
-    println!("Press Ctrl-C to stop.");
+    // A static-mode proxy child in front of the node (see playground.rs).
+    let mut proxy = crate::playground::single_node_proxy(&args, port).await;
+    crate::playground::single_node_banner(&data_dir, port, &args, proxy.is_some());
     wait_for_signal().await;
     println!("Stopping RustyDB...");
+    crate::playground::stop_proxy(proxy.as_mut()).await;
     node.shutdown().await;
     println!("Stopped.");
     Ok(())

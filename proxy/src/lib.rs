@@ -40,17 +40,42 @@ pub use config::ProxyConfig;
 pub use error::{ProxyError, Result};
 pub use server::run;
 
-/// The admin console (the `rustydb` database) — wired to `admin::` later.
+/// The admin console (the `rustydb` database): the caller has
+/// authenticated the client; this sends the startup reply (a fixed set of
+/// ParameterStatus values — the console has no backend to learn them from —
+/// the client's cancel key, and ReadyForQuery) and then serves
+/// [`admin::run_console`] over the proxy's live state until the client
+/// leaves.
 pub(crate) async fn admin_console<S>(
-    _shared: std::sync::Arc<state::Shared>,
+    shared: std::sync::Arc<state::Shared>,
     mut stream: S,
-    _cancel: pool::cancel::CancelHandle,
+    cancel: pool::cancel::CancelHandle,
 ) -> Result<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
     use tokio::io::AsyncWriteExt;
-    let msg = wire::messages::error_response("FATAL", "0A000", "admin console not built yet");
-    stream.write_all(&msg).await?;
-    Ok(())
+    use wire::messages::{backend_key_data, parameter_status, ready_for_query};
+    let mut reply = bytes::BytesMut::new();
+    for (name, value) in [
+        ("server_version", "15.0"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("application_name", ""),
+    ] {
+        reply.extend_from_slice(&parameter_status(name, value));
+    }
+    reply.extend_from_slice(&backend_key_data(cancel.pid, cancel.secret));
+    reply.extend_from_slice(&ready_for_query(b'I'));
+    stream.write_all(&reply).await?;
+    stream.flush().await?;
+    let max_message = shared.config().limits.max_message_bytes;
+    let result = admin::run_console(&mut stream, shared.as_ref(), max_message).await;
+    // The key stays registered (so a cancel for it is a quiet no-op) until
+    // the console ends.
+    drop(cancel);
+    result
 }

@@ -74,11 +74,26 @@ pub async fn run(
     for (listener, service) in listeners {
         tokio::spawn(accept_loop(shared.clone(), listener, service));
     }
+    // The metrics endpoint: bound here so a bad `admin_listen` fails startup.
+    let (stop_admin, mut admin_stopped) = tokio::sync::watch::channel(false);
+    if !config.admin_listen.is_empty() {
+        let listener = bind(&config.admin_listen).await?;
+        let metrics = shared.metrics.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = admin_stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = crate::admin::serve_metrics_on(listener, metrics, stop).await {
+                tracing::error!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
     tokio::spawn(reap_pools(shared.clone()));
     tokio::spawn(reload_on_sighup(shared.clone()));
     tracing::info!(listen = %config.listen, "proxy ready");
     shutdown.await;
     tracing::info!("proxy stopping");
+    let _ = stop_admin.send(true);
     Ok(())
 }
 

@@ -139,8 +139,8 @@ fn show(state: &dyn AdminState, what: &str) -> Result<BytesMut, ProxyError> {
                         Some(s.user),
                         Some(s.database),
                         Some(s.state),
-                        Some(s.pid.to_string()),
-                        Some(timestamp(s.connected_at)),
+                        s.pid.map(|p| p.to_string()),
+                        s.connected_at.map(timestamp),
                     ]
                 })
                 .collect(),

@@ -20,6 +20,7 @@
 mod commands;
 pub mod console;
 pub mod http;
+mod shared_state;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -75,9 +76,11 @@ pub struct ServerRow {
     pub database: String,
     /// `active` or `idle`.
     pub state: String,
-    /// The backend process id (from BackendKeyData).
-    pub pid: i32,
-    pub connected_at: SystemTime,
+    /// The backend process id (from BackendKeyData), when the proxy
+    /// knows it for this connection (NULL otherwise).
+    pub pid: Option<i32>,
+    /// When the connection was opened, when known.
+    pub connected_at: Option<SystemTime>,
 }
 
 /// Per-service counters in `SHOW STATS`.

@@ -58,8 +58,8 @@ impl AdminState for FakeState {
             user: "app".into(),
             database: "shop".into(),
             state: "active".into(),
-            pid: 4242,
-            connected_at: SystemTime::UNIX_EPOCH,
+            pid: Some(4242),
+            connected_at: Some(SystemTime::UNIX_EPOCH),
         }]
     }
     fn stats(&self) -> Vec<StatsRow> {

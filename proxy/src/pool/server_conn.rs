@@ -87,7 +87,13 @@ impl ServerConn {
         };
         let stream = tokio::time::timeout(timeout, handshake)
             .await
-            .map_err(|_| fail(format!("no connection within {} ms", timeout.as_millis())))??;
+            .map_err(|_| fail(format!("no connection within {} ms", timeout.as_millis())))?
+            .map_err(|e| match e {
+                // Refused, reset, ...: the backend is unreachable (08006,
+                // and a ban), not a problem of this client.
+                ProxyError::Io(io) => fail(io.to_string()),
+                other => other,
+            })?;
         let (read, writer) = stream.into_split();
         let mut conn = ServerConn {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),

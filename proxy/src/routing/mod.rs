@@ -42,7 +42,7 @@ mod services;
 
 pub use cache::ClassifyCache;
 pub use route::Router;
-pub use services::{backend_options, select_service};
+pub use services::{backend_options, option_settings, select_service};
 
 use std::net::IpAddr;
 

@@ -88,7 +88,8 @@ fn scan_options(options: &str) -> (Vec<String>, Vec<bool>, Option<String>) {
         } else if let Some(rest) = arg.strip_prefix("--") {
             (Some(rest), 1)
         } else if let Some(rest) = arg.strip_prefix("-c") {
-            (Some(rest), 1)
+            // `-c\ name=value` (an escaped space) is one argument.
+            (Some(rest.trim_start()), 1)
         } else {
             (None, 1)
         };
@@ -138,6 +139,30 @@ pub fn select_service(
         ));
     }
     Ok((service.to_string(), database.to_string()))
+}
+
+/// Every `name=value` setting in `options` (`-c`, `-cname`, `--name`),
+/// in order, the service setting included.
+pub fn option_settings(options: &str) -> Vec<(String, String)> {
+    let args = split_options(options);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let setting = if arg == "-c" {
+            i += 1;
+            args.get(i).map(String::as_str)
+        } else if let Some(rest) = arg.strip_prefix("--") {
+            Some(rest)
+        } else {
+            arg.strip_prefix("-c").map(str::trim_start)
+        };
+        if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
+            out.push((name.replace('-', "_"), value.to_string()));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// `options` without the service setting, for backends (which do not

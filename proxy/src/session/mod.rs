@@ -566,7 +566,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             return;
         }
         if !reset.is_empty() {
-            let ran = tokio::time::timeout(Duration::from_secs(5), conn.run_discarding(&reset)).await;
+            let ran =
+                tokio::time::timeout(Duration::from_secs(5), conn.run_discarding(&reset)).await;
             match ran {
                 Ok(Ok(None)) => {
                     // DISCARD ALL also drops prepared statements and settings.

@@ -41,7 +41,7 @@ impl Settings {
             }
         }
         if let Some(options) = params.get("options") {
-            for (name, value) in parse_options(options) {
+            for (name, value) in crate::routing::option_settings(options) {
                 if !skip.contains(&name.as_str()) {
                     s.set_value(&name, &value);
                 }
@@ -108,47 +108,6 @@ impl Settings {
         self.entries.hash(&mut h);
         self.hash = h.finish().max(1);
     }
-}
-
-/// `-c name=value`, `-cname=value` and `--name=value` pairs of `options`
-/// (backslash escapes a space, as libpq documents).
-pub fn parse_options(options: &str) -> Vec<(String, String)> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut chars = options.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-            }
-            c if c.is_whitespace() => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    let mut pairs = Vec::new();
-    let mut iter = words.into_iter();
-    while let Some(w) = iter.next() {
-        let setting = if w == "-c" {
-            iter.next()
-        } else if let Some(rest) = w.strip_prefix("-c") {
-            Some(rest.to_string())
-        } else {
-            w.strip_prefix("--").map(str::to_string)
-        };
-        if let Some((name, value)) = setting.as_deref().and_then(|s| s.split_once('=')) {
-            pairs.push((name.to_string(), value.to_string()));
-        }
-    }
-    pairs
 }
 
 fn valid_name(name: &str) -> bool {

@@ -108,7 +108,14 @@ pub(crate) fn build(
                 },
             };
             let healthy = match probe {
-                Some(Checked::Ok(_)) => m.source_healthy.unwrap_or(true),
+                // Our own successful probe is fresher than the manager's
+                // view (which only moves with its Raft index), unless it
+                // contradicts the declared role: a declared replica that
+                // is not in recovery is a cut-off old primary.
+                Some(Checked::Ok(p)) => match m.declared {
+                    Some(Role::Replica) => p.in_recovery,
+                    _ => true,
+                },
                 Some(Checked::Failed { .. }) => false,
                 None => m.source_healthy.unwrap_or(m.declared.is_some()),
             };
