@@ -138,21 +138,33 @@ impl SqlClient {
         db: &str,
         timeout: Duration,
     ) -> Result<SqlClient, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("runtime: {e}"))?;
         let mut cfg = Config::new();
         cfg.host("127.0.0.1")
             .port(port)
             .user("postgres")
             .dbname(db)
             .connect_timeout(timeout);
+        SqlClient::connect_config(&cfg, timeout)
+    }
+
+    /// Connects with a full tokio-postgres configuration (user, password,
+    /// `options`, application name...), bounded by `timeout`.
+    pub fn connect_config(cfg: &Config, timeout: Duration) -> Result<SqlClient, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
         let client = rt.block_on(async {
             let (client, conn) = tokio::time::timeout(timeout, cfg.connect(NoTls))
                 .await
                 .map_err(|_| format!("connect timed out after {timeout:?}"))?
-                .map_err(|e| format!("connect: {}", describe(&e)))?;
+                .map_err(|e| match e.as_db_error() {
+                    // The SQLSTATE in a fixed form, so callers can match it.
+                    Some(db) => {
+                        format!("connect: {} [SQLSTATE {}]", describe(&e), db.code().code())
+                    }
+                    None => format!("connect: {}", describe(&e)),
+                })?;
             // The connection future does the socket I/O; it runs whenever
             // the runtime is driven by one of our `block_on` calls.
             tokio::spawn(async move {

@@ -138,7 +138,7 @@ fn wait_for_answer(
 
 /// PostgreSQL refuses to run as root. When we are root (CI containers),
 /// its programs run as the `postgres` system user via `runuser`.
-fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
@@ -157,7 +157,7 @@ fn postgres_user_ids() -> Option<(u32, u32)> {
 }
 
 /// A command for a PostgreSQL server program, dropping root if needed.
-fn pg_command(program: &str) -> Command {
+pub(crate) fn pg_command(program: &str) -> Command {
     if running_as_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--", program]);
@@ -168,7 +168,7 @@ fn pg_command(program: &str) -> Command {
 }
 
 /// Gives the temp dir to the `postgres` user when we run as root.
-fn hand_to_postgres_user(dir: &Path) {
+pub(crate) fn hand_to_postgres_user(dir: &Path) {
     if running_as_root() {
         let (uid, gid) = postgres_user_ids()
             .expect("running as root but no `postgres` user exists to run PostgreSQL as");

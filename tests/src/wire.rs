@@ -118,6 +118,38 @@ impl RawConn {
         self.send(&query_message(sql))?;
         self.read_until_ready()
     }
+
+    /// Reads until an ErrorResponse or EOF: `"error CODE"` or `"closed after
+    /// N messages"`; `Err` when the peer neither answers nor closes within
+    /// the read timeout, or keeps talking.
+    pub fn rejection(mut self) -> Result<String, String> {
+        let mut seen: Vec<Message> = Vec::new();
+        loop {
+            match self.read_message() {
+                Ok(None) => break,
+                Ok(Some(m)) => {
+                    let is_error = m.tag == b'E';
+                    seen.push(m);
+                    if is_error {
+                        break;
+                    }
+                    if seen.len() > 100 {
+                        return Err(format!("peer keeps talking: {seen:?}"));
+                    }
+                }
+                Err(e) => match e.kind() {
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                        return Err("neither answered nor closed within 10 s".into())
+                    }
+                    _ => break,
+                },
+            }
+        }
+        Ok(match seen.iter().find_map(Message::sqlstate) {
+            Some(code) => format!("error {code}"),
+            None => format!("closed after {} messages", seen.len()),
+        })
+    }
 }
 
 /// A startup packet with an arbitrary protocol version.
