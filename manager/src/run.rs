@@ -149,7 +149,7 @@ pub fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
         return Ok(());
     }
     let mut config = match &args.config {
-        Some(path) => rustydb_proxy::ProxyConfig::load(path).map_err(|e| e.to_string())?,
+        Some(path) => rustydb_proxy::ProxyConfig::read(path).map_err(|e| e.to_string())?,
         None => rustydb_proxy::ProxyConfig::default(),
     };
     if let Some(listen) = args.listen {

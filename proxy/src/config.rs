@@ -248,6 +248,22 @@ pub struct ServiceConfig {
     pub listen: Option<String>,
 }
 
+impl ServiceConfig {
+    /// Fills every unset key from `base` (a built-in service's defaults).
+    fn inherit(&mut self, base: &ServiceConfig) {
+        self.pool_mode = self.pool_mode.or(base.pool_mode);
+        self.read_policy = self.read_policy.or(base.read_policy);
+        self.balance = self.balance.or(base.balance);
+        self.max_lag_bytes = self.max_lag_bytes.or(base.max_lag_bytes);
+        self.max_lag_ms = self.max_lag_ms.or(base.max_lag_ms);
+        self.read_your_writes = self.read_your_writes.or(base.read_your_writes);
+        self.parallel_degree = self.parallel_degree.or(base.parallel_degree);
+        if self.listen.is_none() {
+            self.listen.clone_from(&base.listen);
+        }
+    }
+}
+
 impl Default for ProxyConfig {
     fn default() -> Self {
         let mut services = BTreeMap::new();
@@ -376,20 +392,39 @@ impl Default for AuthConfig {
 impl ProxyConfig {
     /// Reads and checks a TOML file.
     pub fn load(path: &Path) -> Result<Self> {
+        let config = Self::read(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file without the cross-key checks, for callers that
+    /// still apply command-line overrides (then `validate`).
+    pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ProxyError::Config(format!("{}: {e}", path.display())))?;
-        Self::parse(&text)
+        Self::parse_unchecked(&text)
     }
 
     /// Parses and checks TOML text.
     pub fn parse(text: &str) -> Result<Self> {
+        let config = Self::parse_unchecked(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn parse_unchecked(text: &str) -> Result<Self> {
         let mut config: ProxyConfig =
             toml::from_str(text).map_err(|e| ProxyError::Config(e.to_string()))?;
-        // A file that adds a service keeps the built-in ones.
-        for (name, service) in ProxyConfig::default().services {
-            config.services.entry(name).or_insert(service);
+        // A file that adds a service keeps the built-in ones, and a file
+        // that names a built-in one changes only the keys it sets.
+        for (name, builtin) in ProxyConfig::default().services {
+            match config.services.get_mut(&name) {
+                Some(s) => s.inherit(&builtin),
+                None => {
+                    config.services.insert(name, builtin);
+                }
+            }
         }
-        config.validate()?;
         Ok(config)
     }
 
@@ -467,6 +502,19 @@ mod tests {
         assert!(
             c.services.contains_key("oltp"),
             "defaults kept beside new ones"
+        );
+        let c = ProxyConfig::parse(
+            "backends = [\"a:1\"]\n[services.batch]\nlisten = \"127.0.0.1:7001\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.pool_mode_of("batch"),
+            PoolMode::Session,
+            "built-in keys kept"
+        );
+        assert_eq!(
+            c.services["batch"].read_policy,
+            Some(ReadPolicy::PrimaryOnly)
         );
     }
 }

@@ -87,6 +87,9 @@ pub struct Session<S> {
     batch_bytes: usize,
     /// The last unit got its ReadyForQuery.
     unit_finished: bool,
+    /// Responses still owed by the held connection for an unfinished
+    /// extended unit (see `relay`).
+    leftover: std::collections::VecDeque<unit::Expect>,
     counters: Counters,
     /// Pools this client used, so a checkout skips the shared map.
     pools: Vec<Arc<Pool>>,
@@ -132,6 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             batch: Vec::new(),
             batch_bytes: 0,
             unit_finished: true,
+            leftover: Default::default(),
             counters: Counters {
                 primary: shared
                     .metrics
@@ -271,8 +275,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut retried = false;
         loop {
             let fresh = self.held.is_none();
+            let read = !class.needs_primary && !class.forced_primary;
             let conn = match self.connection_for(&class).await {
                 Ok(c) => c,
+                // The backend was banned when the connection failed: a
+                // read goes once more to whatever the router picks now.
+                Err(ProxyError::Backend { .. }) if read && fresh && !retried => {
+                    retried = true;
+                    continue;
+                }
+                Err(e @ ProxyError::Backend { .. }) => {
+                    let e = ProxyError::client("08006", e.to_string());
+                    return self.fail_unit(&unit, e).await;
+                }
                 Err(e) if !e.is_fatal() => return self.fail_unit(&unit, e).await,
                 Err(e) => return Err(e),
             };
@@ -284,7 +299,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.report_backend_failure(&error);
                     let was_in_txn = !fresh;
                     self.held = None;
-                    let read = !class.needs_primary && !class.forced_primary;
+                    self.leftover.clear();
                     if read && fresh && !forwarded && !retried {
                         retried = true;
                         tracing::info!(error = %error, "retrying a read on another backend");
@@ -404,7 +419,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 self.shared
                     .topology
                     .report_failure(&backend_id, &e.to_string());
-                Err(ProxyError::client("08006", e.to_string()))
+                Err(e)
             }
             Err(e) => Err(e),
         }

@@ -11,7 +11,9 @@
 //! COPY FROM STDIN: on CopyInResponse the relay pumps the client's
 //! CopyData to the backend until CopyDone or CopyFail. Syncs the client
 //! sent before the copy began are ignored by the server in copy mode, so
-//! their entries leave the queue.
+//! their entries leave the queue. In the extended protocol the server then
+//! holds the COPY's CommandComplete until the client's next Sync, so the
+//! rest of the queue is kept (`leftover`) for the unit that brings it.
 //!
 //! Output to the client is batched: a response is written when the
 //! backend has nothing more buffered, so a result set of many rows costs
@@ -134,7 +136,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Relays an extended unit by its queue; returns whether an error was
     /// relayed.
     async fn relay_extended(&mut self, encoded: Encoded) -> Result<bool, RelayError> {
-        let mut queue = encoded.expect;
+        // Responses still owed from an unfinished unit come first.
+        let mut queue = std::mem::take(&mut self.leftover);
+        queue.extend(encoded.expect);
         let mut forwarded = false;
         let mut error_seen = false;
         loop {
@@ -149,6 +153,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             let frame = self.recv_backend(forwarded).await?;
             let tag = frame.tag();
+            tracing::trace!(tag = %(tag as char), queue = ?queue, "backend message");
             let mut forward = true;
             match tag {
                 b'1' => {
@@ -182,8 +187,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.out.extend_from_slice(frame.raw());
                     self.flush_client().await?;
                     self.pump_copy_in().await?;
-                    forwarded = true;
-                    continue;
+                    // The server completes the COPY but, in the extended
+                    // protocol, flushes its CommandComplete only at the
+                    // client's next Sync or Flush: wait for that unit.
+                    self.leftover = queue;
+                    return Ok(error_seen);
                 }
                 _ => {}
             }
