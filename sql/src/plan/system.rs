@@ -406,6 +406,17 @@ pub fn system_table(
             ]),
             vec![],
         ),
+        // No range types exist; asyncpg's type introspection joins it.
+        (false, "pg_range") => (
+            cols(&[
+                ("rngtypid", T::Oid),
+                ("rngsubtype", T::Oid),
+                ("rngmultitypid", T::Oid),
+                ("rngcollation", T::Oid),
+                ("rngsubopc", T::Oid),
+            ]),
+            vec![],
+        ),
         (false, "pg_inherits") => (
             cols(&[
                 ("inhrelid", T::Oid),
