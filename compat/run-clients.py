@@ -23,6 +23,7 @@ client crate; default compat/clients/rust/target), KEEP=1 keeps the temp dir.
 import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -121,7 +122,7 @@ class Servers:
             shutil.chown(f, "postgres")
         shutil.chown(self.pgdata, "postgres")
         as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        sh(as_pg + ["initdb", "-A", "trust", "-U", "postgres", "-D", self.pgdata], capture_output=True)
+        sh(as_pg + ["initdb", "-A", "trust", "-U", "postgres", "--locale=C", "-E", "UTF8", "-D", self.pgdata], capture_output=True)
         with open(os.path.join(self.pgdata, "pg_hba.conf"), "w") as f:
             f.write(f"local all all trust\nhost all postgres 127.0.0.1/32 trust\n"
                     f"host all {USER} 127.0.0.1/32 scram-sha-256\n")
@@ -330,6 +331,8 @@ def main():
         log(f"postgres :{servers.pg_port}, node :{servers.node_port}, proxy :{servers.proxy_port} ({tmp})")
         if args.serve:
             log(f"serving until interrupted (user {USER}, password {PASSWORD}, database {DB})")
+            # SIGTERM too: a backgrounded job ignores SIGINT.
+            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
             try:
                 while True:
                     time.sleep(3600)

@@ -44,6 +44,7 @@ pub mod readonly;
 pub mod sequence;
 pub mod session;
 pub mod settings;
+mod sql_prepare;
 pub mod statement;
 pub mod storage;
 pub mod types;

@@ -305,6 +305,14 @@ impl Session {
                 }
                 done("RESET")
             }
+            Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => self.sql_prepare(name, data_types, statement).map(Some),
+            Statement::Execute {
+                name, parameters, ..
+            } => self.sql_execute(name.as_ref(), parameters).map(Some),
             Statement::Deallocate { name, .. } => {
                 if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
                     self.prepared.clear();
