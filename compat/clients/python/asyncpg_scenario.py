@@ -88,7 +88,11 @@ async def run():
     await acheck("errors.after_error", c.fetchval("SELECT 'alive'"))
 
     await c.execute("DROP TABLE IF EXISTS apg_copy; CREATE TABLE apg_copy (id int, t text)")
-    await acheck("copy.in", c.copy_records_to_table("apg_copy", records=[(1, "one"), (2, None)]))
+    # copy_records_to_table uses COPY ... (FORMAT binary); copy_to_table text.
+    await acheck("copy.in_binary", c.copy_records_to_table("apg_copy", records=[(1, "one"), (2, None)]))
+    await c.execute("TRUNCATE apg_copy")
+    import io
+    await acheck("copy.in_text", c.copy_to_table("apg_copy", source=io.BytesIO(b"1\tone\n2\t\\N\n")))
 
     async def copy_out():
         chunks = []

@@ -22,15 +22,19 @@ class Author(Base):
     __tablename__ = "sa_author"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
-    books: Mapped[list["Book"]] = relationship(back_populates="author", order_by="Book.id")
+    books: Mapped[list["Book"]] = relationship(back_populates="author", order_by="Book.id",
+                                               primaryjoin="Author.id == foreign(Book.author_id)")
 
 
 class Book(Base):
     __tablename__ = "sa_book"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("sa_author.id"))
+    # The relationship is declared without a database FOREIGN KEY so that
+    # the ORM checks below do not all hinge on it; `ddl.foreign_key` tests
+    # the constraint itself.
+    author_id: Mapped[int] = mapped_column(Integer)
     title: Mapped[str | None] = mapped_column(Text)
-    author: Mapped[Author] = relationship(back_populates="books")
+    author: Mapped[Author] = relationship(back_populates="books", primaryjoin="Author.id == foreign(Book.author_id)")
 
 
 class Everything(Base):
@@ -66,6 +70,18 @@ def run():
         Base.metadata.create_all(engine)
         return sorted(t for t in inspect(engine).get_table_names() if t.startswith("sa_"))
     check("ddl.create_all", ddl)
+    def foreign_key():
+        from sqlalchemy import Column, MetaData, Table
+        md = MetaData()
+        Table("sa_fk_parent", md, Column("id", Integer, primary_key=True))
+        Table("sa_fk_child", md, Column("id", Integer, primary_key=True),
+              Column("parent_id", Integer, ForeignKey("sa_fk_parent.id")))
+        md.drop_all(engine)
+        md.create_all(engine)
+        fks = inspect(engine).get_foreign_keys("sa_fk_child")
+        md.drop_all(engine)
+        return [(f["constrained_columns"], f["referred_table"], f["referred_columns"]) for f in fks]
+    check("ddl.foreign_key", foreign_key)
     check("ddl.columns", lambda: [c["name"] for c in inspect(engine).get_columns("sa_book")])
 
     def crud():
@@ -77,12 +93,12 @@ def run():
             b.title = "uno"
             s.delete(s.get(Author, 2))
             s.commit()
-            rows = s.execute(select(Author.name, Book.title).join(Book).order_by(Book.id)).all()
+            rows = s.execute(select(Author.name, Book.title).join(Book, Author.id == Book.author_id).order_by(Book.id)).all()
             return [tuple(r) for r in rows]
     check("crud.orm", crud)
     check("crud.relationship", lambda: _titles(engine))
     check("crud.aggregate", lambda: Session(engine).execute(
-        select(Author.name, func.count(Book.id)).outerjoin(Book).group_by(Author.name).order_by(Author.name)).all())
+        select(Author.name, func.count(Book.id)).outerjoin(Book, Author.id == Book.author_id).group_by(Author.name).order_by(Author.name)).all())
 
     def rollback():
         with Session(engine) as s:

@@ -28,7 +28,13 @@ pub fn return_type(name: &str, nargs: usize) -> Option<DataType> {
         // `pg_type.oid = to_regtype(name)`; an OID compares with that.
         ("to_regtype", 1) => DataType::Oid,
         ("pg_sleep", 1) => DataType::Void,
-        ("pg_table_is_visible" | "pg_type_is_visible" | "pg_relation_is_publishable", _) => {
+        (
+            "pg_table_is_visible"
+            | "pg_type_is_visible"
+            | "pg_collation_is_visible"
+            | "pg_relation_is_publishable",
+            _,
+        ) => {
             DataType::Bool
         }
         (
@@ -107,7 +113,9 @@ pub fn call(ctx: &ExecCtx, name: &str, args: &[Value]) -> Result<Value> {
         "pg_get_userbyid" => text(ctx.facts.user.clone()),
         "pg_encoding_to_char" => text("UTF8".into()),
         "pg_get_expr" => args.first().cloned().unwrap_or(Value::Null),
-        "pg_table_is_visible" | "pg_type_is_visible" => Value::Bool(true),
+        "pg_table_is_visible" | "pg_type_is_visible" | "pg_collation_is_visible" => {
+            Value::Bool(true)
+        }
         "pg_relation_is_publishable" => Value::Bool(false),
         "obj_description"
         | "col_description"
