@@ -32,10 +32,7 @@ impl Session {
         let mut types = Vec::with_capacity(data_types.len());
         for dt in data_types {
             let t = crate::types::oid::parse_type_name(&dt.to_string(), &[]).ok_or_else(|| {
-                Error::new(
-                    SqlState("42704"),
-                    format!("type \"{dt}\" does not exist"),
-                )
+                Error::new(SqlState("42704"), format!("type \"{dt}\" does not exist"))
             })?;
             types.push(Some(t));
         }
@@ -86,10 +83,7 @@ impl Session {
                 _ => {}
             }
         }
-        let sql = format!(
-            "SELECT ({expr})::{}",
-            crate::types::oid::type_name(ty)
-        );
+        let sql = format!("SELECT ({expr})::{}", crate::types::oid::type_name(ty));
         let results = self.simple_query(&sql);
         match results.into_iter().last() {
             Some(Ok(QueryResult::Rows { rows, .. })) => Ok(rows

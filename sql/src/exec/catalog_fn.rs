@@ -34,9 +34,7 @@ pub fn return_type(name: &str, nargs: usize) -> Option<DataType> {
             | "pg_collation_is_visible"
             | "pg_relation_is_publishable",
             _,
-        ) => {
-            DataType::Bool
-        }
+        ) => DataType::Bool,
         (
             "has_table_privilege"
             | "has_schema_privilege"

@@ -133,8 +133,7 @@ impl ExecCtx {
         if !seconds.is_finite() || seconds <= 0.0 {
             return self.check_cancel();
         }
-        let end = std::time::Instant::now()
-            + std::time::Duration::from_secs_f64(seconds.min(1e7));
+        let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds.min(1e7));
         loop {
             self.check_cancel()?;
             let now = std::time::Instant::now();

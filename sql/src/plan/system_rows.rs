@@ -179,7 +179,11 @@ pub(super) fn pg_type() -> (Vec<(String, DataType)>, Vec<Row>) {
                 o(array),
                 // Only array_in is told apart (pgjdbc's is_array test);
                 // scalar input functions are not modelled.
-                o(if elem != 0 { crate::types::oid::ARRAY_IN_OID } else { 0 }),
+                o(if elem != 0 {
+                    crate::types::oid::ARRAY_IN_OID
+                } else {
+                    0
+                }),
                 o(0),
                 i4(-1),
                 i4(0),

@@ -103,7 +103,11 @@ pub async fn run(t: &Target) {
 
     // CRUD with bound parameters.
     let mut inserted = 0;
-    for (id, name, qty) in [(1, Some("a"), Some(10)), (2, Some("b"), None), (3, None, Some(30))] {
+    for (id, name, qty) in [
+        (1, Some("a"), Some(10)),
+        (2, Some("b"), None),
+        (3, None, Some(30)),
+    ] {
         match c
             .execute(
                 "INSERT INTO tp_items (id, name, qty) VALUES ($1, $2, $3)",
@@ -116,8 +120,20 @@ pub async fn run(t: &Target) {
         }
     }
     out("crud.insert", inserted);
-    exec(&c, "crud.update", "UPDATE tp_items SET qty = qty + $1 WHERE id = $2", &[&5i32, &1i32]).await;
-    match c.query("SELECT id, name, qty FROM tp_items WHERE id >= $1 ORDER BY id", &[&1i32]).await {
+    exec(
+        &c,
+        "crud.update",
+        "UPDATE tp_items SET qty = qty + $1 WHERE id = $2",
+        &[&5i32, &1i32],
+    )
+    .await;
+    match c
+        .query(
+            "SELECT id, name, qty FROM tp_items WHERE id >= $1 ORDER BY id",
+            &[&1i32],
+        )
+        .await
+    {
         Ok(rows) => {
             let v: Vec<String> = rows
                 .iter()
@@ -136,8 +152,20 @@ pub async fn run(t: &Target) {
         }
         Err(e) => out("crud.select", err_text(&e)),
     }
-    exec(&c, "crud.delete", "DELETE FROM tp_items WHERE id = $1", &[&3i32]).await;
-    exec(&c, "nulls.is_null", "SELECT 1 FROM tp_items WHERE qty IS NULL", &[]).await;
+    exec(
+        &c,
+        "crud.delete",
+        "DELETE FROM tp_items WHERE id = $1",
+        &[&3i32],
+    )
+    .await;
+    exec(
+        &c,
+        "nulls.is_null",
+        "SELECT 1 FROM tp_items WHERE qty IS NULL",
+        &[],
+    )
+    .await;
     match c.query_one("SELECT NULL::int, NULL::text", &[]).await {
         Ok(r) => {
             let a: Option<i32> = r.get(0);
@@ -148,9 +176,13 @@ pub async fn run(t: &Target) {
     }
 
     // Transactions and savepoints.
-    let _ = c.batch_execute("BEGIN; INSERT INTO tp_items VALUES (10, 'x', 1); ROLLBACK").await;
+    let _ = c
+        .batch_execute("BEGIN; INSERT INTO tp_items VALUES (10, 'x', 1); ROLLBACK")
+        .await;
     simple(&c, "txn.rollback", "SELECT count(*) FROM tp_items").await;
-    let _ = c.batch_execute("BEGIN; INSERT INTO tp_items VALUES (11, 'y', 1); COMMIT").await;
+    let _ = c
+        .batch_execute("BEGIN; INSERT INTO tp_items VALUES (11, 'y', 1); COMMIT")
+        .await;
     simple(&c, "txn.commit", "SELECT count(*) FROM tp_items").await;
     let sp = c
         .batch_execute(
@@ -162,7 +194,12 @@ pub async fn run(t: &Target) {
     if let Err(e) = sp {
         out("savepoint.batch", err_text(&e));
     }
-    simple(&c, "savepoint.rows", "SELECT id FROM tp_items WHERE id >= 10 ORDER BY id").await;
+    simple(
+        &c,
+        "savepoint.rows",
+        "SELECT id FROM tp_items WHERE id >= 10 ORDER BY id",
+    )
+    .await;
     // An error inside a transaction: 25P02 until ROLLBACK TO SAVEPOINT.
     let _ = c.batch_execute("BEGIN; SAVEPOINT a").await;
     if let Err(e) = c.batch_execute("SELECT 1/0").await {
@@ -195,11 +232,19 @@ pub async fn run(t: &Target) {
 
     types(&c).await;
     errors(&c).await;
-    copy(&c).await;
     cancel(t, &c).await;
     match connect(t, "disable", "options='-c rustydb.service=olap'").await {
         Ok(s) => simple(&s, "service.options", "SELECT 1").await,
         Err(e) => out("service.options", e),
+    }
+    // COPY last and bounded: a server or proxy that never answers would
+    // otherwise wedge the connection and hide the checks after it.
+    if tokio::time::timeout(Duration::from_secs(10), copy(&c))
+        .await
+        .is_err()
+    {
+        out("copy.timeout", "no answer within 10 s");
+        return;
     }
     let _ = c.batch_execute("DROP TABLE IF EXISTS tp_items").await;
 }
@@ -223,18 +268,48 @@ async fn types(c: &Client) {
     rt!("bool", "SELECT $1::bool", bool, true);
     rt!("text", "SELECT $1::text", String, "héllo 'q'".to_string());
     rt!("bytea", "SELECT $1::bytea", Vec<u8>, vec![0u8, 255, 16]);
-    rt!("date", "SELECT $1::date", chrono::NaiveDate, chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default());
+    rt!(
+        "date",
+        "SELECT $1::date",
+        chrono::NaiveDate,
+        chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default()
+    );
     rt!(
         "timestamptz",
         "SELECT $1::timestamptz",
         chrono::DateTime<chrono::Utc>,
         chrono::DateTime::from_timestamp(1_709_210_096, 789_000_000).unwrap_or_default()
     );
-    rt!("uuid", "SELECT $1::uuid", uuid::Uuid, uuid::Uuid::from_u128(0xa0eebc99_9c0b_4ef8_bb6d_6bb9bd380a11));
-    rt!("jsonb", "SELECT $1::jsonb", serde_json::Value, serde_json::json!({"a": [1, 2, null], "b": "x"}));
-    rt!("json", "SELECT $1::json", serde_json::Value, serde_json::json!({"k": true}));
-    rt!("int_array", "SELECT $1::int4[]", Vec<Option<i32>>, vec![Some(1), None, Some(3)]);
-    rt!("text_array", "SELECT $1::text[]", Vec<String>, vec!["a".into(), "b c".into()]);
+    rt!(
+        "uuid",
+        "SELECT $1::uuid",
+        uuid::Uuid,
+        uuid::Uuid::from_u128(0xa0eebc99_9c0b_4ef8_bb6d_6bb9bd380a11)
+    );
+    rt!(
+        "jsonb",
+        "SELECT $1::jsonb",
+        serde_json::Value,
+        serde_json::json!({"a": [1, 2, null], "b": "x"})
+    );
+    rt!(
+        "json",
+        "SELECT $1::json",
+        serde_json::Value,
+        serde_json::json!({"k": true})
+    );
+    rt!(
+        "int_array",
+        "SELECT $1::int4[]",
+        Vec<Option<i32>>,
+        vec![Some(1), None, Some(3)]
+    );
+    rt!(
+        "text_array",
+        "SELECT $1::text[]",
+        Vec<String>,
+        vec!["a".into(), "b c".into()]
+    );
     // numeric and interval: no built-in Rust type in tokio-postgres; text.
     simple(
         c,
@@ -244,7 +319,13 @@ async fn types(c: &Client) {
          'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{\"a\": [1, 2]}'::jsonb, ARRAY[1,NULL,3]",
     )
     .await;
-    match c.query_one("SELECT 12345.6789::numeric::text, '1 day 02:03:04'::interval::text", &[]).await {
+    match c
+        .query_one(
+            "SELECT 12345.6789::numeric::text, '1 day 02:03:04'::interval::text",
+            &[],
+        )
+        .await
+    {
         Ok(r) => out(
             "types.numeric_interval.binary",
             format!("{}|{}", r.get::<_, String>(0), r.get::<_, String>(1)),
@@ -254,18 +335,35 @@ async fn types(c: &Client) {
 }
 
 async fn errors(c: &Client) {
-    let _ = c.batch_execute("INSERT INTO tp_items VALUES (1, 'dup', 0)").await.map_err(|e| out("errors.unique", err_text(&e)));
+    let _ = c
+        .batch_execute("INSERT INTO tp_items VALUES (1, 'dup', 0)")
+        .await
+        .map_err(|e| out("errors.unique", err_text(&e)));
     exec(c, "errors.syntax", "SELEC 1", &[]).await;
     exec(c, "errors.undefined_table", "SELECT * FROM tp_missing", &[]).await;
-    exec(c, "errors.undefined_column", "SELECT nope FROM tp_items", &[]).await;
+    exec(
+        c,
+        "errors.undefined_column",
+        "SELECT nope FROM tp_items",
+        &[],
+    )
+    .await;
     exec(c, "errors.division_by_zero", "SELECT 1/$1::int", &[&0i32]).await;
     exec(c, "errors.invalid_text", "SELECT $1::text::int", &[&"abc"]).await;
-    exec(c, "errors.not_null", "INSERT INTO tp_items (id) VALUES (NULL)", &[]).await;
+    exec(
+        c,
+        "errors.not_null",
+        "INSERT INTO tp_items (id) VALUES (NULL)",
+        &[],
+    )
+    .await;
     simple(c, "errors.after_error", "SELECT 'alive'").await;
 }
 
 async fn copy(c: &Client) {
-    let _ = c.batch_execute("DROP TABLE IF EXISTS tp_copy; CREATE TABLE tp_copy (id int, t text)").await;
+    let _ = c
+        .batch_execute("DROP TABLE IF EXISTS tp_copy; CREATE TABLE tp_copy (id int, t text)")
+        .await;
     match c.copy_in::<_, Bytes>("COPY tp_copy FROM STDIN").await {
         Ok(sink) => {
             let mut sink = Box::pin(sink);
@@ -282,7 +380,10 @@ async fn copy(c: &Client) {
         }
         Err(e) => out("copy.in", err_text(&e)),
     }
-    match c.copy_out("COPY (SELECT * FROM tp_copy ORDER BY id) TO STDOUT").await {
+    match c
+        .copy_out("COPY (SELECT * FROM tp_copy ORDER BY id) TO STDOUT")
+        .await
+    {
         Ok(stream) => {
             let chunks: Vec<_> = stream.collect().await;
             let mut text = Vec::new();
@@ -295,7 +396,10 @@ async fn copy(c: &Client) {
                     }
                 }
             }
-            out("copy.out", String::from_utf8_lossy(&text).replace('\n', "\\n"));
+            out(
+                "copy.out",
+                String::from_utf8_lossy(&text).replace('\n', "\\n"),
+            );
         }
         Err(e) => out("copy.out", err_text(&e)),
     }
