@@ -240,8 +240,10 @@ def compare(ref, got, stderr, rc):
         if not ok:
             continue
         if key not in got:
+            extra = [f"{k}: {v}" for k, v in got.items() if feature_of(k) == f and k not in ref]
             tail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {rc}"
-            result[f] = (False, f"`{key}` missing ({tail[:160]})")
+            why = f"`{extra[0][:160]}`" if extra else tail[:160]
+            result[f] = (False, f"`{key}` missing ({why})")
         elif got[key] != want:
             result[f] = (False, f"`{key}`: got `{got[key][:120]}`, PostgreSQL `{want[:120]}`")
         else:
