@@ -44,13 +44,16 @@ pub mod readonly;
 pub mod sequence;
 pub mod session;
 pub mod settings;
+mod sql_prepare;
 pub mod statement;
 pub mod storage;
 pub mod types;
 
 pub use engine::Engine;
 pub use error::{Error, Result, SqlState};
-pub use session::{Column, CopyFormat, Prepared, QueryResult, Session, TxnStatus};
+pub use session::{
+    Column, CopyFormat, Deallocation, Prepared, QueryResult, Session, TxnStatus,
+};
 pub use storage::{
     Isolation, Lsn, RecoveryStatus, ReplicationStat, SavepointId, Storage, SyncCommit, Transaction,
     TxnOptions,

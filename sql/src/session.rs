@@ -128,6 +128,15 @@ pub(crate) struct OpenTxn {
     pub local_settings: Vec<(String, Option<String>)>,
 }
 
+/// A prepared-statement removal the server must apply to its statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deallocation {
+    /// `DEALLOCATE ALL` or `DISCARD ALL`.
+    All,
+    /// `DEALLOCATE name`.
+    Named(String),
+}
+
 /// One client connection's state.
 pub struct Session {
     pub(crate) engine: Arc<Engine>,
@@ -140,6 +149,10 @@ pub struct Session {
     pub(crate) settings: Arc<HashMap<String, String>>,
     pub(crate) reported_changes: Vec<(String, String)>,
     pub(crate) prepared: HashMap<String, Arc<Prepared>>,
+    /// `DEALLOCATE` / `DISCARD ALL` effects on the server's protocol-level
+    /// prepared statements (which the server, not the engine, holds);
+    /// drained by the server after each statement.
+    pub(crate) deallocations: Vec<Deallocation>,
     pub(crate) currvals: Arc<Mutex<HashMap<String, i64>>>,
     pub(crate) copy: Option<crate::copy::CopyIn>,
     /// set_config() results waiting to be applied after the statement.
@@ -161,6 +174,7 @@ impl Session {
             settings: Arc::new(crate::engine::default_settings()),
             reported_changes: Vec::new(),
             prepared: HashMap::new(),
+            deallocations: Vec::new(),
             currvals: Arc::default(),
             copy: None,
             pending_settings: Arc::default(),
@@ -279,6 +293,12 @@ impl Session {
                 .push(("in_hot_standby".into(), value.into()));
         }
         std::mem::take(&mut self.reported_changes)
+    }
+
+    /// Prepared statements that `DEALLOCATE` or `DISCARD ALL` removed since
+    /// the last call: the server drops them from its own name space.
+    pub fn take_deallocations(&mut self) -> Vec<Deallocation> {
+        std::mem::take(&mut self.deallocations)
     }
 
     /// A setting's value as `SHOW` reports it: the transaction's own state

@@ -305,8 +305,28 @@ impl Session {
                 }
                 done("RESET")
             }
+            Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => self.sql_prepare(name, data_types, statement).map(Some),
+            Statement::Execute {
+                name, parameters, ..
+            } => self.sql_execute(name.as_ref(), parameters).map(Some),
+            Statement::Deallocate { name, .. } => {
+                if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+                    self.prepared.clear();
+                    self.deallocations.push(super::session::Deallocation::All);
+                    return done("DEALLOCATE ALL");
+                }
+                self.prepared.remove(&name.value);
+                self.deallocations
+                    .push(super::session::Deallocation::Named(name.value.clone()));
+                done("DEALLOCATE")
+            }
             Statement::Discard { .. } => {
                 self.prepared.clear();
+                self.deallocations.push(super::session::Deallocation::All);
                 self.settings = Arc::new(crate::engine::default_settings());
                 done("DISCARD ALL")
             }

@@ -135,23 +135,23 @@ impl Connection {
             PgWireFrontendMessage::Query(q) => super::simple::query(self, q.query).await?,
             PgWireFrontendMessage::Parse(m) => {
                 let r = self.parse(m).await?;
-                self.extended_result(r)?
+                self.extended_result(r).await?
             }
             PgWireFrontendMessage::Bind(m) => {
                 let r = self.bind(m).await?;
-                self.extended_result(r)?
+                self.extended_result(r).await?
             }
             PgWireFrontendMessage::Describe(m) => {
                 let r = self.describe(m).await?;
-                self.extended_result(r)?
+                self.extended_result(r).await?
             }
             PgWireFrontendMessage::Execute(m) => {
                 let r = self.execute(m).await?;
-                self.extended_result(r)?
+                self.extended_result(r).await?
             }
             PgWireFrontendMessage::Close(m) => {
                 let r = self.close(m).await?;
-                self.extended_result(r)?
+                self.extended_result(r).await?
             }
             PgWireFrontendMessage::Sync(_) => self.sync().await?,
             PgWireFrontendMessage::Flush(_) => self.conn.flush().await?,
@@ -170,11 +170,17 @@ impl Connection {
     }
 
     /// Reports an extended-protocol statement error and switches to
-    /// discarding messages until Sync.
-    fn extended_result(&mut self, result: Result<(), rustydb_sql::Error>) -> Result<(), ConnError> {
+    /// discarding messages until Sync. The error is flushed at once, as
+    /// PostgreSQL's elog does: a client that sent Parse/Describe/Flush
+    /// (asyncpg's prepare) waits for it before it sends its Sync.
+    async fn extended_result(
+        &mut self,
+        result: Result<(), rustydb_sql::Error>,
+    ) -> Result<(), ConnError> {
         if let Err(e) = result {
             self.conn.send(encode::error_response("ERROR", &e))?;
             self.skip_until_sync = true;
+            self.conn.flush().await?;
         }
         Ok(())
     }
@@ -189,8 +195,14 @@ impl Connection {
         self.ready_for_query().await
     }
 
-    /// Sends pending ParameterStatus messages.
+    /// Sends pending ParameterStatus messages and applies `DEALLOCATE` /
+    /// `DISCARD ALL` to the protocol-level prepared statements (both are
+    /// per-statement side effects the engine hands back; this runs after
+    /// every statement in both protocols).
     pub(crate) fn report_parameters(&mut self) -> Result<(), ConnError> {
+        for d in self.session.with(|s| s.take_deallocations())? {
+            self.extended.deallocate(d);
+        }
         for (name, value) in self.session.with(|s| s.take_parameter_changes())? {
             self.conn
                 .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(

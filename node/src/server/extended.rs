@@ -67,6 +67,18 @@ impl Extended {
     pub(crate) fn end_of_transaction(&mut self) {
         self.portals.clear();
     }
+
+    /// `DEALLOCATE name|ALL` and `DISCARD ALL`: the statements go, as in
+    /// PostgreSQL, where SQL `PREPARE` and protocol Parse share one name
+    /// space; portals already bound keep their statement.
+    pub(crate) fn deallocate(&mut self, d: rustydb_sql::Deallocation) {
+        match d {
+            rustydb_sql::Deallocation::All => self.statements.clear(),
+            rustydb_sql::Deallocation::Named(name) => {
+                self.statements.remove(&name);
+            }
+        }
+    }
 }
 
 fn name(n: Option<String>) -> String {

@@ -24,9 +24,17 @@ pub fn return_type(name: &str, nargs: usize) -> Option<DataType> {
         ("pg_get_serial_sequence", 2)
         | ("regclass_out" | "regtype_out", 1)
         | ("to_regclass", 1) => DataType::Text,
-        ("pg_table_is_visible" | "pg_type_is_visible" | "pg_relation_is_publishable", _) => {
-            DataType::Bool
-        }
+        // psycopg's TypeInfo.fetch (SQLAlchemy's first connect) compares
+        // `pg_type.oid = to_regtype(name)`; an OID compares with that.
+        ("to_regtype", 1) => DataType::Oid,
+        ("pg_sleep", 1) => DataType::Void,
+        (
+            "pg_table_is_visible"
+            | "pg_type_is_visible"
+            | "pg_collation_is_visible"
+            | "pg_relation_is_publishable",
+            _,
+        ) => DataType::Bool,
         (
             "has_table_privilege"
             | "has_schema_privilege"
@@ -103,7 +111,9 @@ pub fn call(ctx: &ExecCtx, name: &str, args: &[Value]) -> Result<Value> {
         "pg_get_userbyid" => text(ctx.facts.user.clone()),
         "pg_encoding_to_char" => text("UTF8".into()),
         "pg_get_expr" => args.first().cloned().unwrap_or(Value::Null),
-        "pg_table_is_visible" | "pg_type_is_visible" => Value::Bool(true),
+        "pg_table_is_visible" | "pg_type_is_visible" | "pg_collation_is_visible" => {
+            Value::Bool(true)
+        }
         "pg_relation_is_publishable" => Value::Bool(false),
         "obj_description"
         | "col_description"
@@ -120,6 +130,36 @@ pub fn call(ctx: &ExecCtx, name: &str, args: &[Value]) -> Result<Value> {
         "regtype_out" => match oid_arg(args, 0).and_then(from_oid) {
             Some(t) => text(type_name(&t)),
             None => text(format!("{}", oid_arg(args, 0).unwrap_or(0))),
+        },
+        "pg_sleep" => {
+            let secs = match args.first() {
+                Some(Value::Int2(v)) => f64::from(*v),
+                Some(Value::Int4(v)) => f64::from(*v),
+                Some(Value::Int8(v)) => *v as f64,
+                Some(Value::Float4(v)) => f64::from(*v),
+                Some(Value::Float8(v)) => *v,
+                Some(Value::Numeric(d)) => d.to_string().parse().unwrap_or(0.0),
+                Some(Value::Text(s)) => s.trim().parse().map_err(|_| {
+                    crate::error::Error::new(
+                        crate::SqlState::INVALID_TEXT_REPRESENTATION,
+                        format!("invalid input syntax for type double precision: \"{s}\""),
+                    )
+                })?,
+                _ => 0.0,
+            };
+            ctx.sleep(secs)?;
+            text(String::new())
+        }
+        "to_regtype" => match args.first() {
+            Some(Value::Text(s)) => {
+                let name = s.trim();
+                let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+                match crate::types::oid::parse_type_name(name, &[]) {
+                    Some(t) => Value::Oid(crate::types::oid::type_oid(&t)),
+                    None => Value::Null,
+                }
+            }
+            _ => Value::Null,
         },
         "regclass_out"
         | "pg_get_indexdef"

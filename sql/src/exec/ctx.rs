@@ -35,6 +35,24 @@ pub struct SessionFacts {
     pub read_only: bool,
 }
 
+/// `statement_timeout` as a duration; `None` when 0 (off) or unreadable.
+/// The setting is stored normalised (`300ms`, `5s`, `2min`, ...).
+fn statement_timeout(settings: &HashMap<String, String>) -> Option<std::time::Duration> {
+    let v = settings.get("statement_timeout")?.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(digits);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        "min" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
+
 /// A stack frame of outer rows for correlated subqueries.
 #[derive(Debug)]
 pub struct OuterFrame {
@@ -53,6 +71,8 @@ pub struct ExecCtx {
     pub params: Arc<Vec<Value>>,
     pub facts: Arc<SessionFacts>,
     pub cancel: Option<CancelFlag>,
+    /// When `statement_timeout` (if set) cancels this statement.
+    deadline: Option<std::time::Instant>,
     outer: Option<Arc<OuterFrame>>,
     ctes: Arc<Mutex<HashMap<usize, Arc<Vec<Row>>>>>,
     subqueries: Arc<Mutex<SubqueryCache>>,
@@ -68,6 +88,8 @@ impl ExecCtx {
         facts: Arc<SessionFacts>,
         cancel: Option<CancelFlag>,
     ) -> Self {
+        let deadline = statement_timeout(&facts.settings)
+            .and_then(|t| std::time::Instant::now().checked_add(t));
         ExecCtx {
             txn,
             engine,
@@ -75,13 +97,15 @@ impl ExecCtx {
             params: Arc::new(params),
             facts,
             cancel,
+            deadline,
             outer: None,
             ctes: Arc::default(),
             subqueries: Arc::default(),
         }
     }
 
-    /// Fails with `57014` once the statement has been cancelled.
+    /// Fails with `57014` once the statement has been cancelled or has
+    /// run past `statement_timeout`.
     pub fn check_cancel(&self) -> Result<()> {
         if let Some(c) = &self.cancel {
             if c.load(Ordering::Relaxed) {
@@ -91,7 +115,33 @@ impl ExecCtx {
                 ));
             }
         }
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(Error::new(
+                SqlState::QUERY_CANCELED,
+                "canceling statement due to statement timeout",
+            ));
+        }
         Ok(())
+    }
+
+    /// `pg_sleep(seconds)`: sleeps in short slices so that a cancel or the
+    /// statement timeout ends it promptly, as in PostgreSQL.
+    pub fn sleep(&self, seconds: f64) -> Result<()> {
+        if !seconds.is_finite() || seconds <= 0.0 {
+            return self.check_cancel();
+        }
+        let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds.min(1e7));
+        loop {
+            self.check_cancel()?;
+            let now = std::time::Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            std::thread::sleep((end - now).min(std::time::Duration::from_millis(10)));
+        }
     }
 
     /// A context with `row` pushed as the innermost outer row.

@@ -46,6 +46,41 @@ pub(super) fn i4(v: i32) -> Value {
     Value::Int4(v)
 }
 
+/// A column default as PostgreSQL deparses it: a bare string literal gets
+/// the column's type as a cast (`'x'::character varying`, `'a'::text`),
+/// since the stored expression is the coerced constant.
+fn default_display(d: &str, ty: &DataType) -> String {
+    let d = d.trim();
+    let bare_literal = d.len() >= 2
+        && d.starts_with('\'')
+        && d.ends_with('\'')
+        && !d[1..d.len() - 1].replace("''", "").contains('\'');
+    if !bare_literal {
+        return d.to_string();
+    }
+    let inner = &d[1..d.len() - 1];
+    let numeric = matches!(
+        ty,
+        DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Numeric(_)
+            | DataType::Float4
+            | DataType::Float8
+    );
+    // A non-negative numeric constant deparses bare ('5' -> 5).
+    if numeric && !inner.starts_with('-') && inner.trim().parse::<f64>().is_ok() {
+        return inner.trim().to_string();
+    }
+    let name = match ty {
+        DataType::Varchar(_) => "character varying".to_string(),
+        DataType::Char(_) => "bpchar".to_string(),
+        DataType::Numeric(_) => "numeric".to_string(),
+        other => crate::types::oid::type_name(other),
+    };
+    format!("{d}::{name}")
+}
+
 /// The name of a virtual table by its well-known OID.
 pub fn system_table_name(oid: u32) -> Option<&'static str> {
     [
@@ -193,7 +228,7 @@ pub fn system_table(
                             o(tb.id * 1000 + i as u32),
                             o(tb.id),
                             i2(i as i16 + 1),
-                            t(d),
+                            t(&default_display(d, &c.data_type)),
                         ]);
                     }
                 }
@@ -403,6 +438,17 @@ pub fn system_table(
                 ("classoid", T::Oid),
                 ("objsubid", T::Int4),
                 ("description", T::Text),
+            ]),
+            vec![],
+        ),
+        // No range types exist; asyncpg's type introspection joins it.
+        (false, "pg_range") => (
+            cols(&[
+                ("rngtypid", T::Oid),
+                ("rngsubtype", T::Oid),
+                ("rngmultitypid", T::Oid),
+                ("rngcollation", T::Oid),
+                ("rngsubopc", T::Oid),
             ]),
             vec![],
         ),

@@ -173,9 +173,17 @@ pub(super) fn pg_type() -> (Vec<(String, DataType)>, Vec<Row>) {
                 t("b"),
                 t(cat),
                 bo(true),
+                t(","),
                 o(0),
                 o(elem),
                 o(array),
+                // Only array_in is told apart (pgjdbc's is_array test);
+                // scalar input functions are not modelled.
+                o(if elem != 0 {
+                    crate::types::oid::ARRAY_IN_OID
+                } else {
+                    0
+                }),
                 o(0),
                 i4(-1),
                 i4(0),
@@ -200,9 +208,11 @@ pub(super) fn pg_type() -> (Vec<(String, DataType)>, Vec<Row>) {
             ("typtype", T::InternalChar),
             ("typcategory", T::InternalChar),
             ("typisdefined", T::Bool),
+            ("typdelim", T::InternalChar),
             ("typrelid", T::Oid),
             ("typelem", T::Oid),
             ("typarray", T::Oid),
+            ("typinput", T::RegProc),
             ("typbasetype", T::Oid),
             ("typtypmod", T::Int4),
             ("typndims", T::Int4),

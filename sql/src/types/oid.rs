@@ -38,6 +38,9 @@ const TABLE: &[(u32, u32, &str)] = &[
     (3802, 3807, "jsonb"),
 ];
 
+/// `array_in`, the input function of every array type (`pg_type.typinput`).
+pub const ARRAY_IN_OID: u32 = 750;
+
 /// The pg_type OID of a type.
 pub fn type_oid(ty: &DataType) -> u32 {
     match ty {

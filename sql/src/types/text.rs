@@ -206,6 +206,11 @@ pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
         DataType::Int4 => parse_int(text, i32::MIN as i64, i32::MAX as i64, "integer")
             .map(|v| Value::Int4(v as i32)),
         DataType::Int8 => parse_int(text, i64::MIN, i64::MAX, "bigint").map(Value::Int8),
+        DataType::RegProc if text.trim().trim_start_matches("pg_catalog.") == "array_in" => {
+            // pgjdbc's TypeInfoCache asks `typinput = 'pg_catalog.array_in'::regproc`;
+            // pg_type.typinput holds this OID (PostgreSQL's) for array types.
+            Ok(Value::Oid(super::oid::ARRAY_IN_OID))
+        }
         DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
             // Names of relations/types are resolved by the planner, which
             // knows the catalog; here only numeric OIDs parse.
