@@ -288,6 +288,23 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                 .map(|(_, mut a)| a.swap_remove(0))
                 .collect(),
         ),
+        AggFunc::JsonAgg(false) => {
+            // json_agg keeps each element's json text and joins them with
+            // ", " (unlike to_json of an array, which uses ",").
+            let mut parts = Vec::with_capacity(items.len());
+            for (_, mut a) in items {
+                let v = a.swap_remove(0);
+                parts.push(if v.is_null() {
+                    "null".to_string()
+                } else {
+                    match crate::functions::call("to_json", &[v])? {
+                        Value::Json(t) => t,
+                        _ => "null".to_string(),
+                    }
+                });
+            }
+            Value::Json(format!("[{}]", parts.join(", ")))
+        }
         AggFunc::JsonAgg(binary) => {
             let list: Vec<Value> = items
                 .into_iter()
