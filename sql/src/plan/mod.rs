@@ -22,6 +22,7 @@ pub mod forms;
 pub mod from;
 pub mod func;
 pub mod names;
+pub mod overlaps;
 pub mod scope;
 pub mod select;
 pub mod setops;
