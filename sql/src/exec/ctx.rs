@@ -312,7 +312,7 @@ impl ExecCtx {
                 }
             }
             SessionFn::NextVal => {
-                let name = text_arg(0)?;
+                let name = sequence_name(&text_arg(0)?);
                 let def = self.with_catalog(|c| c.sequence(&name))?;
                 if self.facts.read_only {
                     return Err(crate::readonly::read_only_error("nextval()"));
@@ -322,7 +322,7 @@ impl ExecCtx {
                 Value::Int8(v)
             }
             SessionFn::CurrVal => {
-                let name = text_arg(0)?;
+                let name = sequence_name(&text_arg(0)?);
                 self.with_catalog(|c| c.sequence(&name))?;
                 match self.facts.currvals.lock().get(&name) {
                     Some(v) => Value::Int8(*v),
@@ -337,7 +337,7 @@ impl ExecCtx {
                 }
             }
             SessionFn::SetVal => {
-                let name = text_arg(0)?;
+                let name = sequence_name(&text_arg(0)?);
                 let def = self.with_catalog(|c| c.sequence(&name))?;
                 if self.facts.read_only {
                     return Err(crate::readonly::read_only_error("setval()"));
@@ -364,5 +364,17 @@ impl ExecCtx {
                 Value::Int8(value)
             }
         })
+    }
+}
+
+/// A sequence named by a run-time text value (`nextval(pg_get_serial_sequence(...))`),
+/// without its `public.` schema and quotes. Not lower-cased: the binder
+/// already normalised literal names (a quoted mixed-case name arrives as
+/// written), and pg_get_serial_sequence returns the stored name.
+fn sequence_name(raw: &str) -> String {
+    let name = raw.strip_prefix("public.").unwrap_or(raw);
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_string(),
     }
 }

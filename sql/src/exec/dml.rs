@@ -118,15 +118,18 @@ fn key_detail(table: &TableDef, columns: &[usize], row: &[Value]) -> String {
 /// suffix, the error to raise, and the constraint's columns.
 type Conflict = (Vec<u8>, Error, Vec<usize>);
 
+/// `updating` is the key of the row being replaced by `row` (UPDATE): its
+/// own entries are no conflict, so checking goes on to the other keys.
 fn find_conflict(
     ctx: &ExecCtx,
     db: u32,
     table: &TableDef,
     row: &[Value],
     pk: &[u8],
+    updating: Option<&[u8]>,
 ) -> Result<Option<Conflict>> {
     let mut txn = ctx.txn.lock();
-    if !table.has_row_id() {
+    if !table.has_row_id() && updating != Some(pk) {
         let mut key = keys::object_prefix(db, table.id);
         key.extend_from_slice(pk);
         if txn.lock(&key)?.is_some() {
@@ -148,7 +151,7 @@ fn find_conflict(
             continue;
         }
         if let Some(owner) = txn.lock(&key)? {
-            if owner != pk {
+            if owner != pk && updating != Some(owner.as_slice()) {
                 let err = Error::new(
                     SqlState::UNIQUE_VIOLATION,
                     format!(
@@ -252,7 +255,7 @@ fn insert(p: &InsertPlan, ctx: &ExecCtx) -> Result<DmlResult> {
         }
         finalize(table, &mut full, &p.checks, ctx)?;
         let pk = row_key(table, &full, ctx)?;
-        match find_conflict(ctx, p.db, table, &full, &pk)? {
+        match find_conflict(ctx, p.db, table, &full, &pk, None)? {
             None => {
                 write_row(ctx, p.db, table, &pk, &full, None)?;
                 touched.insert(pk);
@@ -349,12 +352,10 @@ fn check_changed_keys(
     {
         return Ok(());
     }
-    if let Some((owner, err, _)) = find_conflict(ctx, db, table, new, new_pk)? {
-        if owner != old_pk || new_pk != old_pk {
-            return Err(err);
-        }
+    match find_conflict(ctx, db, table, new, new_pk, Some(old_pk))? {
+        Some((_, err, _)) => Err(err),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn push_returning(

@@ -56,6 +56,7 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         "make_time" if len == 3 && a.iter().all(is_num) => Time,
         "make_timestamp" if len == 6 && a.iter().all(is_num) => Timestamp,
         "make_timestamptz" if len == 6 && a.iter().all(is_num) => TimestampTz,
+        "make_timestamptz" if len == 7 && a[..6].iter().all(is_num) && t(6) => TimestampTz,
         "make_interval" if len <= 7 && a.iter().all(is_num) => Interval,
         "justify_days" | "justify_hours" | "justify_interval"
             if len == 1 && matches!(a[0], Interval | Unknown) =>
@@ -115,6 +116,20 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 Value::TimestampTz(ts.and_utc())
             })
         })(),
+        // Only UTC is known (see settings: TimeZone is UTC-only).
+        ("make_timestamptz", 7) => {
+            let zone = text_arg(&a[6]);
+            if !matches!(
+                zone.to_ascii_lowercase().as_str(),
+                "utc" | "gmt" | "z" | "zulu" | "etc/utc" | "universal"
+            ) {
+                return Some(Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("time zone \"{zone}\" not recognized"),
+                )));
+            }
+            call(name, &a[..6])?
+        }
         ("make_interval", n) if n <= 7 => make_interval(a),
         ("justify_days", 1) => interval_of(&a[0])
             .and_then(|i| i.justify_days())
@@ -151,6 +166,8 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             .map(|t| Value::TimestampTz(t.and_utc())),
         ("to_date", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
             .map(|t| Value::Date(t.date())),
+        // An empty format gives NULL, as in PostgreSQL.
+        ("to_char", 2) if text_arg(&a[1]).is_empty() => Ok(Value::Null),
         ("to_char", 2) => formatting::to_char(&a[0], &text_arg(&a[1])).map(Value::Text),
         ("timezone", 2) => datetime_make::at_time_zone(&text_arg(&a[0]), &a[1]),
         _ => return None,

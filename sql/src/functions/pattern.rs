@@ -201,6 +201,45 @@ pub fn regex_match(text: &str, pattern: &str, case_insensitive: bool) -> Result<
     Ok(compiled(pattern, case_insensitive)?.is_match(text))
 }
 
+/// SQL `SIMILAR TO` pattern to an anchored POSIX regex: `%` is `.*`, `_` is
+/// `.`, `\` escapes the next character, `.` `$` `^` are literal; the regex
+/// operators (`|`, `*`, `+`, `?`, `()`, `{}`, `[]`) keep their meaning.
+pub(crate) fn similar_to_regex(pattern: &str) -> String {
+    let mut out = String::from("^(?:");
+    let mut chars = pattern.chars();
+    let mut in_bracket = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) if n.is_ascii_alphanumeric() => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '[' => {
+                in_bracket = true;
+                out.push(c);
+            }
+            ']' => {
+                in_bracket = false;
+                out.push(c);
+            }
+            _ if in_bracket => out.push(c),
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '.' | '$' | '^' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str(")$");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::types::ops::{binary_op, BinaryOp};
-use crate::types::{compare, Value};
+use crate::types::{cast, compare, DataType, Value};
 use crate::SqlState;
 
 /// The most rows one call may produce.
@@ -15,6 +15,12 @@ pub fn call(name: &str, args: &[Value]) -> Result<Vec<Value>> {
     }
     match (name, args) {
         ("generate_series", [start, stop]) => series(start, stop, &step_one(start)),
+        // Dates run as timestamptz, the candidate PostgreSQL picks.
+        ("generate_series", [start @ Value::Date(_), stop, step]) => series(
+            &cast::cast(start.clone(), &DataType::TimestampTz)?,
+            &cast::cast(stop.clone(), &DataType::TimestampTz)?,
+            step,
+        ),
         ("generate_series", [start, stop, step]) => series(start, stop, step),
         ("unnest", [Value::Array(items)]) => Ok(items.clone()),
         ("generate_subscripts", [Value::Array(items), _]) => {
@@ -53,6 +59,12 @@ pub fn call(name: &str, args: &[Value]) -> Result<Vec<Value>> {
                 "cannot call json_object_keys on a non-object",
             )),
         },
+        ("regexp_matches", [Value::Text(s), Value::Text(p)]) => {
+            super::string_format::regexp_matches(s, p, None)
+        }
+        ("regexp_matches", [Value::Text(s), Value::Text(p), Value::Text(f)]) => {
+            super::string_format::regexp_matches(s, p, Some(f))
+        }
         ("regexp_split_to_table", [Value::Text(s), Value::Text(p)]) => {
             let re = regex_lite(p)?;
             Ok(re.split(s).map(|x| Value::Text(x.to_string())).collect())

@@ -73,6 +73,7 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         }
         "encode" if len == 2 && (a[0] == Bytea || a[0] == Unknown) && t(1) => Text,
         "decode" if len == 2 && t(0) && t(1) => Bytea,
+        "convert_from" if len == 2 && (a[0] == Bytea || a[0] == Unknown) && t(1) => Text,
         _ => return None,
     })
 }
@@ -214,6 +215,7 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 .map(Value::Text),
         },
         ("decode", 2) => decode(&s(0), &s(1)).map(Value::Bytea),
+        ("convert_from", 2) => convert_from(&a[0], &s(1)),
         _ => return None,
     })
 }
@@ -423,6 +425,40 @@ fn split_part(s: &str, delim: &str, n: i32) -> Result<String> {
         .and_then(|i| parts.get(i))
         .map(|p| p.to_string())
         .unwrap_or_default())
+}
+
+/// `convert_from(bytes, encoding)`: only UTF8 (the server encoding) is
+/// known; invalid bytes are 22021 as in PostgreSQL.
+fn convert_from(v: &Value, enc: &str) -> Result<Value> {
+    let bytes = match v {
+        Value::Bytea(b) => b.clone(),
+        other => crate::types::text::parse_bytea(&text_arg(other))?,
+    };
+    let e = enc.to_ascii_uppercase().replace(['-', '_'], "");
+    if e != "UTF8" && e != "UNICODE" && e != "SQLASCII" {
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid source encoding name \"{enc}\""),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) if !s.contains('\0') => Ok(Value::Text(s)),
+        Ok(_) => Err(Error::new(
+            SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        )),
+        Err(err) => {
+            let bad = err
+                .as_bytes()
+                .get(err.utf8_error().valid_up_to())
+                .copied()
+                .unwrap_or(0);
+            Err(Error::new(
+                SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+                format!("invalid byte sequence for encoding \"UTF8\": 0x{bad:02x}"),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

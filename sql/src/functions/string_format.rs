@@ -172,6 +172,34 @@ pub(crate) fn regexp_replace(s: &str, pat: &str, rep: &str, fl: Option<&str>) ->
     Ok(Value::Text(out.into_owned()))
 }
 
+/// `regexp_matches`: one row per match (every match with the `g` flag, else
+/// the first), each the array of capture groups (or the whole match).
+pub(crate) fn regexp_matches(s: &str, pat: &str, fl: Option<&str>) -> Result<Vec<Value>> {
+    let (global, ci) = flags(fl)?;
+    let re = pattern::compiled(pat, ci)?;
+    let row = |c: regex::Captures<'_>| -> Value {
+        if c.len() == 1 {
+            return Value::Array(vec![Value::Text(
+                c.get(0).map(|m| m.as_str()).unwrap_or("").to_string(),
+            )]);
+        }
+        Value::Array(
+            c.iter()
+                .skip(1)
+                .map(|m| {
+                    m.map(|m| Value::Text(m.as_str().to_string()))
+                        .unwrap_or(Value::Null)
+                })
+                .collect(),
+        )
+    };
+    Ok(if global {
+        re.captures_iter(s).map(row).collect()
+    } else {
+        re.captures(s).map(row).into_iter().collect()
+    })
+}
+
 pub(crate) fn regexp_match(s: &str, pat: &str, fl: Option<&str>) -> Result<Value> {
     let (_, ci) = flags(fl)?;
     let re = pattern::compiled(pat, ci)?;

@@ -11,7 +11,7 @@
 use sqlparser::ast;
 
 use super::func;
-use super::scope::Scope;
+use super::scope::{Scope, ScopeColumn};
 use super::select::CteBinding;
 use super::AggCall;
 use crate::catalog::Catalog;
@@ -48,6 +48,31 @@ pub struct AggContext {
     pub aggs: Vec<AggCall>,
     /// The scope of the rows being aggregated.
     pub input: Scope,
+}
+
+/// The Aggregate node's output as a scope: each GROUP BY expression that is
+/// a plain input column keeps that column's name and table; others (and the
+/// aggregates after them) are unnamed, so nothing else resolves.
+fn grouped_scope(agg: &AggContext) -> Scope {
+    let columns = agg
+        .groups
+        .iter()
+        .map(|g| match g {
+            Expr::Column(i) => agg.input.columns.get(*i).cloned(),
+            _ => None,
+        })
+        .map(|c| {
+            c.unwrap_or(ScopeColumn {
+                table: None,
+                name: String::new(),
+                data_type: DataType::Unknown,
+                table_oid: 0,
+                column_id: 0,
+                hidden: true,
+            })
+        })
+        .collect();
+    Scope { columns }
 }
 
 /// Binds statements against one catalog snapshot.
@@ -157,6 +182,10 @@ impl<'a> Binder<'a> {
             }
             // Everything else: bind children in the grouped context.
             _ => {
+                // Subqueries see the grouped row: GROUP BY columns keep
+                // their names so `(SELECT ... WHERE x = t.grouped_col)`
+                // binds as an outer reference to the Aggregate output.
+                let out_scope = grouped_scope(agg);
                 self.agg = Some(std::mem::replace(
                     agg,
                     AggContext {
@@ -165,7 +194,6 @@ impl<'a> Binder<'a> {
                         input: Scope::default(),
                     },
                 ));
-                let out_scope = Scope::default();
                 let r = self.plain_expr_with(e, &out_scope, true);
                 if let Some(a) = self.agg.take() {
                     *agg = a;

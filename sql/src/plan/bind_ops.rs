@@ -179,6 +179,10 @@ impl<'a> Binder<'a> {
     ) -> Result<Bound> {
         use ast::BinaryOperator as B;
         let bop = match op {
+            B::Overlaps => {
+                let e = super::overlaps::rewrite(left, right)?;
+                return self.child(&e, scope, grouped);
+            }
             B::And | B::Or => {
                 let (l, lt) = self.child(left, scope, grouped)?;
                 let (r, rt) = self.child(right, scope, grouped)?;

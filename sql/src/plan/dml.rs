@@ -316,9 +316,21 @@ impl<'a> Binder<'a> {
                 "INSERT has more expressions than target columns",
             ));
         }
+        let literals = untyped_literal_items(q);
         let mut exprs = Vec::new();
         for (i, c) in scope.columns.iter().enumerate() {
             let col = &table.columns[targets[i]];
+            // PostgreSQL types a bare string literal in the SELECT list of
+            // INSERT ... SELECT by its target column, not as text.
+            if literals.get(i) == Some(&true) && c.data_type == DataType::Text {
+                // Lengths are left to the write's assignment check (22001),
+                // as an explicit cast to varchar(n) would truncate.
+                exprs.push(Expr::Cast(
+                    Box::new(Expr::Column(i)),
+                    strip_len(&col.data_type),
+                ));
+                continue;
+            }
             exprs.push(self.assignable(
                 Expr::Column(i),
                 &c.data_type,
@@ -705,4 +717,35 @@ pub fn assignment_allowed(from: &DataType, to: &DataType) -> bool {
             (T::Array(a), T::Array(b)) => assignment_allowed(a, b),
             _ => false,
         }
+}
+
+/// For a plain `SELECT` body: which select-list items are bare string
+/// literals (type unknown until the INSERT target types them).
+fn untyped_literal_items(q: &ast::Query) -> Vec<bool> {
+    let ast::SetExpr::Select(sel) = &*q.body else {
+        return Vec::new();
+    };
+    // A `*` expands to several columns: positions would no longer line up.
+    if sel.projection.iter().any(|i| {
+        matches!(
+            i,
+            ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..)
+        )
+    }) {
+        return Vec::new();
+    }
+    sel.projection
+        .iter()
+        .map(|item| {
+            let e = match item {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+                _ => return false,
+            };
+            matches!(
+                e,
+                ast::Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_))
+            )
+        })
+        .collect()
 }

@@ -315,7 +315,38 @@ impl<'a> Binder<'a> {
             A::Collate { expr, .. } => self.child(expr, scope, grouped),
             A::Prefixed { value, .. } => self.child(value, scope, grouped),
             A::Tuple(_) => Err(Error::unsupported("row constructors are not supported")),
-            A::SimilarTo { .. } => Err(Error::unsupported("SIMILAR TO is not supported")),
+            A::SimilarTo {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                // A literal pattern is rewritten to the equivalent anchored
+                // POSIX regex (PostgreSQL's similar_to_escape) and bound as `~`.
+                let (ast::Expr::Value(p), None) = (pattern.as_ref(), escape_char) else {
+                    return Err(Error::unsupported(
+                        "SIMILAR TO with a non-literal pattern or ESCAPE",
+                    ));
+                };
+                let ast::Value::SingleQuotedString(p) = &p.value else {
+                    return Err(Error::unsupported("SIMILAR TO with a non-text pattern"));
+                };
+                let re = ast::Expr::Value(
+                    ast::Value::SingleQuotedString(crate::functions::pattern::similar_to_regex(p))
+                        .with_empty_span(),
+                );
+                let op = if *negated {
+                    ast::BinaryOperator::PGRegexNotMatch
+                } else {
+                    ast::BinaryOperator::PGRegexMatch
+                };
+                let e = ast::Expr::BinaryOp {
+                    left: expr.clone(),
+                    op,
+                    right: Box::new(re),
+                };
+                self.child(&e, scope, grouped)
+            }
             A::Wildcard(_) | A::QualifiedWildcard(..) => {
                 Err(Error::syntax("\"*\" is not allowed here"))
             }

@@ -26,6 +26,7 @@ pub fn is_srf(name: &str) -> bool {
             | "jsonb_object_keys"
             | "json_object_keys"
             | "regexp_split_to_table"
+            | "regexp_matches"
             | "generate_subscripts"
     )
 }
@@ -36,7 +37,7 @@ pub fn srf_type(name: &str, args: &[DataType]) -> Result<DataType> {
         "generate_series" => match args.first() {
             Some(DataType::Int8) | Some(DataType::Numeric(_)) => args[0].clone(),
             Some(DataType::Timestamp) => DataType::Timestamp,
-            Some(DataType::TimestampTz) => DataType::TimestampTz,
+            Some(DataType::TimestampTz) | Some(DataType::Date) => DataType::TimestampTz,
             _ if args.contains(&DataType::Int8) => DataType::Int8,
             _ => DataType::Int4,
         },
@@ -47,6 +48,7 @@ pub fn srf_type(name: &str, args: &[DataType]) -> Result<DataType> {
         "jsonb_array_elements" => DataType::Jsonb,
         "json_array_elements" => DataType::Json,
         "generate_subscripts" => DataType::Int4,
+        "regexp_matches" => DataType::Array(Box::new(DataType::Text)),
         _ => DataType::Text,
     })
 }
@@ -132,6 +134,19 @@ impl<'a> Binder<'a> {
         let left_width = ls.len();
         let right_width = rs.len();
         let placeholder = matches!(&rp, Plan::Lateral { left, .. } if is_lateral_placeholder(left));
+        if !placeholder {
+            if let Some(t) = rs
+                .columns
+                .iter()
+                .filter_map(|c| c.table.as_deref())
+                .find(|t| ls.has_table(t))
+            {
+                return Err(Error::new(
+                    SqlState::DUPLICATE_ALIAS,
+                    format!("table name \"{t}\" specified more than once"),
+                ));
+            }
+        }
         if let (true, Plan::Lateral { right, .. }) = (placeholder, &rp) {
             let right = right.clone();
             let scope = ls.join(&rs);

@@ -87,7 +87,15 @@ pub(crate) fn agg_result_type(func: &AggFunc, arg: &DataType) -> Result<DataType
         }
         AggFunc::Min | AggFunc::Max => match arg {
             T::Varchar(_) | T::Char(_) | T::Name | T::Unknown => T::Text,
-            T::Json => return Err(no_function("max", &[T::Json])),
+            // PostgreSQL has no min/max for these (bool: use bool_and/or).
+            T::Json | T::Jsonb | T::Bool => {
+                let name = if matches!(func, AggFunc::Min) {
+                    "min"
+                } else {
+                    "max"
+                };
+                return Err(no_function(name, std::slice::from_ref(arg)));
+            }
             other => other.clone(),
         },
         AggFunc::BoolAnd | AggFunc::BoolOr => T::Bool,

@@ -23,6 +23,7 @@ pub mod from;
 pub mod func;
 pub mod lock;
 pub mod names;
+pub mod overlaps;
 pub mod scope;
 pub mod select;
 pub mod setops;
