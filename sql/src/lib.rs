@@ -51,9 +51,7 @@ pub mod types;
 
 pub use engine::Engine;
 pub use error::{Error, Result, SqlState};
-pub use session::{
-    Column, CopyFormat, Deallocation, Prepared, QueryResult, Session, TxnStatus,
-};
+pub use session::{Column, CopyFormat, Deallocation, Prepared, QueryResult, Session, TxnStatus};
 pub use storage::{
     Isolation, Lsn, RecoveryStatus, ReplicationStat, SavepointId, Storage, SyncCommit, Transaction,
     TxnOptions,
