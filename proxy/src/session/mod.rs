@@ -501,6 +501,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             self.kept = Some(conn);
         }
         self.cancel.set_backend(None);
+        // The admin console shows the client idle again.
+        self.announced = 0;
+        self.shared.set_client_backend(self.ctx.id, None);
         Ok(())
     }
 
