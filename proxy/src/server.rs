@@ -15,7 +15,7 @@
 //! topology dropped), and SIGHUP configuration reload.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -394,9 +394,4 @@ async fn reload_on_sighup(shared: Arc<Shared>) {
             tracing::error!(error = %e, "configuration reload failed; keeping the old one");
         }
     }
-}
-
-/// The client's address as the HBA rules see it.
-pub fn peer_ip(peer: &SocketAddr) -> IpAddr {
-    peer.ip()
 }

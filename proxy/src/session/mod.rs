@@ -275,7 +275,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut retried = false;
         loop {
             let fresh = self.held.is_none();
-            let read = !class.needs_primary && !class.forced_primary;
+            let read = !class_wants_primary(&class);
             let conn = match self.connection_for(&class).await {
                 Ok(c) => c,
                 // The backend was banned when the connection failed: a
