@@ -57,3 +57,29 @@ ensure_test_deps() {
         apt_install postgresql-client
     fi
 }
+
+# ensure_compat_deps: what the client compatibility suite (compat/) needs
+# besides cargo: a Python with venv (the suite installs psycopg, SQLAlchemy
+# and asyncpg into its own virtualenv under the build cache, so a distro
+# Python that refuses system-wide pip installs is fine), node + npm for
+# node-postgres, a JDK and the PostgreSQL JDBC driver, openssl for the
+# suite's self-signed certificate. Sets COMPAT_PYTHON.
+ensure_compat_deps() {
+    local missing=()
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+    command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+    [ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "==> installing client-suite prerequisites: ${missing[*]}"
+        apt_install "${missing[@]}"
+    fi
+    local venv="${CARGO_TARGET_DIR%/*}/compat-venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    export COMPAT_PYTHON="$venv/bin/python"
+    export COMPAT_CLIENTS_TARGET="${COMPAT_CLIENTS_TARGET:-${CARGO_TARGET_DIR%/*}/compat-clients-target}"
+}

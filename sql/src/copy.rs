@@ -1,4 +1,5 @@
-//! COPY: bulk load from and dump to the client, in text and CSV formats.
+//! COPY: bulk load from and dump to the client, in text, CSV and binary
+//! formats (the binary layout lives in `copy_binary`).
 //!
 //! `COPY t FROM STDIN` answers `CopyIn`; the server then streams CopyData
 //! chunks to `copy_in_data`, which splits them into lines (a line may span
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use sqlparser::ast;
 
+use crate::copy_binary::{self, BinaryItem};
 use crate::ddl::object_name;
 use crate::error::{Error, Result};
 use crate::exec::ExecCtx;
@@ -49,6 +51,8 @@ pub struct CopyIn {
     /// The implicit transaction, when not inside a block.
     pub(crate) implicit_txn: Option<Arc<Mutex<Box<dyn Transaction>>>>,
     failed: Option<Error>,
+    /// The binary-format parser's position (header read, trailer seen).
+    binary: copy_binary::BinaryReader,
 }
 
 fn parse_options(
@@ -71,6 +75,7 @@ fn parse_options(
                 o.format = match f.value.to_lowercase().as_str() {
                     "text" => CopyFormat::Text,
                     "csv" => CopyFormat::Csv,
+                    "binary" => CopyFormat::Binary,
                     other => {
                         return Err(Error::unsupported(format!(
                             "COPY format \"{other}\" is not supported"
@@ -90,9 +95,22 @@ fn parse_options(
     for opt in legacy {
         match opt {
             ast::CopyLegacyOption::Csv(_) => o.format = CopyFormat::Csv,
+            ast::CopyLegacyOption::Binary => o.format = CopyFormat::Binary,
             ast::CopyLegacyOption::Delimiter(c) => delimiter = Some(*c),
             ast::CopyLegacyOption::Null(n) => null = Some(n.clone()),
             _ => {}
+        }
+    }
+    if o.format == CopyFormat::Binary {
+        let conflict = [
+            (delimiter.is_some(), "DELIMITER"),
+            (null.is_some(), "NULL"),
+            (o.header, "HEADER"),
+        ];
+        if let Some((_, what)) = conflict.iter().find(|(set, _)| *set) {
+            return Err(Error::syntax(format!(
+                "cannot specify {what} in BINARY mode"
+            )));
         }
     }
     if o.format == CopyFormat::Csv {
@@ -184,6 +202,7 @@ pub fn start(
         ctx: ctx.clone(),
         implicit_txn: None,
         failed: None,
+        binary: copy_binary::BinaryReader::default(),
     });
     Ok(QueryResult::CopyIn {
         columns: targets.len(),
@@ -226,6 +245,21 @@ fn copy_out(
         b.query(q)?
     };
     let rows = crate::exec::collect(&plan, ctx)?;
+    if opts.format == CopyFormat::Binary {
+        let types: Vec<DataType> = scope.columns.iter().map(|c| c.data_type.clone()).collect();
+        let mut lines = Vec::with_capacity(rows.len() + 2);
+        lines.push(copy_binary::header());
+        for r in &rows {
+            lines.push(copy_binary::encode_row(r, &types)?);
+        }
+        lines.push(copy_binary::trailer());
+        return Ok(QueryResult::CopyOut {
+            columns: scope.len(),
+            format: opts.format,
+            lines,
+            tag: format!("COPY {}", rows.len()),
+        });
+    }
     let mut lines = Vec::with_capacity(rows.len() + 1);
     if opts.header && opts.format == CopyFormat::Csv {
         let names: Vec<String> = scope
@@ -240,8 +274,8 @@ fn copy_out(
             .iter()
             .map(|v| match (v, opts.format) {
                 (Value::Null, _) => opts.null.clone(),
-                (v, CopyFormat::Text) => escape_text(&text::format(v), opts.delimiter),
                 (v, CopyFormat::Csv) => csv_field(&text::format(v), opts),
+                (v, _) => escape_text(&text::format(v), opts.delimiter),
             })
             .collect();
         lines.push(format!("{}\n", fields.join(&opts.delimiter.to_string())).into_bytes());
@@ -399,6 +433,32 @@ impl CopyIn {
         Ok(())
     }
 
+    fn add_binary_record(&mut self, fields: Vec<Option<Vec<u8>>>) -> Result<()> {
+        let mut row = Vec::with_capacity(fields.len());
+        for (f, ty) in fields.into_iter().zip(&self.types) {
+            row.push(Some(Expr::Literal(match f {
+                None => Value::Null,
+                Some(bytes) => copy_binary::decode_field(&bytes, &strip(ty))?,
+            })));
+        }
+        self.pending.push(row);
+        self.rows += 1;
+        if self.pending.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Consumes complete binary tuples from `buf[*pos..]`, advancing `pos`.
+    fn feed_binary(&mut self, buf: &[u8], pos: &mut usize) -> Result<()> {
+        loop {
+            match self.binary.next(buf, pos, self.types.len())? {
+                BinaryItem::Tuple(fields) => self.add_binary_record(fields)?,
+                BinaryItem::NeedMore | BinaryItem::End => return Ok(()),
+            }
+        }
+    }
+
     fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -413,7 +473,11 @@ impl CopyIn {
         self.buffer.extend_from_slice(data);
         let buffer = std::mem::take(&mut self.buffer);
         let mut pos = 0;
-        let result = self.feed_lines(&buffer, &mut pos);
+        let result = if self.options.format == CopyFormat::Binary {
+            self.feed_binary(&buffer, &mut pos)
+        } else {
+            self.feed_lines(&buffer, &mut pos)
+        };
         // Keep only the incomplete tail (one copy per chunk, not per line).
         self.buffer = buffer[pos..].to_vec();
         result
@@ -454,7 +518,7 @@ impl CopyIn {
                 continue;
             }
             let fields = match self.options.format {
-                CopyFormat::Text => text_fields(line, &self.options)?,
+                CopyFormat::Text | CopyFormat::Binary => text_fields(line, &self.options)?,
                 CopyFormat::Csv => csv_fields(line, &self.options).ok_or_else(|| {
                     Error::new(SqlState("22P04"), "unterminated CSV quoted field")
                 })?,
@@ -499,7 +563,9 @@ impl Session {
             Some(e) => Err(e),
             None => {
                 // A last line without a newline still counts.
-                let r = if copy.buffer.is_empty() {
+                let r = if copy.options.format == CopyFormat::Binary {
+                    copy.binary.finish(&copy.buffer)
+                } else if copy.buffer.is_empty() {
                     Ok(())
                 } else {
                     copy.feed(b"\n")

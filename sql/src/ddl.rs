@@ -250,6 +250,26 @@ fn index_columns(table: &TableDef, cols: &[ast::IndexColumn]) -> Result<Vec<usiz
         .collect()
 }
 
+/// The columns `CREATE TABLE t (LIKE src)` copies: names, types and NOT
+/// NULL, plus defaults only with `INCLUDING DEFAULTS` (PostgreSQL copies
+/// no other constraint and no index by default).
+fn like_columns(ctx: &ExecCtx, like: &ast::CreateTableLikeKind) -> Result<Vec<ColumnDef>> {
+    let (ast::CreateTableLikeKind::Parenthesized(like) | ast::CreateTableLikeKind::Plain(like)) =
+        like;
+    let source = ctx.with_catalog(|c| c.table(&object_name(&like.name)))?;
+    let with_defaults = matches!(like.defaults, Some(ast::CreateTableLikeDefaults::Including));
+    Ok(source
+        .columns
+        .iter()
+        .map(|c| ColumnDef {
+            name: c.name.clone(),
+            data_type: c.data_type.clone(),
+            nullable: c.nullable,
+            default: c.default.clone().filter(|_| with_defaults),
+        })
+        .collect())
+}
+
 fn create_table(
     session: &mut Session,
     ctx: &ExecCtx,
@@ -272,6 +292,9 @@ fn create_table(
         indexes: vec![],
         checks: vec![],
     };
+    if let Some(like) = &ct.like {
+        table.columns = like_columns(ctx, like)?;
+    }
     let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
     let mut pk: Option<(Option<String>, Vec<String>)> = None;
     for col in &ct.columns {

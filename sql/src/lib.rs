@@ -30,6 +30,7 @@ pub mod alter;
 pub mod catalog;
 pub mod classify;
 pub mod copy;
+mod copy_binary;
 pub mod ddl;
 pub mod encoding;
 pub mod engine;

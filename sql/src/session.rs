@@ -63,6 +63,17 @@ pub enum TxnStatus {
 pub enum CopyFormat {
     Text,
     Csv,
+    Binary,
+}
+
+impl CopyFormat {
+    /// The format code CopyIn/CopyOutResponse carry (0 text, 1 binary).
+    pub fn wire_code(self) -> i8 {
+        match self {
+            CopyFormat::Binary => 1,
+            CopyFormat::Text | CopyFormat::Csv => 0,
+        }
+    }
 }
 
 /// What one statement produced.

@@ -18,7 +18,7 @@
 use bytes::Bytes;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use rustydb_sql::{Error, SqlState};
+use rustydb_sql::{CopyFormat, Error, SqlState};
 
 use super::conn::ConnError;
 use super::connection::Connection;
@@ -33,15 +33,17 @@ fn column_count(columns: usize) -> Result<i16, ConnError> {
 pub(crate) async fn copy_out(
     c: &mut Connection,
     columns: usize,
+    format: CopyFormat,
     lines: Vec<Vec<u8>>,
     tag: String,
 ) -> Result<(), ConnError> {
     let n = column_count(columns)?;
+    let code = format.wire_code();
     c.conn
         .send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
-            0,
+            code,
             n,
-            vec![0; columns],
+            vec![code.into(); columns],
         )))?;
     for line in lines {
         c.conn
@@ -63,13 +65,15 @@ const COPY_CHUNK_BYTES: usize = 256 * 1024;
 pub(crate) async fn copy_in(
     c: &mut Connection,
     columns: usize,
+    format: CopyFormat,
 ) -> Result<Result<String, Error>, ConnError> {
     let n = column_count(columns)?;
+    let code = format.wire_code();
     c.conn
         .send(PgWireBackendMessage::CopyInResponse(CopyInResponse::new(
-            0,
+            code,
             n,
-            vec![0; columns],
+            vec![code.into(); columns],
         )))?;
     c.conn.flush().await?;
     let mut failed: Option<Error> = None;

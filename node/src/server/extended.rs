@@ -265,14 +265,16 @@ impl Connection {
             ))?,
             QueryResult::CopyOut {
                 columns,
+                format,
                 lines,
                 tag,
-                ..
-            } => copy::copy_out(self, columns, lines, tag).await?,
-            QueryResult::CopyIn { columns, .. } => match copy::copy_in(self, columns).await? {
-                Ok(tag) => self.conn.send(command_complete(tag))?,
-                Err(e) => return Ok(Err(e)),
-            },
+            } => copy::copy_out(self, columns, format, lines, tag).await?,
+            QueryResult::CopyIn { columns, format } => {
+                match copy::copy_in(self, columns, format).await? {
+                    Ok(tag) => self.conn.send(command_complete(tag))?,
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
         }
         Ok(Ok(()))
     }

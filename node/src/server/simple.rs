@@ -70,11 +70,11 @@ async fn send_result(
         ))?,
         QueryResult::CopyOut {
             columns,
+            format,
             lines,
             tag,
-            ..
-        } => copy::copy_out(c, columns, lines, tag).await?,
-        QueryResult::CopyIn { columns, .. } => match copy::copy_in(c, columns).await? {
+        } => copy::copy_out(c, columns, format, lines, tag).await?,
+        QueryResult::CopyIn { columns, format } => match copy::copy_in(c, columns, format).await? {
             Ok(tag) => c.conn.send(command_complete(tag))?,
             Err(e) => return Ok(Err(e)),
         },

@@ -59,73 +59,174 @@ pub fn quote_literal(s: &str) -> String {
     }
 }
 
-/// `format(fmt, args...)` with `%s`, `%I`, `%L`, `%%` and `%n$` positions.
+/// One `%…` specifier of `format()`: `%[n$][-][width|*[m$]]type`.
+struct FormatSpec {
+    /// The value's 1-based argument position, when given as `n$`.
+    position: Option<usize>,
+    left_align: bool,
+    width: Width,
+    conversion: char,
+}
+
+enum Width {
+    None,
+    Fixed(usize),
+    /// `*`: the next argument, or `*m$`: argument `m`.
+    FromArgument(Option<usize>),
+}
+
+fn format_error(message: &str) -> Error {
+    Error::new(SqlState::INVALID_PARAMETER_VALUE, message.to_string())
+}
+
+fn take_number(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Option<usize>> {
+    let mut digits = String::new();
+    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+        digits.push(d);
+        chars.next();
+    }
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    digits
+        .parse::<i32>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| format_error("number is out of range"))
+}
+
+/// Parses what follows a `%` (PostgreSQL's text_format_parse_format).
+fn parse_spec(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<FormatSpec> {
+    let unterminated = || format_error("unterminated format() type specifier");
+    let mut spec = FormatSpec {
+        position: None,
+        left_align: false,
+        width: Width::None,
+        conversion: '%',
+    };
+    if let Some(n) = take_number(chars)? {
+        if chars.peek() == Some(&'$') {
+            chars.next();
+            if n == 0 {
+                return Err(format_error(
+                    "format specifies argument 0, but arguments are numbered from 1",
+                ));
+            }
+            spec.position = Some(n);
+        } else {
+            spec.width = Width::Fixed(n);
+            spec.conversion = chars.next().ok_or_else(unterminated)?;
+            return Ok(spec);
+        }
+    }
+    while chars.peek() == Some(&'-') {
+        spec.left_align = true;
+        chars.next();
+    }
+    if chars.peek() == Some(&'*') {
+        chars.next();
+        let position = take_number(chars)?;
+        if position.is_some() {
+            if chars.next() != Some('$') {
+                return Err(format_error(
+                    "width argument position must be ended by \"$\"",
+                ));
+            }
+            if position == Some(0) {
+                return Err(format_error(
+                    "format specifies argument 0, but arguments are numbered from 1",
+                ));
+            }
+        }
+        spec.width = Width::FromArgument(position);
+    } else if let Some(n) = take_number(chars)? {
+        spec.width = Width::Fixed(n);
+    }
+    spec.conversion = chars.next().ok_or_else(unterminated)?;
+    Ok(spec)
+}
+
+/// Pads `s` to `width` characters: on the left unless left-aligned.
+fn pad(out: &mut String, s: &str, width: usize, left_align: bool) {
+    let len = s.chars().count();
+    let fill = " ".repeat(width.saturating_sub(len));
+    if left_align {
+        out.push_str(s);
+        out.push_str(&fill);
+    } else {
+        out.push_str(&fill);
+        out.push_str(s);
+    }
+}
+
+/// `format(fmt, args...)`: `%s`, `%I`, `%L` and `%%`, with PostgreSQL's
+/// argument positions (`%2$s`), `-` flag and widths (`%10s`, `%*s`, `%*1$s`).
 pub(crate) fn format(fmt: &str, args: &[Value]) -> Result<String> {
     let mut out = String::new();
     let mut chars = fmt.chars().peekable();
+    // The 0-based index of the next argument an unpositioned spec takes.
     let mut next_arg = 0usize;
-    let bad = |m: &str| Error::new(SqlState::INVALID_PARAMETER_VALUE, m.to_string());
+    let too_few = || format_error("too few arguments for format()");
     while let Some(c) = chars.next() {
         if c != '%' {
             out.push(c);
             continue;
         }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-            digits.push(d);
+        if chars.peek() == Some(&'%') {
             chars.next();
-        }
-        let idx = if !digits.is_empty() && chars.peek() == Some(&'$') {
-            chars.next();
-            let n: usize = digits.parse().map_err(|_| bad("invalid argument number"))?;
-            if n == 0 {
-                return Err(bad(
-                    "format specifies argument 0, but arguments are numbered from 1",
-                ));
-            }
-            next_arg = n;
-            n - 1
-        } else {
-            next_arg += 1;
-            next_arg - 1
-        };
-        let conv = chars
-            .next()
-            .ok_or_else(|| bad("unterminated format() type specifier"))?;
-        if conv == '%' {
             out.push('%');
-            next_arg -= 1;
             continue;
         }
-        let arg = args
-            .get(idx)
-            .ok_or_else(|| bad("too few arguments for format()"))?;
-        match conv {
-            's' => {
-                if !arg.is_null() {
-                    out.push_str(&text_arg(arg));
-                }
-            }
-            'I' => {
-                if arg.is_null() {
-                    return Err(Error::new(
-                        SqlState::NULL_VALUE_NOT_ALLOWED,
-                        "null values cannot be formatted as an SQL identifier",
-                    ));
-                }
-                out.push_str(&quote_ident(&text_arg(arg)));
-            }
-            'L' => out.push_str(&if arg.is_null() {
-                "NULL".into()
-            } else {
-                quote_literal(&text_arg(arg))
-            }),
-            other => {
-                return Err(bad(&format!(
-                    "unrecognized format() type specifier \"{other}\""
-                )))
+        let spec = parse_spec(&mut chars)?;
+        if !matches!(spec.conversion, 's' | 'I' | 'L') {
+            return Err(format_error(&format!(
+                "unrecognized format() type specifier \"{}\"",
+                spec.conversion
+            )));
+        }
+        let (mut width, mut left_align) = (0usize, spec.left_align);
+        if let Width::Fixed(n) = spec.width {
+            width = n;
+        }
+        if let Width::FromArgument(position) = spec.width {
+            let idx = match position {
+                Some(n) => n - 1,
+                None => next_arg,
+            };
+            next_arg = idx + 1;
+            let arg = args.get(idx).ok_or_else(too_few)?;
+            if !arg.is_null() {
+                let n = match crate::types::cast::cast(arg.clone(), &crate::types::DataType::Int4)?
+                {
+                    Value::Int4(n) => i64::from(n),
+                    _ => 0,
+                };
+                left_align |= n < 0;
+                width = usize::try_from(n.unsigned_abs())
+                    .map_err(|_| format_error("number is out of range"))?;
             }
         }
+        let idx = match spec.position {
+            Some(n) => n - 1,
+            None => next_arg,
+        };
+        next_arg = idx + 1;
+        let arg = args.get(idx).ok_or_else(too_few)?;
+        let piece = match spec.conversion {
+            'I' if arg.is_null() => {
+                return Err(Error::new(
+                    SqlState::NULL_VALUE_NOT_ALLOWED,
+                    "null values cannot be formatted as an SQL identifier",
+                ))
+            }
+            'I' => quote_ident(&text_arg(arg)),
+            'L' if arg.is_null() => "NULL".to_string(),
+            'L' => quote_literal(&text_arg(arg)),
+            _ if arg.is_null() => String::new(),
+            _ => text_arg(arg),
+        };
+        pad(&mut out, &piece, width, left_align);
     }
     Ok(out)
 }
