@@ -120,8 +120,8 @@ pub fn analyze(sql: &str) -> Result<FanoutPlan, Reason> {
         },
         _ => return Err("not_select"),
     };
-    check_tree(&query)?;
     let select = plain_select(&query)?;
+    check_tree(&query)?;
     let driving = driving_table(select)?;
     let limits = limits(&query)?;
     let kind = if is_aggregate(&query, select) {
