@@ -41,7 +41,7 @@ const SPLIT_TTL: Duration = Duration::from_secs(30);
 /// A backend without the snapshot functions is not asked again for this long.
 const UNSUPPORTED_TTL: Duration = Duration::from_secs(60);
 /// Partial rows buffered at most (all fragments); more runs on one node.
-const MAX_PARTIAL_BYTES: usize = 256 << 20;
+pub(super) const MAX_PARTIAL_BYTES: usize = 256 << 20;
 
 /// Per-process caches of the fan-out (in [`Shared`]).
 #[derive(Debug, Default)]
@@ -325,6 +325,16 @@ pub(super) async fn prepare(
     if degree < 2 {
         return Ok(Err("degree_1"));
     }
+    let key = (
+        ctx.database.to_string(),
+        plan.driving.relname.clone(),
+        degree,
+    );
+    let cached = ctx.shared.fanout.split(&key);
+    if matches!(cached, Some(None)) {
+        // Known not to split (no key, too small): skip the round trips.
+        return Ok(Err("no_split_points"));
+    }
     let nodes: Vec<BackendInfo> = (0..degree as usize)
         .map(|i| candidates[i % candidates.len()].clone())
         .collect();
@@ -365,12 +375,7 @@ pub(super) async fn prepare(
     if lsn < floor || lsn == u64::MAX {
         return Ok(Err("no_common_lsn"));
     }
-    let key = (
-        ctx.database.to_string(),
-        plan.driving.relname.clone(),
-        degree,
-    );
-    let split = match ctx.shared.fanout.split(&key) {
+    let split = match cached {
         Some(s) => s,
         None => {
             let Some(first) = conns.first_mut() else {
@@ -495,7 +500,6 @@ pub async fn run(
         let c = connect(ctx, node).await?;
         return merge_with(ctx, plan, answers, c, scan).await;
     };
-    spare.conn().status = b'I';
     merge_with(ctx, plan, answers, spare, scan).await
 }
 

@@ -14,7 +14,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::analyze::{FanoutPlan, PlanKind};
-use super::execute::{simple, Answer, Outcome};
+use super::execute::{simple, Answer, Outcome, MAX_PARTIAL_BYTES};
 use super::lower::SumType;
 use super::merge::{self, Field};
 use super::rewrite::{self, ScanMerge};
@@ -83,6 +83,9 @@ pub(super) async fn finish(
                 .as_ref()
                 .and_then(|d| merge::parse_row_description(d.body()).ok())
                 .is_some_and(|f| same_types(&f, shown));
+            if fin.bytes > MAX_PARTIAL_BYTES {
+                return Ok(Outcome::Single("too_large"));
+            }
             if fin.error.is_some() || !types_ok {
                 return Ok(Outcome::Single("final_failed"));
             }
@@ -113,6 +116,9 @@ pub(super) async fn finish(
                 .desc
                 .as_ref()
                 .and_then(|d| merge::parse_row_description(d.body()).ok());
+            if fin.bytes > MAX_PARTIAL_BYTES {
+                return Ok(Outcome::Single("too_large"));
+            }
             if fin.error.is_some()
                 || !final_fields.is_some_and(|f| same_types(&f, &described))
             {
