@@ -82,8 +82,12 @@ fn olap_proxy(fleet: &Fleet) -> ProxyProc {
             .set("default_service", "\"olap\"")
             .set("routing.max_lag_ms", "600000"),
     );
-    if let Err(e) = wait_replicas(fleet, &proxy, &ConnectOpts::default(), fleet.names().len() - 1)
-    {
+    if let Err(e) = wait_replicas(
+        fleet,
+        &proxy,
+        &ConnectOpts::default(),
+        fleet.names().len() - 1,
+    ) {
         panic!("{e}\nproxy log:\n{}", proxy.log_tail(4000));
     }
     proxy
@@ -173,7 +177,8 @@ fn plain_postgres_never_fans_out() {
     assert_eq!(fanout_count(&proxy), 0);
     let metrics = proxy.metrics().unwrap_or_default();
     assert!(
-        metrics.contains("reason=\"no_snapshot\"") || metrics.contains("reason=\"no_split_points\""),
+        metrics.contains("reason=\"no_snapshot\"")
+            || metrics.contains("reason=\"no_split_points\""),
         "{metrics}"
     );
 }
@@ -195,7 +200,9 @@ fn concurrent_transfers_never_change_a_fanned_out_sum() {
             let mut n = 0u64;
             let mut i = w * 7919;
             while !stop.load(Ordering::Relaxed) {
-                i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                i = i
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let (a, b) = (1 + (i >> 33) % 3000, 1 + (i >> 13) % 3000);
                 let amount = 1 + (i >> 40) % 50;
                 let sql = format!(
@@ -273,7 +280,9 @@ fn a_node_killed_mid_fanout_gives_the_answer_or_a_clean_error() {
     }
     std::thread::sleep(Duration::from_secs(8));
     stop.store(true, Ordering::Relaxed);
-    let wrong = reader.join().unwrap_or_else(|_| vec!["reader panicked".into()]);
+    let wrong = reader
+        .join()
+        .unwrap_or_else(|_| vec!["reader panicked".into()]);
     assert!(wrong.is_empty(), "wrong answers: {wrong:?}");
     // After the kill, fan-out still answers correctly.
     let mut c = proxy.client();
@@ -284,7 +293,10 @@ fn a_node_killed_mid_fanout_gives_the_answer_or_a_clean_error() {
         if out.scalar() == Some("60000") {
             break;
         }
-        assert!(Instant::now() < deadline, "no correct answer after the kill: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "no correct answer after the kill: {out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

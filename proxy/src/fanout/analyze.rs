@@ -98,8 +98,7 @@ pub fn analyze(sql: &str) -> Result<FanoutPlan, Reason> {
     if sql.contains("__rdb_") {
         return Err("reserved_name");
     }
-    let statements =
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|_| "unparsed")?;
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|_| "unparsed")?;
     let [statement] = statements.as_slice() else {
         return Err("not_one_statement");
     };
@@ -259,8 +258,7 @@ fn driving_table(select: &Select) -> Result<Driving, Reason> {
     if relname.starts_with("pg_") || name.0.len() > 2 {
         return Err("system_table");
     }
-    if let Some(ObjectNamePart::Identifier(schema)) = name.0.first().filter(|_| name.0.len() == 2)
-    {
+    if let Some(ObjectNamePart::Identifier(schema)) = name.0.first().filter(|_| name.0.len() == 2) {
         let s = schema.value.to_lowercase();
         if s == "pg_catalog" || s == "information_schema" {
             return Err("system_table");
@@ -476,9 +474,8 @@ fn resolve_sort(
             }
             let i: usize = n.parse().map_err(|_| "order_position")?;
             return match i.checked_sub(1).and_then(|i| projection.get(i)) {
-                Some(SelectItem::UnnamedExpr(e)) | Some(SelectItem::ExprWithAlias { expr: e, .. }) => {
-                    Ok((e.clone(), Some(i - 1)))
-                }
+                Some(SelectItem::UnnamedExpr(e))
+                | Some(SelectItem::ExprWithAlias { expr: e, .. }) => Ok((e.clone(), Some(i - 1))),
                 _ => Err("order_position"),
             };
         }

@@ -88,6 +88,10 @@ pub enum DegreeCommand {
 /// prefix), one statement, an optional trailing semicolon.
 pub fn degree_command(sql: &str) -> Option<DegreeCommand> {
     let text = sql.trim().trim_end_matches(';').trim();
+    if text.contains(';') {
+        // Several statements: the backend sees them (and refuses ours).
+        return None;
+    }
     let mut words = text.split_whitespace();
     let verb = words.next()?.to_ascii_lowercase();
     let mut name = words.next()?.to_ascii_lowercase();
@@ -142,7 +146,9 @@ pub fn hint_degree(sql: &str) -> Option<u32> {
     let end = body.find("*/")?;
     let hint = body[..end].to_ascii_lowercase();
     let at = hint.find("parallel")?;
-    let args = hint[at + "parallel".len()..].trim_start().strip_prefix('(')?;
+    let args = hint[at + "parallel".len()..]
+        .trim_start()
+        .strip_prefix('(')?;
     let close = args.find(')')?;
     let n: u32 = args[..close].trim().parse().ok()?;
     (1..=MAX_DEGREE).contains(&n).then_some(n)
@@ -156,15 +162,27 @@ mod tests {
     fn set_show_reset_are_recognised() {
         use DegreeCommand as C;
         let three = Some(ParallelDegree::Fixed(3));
-        assert_eq!(degree_command("SET parallel_degree = 3"), Some(C::Set(three)));
-        assert_eq!(degree_command("set parallel_degree to '3';"), Some(C::Set(three)));
+        assert_eq!(
+            degree_command("SET parallel_degree = 3"),
+            Some(C::Set(three))
+        );
+        assert_eq!(
+            degree_command("set parallel_degree to '3';"),
+            Some(C::Set(three))
+        );
         assert_eq!(degree_command("SET parallel_degree=3"), Some(C::Set(three)));
-        assert_eq!(degree_command("SET parallel_degree =3"), Some(C::Set(three)));
+        assert_eq!(
+            degree_command("SET parallel_degree =3"),
+            Some(C::Set(three))
+        );
         assert_eq!(
             degree_command("SET SESSION rustydb.parallel_degree TO auto"),
             Some(C::Set(Some(ParallelDegree::AUTO)))
         );
-        assert_eq!(degree_command("SET parallel_degree = default"), Some(C::Set(None)));
+        assert_eq!(
+            degree_command("SET parallel_degree = default"),
+            Some(C::Set(None))
+        );
         assert_eq!(
             degree_command("SET parallel_degree = 0"),
             Some(C::Invalid("0".into()))
@@ -178,6 +196,7 @@ mod tests {
         assert_eq!(degree_command("SET work_mem = 3"), None);
         assert_eq!(degree_command("SHOW parallel_degree, x"), None);
         assert_eq!(degree_command("SELECT 1"), None);
+        assert_eq!(degree_command("SET parallel_degree = 3; SELECT 1"), None);
     }
 
     #[test]

@@ -152,7 +152,9 @@ pub(super) async fn connect(
     {
         Ok(c) => c,
         Err(e @ ProxyError::Backend { .. }) => {
-            ctx.shared.topology.report_failure(&backend.id, &e.to_string());
+            ctx.shared
+                .topology
+                .report_failure(&backend.id, &e.to_string());
             return Err(e);
         }
         Err(e) => return Err(e),
@@ -224,7 +226,9 @@ async fn collect(conn: &mut ServerConn, mut syncs: usize) -> Result<Answer, Prox
 }
 
 /// `(oldest, newest)` LSNs a node can read at.
-pub(super) async fn snapshot_range(conn: &mut ServerConn) -> Result<Option<(u64, u64)>, ProxyError> {
+pub(super) async fn snapshot_range(
+    conn: &mut ServerConn,
+) -> Result<Option<(u64, u64)>, ProxyError> {
     let answer = simple(conn, b"SELECT * FROM rustydb_snapshot_range()").await?;
     if answer.error.is_some() {
         return Ok(None);
@@ -268,9 +272,13 @@ async fn read_split(
                 .flatten()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
         };
-        if let (Some(num), Some(name), Some(ty), Some(indkey)) = (text(0), text(1), text(2), text(3))
+        if let (Some(num), Some(name), Some(ty), Some(indkey)) =
+            (text(0), text(1), text(2), text(3))
         {
-            first_key = indkey.split_whitespace().next().and_then(|k| k.parse().ok());
+            first_key = indkey
+                .split_whitespace()
+                .next()
+                .and_then(|k| k.parse().ok());
             if let (Ok(num), Ok(ty)) = (num.parse::<i64>(), ty.parse::<u32>()) {
                 columns.push((num, name, ty));
             }
@@ -427,7 +435,10 @@ async fn run_fragment(
 /// Errors that belong to the node, not the statement: another node may
 /// serve the fragment at the same LSN.
 fn node_specific(code: &str) -> bool {
-    matches!(code, "55000" | "72000" | "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
+    matches!(
+        code,
+        "55000" | "72000" | "57P01" | "57P02" | "57P03" | "53300"
+    ) || code.starts_with("08")
 }
 
 /// The fan-out of one statement.
@@ -444,7 +455,10 @@ pub async fn run(
         return Ok(Outcome::Answer(super::explain::render(plan, &prepared)));
     }
     let metrics = &ctx.shared.metrics;
-    metrics.fanout_queries.with_label_values(&[ctx.service]).inc();
+    metrics
+        .fanout_queries
+        .with_label_values(&[ctx.service])
+        .inc();
     metrics
         .fanout_fragments
         .inc_by(prepared.fragments.len() as u64);
@@ -477,14 +491,28 @@ pub async fn run(
                 a
             }
             Ok(a) => {
-                let why = a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default();
+                let why = a
+                    .error
+                    .map(|(c, m)| format!("{c}: {m}"))
+                    .unwrap_or_default();
                 drop(conn);
                 retry(ctx, &candidates, &failed_node, &fragments[i], lsn, i, &why).await?
             }
             Err(e) => {
-                ctx.shared.topology.report_failure(&failed_node, &e.to_string());
+                ctx.shared
+                    .topology
+                    .report_failure(&failed_node, &e.to_string());
                 drop(conn);
-                retry(ctx, &candidates, &failed_node, &fragments[i], lsn, i, &e.to_string()).await?
+                retry(
+                    ctx,
+                    &candidates,
+                    &failed_node,
+                    &fragments[i],
+                    lsn,
+                    i,
+                    &e.to_string(),
+                )
+                .await?
             }
         };
         answers.push(answer);
@@ -513,7 +541,12 @@ async fn retry(
     i: usize,
     why: &str,
 ) -> Result<Answer, ProxyError> {
-    tracing::info!(fragment = i, node = failed, error = why, "retrying a fan-out fragment");
+    tracing::info!(
+        fragment = i,
+        node = failed,
+        error = why,
+        "retrying a fan-out fragment"
+    );
     for node in candidates.iter().filter(|n| n.id != failed) {
         ctx.shared.metrics.fanout_retries.inc();
         let Ok(mut conn) = connect(ctx, node).await else {
@@ -531,7 +564,10 @@ async fn retry(
                 let (code, message) = a.error.unwrap_or_default();
                 return Err(ProxyError::client(
                     "58000",
-                    format!("fan-out fragment {} failed on retry: {code}: {message}", i + 1),
+                    format!(
+                        "fan-out fragment {} failed on retry: {code}: {message}",
+                        i + 1
+                    ),
                 ));
             }
             Err(_) => continue,
@@ -566,7 +602,11 @@ async fn merge_with(
 /// The scan merge of a plan (for the finisher and EXPLAIN).
 pub(super) fn scan_merge_of(plan: &FanoutPlan, split: &Split) -> Option<ScanMerge> {
     match &plan.kind {
-        PlanKind::Scan(scan) => Some(rewrite::scan_merge(scan, &plan.driving.qualifier, &split.pk)),
+        PlanKind::Scan(scan) => Some(rewrite::scan_merge(
+            scan,
+            &plan.driving.qualifier,
+            &split.pk,
+        )),
         PlanKind::Aggregate(_) => None,
     }
 }

@@ -37,12 +37,7 @@ pub(super) fn lines(plan: &FanoutPlan, prepared: &Prepared) -> Vec<String> {
         prepared.split.pk,
         prepared.lsn
     )];
-    for (i, (sql, node)) in prepared
-        .fragments
-        .iter()
-        .zip(&prepared.nodes)
-        .enumerate()
-    {
+    for (i, (sql, node)) in prepared.fragments.iter().zip(&prepared.nodes).enumerate() {
         lines.push(format!("  Fragment {} on {}: {}", i + 1, node.id, sql));
     }
     let relation = b"<partial rows>";
@@ -52,8 +47,12 @@ pub(super) fn lines(plan: &FanoutPlan, prepared: &Prepared) -> Vec<String> {
                 lines.push(format!(
                     "  Merge: concatenate fragments in {} key order{}{}",
                     if reverse { "descending" } else { "ascending" },
-                    scan.offset.map(|o| format!(", skip {o}")).unwrap_or_default(),
-                    scan.limit.map(|l| format!(", keep {l}")).unwrap_or_default(),
+                    scan.offset
+                        .map(|o| format!(", skip {o}"))
+                        .unwrap_or_default(),
+                    scan.limit
+                        .map(|l| format!(", keep {l}"))
+                        .unwrap_or_default(),
                 ));
             }
             _ => {

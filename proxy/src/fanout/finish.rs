@@ -119,9 +119,7 @@ pub(super) async fn finish(
             if fin.bytes > MAX_PARTIAL_BYTES {
                 return Ok(Outcome::Single("too_large"));
             }
-            if fin.error.is_some()
-                || !final_fields.is_some_and(|f| same_types(&f, &described))
-            {
+            if fin.error.is_some() || !final_fields.is_some_and(|f| same_types(&f, &described)) {
                 return Ok(Outcome::Single("final_failed"));
             }
             out.extend_from_slice(&merge::row_description(&described));

@@ -101,11 +101,20 @@ pub(super) fn aggregate_name(f: &Function) -> Option<String> {
 pub enum Merge {
     Count(usize),
     Sum(usize),
-    Avg { sum: usize, count: usize },
+    Avg {
+        sum: usize,
+        count: usize,
+    },
     /// `min`, `max`, `bool_and`, `bool_or`: the same function again.
-    Same { func: &'static str, col: usize },
+    Same {
+        func: &'static str,
+        col: usize,
+    },
     /// `agg(DISTINCT x)` over the distinct values column.
-    Distinct { func: String, col: usize },
+    Distinct {
+        func: String,
+        col: usize,
+    },
 }
 
 /// A partial column's type, as far as merging cares.
@@ -129,9 +138,9 @@ impl Merge {
                 SumType::Other => return None,
             },
             Merge::Avg { sum, count } => match type_of(*sum) {
-                SumType::Int8 | SumType::Numeric => format!(
-                    "(sum(c{sum})::numeric / nullif(sum(c{count}), 0)::numeric)"
-                ),
+                SumType::Int8 | SumType::Numeric => {
+                    format!("(sum(c{sum})::numeric / nullif(sum(c{count}), 0)::numeric)")
+                }
                 SumType::Other => return None,
             },
             Merge::Same { func, col } => format!("{func}(c{col})"),
@@ -363,7 +372,11 @@ impl Lower {
                     return Err("distinct_filter");
                 }
                 let key = arg.to_string();
-                let col = match self.distinct_args.iter().find(|(e, _)| e.to_string() == key) {
+                let col = match self
+                    .distinct_args
+                    .iter()
+                    .find(|(e, _)| e.to_string() == key)
+                {
                     Some((_, c)) => *c,
                     None => {
                         let c = self.column(arg.clone());

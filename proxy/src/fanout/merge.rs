@@ -39,7 +39,10 @@ pub fn parse_row_description(body: &[u8]) -> Result<Vec<Field>, Reason> {
     let count = take_i16(&mut rest)?;
     let mut fields = Vec::with_capacity(count.max(0) as usize);
     for _ in 0..count {
-        let end = rest.iter().position(|b| *b == 0).ok_or("bad_row_description")?;
+        let end = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or("bad_row_description")?;
         let name = rest[..end].to_vec();
         rest = &rest[end + 1..];
         fields.push(Field {

@@ -79,7 +79,11 @@ pub fn literal(text: &str) -> String {
 
 /// The range predicate of fragment `i`.
 fn range_predicate(plan: &FanoutPlan, split: &Split, i: usize) -> Option<String> {
-    let column = format!("{}.{}", plan.driving.qualifier, Ident::with_quote('"', &split.pk));
+    let column = format!(
+        "{}.{}",
+        plan.driving.qualifier,
+        Ident::with_quote('"', &split.pk)
+    );
     let bound = |b: &str| match &split.pk_type {
         Some(t) => format!("{}::{t}", literal(b)),
         None => literal(b),
@@ -155,9 +159,7 @@ fn fragment(plan: &FanoutPlan, split: &Split, i: usize) -> Result<String, Reason
                 Some(limit) => {
                     let keep = limit.saturating_add(scan.offset.unwrap_or(0));
                     query.limit_clause = Some(LimitClause::LimitOffset {
-                        limit: Some(Expr::Value(
-                            Value::Number(keep.to_string(), false).into(),
-                        )),
+                        limit: Some(Expr::Value(Value::Number(keep.to_string(), false).into())),
                         offset: None,
                         limit_by: vec![],
                     });

@@ -49,7 +49,10 @@ fn eligible_statements_split() {
 #[test]
 fn doubtful_statements_do_not_split() {
     for (sql, why) in [
-        ("SELECT string_agg(name, ',') FROM t", "unsupported_aggregate"),
+        (
+            "SELECT string_agg(name, ',') FROM t",
+            "unsupported_aggregate",
+        ),
         ("SELECT stddev(v) FROM t", "unsupported_aggregate"),
         ("SELECT k, row_number() OVER () FROM t", "window"),
         ("SELECT * FROM t WHERE k IN (SELECT k FROM s)", "subquery"),
@@ -67,13 +70,22 @@ fn doubtful_statements_do_not_split() {
         ("SELECT 1", "no_table"),
         ("SELECT * FROM t LIMIT 3", "limit_without_order"),
         ("SELECT DISTINCT ON (k) k, v FROM t", "distinct_on"),
-        ("SELECT k, v, count(*) FROM t GROUP BY k", "ungrouped_column"),
+        (
+            "SELECT k, v, count(*) FROM t GROUP BY k",
+            "ungrouped_column",
+        ),
         ("SELECT * FROM pg_class", "system_table"),
         ("INSERT INTO t VALUES (1)", "not_select"),
         ("SELECT 1; SELECT 2", "not_one_statement"),
         ("SELECT * FROM t WHERE id = $1", "parameter"),
-        ("SELECT array_agg(v ORDER BY v) FROM t", "unsupported_aggregate"),
-        ("SELECT count(*) FROM t GROUP BY ROLLUP (k)", "grouping_sets"),
+        (
+            "SELECT array_agg(v ORDER BY v) FROM t",
+            "unsupported_aggregate",
+        ),
+        (
+            "SELECT count(*) FROM t GROUP BY ROLLUP (k)",
+            "grouping_sets",
+        ),
         ("SELECT DISTINCT k FROM t ORDER BY v", "distinct_order"),
         ("SELECT __rdb_m0__ FROM t", "reserved_name"),
         ("EXPLAIN ANALYZE SELECT count(*) FROM t", "not_select"),
@@ -92,7 +104,9 @@ fn aggregate_fragments_and_final_query() {
         "SELECT k AS c0, count(*) AS c1, sum(v) AS c2, sum(v) AS c3, count(v) AS c4, max(v) AS c5 \
          FROM t WHERE (v > 3) AND t.\"id\" < '100'::INT4 GROUP BY k"
     );
-    assert!(frags[1].contains("WHERE (v > 3) AND t.\"id\" >= '100'::INT4 AND t.\"id\" < '200'::INT4"));
+    assert!(
+        frags[1].contains("WHERE (v > 3) AND t.\"id\" >= '100'::INT4 AND t.\"id\" < '200'::INT4")
+    );
     assert!(frags[2].ends_with("WHERE (v > 3) AND t.\"id\" >= '200'::INT4 GROUP BY k"));
     let PlanKind::Aggregate(agg) = &plan.kind else {
         panic!("aggregate expected");
@@ -128,7 +142,8 @@ fn distinct_aggregates_group_by_their_argument() {
 
 #[test]
 fn scans_concatenate_or_merge_on_a_backend() {
-    let plan = analyze("SELECT id, v FROM t AS x WHERE v > 1 ORDER BY id DESC LIMIT 10 OFFSET 5").unwrap();
+    let plan =
+        analyze("SELECT id, v FROM t AS x WHERE v > 1 ORDER BY id DESC LIMIT 10 OFFSET 5").unwrap();
     let PlanKind::Scan(scan) = &plan.kind else {
         panic!("scan expected");
     };
@@ -226,7 +241,10 @@ fn descriptions_and_rows_round_trip() {
         merge::data_row_values(r.body()).unwrap(),
         vec![Some(&b"1"[..]), None]
     );
-    assert!(merge::data_row_values(&[0, 1, 0, 0]).is_err(), "truncated row");
+    assert!(
+        merge::data_row_values(&[0, 1, 0, 0]).is_err(),
+        "truncated row"
+    );
 }
 
 #[test]
@@ -269,10 +287,7 @@ fn concatenation_keeps_key_order_and_cuts() {
         text(merge::concat(&parts, false, Some(1), Some(3))),
         ["2", "3", "4"]
     );
-    assert_eq!(
-        text(merge::concat(&parts, true, None, Some(2))),
-        ["4", "5"]
-    );
+    assert_eq!(text(merge::concat(&parts, true, None, Some(2))), ["4", "5"]);
     assert_eq!(text(merge::concat(&parts, false, Some(9), None)).len(), 0);
 }
 

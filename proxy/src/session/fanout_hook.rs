@@ -84,9 +84,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     .inc();
                 let msg = error_response("ERROR", e.sqlstate(), &e.to_string());
                 self.writer.write_all(&msg).await?;
-                self.writer
-                    .write_all(&ready_for_query(self.status))
-                    .await?;
+                self.writer.write_all(&ready_for_query(self.status)).await?;
                 Ok(true)
             }
             Err(e) => Err(e),
@@ -105,9 +103,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 out.extend_from_slice(&command_complete("RESET"));
             }
             DegreeCommand::Show => {
-                let value = self.parallel.unwrap_or_else(|| {
-                    self.shared.config().parallel_degree_of(&self.ctx.service)
-                });
+                let value = self
+                    .parallel
+                    .unwrap_or_else(|| self.shared.config().parallel_degree_of(&self.ctx.service));
                 out.extend_from_slice(&result_set(
                     &["parallel_degree"],
                     &[vec![Some(value.to_string())]],

@@ -273,7 +273,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let started = Instant::now();
         if let [frame] = unit.as_slice() {
             if frame.tag() == b'Q' && self.try_fanout(frame).await? {
-                self.counters.latency.observe(started.elapsed().as_secs_f64());
+                self.counters
+                    .latency
+                    .observe(started.elapsed().as_secs_f64());
                 return Ok(());
             }
         }
