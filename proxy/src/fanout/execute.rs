@@ -43,10 +43,13 @@ const UNSUPPORTED_TTL: Duration = Duration::from_secs(60);
 /// Partial rows buffered at most (all fragments); more runs on one node.
 pub(super) const MAX_PARTIAL_BYTES: usize = 256 << 20;
 
+/// (database, table, degree) → when read, and the split (`None`: none).
+type SplitCache = HashMap<(String, String, u32), (Instant, Option<Split>)>;
+
 /// Per-process caches of the fan-out (in [`Shared`]).
 #[derive(Debug, Default)]
 pub struct FanoutCache {
-    splits: Mutex<HashMap<(String, String, u32), (Instant, Option<Split>)>>,
+    splits: Mutex<SplitCache>,
     unsupported: Mutex<HashMap<String, Instant>>,
 }
 
@@ -520,7 +523,7 @@ pub async fn run(
     if answers.iter().map(|a| a.bytes).sum::<usize>() > MAX_PARTIAL_BYTES {
         return Ok(Outcome::Single("too_large"));
     }
-    let Some(mut spare) = spare else {
+    let Some(spare) = spare else {
         // Every fragment was retried: use a fresh connection for the merge.
         let Some(node) = candidates.first() else {
             return Ok(Outcome::Single("no_nodes"));
