@@ -16,6 +16,7 @@
 //!     │        split points (cached), fragments in parallel with
 //!     │        `SET rustydb.read_lsn = N`, retry of a failed node at N
 //!  rewrite ── fragment SQL, final query text
+//!  probe   ── the driving key column and split points, from a node
 //!  merge   ── row/description codecs, concatenation, VALUES relation
 //!  finish  ── the client's bytes (concatenated, or the final query run
 //!     │        on one backend: exact formatting, sorting, grouping)
@@ -36,6 +37,7 @@ mod explain;
 mod finish;
 mod lower;
 mod merge;
+mod probe;
 mod rewrite;
 #[cfg(test)]
 mod tests;
