@@ -242,8 +242,9 @@ pub struct ServiceConfig {
     pub max_lag_bytes: Option<u64>,
     pub max_lag_ms: Option<u64>,
     pub read_your_writes: Option<bool>,
-    /// Default degree of parallelism for fan-out (the fan-out issue).
-    pub parallel_degree: Option<u32>,
+    /// Default degree of parallelism for fan-out: a number (`1` = off) or
+    /// `"auto"` (one fragment per healthy node; `olap`'s default).
+    pub parallel_degree: Option<crate::fanout::ParallelDegree>,
     /// A listen address whose clients get this service.
     pub listen: Option<String>,
 }
@@ -274,6 +275,7 @@ impl Default for ProxyConfig {
                 read_policy: Some(ReadPolicy::ReplicaPreferred),
                 balance: Some(BalanceAlgorithm::LeastConnections),
                 max_lag_ms: Some(60_000),
+                parallel_degree: Some(crate::fanout::ParallelDegree::AUTO),
                 ..ServiceConfig::default()
             },
         );
@@ -466,6 +468,14 @@ impl ProxyConfig {
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         (cores / 2).max(1)
+    }
+
+    /// The service's default degree of parallelism (`1` when unset).
+    pub fn parallel_degree_of(&self, service: &str) -> crate::fanout::ParallelDegree {
+        self.services
+            .get(service)
+            .and_then(|s| s.parallel_degree)
+            .unwrap_or(crate::fanout::ParallelDegree::Fixed(1))
     }
 
     /// The effective pool mode of a service.

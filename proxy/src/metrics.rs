@@ -7,7 +7,8 @@
 //! client-controlled strings, so the series count stays small.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Every metric the proxy exports.
@@ -32,6 +33,16 @@ pub struct ProxyMetrics {
     pub bans: IntCounterVec,
     /// Topology changes applied.
     pub topology_changes: IntGauge,
+    /// Statements answered by a parallel fan-out, by service.
+    pub fanout_queries: IntCounterVec,
+    /// Fragments run by fan-outs (first attempts).
+    pub fanout_fragments: IntCounter,
+    /// Time spent merging fragments' results (incl. the final query).
+    pub fanout_merge_seconds: Histogram,
+    /// Fragments re-run on another node after a node failed.
+    pub fanout_retries: IntCounter,
+    /// Statements that could have fanned out but ran on one node, by reason.
+    pub fanout_fallbacks: IntCounterVec,
 }
 
 impl ProxyMetrics {
@@ -90,6 +101,40 @@ impl ProxyMetrics {
             "rustydb_proxy_topology_changes",
             "Topology changes applied since start",
         )?;
+        let fanout_queries = IntCounterVec::new(
+            Opts::new(
+                "rustydb_proxy_fanout_queries_total",
+                "Statements answered by a parallel fan-out",
+            ),
+            &["service"],
+        )?;
+        let fanout_fragments = IntCounter::new(
+            "rustydb_proxy_fanout_fragments_total",
+            "Fragments run by fan-outs",
+        )?;
+        let fanout_merge_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "rustydb_proxy_fanout_merge_seconds",
+                "Time merging fan-out fragments",
+            )
+            .buckets(vec![0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+        )?;
+        let fanout_retries = IntCounter::new(
+            "rustydb_proxy_fanout_retries_total",
+            "Fan-out fragments re-run on another node",
+        )?;
+        let fanout_fallbacks = IntCounterVec::new(
+            Opts::new(
+                "rustydb_proxy_fanout_fallbacks_total",
+                "Statements run on one node instead of fanning out, by reason",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(fanout_queries.clone()))?;
+        registry.register(Box::new(fanout_fragments.clone()))?;
+        registry.register(Box::new(fanout_merge_seconds.clone()))?;
+        registry.register(Box::new(fanout_retries.clone()))?;
+        registry.register(Box::new(fanout_fallbacks.clone()))?;
         registry.register(Box::new(client_connections.clone()))?;
         registry.register(Box::new(client_rejections.clone()))?;
         registry.register(Box::new(server_connections.clone()))?;
@@ -110,6 +155,11 @@ impl ProxyMetrics {
             errors,
             bans,
             topology_changes,
+            fanout_queries,
+            fanout_fragments,
+            fanout_merge_seconds,
+            fanout_retries,
+            fanout_fallbacks,
         })
     }
 

@@ -58,6 +58,8 @@ pub struct Shared {
     pub client_count: AtomicUsize,
     pub stats: Mutex<HashMap<String, Arc<ServiceStats>>>,
     pub config_path: Option<std::path::PathBuf>,
+    /// Fan-out caches: split points per table, backends without support.
+    pub fanout: crate::fanout::FanoutCache,
     next_client: AtomicU64,
 }
 
@@ -83,6 +85,7 @@ impl Shared {
             client_count: AtomicUsize::new(0),
             stats: Mutex::new(HashMap::new()),
             config_path,
+            fanout: crate::fanout::FanoutCache::default(),
             next_client: AtomicU64::new(1),
         }
     }

@@ -20,6 +20,7 @@
 //! invisibly (a read that has sent nothing to the client yet, once) or
 //! reported with `08006`, never swallowed.
 
+mod fanout_hook;
 pub mod relay;
 pub mod settings;
 pub mod unit;
@@ -97,6 +98,8 @@ pub struct Session<S> {
     backend_password: Option<String>,
     /// The connection last shown to the admin console for this client.
     announced: u64,
+    /// `SET parallel_degree` of this session (`None`: the service's).
+    parallel: Option<crate::fanout::ParallelDegree>,
 }
 
 /// Metric handles resolved once per session (label lookups are not free).
@@ -154,6 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             pools: Vec::new(),
             backend_password: shared.auth().backend_password(&ctx.user),
             announced: 0,
+            parallel: None,
             shared,
             ctx,
         }
@@ -267,6 +271,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Routes, sends and relays one unit, retrying a failed read once.
     async fn run_unit(&mut self, unit: Vec<Frame>) -> Result<()> {
         let started = Instant::now();
+        if let [frame] = unit.as_slice() {
+            if frame.tag() == b'Q' && self.try_fanout(frame).await? {
+                self.counters
+                    .latency
+                    .observe(started.elapsed().as_secs_f64());
+                return Ok(());
+            }
+        }
         let class = match self.statements.classify(&unit, &self.shared.cache) {
             Ok(c) => c,
             Err(e) if !e.is_fatal() => return self.fail_unit(&unit, e).await,
@@ -552,6 +564,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 SessionEffect::Set { name, sql } => self.settings.set_sql(name, sql.clone()),
                 SessionEffect::Reset { name } => {
                     if name.is_none() {
+                        self.parallel = None;
                         self.statements.forget_all();
                         if let Some(conn) = self.held.as_mut() {
                             conn.conn().prepared.clear();
