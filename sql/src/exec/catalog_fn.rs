@@ -249,7 +249,7 @@ fn by_catalog(ctx: &ExecCtx, name: &str, args: &[Value]) -> Result<Value> {
         "pg_get_constraintdef" => {
             for r in &relations {
                 if let Relation::Table(tb) = &**r {
-                    for (coid, def) in crate::plan::system::constraint_defs(tb) {
+                    for (coid, def) in crate::plan::system::constraint_defs(tb, &relations) {
                         if Some(coid) == oid {
                             return text(def);
                         }

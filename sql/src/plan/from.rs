@@ -28,6 +28,7 @@ pub fn is_srf(name: &str) -> bool {
             | "regexp_split_to_table"
             | "regexp_matches"
             | "generate_subscripts"
+            | "pg_partition_ancestors"
     )
 }
 
@@ -48,6 +49,7 @@ pub fn srf_type(name: &str, args: &[DataType]) -> Result<DataType> {
         "jsonb_array_elements" => DataType::Jsonb,
         "json_array_elements" => DataType::Json,
         "generate_subscripts" => DataType::Int4,
+        "pg_partition_ancestors" => DataType::RegClass,
         "regexp_matches" => DataType::Array(Box::new(DataType::Text)),
         _ => DataType::Text,
     })
