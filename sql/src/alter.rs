@@ -452,7 +452,8 @@ fn alter_one(
             let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
             if let Some(i) = table.checks.iter().position(|c| c.name == n) {
                 table.checks.remove(i);
-            } else if fk_ddl::drop(ctx, table, &n)? {
+            } else if table.foreign_keys.iter().any(|f| f.name == n) {
+                fk_ddl::drop(ctx, table, &n)?;
             } else if let Some(i) = table
                 .indexes
                 .iter()

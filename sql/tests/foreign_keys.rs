@@ -30,7 +30,13 @@ fn rows(s: &mut Session, sql: &str) -> Vec<String> {
             .iter()
             .map(|r| {
                 r.iter()
-                    .map(|v| if v.is_null() { "NULL".into() } else { text::format(v) })
+                    .map(|v| {
+                        if v.is_null() {
+                            "NULL".into()
+                        } else {
+                            text::format(v)
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join("|")
             })
@@ -54,7 +60,10 @@ fn err(s: &mut Session, sql: &str) -> (String, String, String) {
 
 fn parent_child(s: &mut Session) {
     ok(s, "CREATE TABLE p (id int PRIMARY KEY, name text UNIQUE)");
-    ok(s, "CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p, x int)");
+    ok(
+        s,
+        "CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p, x int)",
+    );
     ok(s, "INSERT INTO p VALUES (1, 'a'), (2, 'b')");
 }
 
@@ -126,9 +135,18 @@ fn referential_actions() {
     ok(&mut s, "INSERT INTO e VALUES (1, 10), (2, 20)");
     // a(1) goes: b(10) cascades, d(1) gets its default, e(1) NULL.
     ok(&mut s, "DELETE FROM a WHERE id = 1");
-    assert_eq!(rows(&mut s, "SELECT id, aid FROM b ORDER BY id"), vec!["0|NULL", "20|2"]);
-    assert_eq!(rows(&mut s, "SELECT id, bid FROM d ORDER BY id"), vec!["1|0", "2|20"]);
-    assert_eq!(rows(&mut s, "SELECT id, bid FROM e ORDER BY id"), vec!["1|NULL", "2|20"]);
+    assert_eq!(
+        rows(&mut s, "SELECT id, aid FROM b ORDER BY id"),
+        vec!["0|NULL", "20|2"]
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT id, bid FROM d ORDER BY id"),
+        vec!["1|0", "2|20"]
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT id, bid FROM e ORDER BY id"),
+        vec!["1|NULL", "2|20"]
+    );
     // ON UPDATE CASCADE carries the new key.
     ok(&mut s, "UPDATE a SET id = 3 WHERE id = 2");
     assert_eq!(rows(&mut s, "SELECT aid FROM b WHERE id = 20"), vec!["3"]);
@@ -153,8 +171,14 @@ fn on_conflict_update_and_restrict() {
     ok(&mut s, "CREATE TABLE na (pid int REFERENCES p)");
     ok(&mut s, "INSERT INTO p VALUES (1)");
     ok(&mut s, "INSERT INTO na VALUES (1)");
-    ok(&mut s, "INSERT INTO p VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 1");
-    ok(&mut s, "CREATE TABLE r (pid int REFERENCES p ON DELETE RESTRICT)");
+    ok(
+        &mut s,
+        "INSERT INTO p VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 1",
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE r (pid int REFERENCES p ON DELETE RESTRICT)",
+    );
     ok(&mut s, "INSERT INTO r VALUES (1)");
     let (state, _, _) = err(&mut s, "DELETE FROM p");
     assert_eq!(state, "23503");
@@ -168,10 +192,16 @@ fn self_reference_and_composite_keys() {
         "CREATE TABLE emp (id int PRIMARY KEY, boss int REFERENCES emp ON DELETE CASCADE)",
     );
     // Checked after the statement's rows: a row may point at a later one.
-    ok(&mut s, "INSERT INTO emp VALUES (2, 1), (1, NULL), (3, 2), (4, 4)");
+    ok(
+        &mut s,
+        "INSERT INTO emp VALUES (2, 1), (1, NULL), (3, 2), (4, 4)",
+    );
     ok(&mut s, "DELETE FROM emp WHERE id = 1");
     assert_eq!(rows(&mut s, "SELECT id FROM emp ORDER BY id"), vec!["4"]);
-    ok(&mut s, "CREATE TABLE pk2 (a int, b text, PRIMARY KEY (a, b))");
+    ok(
+        &mut s,
+        "CREATE TABLE pk2 (a int, b text, PRIMARY KEY (a, b))",
+    );
     ok(
         &mut s,
         "CREATE TABLE ck2 (x int, y text, CONSTRAINT ck FOREIGN KEY (y, x) REFERENCES pk2 (b, a))",
@@ -180,29 +210,65 @@ fn self_reference_and_composite_keys() {
     ok(&mut s, "INSERT INTO ck2 VALUES (1, 'one'), (2, NULL)");
     let (state, _, detail) = err(&mut s, "INSERT INTO ck2 VALUES (2, 'one')");
     assert_eq!(state, "23503");
-    assert_eq!(detail, "Key (y, x)=(one, 2) is not present in table \"pk2\".");
+    assert_eq!(
+        detail,
+        "Key (y, x)=(one, 2) is not present in table \"pk2\"."
+    );
 }
 
 #[test]
 fn ddl_errors() {
     let mut s = session();
-    ok(&mut s, "CREATE TABLE tp (i int PRIMARY KEY, t text UNIQUE, k int)");
+    ok(
+        &mut s,
+        "CREATE TABLE tp (i int PRIMARY KEY, t text UNIQUE, k int)",
+    );
     let cases = [
-        ("CREATE TABLE x (a int REFERENCES tp(k))", "42830", "there is no unique constraint matching given keys for referenced table \"tp\""),
-        ("CREATE TABLE x (a int REFERENCES tp(t))", "42804", "foreign key constraint \"x_a_fkey\" cannot be implemented"),
-        ("CREATE TABLE x (a int REFERENCES nosuch)", "42P01", "relation \"nosuch\" does not exist"),
-        ("CREATE TABLE x (a int REFERENCES tp(zz))", "42703", "column \"zz\" referenced in foreign key constraint does not exist"),
-        ("CREATE TABLE x (a int, b int, FOREIGN KEY (a, b) REFERENCES tp(i))", "42830", "number of referencing and referenced columns for foreign key disagree"),
-        ("CREATE TABLE x (a int REFERENCES tp(i, i))", "42830", "foreign key referenced-columns list must not contain duplicates"),
+        (
+            "CREATE TABLE x (a int REFERENCES tp(k))",
+            "42830",
+            "there is no unique constraint matching given keys for referenced table \"tp\"",
+        ),
+        (
+            "CREATE TABLE x (a int REFERENCES tp(t))",
+            "42804",
+            "foreign key constraint \"x_a_fkey\" cannot be implemented",
+        ),
+        (
+            "CREATE TABLE x (a int REFERENCES nosuch)",
+            "42P01",
+            "relation \"nosuch\" does not exist",
+        ),
+        (
+            "CREATE TABLE x (a int REFERENCES tp(zz))",
+            "42703",
+            "column \"zz\" referenced in foreign key constraint does not exist",
+        ),
+        (
+            "CREATE TABLE x (a int, b int, FOREIGN KEY (a, b) REFERENCES tp(i))",
+            "42830",
+            "number of referencing and referenced columns for foreign key disagree",
+        ),
+        (
+            "CREATE TABLE x (a int REFERENCES tp(i, i))",
+            "42830",
+            "foreign key referenced-columns list must not contain duplicates",
+        ),
     ];
     for (sql, state, msg) in cases {
         let (st, m, _) = err(&mut s, sql);
         assert_eq!((st.as_str(), m.as_str()), (state, msg), "{sql}");
     }
     let (_, _, detail) = err(&mut s, "CREATE TABLE x (a int REFERENCES tp(t))");
-    assert_eq!(detail, "Key columns \"a\" and \"t\" are of incompatible types: integer and text.");
+    assert_eq!(
+        detail,
+        "Key columns \"a\" and \"t\" are of incompatible types: integer and text."
+    );
     // Compatible types: bigint to int, varchar to text.
-    ok(&mut s, "CREATE TABLE x (a bigint REFERENCES tp, b varchar(5) REFERENCES tp(t))");
+    ok(
+        &mut s,
+        "CREATE TABLE x (a bigint REFERENCES tp, b varchar(5) REFERENCES tp(t))",
+    );
 }
 
 #[test]
@@ -212,12 +278,21 @@ fn alter_table_add_and_drop_constraint() {
     ok(&mut s, "CREATE TABLE c (pid int)");
     ok(&mut s, "INSERT INTO p VALUES (1)");
     ok(&mut s, "INSERT INTO c VALUES (1), (2)");
-    let (state, msg, detail) = err(&mut s, "ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (pid) REFERENCES p");
+    let (state, msg, detail) = err(
+        &mut s,
+        "ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (pid) REFERENCES p",
+    );
     assert_eq!(state, "23503");
-    assert_eq!(msg, "insert or update on table \"c\" violates foreign key constraint \"c_fk\"");
+    assert_eq!(
+        msg,
+        "insert or update on table \"c\" violates foreign key constraint \"c_fk\""
+    );
     assert_eq!(detail, "Key (pid)=(2) is not present in table \"p\".");
     ok(&mut s, "DELETE FROM c WHERE pid = 2");
-    ok(&mut s, "ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (pid) REFERENCES p");
+    ok(
+        &mut s,
+        "ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (pid) REFERENCES p",
+    );
     assert_eq!(err(&mut s, "DELETE FROM p").0, "23503");
     ok(&mut s, "ALTER TABLE c DROP CONSTRAINT c_fk");
     ok(&mut s, "DELETE FROM p");
@@ -230,11 +305,20 @@ fn drop_and_truncate_of_referenced_tables() {
     parent_child(&mut s);
     let (state, msg, detail) = err(&mut s, "DROP TABLE p");
     assert_eq!(state, "2BP01");
-    assert_eq!(msg, "cannot drop table p because other objects depend on it");
-    assert_eq!(detail, "constraint c_pid_fkey on table c depends on table p");
+    assert_eq!(
+        msg,
+        "cannot drop table p because other objects depend on it"
+    );
+    assert_eq!(
+        detail,
+        "constraint c_pid_fkey on table c depends on table p"
+    );
     let (state, msg, detail) = err(&mut s, "TRUNCATE p");
     assert_eq!(state, "0A000");
-    assert_eq!(msg, "cannot truncate a table referenced in a foreign key constraint");
+    assert_eq!(
+        msg,
+        "cannot truncate a table referenced in a foreign key constraint"
+    );
     assert_eq!(detail, "Table \"c\" references \"p\".");
     ok(&mut s, "INSERT INTO c VALUES (1, 1, 0)");
     ok(&mut s, "TRUNCATE p, c");
@@ -254,17 +338,26 @@ fn drop_and_truncate_of_referenced_tables() {
 fn rename_and_drop_column_keep_both_sides_consistent() {
     let mut s = session();
     ok(&mut s, "CREATE TABLE p (junk int, id int PRIMARY KEY)");
-    ok(&mut s, "CREATE TABLE c (junk int, pid int REFERENCES p(id))");
+    ok(
+        &mut s,
+        "CREATE TABLE c (junk int, pid int REFERENCES p(id))",
+    );
     ok(&mut s, "ALTER TABLE p RENAME TO parent");
     ok(&mut s, "ALTER TABLE c RENAME TO child");
     ok(&mut s, "ALTER TABLE parent DROP COLUMN junk");
     ok(&mut s, "ALTER TABLE child DROP COLUMN junk");
     ok(&mut s, "INSERT INTO parent VALUES (1)");
     ok(&mut s, "INSERT INTO child VALUES (1)");
-    assert_eq!(err(&mut s, "INSERT INTO child VALUES (2)").2, "Key (pid)=(2) is not present in table \"parent\".");
+    assert_eq!(
+        err(&mut s, "INSERT INTO child VALUES (2)").2,
+        "Key (pid)=(2) is not present in table \"parent\"."
+    );
     assert_eq!(err(&mut s, "DELETE FROM parent").0, "23503");
     assert_eq!(
-        rows(&mut s, "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'"),
+        rows(
+            &mut s,
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'"
+        ),
         vec!["c_pid_fkey|FOREIGN KEY (pid) REFERENCES parent(id)"]
     );
     ok(&mut s, "ALTER TABLE child DROP COLUMN pid");
@@ -275,7 +368,10 @@ fn rename_and_drop_column_keep_both_sides_consistent() {
 #[test]
 fn catalog_shows_foreign_keys() {
     let mut s = session();
-    ok(&mut s, "CREATE TABLE p (id int PRIMARY KEY, name text UNIQUE)");
+    ok(
+        &mut s,
+        "CREATE TABLE p (id int PRIMARY KEY, name text UNIQUE)",
+    );
     ok(
         &mut s,
         "CREATE TABLE c (a int, b text, CONSTRAINT myfk FOREIGN KEY (a) REFERENCES p(id) ON DELETE CASCADE ON UPDATE SET NULL)",
@@ -289,7 +385,10 @@ fn catalog_shows_foreign_keys() {
         vec!["myfk|f|n|c|s|{1}|{1}|f|t|FOREIGN KEY (a) REFERENCES p(id) ON UPDATE SET NULL ON DELETE CASCADE"]
     );
     assert_eq!(
-        rows(&mut s, "SELECT relname, relhastriggers FROM pg_class WHERE relname IN ('p', 'c') ORDER BY 1"),
+        rows(
+            &mut s,
+            "SELECT relname, relhastriggers FROM pg_class WHERE relname IN ('p', 'c') ORDER BY 1"
+        ),
         vec!["c|t", "p|t"]
     );
     assert_eq!(

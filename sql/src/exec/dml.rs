@@ -202,7 +202,13 @@ pub(crate) fn write_row(
     Ok(())
 }
 
-pub(crate) fn remove_row(ctx: &ExecCtx, db: u32, table: &TableDef, pk: &[u8], old: &[Value]) -> Result<()> {
+pub(crate) fn remove_row(
+    ctx: &ExecCtx,
+    db: u32,
+    table: &TableDef,
+    pk: &[u8],
+    old: &[Value],
+) -> Result<()> {
     let mut txn = ctx.txn.lock();
     let mut k = keys::object_prefix(db, table.id);
     k.extend_from_slice(pk);

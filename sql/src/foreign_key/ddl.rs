@@ -55,7 +55,9 @@ fn compatible(child: &DataType, parent: &DataType) -> bool {
             DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name
         )
     };
-    (int(child) && int(parent)) || (string(child) && string(parent)) || cast::can_implicit(child, parent)
+    (int(child) && int(parent))
+        || (string(child) && string(parent))
+        || cast::can_implicit(child, parent)
 }
 
 /// Every constraint name of a table (to pick unused default names).
@@ -95,12 +97,17 @@ pub fn add(ctx: &ExecCtx, table: &mut TableDef, spec: &FkSpec, validate: bool) -
         c.match_kind,
         Some(ast::ConstraintReferenceMatchKind::Full | ast::ConstraintReferenceMatchKind::Partial)
     ) {
-        return Err(Error::unsupported("MATCH FULL and MATCH PARTIAL foreign keys are not supported"));
+        return Err(Error::unsupported(
+            "MATCH FULL and MATCH PARTIAL foreign keys are not supported",
+        ));
     }
     if c.characteristics.as_ref().is_some_and(|ch| {
-        ch.deferrable == Some(true) || matches!(ch.initially, Some(ast::DeferrableInitial::Deferred))
+        ch.deferrable == Some(true)
+            || matches!(ch.initially, Some(ast::DeferrableInitial::Deferred))
     }) {
-        return Err(Error::unsupported("DEFERRABLE foreign keys are not supported"));
+        return Err(Error::unsupported(
+            "DEFERRABLE foreign keys are not supported",
+        ));
     }
     let child_names: Vec<String> = match &spec.column {
         Some(col) => vec![col.clone()],
@@ -128,7 +135,10 @@ pub fn add(ctx: &ExecCtx, table: &mut TableDef, spec: &FkSpec, validate: bool) -
         parent.primary_key_columns().ok_or_else(|| {
             Error::new(
                 SqlState::UNDEFINED_OBJECT,
-                format!("there is no primary key for referenced table \"{}\"", parent.name),
+                format!(
+                    "there is no primary key for referenced table \"{}\"",
+                    parent.name
+                ),
             )
         })?
     } else {
@@ -148,9 +158,8 @@ pub fn add(ctx: &ExecCtx, table: &mut TableDef, spec: &FkSpec, validate: bool) -
                 ));
             }
         }
-        if parent_key_entry(ctx.db, &parent, &cols, &vec![crate::types::Value::Null; cols.len()])?
-            .is_none()
-        {
+        let probe = vec![crate::types::Value::Null; cols.len()];
+        if parent_key_entry(ctx.db, &parent, &cols, &probe)?.is_none() {
             return Err(Error::new(
                 INVALID_FOREIGN_KEY,
                 format!(
@@ -173,7 +182,10 @@ pub fn add(ctx: &ExecCtx, table: &mut TableDef, spec: &FkSpec, validate: bool) -
             if taken.contains(n) {
                 return Err(Error::new(
                     SqlState::DUPLICATE_OBJECT,
-                    format!("constraint \"{n}\" for relation \"{}\" already exists", table.name),
+                    format!(
+                        "constraint \"{n}\" for relation \"{}\" already exists",
+                        table.name
+                    ),
                 ));
             }
             n.clone()
@@ -245,7 +257,13 @@ fn validate_rows(
         if values.iter().any(crate::types::Value::is_null) {
             continue;
         }
-        let found = lock_parent_key(&mut **ctx.txn.lock(), ctx.db, parent, &fk.ref_columns, &values)?;
+        let found = lock_parent_key(
+            &mut **ctx.txn.lock(),
+            ctx.db,
+            parent,
+            &fk.ref_columns,
+            &values,
+        )?;
         if !found {
             return Err(missing_parent(table, fk, &values));
         }
@@ -388,7 +406,11 @@ pub fn on_rename(ctx: &ExecCtx, table: &mut TableDef, old: &str) -> Result<()> {
             put_table(ctx, child)?;
         }
     }
-    let mut parents: Vec<String> = table.foreign_keys.iter().map(|f| f.ref_table.clone()).collect();
+    let mut parents: Vec<String> = table
+        .foreign_keys
+        .iter()
+        .map(|f| f.ref_table.clone())
+        .collect();
     parents.sort();
     parents.dedup();
     for p in parents.iter().filter(|p| **p != new) {
@@ -407,8 +429,17 @@ pub fn on_rename(ctx: &ExecCtx, table: &mut TableDef, old: &str) -> Result<()> {
 /// Before column `pos` of `table` is dropped: its own foreign keys on the
 /// column go (as in PostgreSQL); children referencing it block the drop
 /// (2BP01) unless CASCADE. Then every stored position past `pos` shifts.
-pub fn on_drop_column(ctx: &ExecCtx, table: &mut TableDef, pos: usize, cascade: bool) -> Result<()> {
-    let colname = table.columns.get(pos).map(|c| c.name.clone()).unwrap_or_default();
+pub fn on_drop_column(
+    ctx: &ExecCtx,
+    table: &mut TableDef,
+    pos: usize,
+    cascade: bool,
+) -> Result<()> {
+    let colname = table
+        .columns
+        .get(pos)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
     let mut details = Vec::new();
     let mut children = Vec::new();
     for child_name in table.referenced_by.clone() {
@@ -526,7 +557,8 @@ pub fn before_drop_key(
         ));
     }
     let me = table.name.clone();
-    let dependent = |f: &ForeignKeyDef| f.ref_table == me && super::same_set(&f.ref_columns, columns);
+    let dependent =
+        |f: &ForeignKeyDef| f.ref_table == me && super::same_set(&f.ref_columns, columns);
     let own: Vec<String> = table
         .foreign_keys
         .iter()

@@ -21,9 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::{
-    lock_parent_key, missing_parent, pick, referencing_rows, still_referenced, FkRules,
-};
+use super::{lock_parent_key, missing_parent, pick, referencing_rows, still_referenced, FkRules};
 use crate::catalog::{FkAction, TableDef};
 use crate::encoding::{keycode, keys, row};
 use crate::error::Result;
@@ -132,7 +130,12 @@ impl Pending {
 
     /// A table's definition: `self_table` itself, a table of the rules, or
     /// the catalog's.
-    fn table(&mut self, ctx: &ExecCtx, name: &str, self_table: &Arc<TableDef>) -> Result<Arc<TableDef>> {
+    fn table(
+        &mut self,
+        ctx: &ExecCtx,
+        name: &str,
+        self_table: &Arc<TableDef>,
+    ) -> Result<Arc<TableDef>> {
         if name == self_table.name {
             return Ok(self_table.clone());
         }
@@ -212,7 +215,11 @@ impl Pending {
         };
         for child_name in table.referenced_by.clone() {
             let child = self.table(ctx, &child_name, table)?;
-            for fk in child.foreign_keys.iter().filter(|f| f.ref_table == table.name) {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.ref_table == table.name)
+            {
                 let old_key = pick(old, &fk.ref_columns);
                 if has_null(&old_key) {
                     continue;
@@ -254,7 +261,8 @@ impl Pending {
                         }
                     }
                     (_, _) => {
-                        let fill = self.fill_values(ctx, &child, &fk.columns, action, new_key.as_deref())?;
+                        let fill =
+                            self.fill_values(ctx, &child, &fk.columns, action, new_key.as_deref())?;
                         for (pk, r) in rows {
                             self.rewrite_child(ctx, &child, &fk.columns, &fill, pk, r)?;
                         }
@@ -280,9 +288,14 @@ impl Pending {
                 let bound = self.rules.as_ref().and_then(|r| r.tables.get(&child.name));
                 columns
                     .iter()
-                    .map(|c| match bound.and_then(|b| b.defaults.get(*c)).and_then(Option::as_ref) {
-                        Some(e) => e.eval(&[], ctx),
-                        None => Ok(Value::Null),
+                    .map(|c| {
+                        match bound
+                            .and_then(|b| b.defaults.get(*c))
+                            .and_then(Option::as_ref)
+                        {
+                            Some(e) => e.eval(&[], ctx),
+                            None => Ok(Value::Null),
+                        }
                     })
                     .collect()
             }

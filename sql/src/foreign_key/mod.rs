@@ -198,7 +198,12 @@ pub(crate) fn lock_parent_key(
     cols: &[usize],
     values: &[Value],
 ) -> Result<bool> {
-    let Some(key) = parent_key_entry(db, parent, cols, values)? else {
+    // A value the parent's column cannot hold (an int8 beyond int4) is no
+    // parent's key.
+    let Ok(values) = cast_to(parent, cols, values) else {
+        return Ok(false);
+    };
+    let Some(key) = parent_key_entry(db, parent, cols, &values)? else {
         return Err(Error::new(
             INVALID_FOREIGN_KEY,
             format!(
@@ -301,11 +306,22 @@ pub(crate) fn referencing_rows(
     fk: &ForeignKeyDef,
     values: &[Value],
 ) -> Result<Vec<(Vec<u8>, Row)>> {
-    let values = cast_to(child, &fk.columns, values)?;
+    // A key value the child's columns cannot hold references nothing.
+    let Ok(values) = cast_to(child, &fk.columns, values) else {
+        return Ok(Vec::new());
+    };
     let want = keycode::encode_values(&values)?;
     let access = access_path(db, child, fk, &values)?;
     let mut found = Vec::new();
-    candidates(&mut **ctx.txn.lock(), db, child, fk, &access, &want, &mut found)?;
+    candidates(
+        &mut **ctx.txn.lock(),
+        db,
+        child,
+        fk,
+        &access,
+        &want,
+        &mut found,
+    )?;
     // Rows committed after our snapshot by transactions that held the
     // parent key before us (module notes, step 2).
     let mut fresh = ctx.engine.storage.begin(TxnOptions {

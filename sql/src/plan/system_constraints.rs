@@ -313,7 +313,9 @@ pub(super) fn key_column_usage(
                         } else {
                             p.indexes
                                 .iter()
-                                .find(|x| x.unique && crate::foreign_key::same_set(&x.columns, ref_cols))
+                                .find(|x| {
+                                    x.unique && crate::foreign_key::same_set(&x.columns, ref_cols)
+                                })
                                 .map(|x| x.columns.clone())
                                 .unwrap_or_default()
                         };
@@ -371,7 +373,8 @@ pub(super) fn referential_constraints(
             let unique_name = constraints_of(p, tables)
                 .into_iter()
                 .find(|u| {
-                    matches!(u.contype, "p" | "u") && crate::foreign_key::same_set(&u.keys, ref_cols)
+                    matches!(u.contype, "p" | "u")
+                        && crate::foreign_key::same_set(&u.keys, ref_cols)
                 })
                 .map(|u| t(&u.name))
                 .unwrap_or(Value::Null);
