@@ -158,6 +158,25 @@ INSERT INTO fk_late VALUES (3, 50);
 -- error: 42704
 ALTER TABLE fk_late DROP CONSTRAINT fk_late_author_id_fkey;
 ALTER TABLE fk_late DROP CONSTRAINT IF EXISTS fk_late_author_id_fkey;
+-- NOT VALID skips the existing rows until VALIDATE CONSTRAINT.
+CREATE TABLE fk_nv_p (id int PRIMARY KEY);
+CREATE TABLE fk_nv_c (pid int);
+INSERT INTO fk_nv_c VALUES (5);
+ALTER TABLE fk_nv_c ADD CONSTRAINT fk_nv FOREIGN KEY (pid) REFERENCES fk_nv_p NOT VALID;
+SELECT conname, convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_nv';
+-- error: 23503
+INSERT INTO fk_nv_c VALUES (6);
+-- error: 23503
+ALTER TABLE fk_nv_c VALIDATE CONSTRAINT fk_nv;
+-- error: 42704
+ALTER TABLE fk_nv_c VALIDATE CONSTRAINT fk_nosuch;
+DELETE FROM fk_nv_c;
+ALTER TABLE fk_nv_c VALIDATE CONSTRAINT fk_nv;
+SELECT conname, convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_nv';
+CREATE TABLE fk_nv_other (pid int REFERENCES fk_nv_p);
+-- error: 2BP01
+DROP TABLE fk_nv_c, fk_nv_p;
+DROP TABLE fk_nv_other, fk_nv_c, fk_nv_p;
 -- DROP TABLE and TRUNCATE of referenced tables.
 CREATE TABLE fk_p (id int PRIMARY KEY);
 CREATE TABLE fk_c (pid int REFERENCES fk_p);

@@ -396,7 +396,22 @@ fn alter_one(
                 Ok(())
             })?;
         }
-        Op::AddConstraint { constraint, .. } => add_constraint(ctx, table, constraint)?,
+        Op::AddConstraint {
+            constraint,
+            not_valid,
+        } => add_constraint(ctx, table, constraint, *not_valid)?,
+        Op::ValidateConstraint { name } => {
+            let n = ident(name);
+            if !fk_ddl::validate(ctx, table, &n)? && !table.checks.iter().any(|c| c.name == n) {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!(
+                        "constraint \"{n}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
+                ));
+            }
+        }
         Op::AlterColumn { column_name, op } => {
             let pos = column_pos(table, &ident(column_name))?;
             match op {
@@ -488,7 +503,12 @@ fn alter_one(
     Ok(())
 }
 
-fn add_constraint(ctx: &ExecCtx, table: &mut TableDef, c: &ast::TableConstraint) -> Result<()> {
+fn add_constraint(
+    ctx: &ExecCtx,
+    table: &mut TableDef,
+    c: &ast::TableConstraint,
+    not_valid: bool,
+) -> Result<()> {
     let names = |cols: &[ast::IndexColumn]| -> Result<Vec<usize>> {
         cols.iter()
             .map(|c| {
@@ -584,7 +604,7 @@ fn add_constraint(ctx: &ExecCtx, table: &mut TableDef, c: &ast::TableConstraint)
                 constraint: f.clone(),
                 column: None,
             };
-            fk_ddl::add(ctx, table, &spec, true)?;
+            fk_ddl::add(ctx, table, &spec, !not_valid)?;
         }
         other => return Err(Error::unsupported(format!("constraint {other}"))),
     }

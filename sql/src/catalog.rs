@@ -138,6 +138,14 @@ pub struct ForeignKeyDef {
     pub ref_columns: Vec<usize>,
     pub on_delete: FkAction,
     pub on_update: FkAction,
+    /// False after `ADD … NOT VALID` until `VALIDATE CONSTRAINT`: existing
+    /// rows were not checked (new and changed rows always are).
+    #[serde(default = "validated_default")]
+    pub validated: bool,
+}
+
+fn validated_default() -> bool {
+    true
 }
 
 impl TableDef {

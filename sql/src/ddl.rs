@@ -418,7 +418,8 @@ fn create_table(
         })?;
     }
     for spec in &fks {
-        crate::foreign_key::ddl::add(ctx, &mut table, spec, false)?;
+        // Validating scans the new, empty table: cheap, and marks it valid.
+        crate::foreign_key::ddl::add(ctx, &mut table, spec, true)?;
     }
     // Validate CHECK and DEFAULT expressions now, as PostgreSQL does.
     crate::alter::validate_rules(session, ctx, &table)?;

@@ -406,3 +406,58 @@ fn catalog_shows_foreign_keys() {
         vec!["myfk|a|1"]
     );
 }
+
+#[test]
+fn not_valid_and_validate_constraint() {
+    let mut s = session();
+    ok(
+        &mut s,
+        "CREATE TABLE p (id int PRIMARY KEY, code text UNIQUE)",
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE c (pid int, code text REFERENCES p (code))",
+    );
+    ok(&mut s, "INSERT INTO c VALUES (5, NULL)");
+    ok(
+        &mut s,
+        "ALTER TABLE c ADD CONSTRAINT nv FOREIGN KEY (pid) REFERENCES p NOT VALID",
+    );
+    assert_eq!(
+        rows(&mut s, "SELECT convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'nv'"),
+        vec!["f|FOREIGN KEY (pid) REFERENCES p(id) NOT VALID"]
+    );
+    assert_eq!(err(&mut s, "INSERT INTO c VALUES (6, NULL)").0, "23503");
+    assert_eq!(
+        err(&mut s, "ALTER TABLE c VALIDATE CONSTRAINT nv").2,
+        "Key (pid)=(5) is not present in table \"p\"."
+    );
+    ok(&mut s, "DELETE FROM c");
+    ok(&mut s, "ALTER TABLE c VALIDATE CONSTRAINT nv");
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'nv'"
+        ),
+        vec!["t"]
+    );
+    // The unique key a foreign key uses cannot go without CASCADE.
+    let (state, msg, detail) = err(&mut s, "ALTER TABLE p DROP CONSTRAINT p_code_key");
+    assert_eq!(state, "2BP01");
+    assert_eq!(
+        msg,
+        "cannot drop constraint p_code_key on table p because other objects depend on it"
+    );
+    assert_eq!(
+        detail,
+        "constraint c_code_fkey on table c depends on index p_code_key"
+    );
+    ok(&mut s, "ALTER TABLE p DROP CONSTRAINT p_code_key CASCADE");
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+        ),
+        vec!["nv"]
+    );
+}

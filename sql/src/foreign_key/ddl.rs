@@ -225,6 +225,7 @@ pub fn add(ctx: &ExecCtx, table: &mut TableDef, spec: &FkSpec, validate: bool) -
         ref_columns,
         on_delete: action(c.on_delete.as_ref()),
         on_update: action(c.on_update.as_ref()),
+        validated: validate,
     };
     if validate {
         validate_rows(ctx, table, &parent, &fk)?;
@@ -269,6 +270,29 @@ fn validate_rows(
         }
     }
     Ok(())
+}
+
+/// `ALTER TABLE … VALIDATE CONSTRAINT name` for a foreign key added NOT
+/// VALID: checks the existing rows (23503) and marks it validated. Returns
+/// whether `table` has a foreign key of that name.
+pub fn validate(ctx: &ExecCtx, table: &mut TableDef, name: &str) -> Result<bool> {
+    let Some(pos) = table.foreign_keys.iter().position(|f| f.name == name) else {
+        return Ok(false);
+    };
+    let fk = table.foreign_keys[pos].clone();
+    if !fk.validated {
+        let parent = if fk.ref_table == table.name {
+            table.clone()
+        } else {
+            ctx.with_catalog(|c| c.table(&fk.ref_table))
+                .map(|t| (*t).clone())?
+        };
+        validate_rows(ctx, table, &parent, &fk)?;
+        if let Some(f) = table.foreign_keys.get_mut(pos) {
+            f.validated = true;
+        }
+    }
+    Ok(true)
 }
 
 /// Drops the foreign key `name` of `table` if it has one (returns whether).
@@ -335,6 +359,14 @@ pub fn before_drop_table(
         children.push(child);
     }
     if !details.is_empty() && !cascade {
+        if dropping.len() > 1 {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                "cannot drop desired object(s) because other objects depend on them",
+            )
+            .with_detail(details.join("\n"))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
         return Err(dependency_error(&format!("table {}", t.name), details));
     }
     for mut child in children {

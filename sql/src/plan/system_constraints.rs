@@ -31,6 +31,8 @@ pub struct Constraint {
     pub keys: Vec<usize>,
     /// Foreign keys: the referenced table and columns, and the actions.
     pub foreign: Option<(Arc<TableDef>, Vec<usize>, FkAction, FkAction)>,
+    /// False for a foreign key added NOT VALID and not validated since.
+    pub validated: bool,
     /// `pg_get_constraintdef` text.
     pub def: String,
 }
@@ -89,6 +91,7 @@ pub fn constraints_of(tb: &TableDef, tables: &[Arc<TableDef>]) -> Vec<Constraint
         indid,
         keys,
         foreign: None,
+        validated: true,
         def,
     };
     if !tb.primary_key.is_empty() {
@@ -139,6 +142,10 @@ pub fn constraints_of(tb: &TableDef, tables: &[Arc<TableDef>]) -> Vec<Constraint
             .unwrap_or(0);
         let mut c = base(fk.id, &fk.name, "f", indid, fk.columns.clone(), def);
         c.foreign = parent.map(|p| (p, fk.ref_columns.clone(), fk.on_update, fk.on_delete));
+        c.validated = fk.validated;
+        if !fk.validated {
+            c.def.push_str(" NOT VALID");
+        }
         out.push(c);
     }
     out
@@ -196,7 +203,7 @@ pub(super) fn pg_constraint(tables: &[Arc<TableDef>]) -> (Vec<(String, DataType)
                 int2_array(&c.keys),
                 fkeys,
                 o(0),
-                bo(true),
+                bo(c.validated),
                 bo(true),
                 i2(0),
                 bo(false),
