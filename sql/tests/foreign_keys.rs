@@ -461,3 +461,60 @@ fn not_valid_and_validate_constraint() {
         vec!["nv"]
     );
 }
+
+/// The queries psql 15's `\d table` runs for foreign keys (taken from
+/// `psql -E`), which need `pg_partition_ancestors` and `conparentid`.
+#[test]
+fn psql_describe_queries() {
+    let mut s = session();
+    ok(&mut s, "CREATE TABLE p (id int PRIMARY KEY)");
+    ok(
+        &mut s,
+        "CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p)",
+    );
+    let oid =
+        |s: &mut Session, t: &str| rows(s, &format!("SELECT '{t}'::regclass::oid"))[0].clone();
+    let (p, c) = (oid(&mut s, "p"), oid(&mut s, "c"));
+    assert_eq!(
+        rows(
+            &mut s,
+            &format!(
+                "SELECT true as sametable, conname,\n  pg_catalog.pg_get_constraintdef(r.oid, true) as condef,\n  conrelid::pg_catalog.regclass AS ontable\nFROM pg_catalog.pg_constraint r\nWHERE r.conrelid = '{c}' AND r.contype = 'f'\n     AND conparentid = 0\nORDER BY conname"
+            )
+        ),
+        vec!["t|c_pid_fkey|FOREIGN KEY (pid) REFERENCES p(id)|c"]
+    );
+    assert_eq!(
+        rows(
+            &mut s,
+            &format!(
+                "SELECT conname, conrelid::pg_catalog.regclass AS ontable,\n       pg_catalog.pg_get_constraintdef(oid, true) AS condef\n  FROM pg_catalog.pg_constraint c\n WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors('{p}')\n                     UNION ALL VALUES ('{p}'::pg_catalog.regclass))\n       AND contype = 'f' AND conparentid = 0\nORDER BY conname;"
+            )
+        ),
+        vec!["c_pid_fkey|c|FOREIGN KEY (pid) REFERENCES p(id)"]
+    );
+    let triggers = format!(
+        "SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal,\n  CASE WHEN t.tgparentid != 0 THEN\n    (SELECT u.tgrelid::pg_catalog.regclass\n     FROM pg_catalog.pg_trigger AS u,\n          pg_catalog.pg_partition_ancestors(t.tgrelid) WITH ORDINALITY AS a(relid, depth)\n     WHERE u.tgname = t.tgname AND u.tgrelid = a.relid\n           AND u.tgparentid = 0\n     ORDER BY a.depth LIMIT 1)\n  END AS parent\nFROM pg_catalog.pg_trigger t\nWHERE t.tgrelid = '{c}' AND (NOT t.tgisinternal OR (t.tgisinternal AND t.tgenabled = 'D'))\nORDER BY 1;"
+    );
+    assert_eq!(rows(&mut s, &triggers), Vec::<String>::new());
+}
+
+/// `WITH ORDINALITY` (psql's trigger query uses it on a correlated call).
+#[test]
+fn with_ordinality() {
+    let mut s = session();
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT v, n FROM generate_series(10, 12) WITH ORDINALITY AS g(v, n) ORDER BY n"
+        ),
+        vec!["10|1", "11|2", "12|3"]
+    );
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT x, v, n FROM (VALUES (2), (3)) t(x), generate_series(x, 4) WITH ORDINALITY AS g(v, n) ORDER BY x, n"
+        ),
+        vec!["2|2|1", "2|3|2", "2|4|3", "3|3|1", "3|4|2"]
+    );
+}

@@ -20,6 +20,8 @@ pub fn return_type(name: &str, nargs: usize) -> Option<DataType> {
         | ("pg_encoding_to_char", 1) => DataType::Text,
         ("obj_description" | "col_description" | "shobj_description", 1 | 2)
         | ("pg_get_statisticsobjdef_columns", 1)
+        // pg_trigger is empty (foreign keys are not triggers here): NULL.
+        | ("pg_get_triggerdef", 1 | 2)
         | ("pg_get_viewdef", 1 | 2) => DataType::Text,
         ("pg_get_serial_sequence", 2)
         | ("regclass_out" | "regtype_out", 1)
