@@ -475,7 +475,8 @@ fn alter_one(
                 .position(|ix| ix.name == n && (ix.unique || ix.primary))
             {
                 let cols = table.indexes[i].columns.clone();
-                fk_ddl::before_drop_key(ctx, table, &n, &cols, cascade)?;
+                let what = format!("constraint {n} on table {}", table.name);
+                fk_ddl::before_drop_key(ctx, table, &n, &cols, cascade, &what)?;
                 let Some(i) = table.indexes.iter().position(|ix| ix.name == n) else {
                     return Err(Error::internal("index vanished"));
                 };

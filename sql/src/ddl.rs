@@ -661,7 +661,7 @@ fn drop_objects(
                 drop_table(ctx, &t)?
             }
             (Relation::Index { table, .. }, ast::ObjectType::Index) => {
-                drop_index(ctx, table, &name)?
+                drop_index(ctx, table, &name, cascade)?
             }
             (Relation::Sequence(s), ast::ObjectType::Sequence) => {
                 ctx.with_catalog(|c| c.delete_relation(&name))?;
@@ -735,11 +735,26 @@ pub(crate) fn clear_table_data(ctx: &ExecCtx, t: &TableDef) -> Result<()> {
     Ok(())
 }
 
-fn drop_index(ctx: &ExecCtx, table_name: &str, name: &str) -> Result<()> {
+fn drop_index(ctx: &ExecCtx, table_name: &str, name: &str, cascade: bool) -> Result<()> {
     let mut table = (*ctx.with_catalog(|c| c.table(table_name))?).clone();
-    let Some(pos) = table.indexes.iter().position(|i| i.name == name) else {
+    let Some(ix) = table.indexes.iter().find(|i| i.name == name).cloned() else {
         return Err(Error::new(SqlState::DEPENDENT_OBJECTS_STILL_EXIST, format!("cannot drop index {name} because constraint {name} on table {table_name} requires it"))
             .with_hint(format!("You can drop constraint {name} on table {table_name} instead.")));
+    };
+    if ix.unique {
+        // Foreign keys referencing through this index depend on it.
+        let what = format!("index {name}");
+        crate::foreign_key::ddl::before_drop_key(
+            ctx,
+            &mut table,
+            name,
+            &ix.columns,
+            cascade,
+            &what,
+        )?;
+    }
+    let Some(pos) = table.indexes.iter().position(|i| i.name == name) else {
+        return Err(Error::internal("index vanished"));
     };
     let index = table.indexes.remove(pos);
     {

@@ -518,3 +518,31 @@ fn with_ordinality() {
         vec!["2|2|1", "2|3|2", "2|4|3", "3|3|1", "3|4|2"]
     );
 }
+
+#[test]
+fn drop_index_used_by_a_foreign_key() {
+    let mut s = session();
+    ok(&mut s, "CREATE TABLE p (id int, code int)");
+    ok(&mut s, "CREATE UNIQUE INDEX p_idx ON p (code)");
+    ok(&mut s, "CREATE TABLE c (code int REFERENCES p (code))");
+    let (state, msg, detail) = err(&mut s, "DROP INDEX p_idx");
+    assert_eq!(state, "2BP01");
+    assert_eq!(
+        msg,
+        "cannot drop index p_idx because other objects depend on it"
+    );
+    assert_eq!(
+        detail,
+        "constraint c_code_fkey on table c depends on index p_idx"
+    );
+    ok(&mut s, "DROP INDEX p_idx CASCADE");
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+        ),
+        vec!["0"]
+    );
+    ok(&mut s, "INSERT INTO c VALUES (42)");
+    ok(&mut s, "DROP TABLE p");
+}

@@ -547,12 +547,15 @@ pub fn on_drop_column(
 
 /// Before a unique key (`columns`) of `table` is dropped: foreign keys that
 /// need it block the drop (2BP01), unless CASCADE drops them too.
+/// `what` names the dropped object in the error: `constraint p_key on
+/// table p` (ALTER TABLE … DROP CONSTRAINT) or `index p_idx` (DROP INDEX).
 pub fn before_drop_key(
     ctx: &ExecCtx,
     table: &mut TableDef,
     key_name: &str,
     columns: &[usize],
     cascade: bool,
+    what: &str,
 ) -> Result<()> {
     let mut details = Vec::new();
     let mut children = Vec::new();
@@ -583,10 +586,7 @@ pub fn before_drop_key(
         return Ok(());
     }
     if !cascade {
-        return Err(dependency_error(
-            &format!("constraint {key_name} on table {}", table.name),
-            details,
-        ));
+        return Err(dependency_error(what, details));
     }
     let me = table.name.clone();
     let dependent =
