@@ -8,6 +8,7 @@ use crate::encoding::{keycode, keys, row};
 use crate::error::{Error, Result};
 use crate::exec::scan::{all_rows, index_entry_key};
 use crate::exec::ExecCtx;
+use crate::foreign_key::ddl::{self as fk_ddl, FkSpec};
 use crate::plan::bind::{ident, Binder};
 use crate::plan::dml::parse_expr;
 use crate::plan::forms::convert_type;
@@ -26,6 +27,7 @@ pub(crate) fn apply_column_option(
     name: Option<String>,
     pk: &mut Option<KeySpec>,
     uniques: &mut Vec<KeySpec>,
+    fks: &mut Vec<FkSpec>,
 ) -> Result<()> {
     match opt {
         ast::ColumnOption::Null => def.nullable = true,
@@ -51,11 +53,11 @@ pub(crate) fn apply_column_option(
                 expr: ch.expr.to_string(),
             });
         }
-        ast::ColumnOption::ForeignKey(_) => {
-            return Err(Error::unsupported(
-                "FOREIGN KEY constraints are not supported yet",
-            ))
-        }
+        ast::ColumnOption::ForeignKey(fk) => fks.push(FkSpec {
+            name,
+            constraint: fk.clone(),
+            column: Some(def.name.clone()),
+        }),
         ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
         other => return Err(Error::unsupported(format!("column option {other}"))),
     }
@@ -122,6 +124,8 @@ pub(crate) fn create_table_as(
         primary_key_name: None,
         indexes: vec![],
         checks: vec![],
+        foreign_keys: vec![],
+        referenced_by: vec![],
     };
     let n = rows.len();
     {
@@ -235,7 +239,7 @@ fn alter_one(
                 nullable: true,
                 default: None,
             };
-            let (mut pk, mut uniques) = (None, vec![]);
+            let (mut pk, mut uniques, mut fks) = (None, vec![], vec![]);
             for o in &column_def.options {
                 apply_column_option(
                     table,
@@ -244,6 +248,7 @@ fn alter_one(
                     o.name.as_ref().map(ident),
                     &mut pk,
                     &mut uniques,
+                    &mut fks,
                 )?;
             }
             if pk.is_some() || !uniques.is_empty() {
@@ -273,10 +278,14 @@ fn alter_one(
                 Ok(r)
             })?;
             table.columns.push(def);
+            for spec in &fks {
+                fk_ddl::add(ctx, table, spec, true)?;
+            }
         }
         Op::DropColumn {
             column_names,
             if_exists,
+            drop_behavior,
             ..
         } => {
             for c in column_names {
@@ -298,6 +307,12 @@ fn alter_one(
                         "dropping a primary key column is not supported",
                     ));
                 }
+                fk_ddl::on_drop_column(
+                    ctx,
+                    table,
+                    pos,
+                    matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+                )?;
                 // Indexes on the column go with it.
                 let doomed: Vec<IndexDef> = table
                     .indexes
@@ -359,6 +374,7 @@ fn alter_one(
                 ));
             }
             let old = std::mem::replace(&mut table.name, new.clone());
+            fk_ddl::on_rename(ctx, table, &old)?;
             ctx.with_catalog(|c| {
                 c.delete_relation(&old)?;
                 for ix in &table.indexes {
@@ -380,7 +396,22 @@ fn alter_one(
                 Ok(())
             })?;
         }
-        Op::AddConstraint { constraint, .. } => add_constraint(ctx, table, constraint)?,
+        Op::AddConstraint {
+            constraint,
+            not_valid,
+        } => add_constraint(ctx, table, constraint, *not_valid)?,
+        Op::ValidateConstraint { name } => {
+            let n = ident(name);
+            if !fk_ddl::validate(ctx, table, &n)? && !table.checks.iter().any(|c| c.name == n) {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!(
+                        "constraint \"{n}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
+                ));
+            }
+        }
         Op::AlterColumn { column_name, op } => {
             let pos = column_pos(table, &ident(column_name))?;
             match op {
@@ -428,16 +459,27 @@ fn alter_one(
             }
         }
         Op::DropConstraint {
-            name, if_exists, ..
+            name,
+            if_exists,
+            drop_behavior,
         } => {
             let n = ident(name);
+            let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
             if let Some(i) = table.checks.iter().position(|c| c.name == n) {
                 table.checks.remove(i);
+            } else if table.foreign_keys.iter().any(|f| f.name == n) {
+                fk_ddl::drop(ctx, table, &n)?;
             } else if let Some(i) = table
                 .indexes
                 .iter()
                 .position(|ix| ix.name == n && (ix.unique || ix.primary))
             {
+                let cols = table.indexes[i].columns.clone();
+                let what = format!("constraint {n} on table {}", table.name);
+                fk_ddl::before_drop_key(ctx, table, &n, &cols, cascade, &what)?;
+                let Some(i) = table.indexes.iter().position(|ix| ix.name == n) else {
+                    return Err(Error::internal("index vanished"));
+                };
                 let ix = table.indexes.remove(i);
                 crate::ddl::delete_range(
                     &mut **ctx.txn.lock(),
@@ -462,7 +504,12 @@ fn alter_one(
     Ok(())
 }
 
-fn add_constraint(ctx: &ExecCtx, table: &mut TableDef, c: &ast::TableConstraint) -> Result<()> {
+fn add_constraint(
+    ctx: &ExecCtx,
+    table: &mut TableDef,
+    c: &ast::TableConstraint,
+    not_valid: bool,
+) -> Result<()> {
     let names = |cols: &[ast::IndexColumn]| -> Result<Vec<usize>> {
         cols.iter()
             .map(|c| {
@@ -552,10 +599,13 @@ fn add_constraint(ctx: &ExecCtx, table: &mut TableDef, c: &ast::TableConstraint)
                 expr: ch.expr.to_string(),
             });
         }
-        ast::TableConstraint::ForeignKey(_) => {
-            return Err(Error::unsupported(
-                "FOREIGN KEY constraints are not supported yet",
-            ))
+        ast::TableConstraint::ForeignKey(f) => {
+            let spec = FkSpec {
+                name: f.name.as_ref().map(ident),
+                constraint: f.clone(),
+                column: None,
+            };
+            fk_ddl::add(ctx, table, &spec, !not_valid)?;
         }
         other => return Err(Error::unsupported(format!("constraint {other}"))),
     }

@@ -76,6 +76,76 @@ pub struct TableDef {
     pub primary_key_name: Option<String>,
     pub indexes: Vec<IndexDef>,
     pub checks: Vec<CheckDef>,
+    /// FOREIGN KEY constraints this table (the referencing side) declares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Names of the tables whose foreign keys reference this one (each
+    /// once; a self-referencing table lists itself). Kept in step with
+    /// their `foreign_keys` by `foreign_key::ddl`, so a DELETE or UPDATE
+    /// knows which children to look at without reading the whole catalog.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<String>,
+}
+
+/// What a foreign key does to referencing rows when the referenced key is
+/// deleted or updated (PostgreSQL's `confdeltype` / `confupdtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum FkAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    /// The one-letter code of `pg_constraint.confdeltype`.
+    pub fn code(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "a",
+            FkAction::Restrict => "r",
+            FkAction::Cascade => "c",
+            FkAction::SetNull => "n",
+            FkAction::SetDefault => "d",
+        }
+    }
+
+    /// The SQL words (`SET NULL`), as `pg_get_constraintdef` prints them.
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// A FOREIGN KEY constraint (MATCH SIMPLE, not deferrable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    /// The constraint's object id (`pg_constraint.oid`).
+    pub id: u32,
+    pub name: String,
+    /// Positions of the referencing columns in this table.
+    pub columns: Vec<usize>,
+    /// The referenced table's name.
+    pub ref_table: String,
+    /// Positions of the referenced columns in the referenced table, in the
+    /// order of `columns` (they form its primary key or a unique key).
+    pub ref_columns: Vec<usize>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+    /// False after `ADD … NOT VALID` until `VALIDATE CONSTRAINT`: existing
+    /// rows were not checked (new and changed rows always are).
+    #[serde(default = "validated_default")]
+    pub validated: bool,
+}
+
+fn validated_default() -> bool {
+    true
 }
 
 impl TableDef {

@@ -190,6 +190,7 @@ pub fn start(
         checks,
         on_conflict: None,
         returning: None,
+        fk: None,
     };
     session.copy = Some(CopyIn {
         options: opts.clone(),

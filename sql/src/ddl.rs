@@ -291,12 +291,15 @@ fn create_table(
         primary_key_name: None,
         indexes: vec![],
         checks: vec![],
+        foreign_keys: vec![],
+        referenced_by: vec![],
     };
     if let Some(like) = &ct.like {
         table.columns = like_columns(ctx, like)?;
     }
     let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
     let mut pk: Option<(Option<String>, Vec<String>)> = None;
+    let mut fks: Vec<crate::foreign_key::ddl::FkSpec> = Vec::new();
     for col in &ct.columns {
         let cname = ident(&col.name);
         if table.column_index(&cname).is_some() {
@@ -333,6 +336,7 @@ fn create_table(
                 opt.name.as_ref().map(ident),
                 &mut pk,
                 &mut uniques,
+                &mut fks,
             )?;
         }
         table.columns.push(def);
@@ -376,11 +380,11 @@ fn create_table(
                     expr: ch.expr.to_string(),
                 });
             }
-            ast::TableConstraint::ForeignKey(_) => {
-                return Err(Error::unsupported(
-                    "FOREIGN KEY constraints are not supported yet",
-                ))
-            }
+            ast::TableConstraint::ForeignKey(f) => fks.push(crate::foreign_key::ddl::FkSpec {
+                name: f.name.as_ref().map(ident),
+                constraint: f.clone(),
+                column: None,
+            }),
             other => return Err(Error::unsupported(format!("constraint {other}"))),
         }
     }
@@ -435,6 +439,10 @@ fn create_table(
                 table: name.clone(),
             })
         })?;
+    }
+    for spec in &fks {
+        // Validating scans the new, empty table: cheap, and marks it valid.
+        crate::foreign_key::ddl::add(ctx, &mut table, spec, true)?;
     }
     // Validate CHECK and DEFAULT expressions now, as PostgreSQL does.
     crate::alter::validate_rules(session, ctx, &table)?;
@@ -639,8 +647,9 @@ fn drop_objects(
     kind: &ast::ObjectType,
     if_exists: bool,
     names: &[ast::ObjectName],
-    _cascade: bool,
+    cascade: bool,
 ) -> Result<QueryResult> {
+    let dropping: Vec<String> = names.iter().map(object_name).collect();
     let (tag, label) = match kind {
         ast::ObjectType::Table => ("DROP TABLE", "table"),
         ast::ObjectType::Index => ("DROP INDEX", "index"),
@@ -667,9 +676,15 @@ fn drop_objects(
             ));
         };
         match (&*rel, kind) {
-            (Relation::Table(t), ast::ObjectType::Table) => drop_table(ctx, t)?,
+            (Relation::Table(t), ast::ObjectType::Table) => {
+                // Re-read: an earlier table of this statement may have
+                // changed this one's foreign keys.
+                let t = ctx.with_catalog(|c| c.table(&t.name))?;
+                crate::foreign_key::ddl::before_drop_table(ctx, &t, cascade, &dropping)?;
+                drop_table(ctx, &t)?
+            }
             (Relation::Index { table, .. }, ast::ObjectType::Index) => {
-                drop_index(ctx, table, &name)?
+                drop_index(ctx, table, &name, cascade)?
             }
             (Relation::Sequence(s), ast::ObjectType::Sequence) => {
                 ctx.with_catalog(|c| c.delete_relation(&name))?;
@@ -743,11 +758,26 @@ pub(crate) fn clear_table_data(ctx: &ExecCtx, t: &TableDef) -> Result<()> {
     Ok(())
 }
 
-fn drop_index(ctx: &ExecCtx, table_name: &str, name: &str) -> Result<()> {
+fn drop_index(ctx: &ExecCtx, table_name: &str, name: &str, cascade: bool) -> Result<()> {
     let mut table = (*ctx.with_catalog(|c| c.table(table_name))?).clone();
-    let Some(pos) = table.indexes.iter().position(|i| i.name == name) else {
+    let Some(ix) = table.indexes.iter().find(|i| i.name == name).cloned() else {
         return Err(Error::new(SqlState::DEPENDENT_OBJECTS_STILL_EXIST, format!("cannot drop index {name} because constraint {name} on table {table_name} requires it"))
             .with_hint(format!("You can drop constraint {name} on table {table_name} instead.")));
+    };
+    if ix.unique {
+        // Foreign keys referencing through this index depend on it.
+        let what = format!("index {name}");
+        crate::foreign_key::ddl::before_drop_key(
+            ctx,
+            &mut table,
+            name,
+            &ix.columns,
+            cascade,
+            &what,
+        )?;
+    }
+    let Some(pos) = table.indexes.iter().position(|i| i.name == name) else {
+        return Err(Error::internal("index vanished"));
     };
     let index = table.indexes.remove(pos);
     {
@@ -761,8 +791,14 @@ fn drop_index(ctx: &ExecCtx, table_name: &str, name: &str) -> Result<()> {
 }
 
 fn truncate(ctx: &ExecCtx, t: &ast::Truncate) -> Result<QueryResult> {
+    let mut names = Vec::new();
     for target in &t.table_names {
         let name = object_name(&target.name);
+        ctx.with_catalog(|c| c.lock_relation(&name))?;
+        names.push(name);
+    }
+    let cascade = matches!(t.cascade, Some(ast::CascadeOption::Cascade));
+    for name in crate::foreign_key::ddl::truncate_targets(ctx, names, cascade)? {
         ctx.with_catalog(|c| c.lock_relation(&name))?;
         let table = ctx.with_catalog(|c| c.table(&name))?;
         clear_table_data(ctx, &table)?;

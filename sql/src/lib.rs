@@ -37,6 +37,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod foreign_key;
 pub mod functions;
 pub mod memory;
 pub mod parse;

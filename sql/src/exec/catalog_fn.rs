@@ -20,6 +20,8 @@ pub fn return_type(name: &str, nargs: usize) -> Option<DataType> {
         | ("pg_encoding_to_char", 1) => DataType::Text,
         ("obj_description" | "col_description" | "shobj_description", 1 | 2)
         | ("pg_get_statisticsobjdef_columns", 1)
+        // pg_trigger is empty (foreign keys are not triggers here): NULL.
+        | ("pg_get_triggerdef", 1 | 2)
         | ("pg_get_viewdef", 1 | 2) => DataType::Text,
         ("pg_get_serial_sequence", 2)
         | ("regclass_out" | "regtype_out", 1)
@@ -249,7 +251,7 @@ fn by_catalog(ctx: &ExecCtx, name: &str, args: &[Value]) -> Result<Value> {
         "pg_get_constraintdef" => {
             for r in &relations {
                 if let Relation::Table(tb) = &**r {
-                    for (coid, def) in crate::plan::system::constraint_defs(tb) {
+                    for (coid, def) in crate::plan::system::constraint_defs(tb, &relations) {
                         if Some(coid) == oid {
                             return text(def);
                         }

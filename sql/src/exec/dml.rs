@@ -52,7 +52,7 @@ fn row_text(row: &[Value]) -> String {
 }
 
 /// Casts, NOT NULL and CHECK for a row about to be stored.
-fn finalize(
+pub(crate) fn finalize(
     table: &TableDef,
     row: &mut [Value],
     checks: &[(String, Expr)],
@@ -89,7 +89,7 @@ fn finalize(
 }
 
 /// The storage key suffix (after the table prefix) for a row.
-fn row_key(table: &TableDef, row: &[Value], ctx: &ExecCtx) -> Result<Vec<u8>> {
+pub(crate) fn row_key(table: &TableDef, row: &[Value], ctx: &ExecCtx) -> Result<Vec<u8>> {
     if table.has_row_id() {
         let id = ctx
             .engine
@@ -168,7 +168,7 @@ fn find_conflict(
 }
 
 /// Writes a row and its index entries (replacing `old`'s entries).
-fn write_row(
+pub(crate) fn write_row(
     ctx: &ExecCtx,
     db: u32,
     table: &TableDef,
@@ -202,7 +202,13 @@ fn write_row(
     Ok(())
 }
 
-fn remove_row(ctx: &ExecCtx, db: u32, table: &TableDef, pk: &[u8], old: &[Value]) -> Result<()> {
+pub(crate) fn remove_row(
+    ctx: &ExecCtx,
+    db: u32,
+    table: &TableDef,
+    pk: &[u8],
+    old: &[Value],
+) -> Result<()> {
     let mut txn = ctx.txn.lock();
     let mut k = keys::object_prefix(db, table.id);
     k.extend_from_slice(pk);
@@ -236,6 +242,7 @@ fn insert(p: &InsertPlan, ctx: &ExecCtx) -> Result<DmlResult> {
         returning: Vec::new(),
     };
     let mut touched: HashSet<Vec<u8>> = HashSet::new();
+    let mut fk = crate::foreign_key::Pending::new(p.db, p.fk.clone());
     for src in sources {
         ctx.check_cancel()?;
         let mut full: Row = vec![Value::Null; width];
@@ -258,6 +265,7 @@ fn insert(p: &InsertPlan, ctx: &ExecCtx) -> Result<DmlResult> {
         match find_conflict(ctx, p.db, table, &full, &pk, None)? {
             None => {
                 write_row(ctx, p.db, table, &pk, &full, None)?;
+                fk.inserted(table, &pk);
                 touched.insert(pk);
                 result.count += 1;
                 push_returning(&mut result, p.returning.as_deref(), &full, ctx)?;
@@ -324,17 +332,19 @@ fn insert(p: &InsertPlan, ctx: &ExecCtx) -> Result<DmlResult> {
                         &new,
                         Some((&existing_pk, &existing)),
                     )?;
+                    fk.updated(table, &existing, &new_pk);
                     result.count += 1;
                     push_returning(&mut result, p.returning.as_deref(), &new, ctx)?;
                 }
             },
         }
     }
+    fk.finish(ctx)?;
     Ok(result)
 }
 
 /// Unique checks for an updated row (a conflict with itself is no conflict).
-fn check_changed_keys(
+pub(crate) fn check_changed_keys(
     ctx: &ExecCtx,
     db: u32,
     table: &TableDef,
@@ -438,6 +448,7 @@ fn update(p: &UpdatePlan, ctx: &ExecCtx) -> Result<DmlResult> {
         count: 0,
         returning: Vec::new(),
     };
+    let mut fk = crate::foreign_key::Pending::new(p.db, p.fk.clone());
     for_each_locked_row(
         ctx,
         p.db,
@@ -464,6 +475,7 @@ fn update(p: &UpdatePlan, ctx: &ExecCtx) -> Result<DmlResult> {
                 &new,
                 Some((&pk, &current[..width])),
             )?;
+            fk.updated(table, &current[..width], &new_pk);
             result.count += 1;
             if p.returning.is_some() {
                 let mut ret_row = new;
@@ -473,6 +485,7 @@ fn update(p: &UpdatePlan, ctx: &ExecCtx) -> Result<DmlResult> {
             Ok(())
         },
     )?;
+    fk.finish(ctx)?;
     Ok(result)
 }
 
@@ -483,6 +496,7 @@ fn delete(p: &DeletePlan, ctx: &ExecCtx) -> Result<DmlResult> {
         count: 0,
         returning: Vec::new(),
     };
+    let mut fk = crate::foreign_key::Pending::new(p.db, p.fk.clone());
     for_each_locked_row(
         ctx,
         p.db,
@@ -491,9 +505,11 @@ fn delete(p: &DeletePlan, ctx: &ExecCtx) -> Result<DmlResult> {
         p.recheck.as_ref(),
         |pk, current| {
             remove_row(ctx, p.db, table, &pk, &current[..width])?;
+            fk.deleted(table, &current[..width]);
             result.count += 1;
             push_returning(&mut result, p.returning.as_deref(), &current, ctx)
         },
     )?;
+    fk.finish(ctx)?;
     Ok(result)
 }

@@ -23,6 +23,16 @@ pub fn call(name: &str, args: &[Value]) -> Result<Vec<Value>> {
         ),
         ("generate_series", [start, stop, step]) => series(start, stop, step),
         ("unnest", [Value::Array(items)]) => Ok(items.clone()),
+        // No table is partitioned: a relation's only ancestor is itself.
+        ("pg_partition_ancestors", [v]) => match v {
+            Value::Text(s) => Ok(s
+                .trim()
+                .parse::<u32>()
+                .map(Value::Oid)
+                .into_iter()
+                .collect()),
+            other => Ok(vec![cast::cast(other.clone(), &DataType::Oid)?]),
+        },
         ("generate_subscripts", [Value::Array(items), _]) => {
             Ok((1..=items.len() as i32).map(Value::Int4).collect())
         }

@@ -15,6 +15,7 @@ use super::{Access, JoinKind, Plan};
 use crate::catalog::TableDef;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
+use crate::foreign_key::FkRules;
 use crate::types::{cast, DataType};
 use crate::SqlState;
 
@@ -56,6 +57,9 @@ pub struct InsertPlan {
     pub checks: Vec<(String, Expr)>,
     pub on_conflict: Option<(Option<Vec<usize>>, OnConflict)>,
     pub returning: Option<Vec<Expr>>,
+    /// Rules of the tables referential actions may reach (ON CONFLICT DO
+    /// UPDATE of a referenced key); `None` when nothing references the table.
+    pub fk: Option<Arc<FkRules>>,
 }
 
 /// A bound UPDATE.
@@ -71,6 +75,8 @@ pub struct UpdatePlan {
     pub assignments: Vec<(usize, Expr)>,
     pub checks: Vec<(String, Expr)>,
     pub returning: Option<Vec<Expr>>,
+    /// Rules of the tables referential actions may reach.
+    pub fk: Option<Arc<FkRules>>,
 }
 
 /// A bound DELETE.
@@ -81,6 +87,8 @@ pub struct DeletePlan {
     pub source: Plan,
     pub recheck: Option<Expr>,
     pub returning: Option<Vec<Expr>>,
+    /// Rules of the tables referential actions may reach.
+    pub fk: Option<Arc<FkRules>>,
 }
 
 /// A data-changing statement.
@@ -257,7 +265,12 @@ impl<'a> Binder<'a> {
             Some((e, s)) => (Some(e), Some(s)),
             None => (None, None),
         };
+        let fk = match &on_conflict {
+            Some((_, OnConflict::Update { .. })) => self.fk_rules(&table)?,
+            _ => None,
+        };
         let plan = InsertPlan {
+            fk,
             db: self.catalog.db,
             table,
             targets,
@@ -558,8 +571,10 @@ impl<'a> Binder<'a> {
             Some((e, s)) => (Some(e), Some(s)),
             None => (None, None),
         };
+        let fk = self.fk_rules(&table)?;
         Ok((
             DmlPlan::Update(UpdatePlan {
+                fk,
                 db: self.catalog.db,
                 table,
                 source,
@@ -597,8 +612,10 @@ impl<'a> Binder<'a> {
             Some((e, s)) => (Some(e), Some(s)),
             None => (None, None),
         };
+        let fk = self.fk_rules(&table)?;
         Ok((
             DmlPlan::Delete(DeletePlan {
+                fk,
                 db: self.catalog.db,
                 table,
                 source,

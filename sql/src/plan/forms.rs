@@ -395,6 +395,10 @@ impl<'a> Binder<'a> {
         if matches!(target, DataType::RegClass) {
             if let ast::Expr::Value(v) = expr {
                 if let ast::Value::SingleQuotedString(s) = &v.value {
+                    // A number is an OID already ('16385'::regclass, as psql sends).
+                    if let Ok(oid) = s.trim().parse::<u32>() {
+                        return Ok((Expr::Literal(Value::Oid(oid)), DataType::RegClass));
+                    }
                     let name = s
                         .rsplit('.')
                         .next()

@@ -28,6 +28,7 @@ pub fn is_srf(name: &str) -> bool {
             | "regexp_split_to_table"
             | "regexp_matches"
             | "generate_subscripts"
+            | "pg_partition_ancestors"
     )
 }
 
@@ -48,9 +49,70 @@ pub fn srf_type(name: &str, args: &[DataType]) -> Result<DataType> {
         "jsonb_array_elements" => DataType::Jsonb,
         "json_array_elements" => DataType::Json,
         "generate_subscripts" => DataType::Int4,
+        "pg_partition_ancestors" => DataType::RegClass,
         "regexp_matches" => DataType::Array(Box::new(DataType::Text)),
         _ => DataType::Text,
     })
+}
+
+/// `f(...) WITH ORDINALITY`: a bigint column numbering the function's rows
+/// from 1, in the order it produced them (a ROWS window's row_number).
+fn with_ordinality_column(
+    plan: Plan,
+    mut scope: Scope,
+    alias: Option<&ast::TableAlias>,
+) -> Result<(Plan, Scope)> {
+    use super::window::{Frame, FrameBound, FrameUnits, WindowCall, WindowFunc, WindowSpec};
+    let call = WindowCall {
+        func: WindowFunc::RowNumber,
+        args: vec![],
+        spec: WindowSpec {
+            partition: vec![],
+            order: vec![],
+            frame: Frame {
+                units: FrameUnits::Rows,
+                start: FrameBound::UnboundedPreceding,
+                end: FrameBound::CurrentRow,
+            },
+        },
+        result_type: DataType::Int8,
+    };
+    let table = scope.columns.first().and_then(|c| c.table.clone());
+    let name = alias
+        .and_then(|a| a.columns.get(scope.len()))
+        .map(|c| ident(&c.name))
+        .unwrap_or_else(|| "ordinality".to_string());
+    scope.columns.push(ScopeColumn {
+        table,
+        name,
+        data_type: DataType::Int8,
+        table_oid: 0,
+        column_id: 0,
+        hidden: false,
+    });
+    // A correlated function is the right side of a LATERAL: number the
+    // rows of each call there.
+    let plan = match plan {
+        Plan::Lateral {
+            left,
+            right,
+            left_outer_join,
+            right_width,
+        } => Plan::Lateral {
+            left,
+            right: Arc::new(Plan::Window {
+                input: Box::new((*right).clone()),
+                calls: vec![call],
+            }),
+            left_outer_join,
+            right_width: right_width + 1,
+        },
+        other => Plan::Window {
+            input: Box::new(other),
+            calls: vec![call],
+        },
+    };
+    Ok((plan, scope))
 }
 
 impl<'a> Binder<'a> {
@@ -338,7 +400,11 @@ impl<'a> Binder<'a> {
     ) -> Result<(Plan, Scope)> {
         match tf {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
                 if let Some(args) = args {
                     let fname = super::func::function_name(name);
@@ -352,7 +418,20 @@ impl<'a> Binder<'a> {
                             _ => None,
                         })
                         .collect();
-                    return self.table_function(&fname, &list, alias.as_ref(), left_of);
+                    // The alias's second column names the ordinality.
+                    let first_only = alias.as_ref().map(|a| {
+                        let mut a = a.clone();
+                        if *with_ordinality {
+                            a.columns.truncate(1);
+                        }
+                        a
+                    });
+                    let (plan, scope) =
+                        self.table_function(&fname, &list, first_only.as_ref(), left_of)?;
+                    if !*with_ordinality {
+                        return Ok((plan, scope));
+                    }
+                    return with_ordinality_column(plan, scope, alias.as_ref());
                 }
                 let parts: Vec<String> = name
                     .0

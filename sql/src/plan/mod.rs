@@ -28,6 +28,7 @@ pub mod scope;
 pub mod select;
 pub mod setops;
 pub mod system;
+mod system_constraints;
 pub mod system_replication;
 pub mod system_rows;
 pub mod window;

@@ -12,10 +12,14 @@ use sqlparser::ast;
 
 use super::bind::Binder;
 use super::scope::Scope;
-pub use super::system_rows::{constraint_defs, index_defs};
+pub use super::system_constraints::constraint_defs;
+use super::system_constraints::{
+    key_column_usage, pg_constraint, referential_constraints, table_constraints,
+};
+pub use super::system_rows::index_defs;
 use super::system_rows::{
-    info_schema_type, numeric_precision, numeric_scale, pg_attribute, pg_class, pg_constraint,
-    pg_index, pg_type, udt_name,
+    info_schema_type, numeric_precision, numeric_scale, pg_attribute, pg_class, pg_index, pg_type,
+    udt_name,
 };
 use super::Plan;
 use crate::catalog::{Relation, TableDef};
@@ -218,7 +222,12 @@ pub fn system_table(
         (false, "pg_attribute") => pg_attribute(&snap),
         (false, "pg_type") => pg_type(),
         (false, "pg_index") => pg_index(&snap),
-        (false, "pg_constraint") => pg_constraint(&snap),
+        (false, "pg_constraint") => pg_constraint(&snap.tables),
+        (true, "table_constraints") => table_constraints(b.session.database(), &snap.tables),
+        (true, "key_column_usage") => key_column_usage(b.session.database(), &snap.tables),
+        (true, "referential_constraints") => {
+            referential_constraints(b.session.database(), &snap.tables)
+        }
         (false, "pg_attrdef") => {
             let mut rows = Vec::new();
             for tb in &snap.tables {

@@ -16,14 +16,17 @@ pub(super) fn pg_class(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
         .relations
         .iter()
         .map(|r| {
-            let (natts, checks, hasindex) = match &**r {
+            // relhastriggers: foreign keys are triggers in PostgreSQL, and
+            // psql prints a table's foreign keys only when it is set.
+            let (natts, checks, hasindex, triggers) = match &**r {
                 Relation::Table(tb) => (
                     tb.columns.len() as i16,
                     tb.checks.len() as i16,
                     !tb.indexes.is_empty() || !tb.primary_key.is_empty(),
+                    !tb.foreign_keys.is_empty() || !tb.referenced_by.is_empty(),
                 ),
-                Relation::Sequence(_) => (3, 0, false),
-                _ => (0, 0, false),
+                Relation::Sequence(_) => (3, 0, false, false),
+                _ => (0, 0, false, false),
             };
             let am = match &**r {
                 Relation::Table(_) => 2,
@@ -49,7 +52,7 @@ pub(super) fn pg_class(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
                 i2(natts),
                 i2(checks),
                 bo(false),
-                bo(false),
+                bo(triggers),
                 bo(false),
                 bo(false),
                 bo(false),
@@ -311,120 +314,6 @@ pub(super) fn pg_index(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
             ("indisready", T::Bool),
             ("indkey", T::Text),
             ("indisreplident", T::Bool),
-        ]),
-        rows,
-    )
-}
-
-/// (constraint oid, definition) of a table's constraints.
-pub fn constraint_defs(tb: &TableDef) -> Vec<(u32, String)> {
-    let names = |c: &[usize]| {
-        c.iter()
-            .map(|i| tb.columns[*i].name.clone())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut out = Vec::new();
-    if !tb.primary_key.is_empty() {
-        out.push((
-            tb.id + 2_000_000,
-            format!("PRIMARY KEY ({})", names(&tb.primary_key)),
-        ));
-    }
-    for ix in &tb.indexes {
-        if ix.primary || ix.unique {
-            out.push((
-                ix.id + 2_000_000,
-                format!(
-                    "{} ({})",
-                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
-                    names(&ix.columns)
-                ),
-            ));
-        }
-    }
-    for (i, c) in tb.checks.iter().enumerate() {
-        out.push((
-            tb.id * 100 + i as u32 + 3_000_000,
-            format!("CHECK ({})", c.expr),
-        ));
-    }
-    out
-}
-
-pub(super) fn pg_constraint(snap: &Snapshot) -> (Vec<(String, DataType)>, Vec<Row>) {
-    use DataType as T;
-    let mut rows = Vec::new();
-    for tb in &snap.tables {
-        let names = |c: &[usize]| {
-            c.iter()
-                .map(|i| tb.columns[*i].name.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !tb.primary_key.is_empty() {
-            let n = tb
-                .primary_key_name
-                .clone()
-                .unwrap_or_else(|| format!("{}_pkey", tb.name));
-            rows.push(vec![
-                o(tb.id + 2_000_000),
-                t(&n),
-                o(PUBLIC_NS),
-                t("p"),
-                bo(false),
-                bo(false),
-                o(tb.id),
-                o(tb.id + 1_000_000),
-                t(&format!("PRIMARY KEY ({})", names(&tb.primary_key))),
-            ]);
-        }
-        for ix in &tb.indexes {
-            if ix.primary || ix.unique {
-                let kind = if ix.primary { "p" } else { "u" };
-                let def = format!(
-                    "{} ({})",
-                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
-                    names(&ix.columns)
-                );
-                rows.push(vec![
-                    o(ix.id + 2_000_000),
-                    t(&ix.name),
-                    o(PUBLIC_NS),
-                    t(kind),
-                    bo(false),
-                    bo(false),
-                    o(tb.id),
-                    o(ix.id),
-                    t(&def),
-                ]);
-            }
-        }
-        for (i, c) in tb.checks.iter().enumerate() {
-            rows.push(vec![
-                o(tb.id * 100 + i as u32 + 3_000_000),
-                t(&c.name),
-                o(PUBLIC_NS),
-                t("c"),
-                bo(false),
-                bo(false),
-                o(tb.id),
-                o(0),
-                t(&format!("CHECK ({})", c.expr)),
-            ]);
-        }
-    }
-    (
-        cols(&[
-            ("oid", T::Oid),
-            ("conname", T::Name),
-            ("connamespace", T::Oid),
-            ("contype", T::InternalChar),
-            ("condeferrable", T::Bool),
-            ("condeferred", T::Bool),
-            ("conrelid", T::Oid),
-            ("conindid", T::Oid),
-            ("condef", T::Text),
         ]),
         rows,
     )

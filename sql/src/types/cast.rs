@@ -433,6 +433,9 @@ pub fn common_type(a: &DataType, b: &DataType) -> Option<DataType> {
         }
         (T::Time, T::Interval) | (T::Interval, T::Time) => T::Interval,
         (T::Oid, T::Int2 | T::Int4 | T::Int8) | (T::Int2 | T::Int4 | T::Int8, T::Oid) => T::Oid,
+        // oid = regclass (psql: `confrelid IN (SELECT ...::regclass)`).
+        (T::Oid, T::RegClass | T::RegType | T::RegProc)
+        | (T::RegClass | T::RegType | T::RegProc, T::Oid) => T::Oid,
         (T::Array(x), T::Array(y)) => T::Array(Box::new(common_type(x, y)?)),
         _ => return None,
     })

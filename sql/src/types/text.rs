@@ -211,6 +211,21 @@ pub fn parse(text: &str, ty: &DataType) -> Result<Value> {
             // pg_type.typinput holds this OID (PostgreSQL's) for array types.
             Ok(Value::Oid(super::oid::ARRAY_IN_OID))
         }
+        // A system catalog's name (SQLAlchemy binds 'pg_catalog.pg_constraint'
+        // as a parameter and casts it to regclass): its well-known OID.
+        DataType::RegClass
+            if crate::plan::system::system_table_oid(
+                text.trim().trim_start_matches("pg_catalog."),
+            )
+            .is_some() =>
+        {
+            Ok(Value::Oid(
+                crate::plan::system::system_table_oid(
+                    text.trim().trim_start_matches("pg_catalog."),
+                )
+                .unwrap_or_default(),
+            ))
+        }
         DataType::Oid | DataType::RegClass | DataType::RegType | DataType::RegProc => {
             // Names of relations/types are resolved by the planner, which
             // knows the catalog; here only numeric OIDs parse.
