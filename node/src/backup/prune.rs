@@ -1,0 +1,148 @@
+//! Retention: which backups (and archived WAL) to keep.
+//!
+//! Kept: the newest `keep_full` full backups; the newest backup of each of
+//! the last `keep_daily` days, `keep_weekly` ISO weeks and `keep_monthly`
+//! months that have one (UTC, by end time); always the newest backup; and
+//! every ancestor of a kept backup (an incremental is useless without its
+//! chain). Everything else is deleted, manifest first (so an interrupted
+//! prune never leaves a half backup that looks whole). Archived WAL
+//! segments wholly before the oldest kept backup's LSN are deleted after
+//! the index is rewritten without them: no kept base can use them.
+
+use std::collections::BTreeSet;
+
+use chrono::Datelike;
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{BackupKind, Manifest};
+use super::repo::Repo;
+use super::segment;
+use crate::error::Result;
+
+/// The retention policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrunePolicy {
+    pub keep_full: usize,
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
+    pub keep_monthly: usize,
+}
+
+impl Default for PrunePolicy {
+    fn default() -> Self {
+        PrunePolicy {
+            keep_full: 2,
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 6,
+        }
+    }
+}
+
+/// What prune did (or would do, dry run).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    pub kept: Vec<String>,
+    pub deleted: Vec<String>,
+    pub wal_segments_deleted: u64,
+    pub dry_run: bool,
+}
+
+/// Applies `policy` to the repository.
+pub fn prune(repo: &Repo, policy: &PrunePolicy, dry_run: bool) -> Result<PruneReport> {
+    let all = Manifest::list(repo)?;
+    let keep = select(&all, policy);
+    let mut report = PruneReport {
+        dry_run,
+        ..Default::default()
+    };
+    for m in &all {
+        if keep.contains(&m.id) {
+            report.kept.push(m.id.clone());
+        } else {
+            report.deleted.push(m.id.clone());
+        }
+    }
+    let oldest_kept_lsn = all
+        .iter()
+        .filter(|m| keep.contains(&m.id))
+        .map(|m| m.lsn)
+        .min();
+    let index = segment::load_index(repo)?;
+    let (old, young): (Vec<_>, Vec<_>) = index
+        .into_iter()
+        .partition(|e| oldest_kept_lsn.is_some_and(|l| e.last_lsn <= l));
+    report.wal_segments_deleted = old.len() as u64;
+    if dry_run {
+        return Ok(report);
+    }
+    for id in &report.deleted {
+        repo.store().delete(&Manifest::path(id))?;
+        repo.store().delete_prefix(&format!("backups/{id}"))?;
+        tracing::info!(id, "backup pruned");
+    }
+    if !old.is_empty() {
+        segment::store_index(repo, &young)?;
+        for e in &old {
+            repo.store().delete(&e.path())?;
+        }
+    }
+    Ok(report)
+}
+
+/// The ids to keep.
+fn select(all: &[Manifest], policy: &PrunePolicy) -> BTreeSet<String> {
+    let mut keep = BTreeSet::new();
+    let newest_first: Vec<&Manifest> = all.iter().rev().collect();
+    if let Some(m) = newest_first.first() {
+        keep.insert(m.id.clone());
+    }
+    for m in newest_first
+        .iter()
+        .filter(|m| m.kind == BackupKind::Full)
+        .take(policy.keep_full)
+    {
+        keep.insert(m.id.clone());
+    }
+    let date = |m: &Manifest| {
+        let secs = i64::try_from(m.end_micros / 1_000_000).unwrap_or(0);
+        chrono::DateTime::from_timestamp(secs, 0).map(|t| t.date_naive())
+    };
+    let mut bucket = |n: usize, key: &dyn Fn(chrono::NaiveDate) -> (i32, u32)| {
+        let mut seen = Vec::new();
+        for m in &newest_first {
+            let Some(d) = date(m) else { continue };
+            let k = key(d);
+            if seen.contains(&k) {
+                continue;
+            }
+            if seen.len() >= n {
+                break;
+            }
+            seen.push(k);
+            keep.insert(m.id.clone());
+        }
+    };
+    bucket(policy.keep_daily, &|d| (d.year(), d.ordinal()));
+    bucket(policy.keep_weekly, &|d| {
+        let w = d.iso_week();
+        (w.year(), w.week())
+    });
+    bucket(policy.keep_monthly, &|d| (d.year(), d.month()));
+    // Close over parents.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for m in all {
+            if keep.contains(&m.id) {
+                if let Some(p) = &m.parent {
+                    if keep.insert(p.clone()) {
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    keep
+}
