@@ -52,6 +52,7 @@ pub mod segment;
 pub mod verify;
 
 pub use archive::{ArchiveConfig, BackupHooks};
+pub use progress::ProgressSnapshot;
 pub use create::{take_backup, BackupRequest};
 pub use manifest::{BackupKind, FileEntry, Manifest};
 pub use progress::{Progress, ProgressSink};
