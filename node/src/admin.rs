@@ -94,7 +94,9 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         (Method::GET, "/replication") => json(StatusCode::OK, repl.replication_json()),
         (Method::GET, "/timeline") => json(StatusCode::OK, repl.timeline_json()),
         (Method::GET, "/metrics") => text(repl.metrics_text()),
-        (Method::GET, "/backup") => json(StatusCode::OK, crate::backup::http::backup_progress(repl)),
+        (Method::GET, "/backup") => {
+            json(StatusCode::OK, crate::backup::http::backup_progress(repl))
+        }
         (Method::POST, "/backup") => {
             let body = match read_json(req).await {
                 Ok(v) => v,
@@ -271,10 +273,9 @@ pub fn status(state: &AdminState) -> serde_json::Value {
     {
         doc.extend(repl);
     }
-    if let (Some(doc), Some(archive)) = (
-        doc.as_object_mut(),
-        state.replication.backup.archive_json(),
-    ) {
+    if let (Some(doc), Some(archive)) =
+        (doc.as_object_mut(), state.replication.backup.archive_json())
+    {
         doc.insert("wal_archive".into(), archive);
     }
     doc

@@ -69,7 +69,14 @@ fn backup(node: &ClusterNode, repo: &Path, kind: &str, extra: &[&str], scratch: 
     let url = format!("http://127.0.0.1:{}", node.admin_port());
     let repo = s(repo);
     let mut args = vec![
-        "backup", "create", "--type", kind, "--node-url", &url, "--repo", &repo,
+        "backup",
+        "create",
+        "--type",
+        kind,
+        "--node-url",
+        &url,
+        "--repo",
+        &repo,
     ];
     args.extend_from_slice(extra);
     let m = cli_json(&args, scratch);
@@ -112,7 +119,9 @@ fn scalar(node: &ClusterNode, sql: &str) -> String {
 /// The restored node must be a consistent snapshot: the writer's ids are
 /// 1..n without a hole, and TPC-B's four sums agree.
 fn assert_consistent(node: &ClusterNode) {
-    let count: i64 = scalar(node, "SELECT count(*) FROM seq").parse().unwrap_or(-1);
+    let count: i64 = scalar(node, "SELECT count(*) FROM seq")
+        .parse()
+        .unwrap_or(-1);
     let max: i64 = scalar(node, "SELECT coalesce(max(id), 0) FROM seq")
         .parse()
         .unwrap_or(-2);
@@ -185,13 +194,17 @@ fn load(node: &ClusterNode, secs: u32, scratch: &Path) -> thread::JoinHandle<()>
 /// Waits until the archive holds everything up to the node's LSN.
 fn wait_archived(node: &ClusterNode) -> u64 {
     let lsn = node.lsn().expect("lsn");
-    wait_until("the WAL archive to catch up", Duration::from_secs(60), || {
-        let archived = node.status_field("wal_archive")["archived_lsn"].as_u64();
-        match archived {
-            Some(a) if a >= lsn => Ok(a),
-            other => Err(format!("archived {other:?} of {lsn}")),
-        }
-    })
+    wait_until(
+        "the WAL archive to catch up",
+        Duration::from_secs(60),
+        || {
+            let archived = node.status_field("wal_archive")["archived_lsn"].as_u64();
+            match archived {
+                Some(a) if a >= lsn => Ok(a),
+                other => Err(format!("archived {other:?} of {lsn}")),
+            }
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}\n{}", node.describe()))
 }
 
@@ -269,7 +282,12 @@ fn backups_under_load_restore_exactly() {
     // The incremental's content equals a PITR to its LSN from the full
     // backup plus archived WAL (a repository copy without the incremental).
     let lsn = incr["lsn"].as_u64().expect("lsn").to_string();
-    let incr_node = restored_node("ri2", &[incr["id"].as_str().expect("id"), "--repo", &repo_s], &[], dir.path());
+    let incr_node = restored_node(
+        "ri2",
+        &[incr["id"].as_str().expect("id"), "--repo", &repo_s],
+        &[],
+        dir.path(),
+    );
     let from_checkpoint = checksums(&incr_node, &TABLES);
     drop(incr_node);
     let repo2 = dir.path().join("repo-without-incrementals");
@@ -278,7 +296,12 @@ fn backups_under_load_restore_exactly() {
         let id = m["id"].as_str().expect("id");
         std::fs::remove_dir_all(repo2.join("backups").join(id)).expect("remove backup");
     }
-    let pitr = restored_node("rp", &["--to-lsn", &lsn, "--repo", &s(&repo2)], &[], dir.path());
+    let pitr = restored_node(
+        "rp",
+        &["--to-lsn", &lsn, "--repo", &s(&repo2)],
+        &[],
+        dir.path(),
+    );
     assert_eq!(
         checksums(&pitr, &TABLES),
         from_checkpoint,
@@ -287,12 +310,30 @@ fn backups_under_load_restore_exactly() {
     drop(pitr);
 
     // Quiesced incremental and PITR to the final LSN equal the live cluster.
-    let q = restored_node("rq", &[quiet["id"].as_str().expect("id"), "--repo", &repo_s], &[], dir.path());
-    assert_eq!(checksums(&q, &TABLES), live, "quiesced backup = live cluster");
+    let q = restored_node(
+        "rq",
+        &[quiet["id"].as_str().expect("id"), "--repo", &repo_s],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(
+        checksums(&q, &TABLES),
+        live,
+        "quiesced backup = live cluster"
+    );
     drop(q);
     let final_s = final_lsn.to_string();
-    let pf = restored_node("rpf", &["--to-lsn", &final_s, "--repo", &s(&repo2)], &[], dir.path());
-    assert_eq!(checksums(&pf, &TABLES), live, "PITR to the final LSN = live cluster");
+    let pf = restored_node(
+        "rpf",
+        &["--to-lsn", &final_s, "--repo", &s(&repo2)],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(
+        checksums(&pf, &TABLES),
+        live,
+        "PITR to the final LSN = live cluster"
+    );
     drop(pf);
 
     // A restored data dir joins the cluster as a replica.
@@ -333,13 +374,22 @@ fn pitr_brings_back_a_dropped_table() {
     wait_archived(&p);
     println!("recorded time {recorded}");
 
-    let node = restored_node("pitr", &["--to-time", &recorded, "--repo", &repo_s], &[], dir.path());
+    let node = restored_node(
+        "pitr",
+        &["--to-time", &recorded, "--repo", &repo_s],
+        &[],
+        dir.path(),
+    );
     let count = scalar(&node, "SELECT count(*) FROM keep_me");
     let max = scalar(&node, "SELECT max(id) FROM keep_me");
     let after = scalar(&node, "SELECT count(*) FROM keep_me WHERE v LIKE 'after-%'");
-    assert_eq!((count.as_str(), max.as_str(), after.as_str()), ("100", "100", "0"));
+    assert_eq!(
+        (count.as_str(), max.as_str(), after.as_str()),
+        ("100", "100", "0")
+    );
     // The restored node is on a new timeline and writable.
-    node.connect().must("INSERT INTO keep_me VALUES (1000, 'new')");
+    node.connect()
+        .must("INSERT INTO keep_me VALUES (1000, 'new')");
     assert!(node.status_field("timeline").as_u64() > Some(1));
 }
 
@@ -351,7 +401,12 @@ fn rfc3339_now() -> String {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0);
     let out = std::process::Command::new("date")
-        .args(["-u", "-d", &format!("@{}", micros / 1_000_000), "+%Y-%m-%dT%H:%M:%S"])
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", micros / 1_000_000),
+            "+%Y-%m-%dT%H:%M:%S",
+        ])
         .output()
         .expect("date");
     format!(
@@ -374,7 +429,11 @@ fn verify_catches_damage() {
     wait_archived(&p);
 
     let ok = cli_json(&["backup", "verify", &id, "--repo", &repo_s], dir.path());
-    assert_eq!(ok["ok"], Value::Bool(true), "intact repository verifies: {ok}");
+    assert_eq!(
+        ok["ok"],
+        Value::Bool(true),
+        "intact repository verifies: {ok}"
+    );
     assert!(ok["archive"]["segments"].as_u64() > Some(0), "{ok}");
 
     // A flipped byte in every stored file is caught, one at a time.
@@ -393,15 +452,29 @@ fn verify_catches_damage() {
         bad[i] ^= 0x20;
         std::fs::write(f, &bad).expect("write");
         let out = cli(&["backup", "verify", &id, "--repo", &repo_s], dir.path());
-        assert!(!out.success, "a flipped byte in {} must fail verify", f.display());
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        assert!(out.stdout.contains(&name), "verify names {name}: {}", out.stdout);
+        assert!(
+            !out.success,
+            "a flipped byte in {} must fail verify",
+            f.display()
+        );
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(
+            out.stdout.contains(&name),
+            "verify names {name}: {}",
+            out.stdout
+        );
         std::fs::write(f, &original).expect("restore");
     }
 
     // A missing WAL segment is caught.
     let index = std::fs::read_to_string(repo.join("wal/index.jsonl")).expect("index");
-    let entries: Vec<Value> = index.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let entries: Vec<Value> = index
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     assert!(entries.len() >= 2, "several segments: {index}");
     let victim = &entries[entries.len() / 2];
     let path = repo.join(format!(
@@ -415,7 +488,11 @@ fn verify_catches_damage() {
     assert!(!out.success, "a missing segment must fail verify");
     assert!(out.stdout.contains("missing"), "{}", out.stdout);
     let out = cli(&["backup", "verify", "--repo", &repo_s], dir.path());
-    assert!(!out.success, "archive-only verify fails too: {}", out.stdout);
+    assert!(
+        !out.success,
+        "archive-only verify fails too: {}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -435,14 +512,48 @@ fn encrypted_repository_needs_its_key() {
     let id = m["id"].as_str().expect("id").to_string();
 
     let target = dir.path().join("no-key");
-    let out = cli(&["backup", "restore", &id, "--repo", &repo_s, "--target", &s(&target)], dir.path());
-    assert!(!out.success && out.stderr.contains("key file is required"), "{}", out.stderr);
     let out = cli(
-        &["backup", "restore", &id, "--repo", &repo_s, "--key-file", &wrong_s, "--target", &s(&target)],
+        &[
+            "backup",
+            "restore",
+            &id,
+            "--repo",
+            &repo_s,
+            "--target",
+            &s(&target),
+        ],
         dir.path(),
     );
-    assert!(!out.success && out.stderr.contains("authentication failed"), "{}", out.stderr);
+    assert!(
+        !out.success && out.stderr.contains("key file is required"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(
+        &[
+            "backup",
+            "restore",
+            &id,
+            "--repo",
+            &repo_s,
+            "--key-file",
+            &wrong_s,
+            "--target",
+            &s(&target),
+        ],
+        dir.path(),
+    );
+    assert!(
+        !out.success && out.stderr.contains("authentication failed"),
+        "{}",
+        out.stderr
+    );
 
-    let node = restored_node("enc", &[&id, "--repo", &repo_s, "--key-file", &key_s], &[], dir.path());
+    let node = restored_node(
+        "enc",
+        &[&id, "--repo", &repo_s, "--key-file", &key_s],
+        &[],
+        dir.path(),
+    );
     assert_eq!(checksums(&node, &PGBENCH_TABLES), expected);
 }

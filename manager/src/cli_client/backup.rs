@@ -38,9 +38,9 @@ pub struct RepoArgs {
 
 impl RepoArgs {
     fn dir(&self) -> Result<&Path, CliError> {
-        self.repo
-            .as_deref()
-            .ok_or_else(|| CliError::Usage("--repo DIR (or RUSTYDB_BACKUP_REPO) is required".into()))
+        self.repo.as_deref().ok_or_else(|| {
+            CliError::Usage("--repo DIR (or RUSTYDB_BACKUP_REPO) is required".into())
+        })
     }
 
     fn open(&self) -> Result<Repo, CliError> {
@@ -187,7 +187,17 @@ pub fn run(manager: &ApiClient, cmd: &BackupCmd, json_out: bool) -> Result<Strin
         BackupCmd::List { repo } => {
             let repo = repo.open()?;
             let all = Manifest::list(&repo).map_err(fail)?;
-            let mut t = Table::new(&["ID", "Type", "Parent", "LSN", "TL", "End", "Files", "Stored MB", "Total MB"]);
+            let mut t = Table::new(&[
+                "ID",
+                "Type",
+                "Parent",
+                "LSN",
+                "TL",
+                "End",
+                "Files",
+                "Stored MB",
+                "Total MB",
+            ]);
             for m in &all {
                 t.row(vec![
                     m.id.clone(),
@@ -254,7 +264,9 @@ pub fn run(manager: &ApiClient, cmd: &BackupCmd, json_out: bool) -> Result<Strin
         } => {
             let what = match (id, to_time, to_lsn) {
                 (Some(id), None, None) => RestoreTarget::Backup(id.clone()),
-                (None, Some(t), None) => RestoreTarget::Time(bk::parse_time(t).map_err(|e| CliError::Usage(e.to_string()))?),
+                (None, Some(t), None) => RestoreTarget::Time(
+                    bk::parse_time(t).map_err(|e| CliError::Usage(e.to_string()))?,
+                ),
                 (None, None, Some(l)) => RestoreTarget::Lsn(*l),
                 _ => {
                     return Err(CliError::Usage(

@@ -99,12 +99,24 @@ pub async fn create(service: &Arc<Service>, body: &[u8]) -> Result<Answer, Servi
         .ok_or_else(|| {
             ServiceError::BadRequest("no repo given and no [backup] repo configured".into())
         })?;
-    let key_file = req
-        .key_file
+    let key_file = req.key_file.clone().or_else(|| {
+        schedule
+            .and_then(|s| s.key_file.as_ref())
+            .map(|k| k.to_string_lossy().into_owned())
+    });
+    let node = req
+        .node
         .clone()
-        .or_else(|| schedule.and_then(|s| s.key_file.as_ref()).map(|k| k.to_string_lossy().into_owned()));
-    let node = req.node.clone().or_else(|| schedule.and_then(|s| s.node.clone()));
-    let mut doc = run(service, &req.kind, node.as_deref(), &repo, req.parent.as_deref(), key_file.as_deref()).await?;
+        .or_else(|| schedule.and_then(|s| s.node.clone()));
+    let mut doc = run(
+        service,
+        &req.kind,
+        node.as_deref(),
+        &repo,
+        req.parent.as_deref(),
+        key_file.as_deref(),
+    )
+    .await?;
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("repo".into(), json!(repo));
     }
@@ -136,7 +148,12 @@ async fn run(
     };
     let mut doc = api
         .client
-        .call(Method::POST, &format!("http://{admin}/backup"), Some(body), api.timeout)
+        .call(
+            Method::POST,
+            &format!("http://{admin}/backup"),
+            Some(body),
+            api.timeout,
+        )
         .await
         .map_err(|e| ServiceError::Failed(format!("backup on {name}: {e}")))?;
     if let Some(obj) = doc.as_object_mut() {
@@ -172,7 +189,9 @@ fn pick_node(service: &Service, wanted: Option<&str>) -> Result<(String, String)
         .as_deref()
         .and_then(|p| state.nodes.get(p))
         .map(|n| (n.name.clone(), n.admin_addr.clone()))
-        .ok_or_else(|| ServiceError::conflict("no node can take a backup (no replica or primary answers)"))
+        .ok_or_else(|| {
+            ServiceError::conflict("no node can take a backup (no replica or primary answers)")
+        })
 }
 
 /// `GET /backups`.
@@ -202,7 +221,10 @@ pub async fn list(service: &Arc<Service>) -> Answer {
     match listed {
         Ok(Ok(v)) => answer(StatusCode::OK, &v),
         Ok(Err(e)) => answer(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": e})),
-        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": e.to_string()})),
+        Err(e) => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
     }
 }
 
@@ -237,8 +259,20 @@ pub async fn schedule(service: Arc<Service>) {
             }
         };
         let repo = config.repo.to_string_lossy().into_owned();
-        let key = config.key_file.as_ref().map(|k| k.to_string_lossy().into_owned());
-        match run(&service, kind, config.node.as_deref(), &repo, None, key.as_deref()).await {
+        let key = config
+            .key_file
+            .as_ref()
+            .map(|k| k.to_string_lossy().into_owned());
+        match run(
+            &service,
+            kind,
+            config.node.as_deref(),
+            &repo,
+            None,
+            key.as_deref(),
+        )
+        .await
+        {
             Ok(doc) => tracing::info!(id = %doc["id"], kind, "scheduled backup done"),
             Err(e) => tracing::warn!(error = %e, kind, "scheduled backup failed"),
         }

@@ -155,16 +155,20 @@ impl ArchiveMetrics {
                 "Last LSN in the WAL archive",
             )
             .map_err(m)?)?,
-            segments: regc(IntCounter::new(
-                "rustydb_wal_archive_segments_total",
-                "WAL segments archived since start",
-            )
-            .map_err(m)?)?,
-            errors: regc(IntCounter::new(
-                "rustydb_wal_archive_errors_total",
-                "Archiving failures (and gaps) since start",
-            )
-            .map_err(m)?)?,
+            segments: regc(
+                IntCounter::new(
+                    "rustydb_wal_archive_segments_total",
+                    "WAL segments archived since start",
+                )
+                .map_err(m)?,
+            )?,
+            errors: regc(
+                IntCounter::new(
+                    "rustydb_wal_archive_errors_total",
+                    "Archiving failures (and gaps) since start",
+                )
+                .map_err(m)?,
+            )?,
         })
     }
 }
@@ -269,11 +273,19 @@ fn archive_pending(
     repl.backup.hold.store(a.next.max(1), Ordering::Release);
     let rocks = repl.rocks();
     loop {
-        let raw = match rocks.read_wal_raw(Lsn(a.next), config.archive_max_records, config.archive_max_bytes) {
+        let raw = match rocks.read_wal_raw(
+            Lsn(a.next),
+            config.archive_max_records,
+            config.archive_max_bytes,
+        ) {
             Ok(r) => r,
             Err(NodeError::WalGone { wanted, oldest }) => {
                 metrics.errors.inc();
-                tracing::error!(wanted, oldest, "WAL needed by the archive was trimmed: the archive has a gap");
+                tracing::error!(
+                    wanted,
+                    oldest,
+                    "WAL needed by the archive was trimmed: the archive has a gap"
+                );
                 a.next = oldest;
                 continue;
             }
@@ -311,7 +323,9 @@ fn archive_pending(
     } else {
         0.0
     };
-    metrics.lag_records.set(i64::try_from(lag_records).unwrap_or(i64::MAX));
+    metrics
+        .lag_records
+        .set(i64::try_from(lag_records).unwrap_or(i64::MAX));
     metrics.lag_ms.set(lag_seconds as i64);
     metrics
         .archived_lsn
@@ -347,6 +361,11 @@ fn ship(
     if let Some(s) = repl.backup.status.lock().as_mut() {
         s.segments += 1;
     }
-    tracing::debug!(first = entry.first_lsn, last = entry.last_lsn, timeline, "WAL segment archived");
+    tracing::debug!(
+        first = entry.first_lsn,
+        last = entry.last_lsn,
+        timeline,
+        "WAL segment archived"
+    );
     Ok(())
 }

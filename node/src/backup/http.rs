@@ -28,7 +28,10 @@ pub async fn post_backup(repl: &Arc<Replication>, body: Value) -> (u16, Value) {
     {
         let mut running = repl.backup.running.lock();
         if running.is_some() {
-            return (409, json!({"error": "a backup is already running on this node"}));
+            return (
+                409,
+                json!({"error": "a backup is already running on this node"}),
+            );
         }
         *running = Some(progress.clone());
     }

@@ -29,7 +29,9 @@ impl std::str::FromStr for BackupKind {
         match s {
             "full" => Ok(BackupKind::Full),
             "incremental" | "incr" => Ok(BackupKind::Incremental),
-            other => Err(format!("backup type must be full or incremental, not {other:?}")),
+            other => Err(format!(
+                "backup type must be full or incremental, not {other:?}"
+            )),
         }
     }
 }
@@ -102,9 +104,9 @@ impl Manifest {
         if !valid_id(id) {
             return Err(err(format!("{id:?} is not a backup id")));
         }
-        let bytes = repo.get_object(&Manifest::path(id)).map_err(|e| {
-            err(format!("backup {id}: cannot read its manifest ({e})"))
-        })?;
+        let bytes = repo
+            .get_object(&Manifest::path(id))
+            .map_err(|e| err(format!("backup {id}: cannot read its manifest ({e})")))?;
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| err(format!("backup {id}: manifest does not parse: {e}")))?;
         if manifest.id != id {

@@ -52,9 +52,9 @@ pub mod segment;
 pub mod verify;
 
 pub use archive::{ArchiveConfig, BackupHooks};
-pub use progress::ProgressSnapshot;
 pub use create::{take_backup, BackupRequest};
 pub use manifest::{BackupKind, FileEntry, Manifest};
+pub use progress::ProgressSnapshot;
 pub use progress::{Progress, ProgressSink};
 pub use prune::{prune, PrunePolicy, PruneReport};
 pub use repo::{BackupRepository, FsRepository, Repo};

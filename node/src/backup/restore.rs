@@ -88,7 +88,11 @@ pub fn restore(
     if pitr {
         replayed = replay(repo, &storage, &base, what, sink)?;
         let entry = new_timeline(repo, &storage)?;
-        tracing::info!(timeline = entry.timeline, start_lsn = entry.start_lsn, "restored to a point in time");
+        tracing::info!(
+            timeline = entry.timeline,
+            start_lsn = entry.start_lsn,
+            "restored to a point in time"
+        );
         storage.set_last_role("primary")?;
     } else {
         storage.set_last_role("replica")?;
@@ -117,7 +121,13 @@ pub fn restore(
 fn new_timeline(repo: &Repo, storage: &RocksStorage) -> Result<TimelineEntry> {
     let archived_max = segment::latest_history(repo)?
         .map_or(0, |h| h.current())
-        .max(segment::load_index(repo)?.iter().map(|e| e.timeline).max().unwrap_or(0));
+        .max(
+            segment::load_index(repo)?
+                .iter()
+                .map(|e| e.timeline)
+                .max()
+                .unwrap_or(0),
+        );
     let last = storage.last_lsn().0;
     let mut history = storage.history();
     let first = history.entries.first().cloned();
@@ -160,7 +170,10 @@ pub(crate) fn copy_files(
     let mut bytes = 0;
     for f in &manifest.files {
         if f.name.contains('/') || f.name.contains('\\') || f.name.starts_with('.') {
-            return Err(err(format!("unsafe file name {:?} in the manifest", f.name)));
+            return Err(err(format!(
+                "unsafe file name {:?} in the manifest",
+                f.name
+            )));
         }
         let path = Manifest::file_path(&f.source, &f.name);
         let data = repo
@@ -257,7 +270,11 @@ fn replay(
         }
     }
     if !done {
-        tracing::warn!(last, first_missing, "the archive ended before the recovery target: restored to its end");
+        tracing::warn!(
+            last,
+            first_missing,
+            "the archive ended before the recovery target: restored to its end"
+        );
     }
     Ok(applied)
 }
@@ -276,7 +293,13 @@ fn adopt_timeline(storage: &RocksStorage, archived: &TimelineHistory, lsn: u64) 
         .into_iter()
         .filter(|e| e.start_lsn < lsn && e.timeline < want)
         .collect();
-    entries.extend(archived.entries.iter().filter(|e| e.timeline >= want).cloned());
+    entries.extend(
+        archived
+            .entries
+            .iter()
+            .filter(|e| e.timeline >= want)
+            .cloned(),
+    );
     let history = TimelineHistory { entries };
     history.validate()?;
     storage.set_history(history)
@@ -290,11 +313,19 @@ pub fn check_restored(db_dir: &Path) -> Result<(u64, u64)> {
     let db = rocksdb::DB::open_cf_for_read_only(
         &rocksdb::Options::default(),
         db_dir,
-        [crate::storage::CF_DATA, crate::storage::CF_WAL, crate::storage::CF_META],
+        [
+            crate::storage::CF_DATA,
+            crate::storage::CF_WAL,
+            crate::storage::CF_META,
+        ],
         false,
     )?;
     let mut keys = 0u64;
-    for name in [crate::storage::CF_DATA, crate::storage::CF_WAL, crate::storage::CF_META] {
+    for name in [
+        crate::storage::CF_DATA,
+        crate::storage::CF_WAL,
+        crate::storage::CF_META,
+    ] {
         let cf = crate::storage::engine_cf(&db, name)?;
         for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
             item?;

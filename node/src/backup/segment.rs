@@ -46,10 +46,7 @@ pub fn segment_path(timeline: u64, first: u64, last: u64) -> String {
 
 /// Builds a segment from raw records (all of `timeline`); returns the
 /// compressed bytes and its index entry.
-pub fn build(
-    timeline: u64,
-    records: &[(u64, Vec<u8>, u64)],
-) -> Result<(Vec<u8>, SegmentEntry)> {
+pub fn build(timeline: u64, records: &[(u64, Vec<u8>, u64)]) -> Result<(Vec<u8>, SegmentEntry)> {
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return Err(err("an empty WAL segment"));
     };
@@ -127,8 +124,8 @@ pub fn load_index(repo: &Repo) -> Result<Vec<SegmentEntry>> {
         if line.trim().is_empty() {
             continue;
         }
-        let entry: SegmentEntry = serde_json::from_str(line)
-            .map_err(|e| err(format!("{INDEX} line {}: {e}", n + 1)))?;
+        let entry: SegmentEntry =
+            serde_json::from_str(line).map_err(|e| err(format!("{INDEX} line {}: {e}", n + 1)))?;
         out.push(entry);
     }
     Ok(out)
@@ -169,8 +166,8 @@ pub fn latest_history(repo: &Repo) -> Result<Option<TimelineHistory>> {
     match best {
         Some((_, path)) => {
             let bytes = repo.get_object(&path)?;
-            let history: TimelineHistory = serde_json::from_slice(&bytes)
-                .map_err(|e| err(format!("{path}: {e}")))?;
+            let history: TimelineHistory =
+                serde_json::from_slice(&bytes).map_err(|e| err(format!("{path}: {e}")))?;
             history.validate()?;
             Ok(Some(history))
         }
