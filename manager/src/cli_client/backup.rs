@@ -143,10 +143,11 @@ pub fn run(manager: &ApiClient, cmd: &BackupCmd, json_out: bool) -> Result<Strin
             repo,
         } => {
             let kind: BackupKind = kind.parse().map_err(CliError::Usage)?;
-            let mut body = json!({
-                "type": kind.as_str(),
-                "repo": repo.dir()?.to_string_lossy(),
-            });
+            let mut body = json!({"type": kind.as_str()});
+            // A node needs the repository named; the manager has a default.
+            if node_url.is_some() || repo.repo.is_some() {
+                body["repo"] = json!(repo.dir()?.to_string_lossy());
+            }
             if let Some(p) = parent {
                 body["parent"] = json!(p);
             }

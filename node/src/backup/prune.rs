@@ -146,3 +146,60 @@ fn select(all: &[Manifest], policy: &PrunePolicy) -> BTreeSet<String> {
     }
     keep
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::TimelineHistory;
+
+    const DAY: u64 = 86_400_000_000;
+
+    fn m(id: &str, kind: BackupKind, parent: Option<&str>, day: u64) -> Manifest {
+        Manifest {
+            format: 1,
+            id: id.into(),
+            kind,
+            parent: parent.map(str::to_string),
+            node: "n".into(),
+            system_id: 1,
+            lsn: day,
+            timeline: 1,
+            lsn_time_micros: day * DAY,
+            start_time: String::new(),
+            end_time: String::new(),
+            start_micros: day * DAY,
+            end_micros: day * DAY,
+            history: TimelineHistory::initial(),
+            files: Vec::new(),
+            total_bytes: 0,
+            stored_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_newest_fulls_daily_and_whole_chains() {
+        use BackupKind::{Full, Incremental};
+        // Day 20000 onwards: full on days 0, 7, 14; incrementals daily.
+        let base = 20_000;
+        let mut all = Vec::new();
+        let mut parent = None;
+        for d in 0..21u64 {
+            let id = format!("b{d:02}");
+            let kind = if d % 7 == 0 { Full } else { Incremental };
+            let p = if kind == Full { None } else { parent.clone() };
+            all.push(m(&id, kind, p.as_deref(), base + d));
+            parent = Some(id);
+        }
+        let policy = PrunePolicy {
+            keep_full: 1,
+            keep_daily: 2,
+            keep_weekly: 0,
+            keep_monthly: 0,
+        };
+        let keep = select(&all, &policy);
+        // Newest full (b14), the last two days (b19, b20) and their chain
+        // back to b14.
+        let expected: BTreeSet<String> = (14..21).map(|d| format!("b{d:02}")).collect();
+        assert_eq!(keep, expected);
+    }
+}

@@ -68,7 +68,8 @@ pub fn restore(
         RestoreTarget::Lsn(lsn) => pick_base(repo, |m| m.lsn <= *lsn)?,
         RestoreTarget::Time(t) => pick_base(repo, |m| m.lsn_time_micros <= *t)?,
     };
-    let chain = Manifest::chain(repo, &base.id)?;
+    // The whole chain must be there and consistent before anything is copied.
+    Manifest::chain(repo, &base.id)?;
     if target.exists() && std::fs::read_dir(target)?.next().is_some() {
         return Err(err(format!(
             "restore target {} is not empty",
@@ -77,16 +78,32 @@ pub fn restore(
     }
     let db_dir = target.join("db-1");
     std::fs::create_dir_all(&db_dir)?;
+    let result = restore_into(repo, what, target, &db_dir, &base, sink);
+    if result.is_err() {
+        // Leave no half-restored database behind (the target never got
+        // its DATABASE pointer, so nothing would start from it anyway).
+        let _ = std::fs::remove_dir_all(&db_dir);
+    }
+    result
+}
+
+fn restore_into(
+    repo: &Repo,
+    what: &RestoreTarget,
+    target: &Path,
+    db_dir: &Path,
+    base: &Manifest,
+    sink: ProgressSink,
+) -> Result<RestoreReport> {
     let progress = Progress::new(&format!("restore {}", base.id), sink);
-    let (files, bytes) = copy_files(repo, &base, &db_dir, &progress)?;
+    let (files, bytes) = copy_files(repo, base, db_dir, &progress)?;
     progress.finish();
-    drop(chain);
 
     let pitr = !matches!(what, RestoreTarget::Backup(_));
-    let storage = RocksStorage::open(&db_dir, StorageOptions::default())?;
+    let storage = RocksStorage::open(db_dir, StorageOptions::default())?;
     let mut replayed = 0;
     if pitr {
-        replayed = replay(repo, &storage, &base, what, sink)?;
+        replayed = replay(repo, &storage, base, what, sink)?;
         let entry = new_timeline(repo, &storage)?;
         tracing::info!(
             timeline = entry.timeline,
