@@ -115,11 +115,13 @@ log "rustydb: restores"
 FULL_R=$(restore "$FULL_ID" "$WORK/restore-full")
 INCR_R=$(restore "$INCR_ID" "$WORK/restore-incr")
 RESTORED_BYTES=$(dir_bytes "$WORK/restore-full")
+log "rustydb: full ${FULL_S}s ($FULL_BYTES B), incremental ${INCR_S}s ($INCR_STORED B stored), restores ${FULL_R}s / ${INCR_R}s, TPS $R_BASE -> $R_DURING"
 for p in "${PIDS[@]}"; do stop_pid "$p"; done
 PIDS=()
 
 # --- PostgreSQL 15 ----------------------------------------------------
 free_port PGP
+[[ $(id -u) -eq 0 ]] && chown postgres: "$WORK"
 pg_initdb "$WORK/pg"
 pg_start "$WORK/pg" "$PGP" -c wal_level=replica -c max_wal_senders=4
 log "postgres: pgbench -i -s $SCALE"
@@ -128,7 +130,8 @@ PG_BASE=$(pgb "$PGP" -n -c "$CLIENTS" -j 2 -T "$SECS" 2>/dev/null | tps_of)
 pgb "$PGP" -n -c "$CLIENTS" -j 2 -T "$SECS" >"$WORK/pgduring.log" 2>/dev/null &
 BENCH=$!
 sleep 2
-mkdir -p "$WORK/pgbb" && chown postgres "$WORK/pgbb" 2>/dev/null || true
+mkdir -p "$WORK/pgbb"
+[[ $(id -u) -eq 0 ]] && chown postgres: "$WORK/pgbb"
 T0=$(now)
 as_pg pg_basebackup -h 127.0.0.1 -p "$PGP" -U postgres -D "$WORK/pgbb/data" -Fp -X stream -c fast \
     || die "pg_basebackup" "$WORK/pg.log"

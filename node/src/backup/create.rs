@@ -8,7 +8,12 @@
 //!    history, system id, and the commit time of that last record.
 //! 3. Each file is read once, hashed (sha256) and, unless an incremental
 //!    backup finds the same immutable file (name, size, sha256) in its
-//!    parent chain, written to `backups/<id>/files/`.
+//!    parent chain, written to `backups/<id>/files/`. An SST the parent
+//!    chain listed from the *same* RocksDB instance (same `IDENTITY`, node
+//!    and directory) with the same name and size is not even read: file
+//!    numbers are never reused within an instance, so it is the same file
+//!    (`verify` re-reads it anyway). This is what keeps an incremental
+//!    backup's time proportional to what changed.
 //! 4. The manifest is written last.
 
 use std::collections::HashMap;
@@ -50,6 +55,20 @@ fn immutable(name: &str) -> bool {
     name.ends_with(".sst") || name.ends_with(".blob")
 }
 
+/// Names one RocksDB instance on one node: SST file numbers are never
+/// reused within an instance, so (identity, file name, size) names one
+/// immutable content. RocksDB's `IDENTITY` (a UUID made when the database
+/// was created) plus the node and directory, since a re-cloned database
+/// may carry its upstream's files.
+fn db_identity(rocks: &RocksStorage, node: &str) -> String {
+    let id = std::fs::read_to_string(rocks.dir().join("IDENTITY")).unwrap_or_default();
+    if id.trim().is_empty() {
+        // Without an IDENTITY nothing can be assumed: compare by content.
+        return String::new();
+    }
+    sha256_hex(format!("{node}\n{}\n{}", rocks.dir().display(), id.trim()).as_bytes())
+}
+
 /// Takes a backup of `rocks` (whose data directory is `data_dir`) into the
 /// requested repository; returns its manifest.
 pub fn take_backup(
@@ -73,6 +92,7 @@ pub fn take_backup(
         copy_checkpoint(
             &repo,
             &dir,
+            &db_identity(rocks, node),
             node,
             req.kind,
             parent_files,
@@ -94,7 +114,7 @@ fn parent_chain(
     repo: &Repo,
     req: &BackupRequest,
     system_id: u64,
-) -> Result<(String, HashMap<String, FileEntry>)> {
+) -> Result<Parent> {
     let parent = match &req.parent {
         Some(p) => p.clone(),
         None => Manifest::list(repo)?
@@ -117,19 +137,24 @@ fn parent_chain(
     let mut files = HashMap::new();
     for m in chain.iter().rev() {
         for f in &m.files {
-            files.insert(f.name.clone(), f.clone());
+            files.insert(f.name.clone(), (f.clone(), m.db_identity.clone()));
         }
     }
     Ok((parent, files))
 }
 
+/// The parent's id and, by file name, each file its chain holds with the
+/// database identity of the newest chain member listing it.
+type Parent = (String, HashMap<String, (FileEntry, String)>);
+
 #[allow(clippy::too_many_arguments)]
 fn copy_checkpoint(
     repo: &Repo,
     dir: &Path,
+    identity: &str,
     node: &str,
     kind: BackupKind,
-    parent: Option<(String, HashMap<String, FileEntry>)>,
+    parent: Option<Parent>,
     info: CheckpointInfo,
     start_micros: u64,
     progress: &Progress,
@@ -153,13 +178,33 @@ fn copy_checkpoint(
     progress.set_total(names.len() as u64, names.iter().map(|n| n.1).sum());
     let mut files = Vec::with_capacity(names.len());
     let (mut total, mut stored) = (0u64, 0u64);
-    for (name, _) in &names {
+    for (name, listed_size) in &names {
+        // The same SST of the same database instance: known without
+        // reading it (see `db_identity`).
+        let known = parent.as_ref().and_then(|(_, pf)| {
+            pf.get(name).filter(|(p, id)| {
+                immutable(name) && !identity.is_empty() && id == identity && p.size == *listed_size
+            })
+        });
+        if let Some((p, _)) = known {
+            total += p.size;
+            files.push(FileEntry {
+                name: name.clone(),
+                size: p.size,
+                sha256: p.sha256.clone(),
+                stored: false,
+                source: p.source.clone(),
+            });
+            progress.add(1, p.size);
+            continue;
+        }
         let data = std::fs::read(dir.join(name))?;
         let sha256 = sha256_hex(&data);
         let size = data.len() as u64;
         total += size;
         let reuse = parent.as_ref().and_then(|(_, pf)| {
             pf.get(name)
+                .map(|(p, _)| p)
                 .filter(|p| immutable(name) && p.size == size && p.sha256 == sha256)
         });
         let entry = match reuse {
@@ -192,6 +237,7 @@ fn copy_checkpoint(
         kind,
         parent: parent.map(|(p, _)| p),
         node: node.to_string(),
+        db_identity: identity.to_string(),
         system_id: info.system_id,
         lsn: info.lsn,
         timeline: info.history.timeline_at(info.lsn),

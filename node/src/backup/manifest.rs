@@ -68,6 +68,10 @@ pub struct Manifest {
     pub parent: Option<String>,
     /// The node the checkpoint was taken on.
     pub node: String,
+    /// Which RocksDB instance the checkpoint came from (see
+    /// `create::db_identity`); empty when unknown.
+    #[serde(default)]
+    pub db_identity: String,
     /// The database system id (all nodes of one cluster share it).
     pub system_id: u64,
     /// The last LSN the checkpoint holds.

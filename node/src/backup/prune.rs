@@ -161,6 +161,7 @@ mod tests {
             kind,
             parent: parent.map(str::to_string),
             node: "n".into(),
+            db_identity: String::new(),
             system_id: 1,
             lsn: day,
             timeline: 1,
