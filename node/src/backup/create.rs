@@ -127,11 +127,7 @@ fn checkpoint(rocks: &RocksStorage, dir: &Path) -> Result<()> {
 }
 
 /// The parent's id and every file its chain holds, by name.
-fn parent_chain(
-    repo: &Repo,
-    req: &BackupRequest,
-    system_id: u64,
-) -> Result<Parent> {
+fn parent_chain(repo: &Repo, req: &BackupRequest, system_id: u64) -> Result<Parent> {
     let parent = match &req.parent {
         Some(p) => p.clone(),
         None => Manifest::list(repo)?

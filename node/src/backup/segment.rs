@@ -291,7 +291,10 @@ mod tests {
         assert_eq!((e.first_lsn, e.last_lsn, e.last_time_micros), (7, 9, 90));
         repo.put_object(&e.path(), &bytes).expect("put");
         let back = read(&repo, &e).expect("read");
-        assert_eq!(back.iter().map(|r| r.lsn.0).collect::<Vec<_>>(), vec![7, 8, 9]);
+        assert_eq!(
+            back.iter().map(|r| r.lsn.0).collect::<Vec<_>>(),
+            vec![7, 8, 9]
+        );
         let mut bad = bytes.clone();
         if let Some(b) = bad.last_mut() {
             *b ^= 1;
