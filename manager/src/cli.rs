@@ -105,6 +105,12 @@ pub struct NodeArgs {
     /// Semi-sync: degrade to async after this many ms without a confirmation.
     #[arg(long)]
     pub semi_sync_timeout_ms: Option<u64>,
+    /// Archive WAL continuously into this backup repository (`backup.archive_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub wal_archive: Option<PathBuf>,
+    /// Key file of an encrypted backup repository (`backup.key_file`).
+    #[arg(long, value_name = "FILE")]
+    pub backup_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

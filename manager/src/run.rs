@@ -24,6 +24,12 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
     if let Some(admin) = args.admin_listen {
         config.admin_listen = Some(admin);
     }
+    if let Some(dir) = args.wal_archive {
+        config.backup.archive_dir = Some(dir);
+    }
+    if let Some(key) = args.backup_key_file {
+        config.backup.key_file = Some(key);
+    }
     logging::init(&config.log_level);
     let node = Node::start(config).await.map_err(explain)?;
     wait_for_signal().await;

@@ -12,6 +12,8 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `POST /lease` `{"ttl_ms":1000}` | renew the primary's lease (the manager's heartbeat); once renewed, commits are acknowledged only while it holds |
 //! | `DELETE /lease` | stop enforcing the lease (a node without a manager) |
+//! | `POST /backup` `{"repo":"/path","type":"full"}` | take a backup now (see `backup::http`) |
+//! | `GET /backup` | progress of the running backup |
 //!
 //! ```json
 //! {"status":"ok","role":"primary","timeline":1,"lsn":"0/2A","lsn_number":42,
@@ -92,6 +94,20 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         (Method::GET, "/replication") => json(StatusCode::OK, repl.replication_json()),
         (Method::GET, "/timeline") => json(StatusCode::OK, repl.timeline_json()),
         (Method::GET, "/metrics") => text(repl.metrics_text()),
+        (Method::GET, "/backup") => {
+            json(StatusCode::OK, crate::backup::http::backup_progress(repl))
+        }
+        (Method::POST, "/backup") => {
+            let body = match read_json(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            let (code, doc) = crate::backup::http::post_backup(repl, body).await;
+            json(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                doc,
+            )
+        }
         (Method::POST, "/promote") => match repl.promote().await {
             Ok(entry) => json(
                 StatusCode::OK,
@@ -184,7 +200,7 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         (
             _,
             "/status" | "/replication" | "/timeline" | "/metrics" | "/promote" | "/follow"
-            | "/replication/mode" | "/lease" | "/demote",
+            | "/replication/mode" | "/lease" | "/demote" | "/backup",
         ) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
@@ -256,6 +272,11 @@ pub fn status(state: &AdminState) -> serde_json::Value {
         (doc.as_object_mut(), state.replication.status_json())
     {
         doc.extend(repl);
+    }
+    if let (Some(doc), Some(archive)) =
+        (doc.as_object_mut(), state.replication.backup.archive_json())
+    {
+        doc.insert("wal_archive".into(), archive);
     }
     doc
 }

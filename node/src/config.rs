@@ -99,6 +99,8 @@ pub struct NodeConfig {
     pub node_name: Option<String>,
     /// WAL shipping, commit modes and retention (see docs/replication.md).
     pub replication: ReplicationConfig,
+    /// WAL archiving to a backup repository (see docs/backup.md).
+    pub backup: crate::backup::ArchiveConfig,
 }
 
 impl Default for NodeConfig {
@@ -117,6 +119,7 @@ impl Default for NodeConfig {
             admin_listen: None,
             node_name: None,
             replication: ReplicationConfig::default(),
+            backup: Default::default(),
         }
     }
 }
@@ -180,6 +183,7 @@ impl NodeConfig {
             ));
         }
         self.replication.validate().map_err(ConfigError::Invalid)?;
+        self.backup.validate().map_err(ConfigError::Invalid)?;
         let mut seen = std::collections::HashSet::new();
         for user in &self.users {
             if user.name.is_empty() {

@@ -26,6 +26,9 @@ pub enum NodeError {
     /// A replication stream or operation failed.
     #[error("replication: {0}")]
     Replication(String),
+    /// A backup, restore or archive operation failed (see `crate::backup`).
+    #[error("backup: {0}")]
+    Backup(String),
     /// A file-system operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

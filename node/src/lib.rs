@@ -7,10 +7,12 @@
 //! - `server`: the pgwire server (startup, auth, TLS, simple/extended query, COPY, cancel).
 //! - `replication`: WAL shipping to replicas, commit modes, promotion,
 //!   follow/rewind/re-clone; `datadir`: which RocksDB directory is live.
+//! - `backup`: backups, the WAL archive, restore and point-in-time recovery.
 //! - `admin`: the admin HTTP API (status, promote, follow, replication, metrics).
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
 pub mod admin;
+pub mod backup;
 pub mod config;
 pub mod datadir;
 pub mod error;

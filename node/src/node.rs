@@ -61,6 +61,10 @@ impl Node {
             listener,
         ));
         tokio::spawn(crate::replication::retention::run(replication.clone()));
+        tokio::spawn(crate::backup::archive::run(
+            replication.clone(),
+            config.backup.clone(),
+        ));
         replication.start_role().map_err(ServerError::Storage)?;
         let server = Server::bind(&config, engine.clone()).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind {

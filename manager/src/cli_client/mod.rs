@@ -24,6 +24,7 @@
 //! `{"node": NAME}` (the same shape as `/restart` and `/reinitialize`);
 //! `node rebuild` is `POST /reinitialize`.
 
+mod backup;
 mod http;
 mod render;
 mod wire;
@@ -49,6 +50,9 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// A local operation (backup verbs) failed; exit status 1.
+    #[error("{0}")]
+    Failed(String),
 }
 
 #[derive(Debug, Parser)]
@@ -123,6 +127,9 @@ pub enum Command {
     /// Dynamic cluster configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Backups, WAL archive, restore and point-in-time recovery.
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +186,10 @@ pub fn main_with(args: CliArgs) -> ExitCode {
                 println!("{body}");
             }
             eprintln!("rustydb-cli: error {status}: {message}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Failed(e)) => {
+            eprintln!("rustydb-cli: {e}");
             ExitCode::from(1)
         }
         Err(e) => {
@@ -248,6 +259,7 @@ pub fn run(client: &ApiClient, args: &CliArgs) -> Result<String, CliError> {
             };
             mutate(Method::Post, "/failover", Some(to_json(&body)?))
         }
+        Command::Backup(cmd) => backup::run(client, cmd, json_out),
         Command::Pause => mutate(Method::Post, "/pause", None),
         Command::Resume => mutate(Method::Post, "/resume", None),
         Command::Node(cmd) => {

@@ -47,6 +47,7 @@ pub async fn mutate(
             let result = switchover::manual_failover(service, &request).await?;
             Ok(json(StatusCode::OK, &result))
         }
+        ("POST", "/backups") => super::backup::create(service, body).await,
         ("POST", "/pause") => pause(service, true).await,
         ("POST", "/resume") => pause(service, false).await,
         ("PATCH", "/config") => patch_config(service, parse(body)?).await,

@@ -113,6 +113,9 @@ pub struct ManagerConfig {
     pub supervise: Option<SuperviseEntry>,
     #[serde(default)]
     pub cluster: ClusterConfig,
+    /// Backup repository and schedule (see `service::backup`).
+    #[serde(default)]
+    pub backup: Option<super::backup::BackupSchedule>,
 }
 
 fn default_api_listen() -> SocketAddr {

@@ -132,6 +132,7 @@ fn is_mutation_route(method: &Method, path: &str) -> bool {
             | ("POST", "/stop")
             | ("POST", "/start")
             | ("POST", "/members")
+            | ("POST", "/backups")
     ) || (method == Method::DELETE && path.starts_with("/members/"))
 }
 

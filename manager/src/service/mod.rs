@@ -30,6 +30,7 @@
 //! primary is written to Raft before it is promoted.
 
 mod actions;
+pub mod backup;
 pub mod client;
 pub mod config;
 mod error;
@@ -207,6 +208,7 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
     tokio::spawn(initialize(Arc::clone(&service)));
     tokio::spawn(supervise::follow_state(Arc::clone(&service)));
     tokio::spawn(monitor::run(Arc::clone(&service)));
+    tokio::spawn(backup::schedule(Arc::clone(&service)));
     tokio::spawn(http::serve(listener, Arc::clone(&service)));
     tracing::info!(id = service.config.id, api = %api_addr, "manager member started");
     Ok(Running { service, api_addr })

@@ -30,6 +30,7 @@ const KNOWN: &[&str] = &[
     "/liveness",
     "/readiness",
     "/history",
+    "/backups",
     "/config",
     "/metrics",
     "/topology",
@@ -77,6 +78,7 @@ pub async fn get(service: &Arc<Service>, path: &str, query: &str) -> Answer {
         }
         "/liveness" => json(StatusCode::OK, &health(service)),
         "/history" => json(StatusCode::OK, &history(&service.raft.state().1)),
+        "/backups" => super::backup::list(service).await,
         "/config" => json(StatusCode::OK, &config_view(&service.raft.state().1)),
         "/metrics" => http::text(metrics(service)),
         "/topology" => {

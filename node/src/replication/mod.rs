@@ -84,6 +84,9 @@ pub struct Replication {
     /// Databases replaced by a re-clone, removed once nothing uses them.
     retired: Mutex<Vec<Arc<RocksStorage>>>,
     tls: Option<tls::ReplicationTlsSetup>,
+    /// Backup state: the WAL archive's hold on retention, archive status,
+    /// a running backup's progress.
+    pub backup: crate::backup::BackupHooks,
 }
 
 impl Replication {
@@ -117,6 +120,7 @@ impl Replication {
             stop: watch::channel(false).0,
             retired: Mutex::new(Vec::new()),
             tls,
+            backup: Default::default(),
         }))
     }
 

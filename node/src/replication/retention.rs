@@ -8,6 +8,7 @@
 //! - age: records committed within `wal_keep_seconds` (found by binary
 //!   search on commit times, a few point reads);
 //! - replicas: everything a connected replica has not yet flushed;
+//! - archive: everything the WAL archiver has not shipped yet;
 //! - cap: never more than `max_wal_bytes`, even for a connected replica, so
 //!   a stuck replica cannot fill the disk; it re-clones instead.
 //!
@@ -67,7 +68,12 @@ fn trim_once(repl: &Replication) -> Result<()> {
         .min()
         .unwrap_or(end);
     let cap_floor = end.saturating_sub(config.max_wal_bytes / avg);
-    let keep_from = size_floor.min(age_floor).min(replica_floor).max(cap_floor);
+    let archive_floor = repl.backup.wal_hold().unwrap_or(end);
+    let keep_from = size_floor
+        .min(age_floor)
+        .min(replica_floor)
+        .min(archive_floor)
+        .max(cap_floor);
     repl.metrics
         .wal_trimmed_below
         .set(i64::try_from(keep_from.max(oldest.0)).unwrap_or(i64::MAX));

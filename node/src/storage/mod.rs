@@ -33,6 +33,10 @@ mod replica;
 mod snapshot;
 mod txn;
 
+pub(crate) use engine::{
+    cf as engine_cf, read_u64, CF_DATA, CF_META, CF_WAL, META_HISTORY, META_LAST_LSN,
+    META_SYSTEM_ID,
+};
 pub use engine::{Access, CommitGate, CommitStats, RocksStorage, StorageOptions};
 pub use lease::Lease;
 pub(crate) use replica::now_micros;

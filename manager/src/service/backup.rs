@@ -1,0 +1,312 @@
+//! Backups driven by the manager: `POST /backups`, `GET /backups`, and
+//! the schedule in the manager's config.
+//!
+//! ```toml
+//! [backup]
+//! repo = "/backups/main"          # a path every storage node can write (and this member read)
+//! # key_file = "/etc/rustydb/backup.key"
+//! full_every_hours = 168          # weekly full
+//! incremental_every_hours = 24    # daily incremental
+//! # node = "n2"                   # always back up this node (default: a replica)
+//! ```
+//!
+//! `POST /backups` `{"type": "full"|"incremental", "node": NAME?, "repo":
+//! PATH?, "parent": ID?, "key_file": PATH?}` runs on the leader: it picks
+//! the node (the named one, else the replica with the highest LSN that
+//! answered its last health probe, else the primary, so the primary is
+//! spared whenever a replica can do it) and calls that node's
+//! `POST /backup`, answering its manifest summary plus the node chosen.
+//! `GET /backups` lists the configured repository's manifests (any member
+//! that can read the repository answers).
+//!
+//! The schedule runs on the leader once a minute: no full backup younger
+//! than `full_every_hours` → a full one; else no backup younger than
+//! `incremental_every_hours` → an incremental. A failure is logged and
+//! retried at the next tick. `0` disables either.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::client::NodeApi;
+use super::error::ServiceError;
+use super::http::{json as answer, Answer};
+use super::Service;
+
+/// How long a node may take for one backup.
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+const TICK: Duration = Duration::from_secs(60);
+
+/// The `[backup]` section of the manager's config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSchedule {
+    pub repo: PathBuf,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    #[serde(default = "weekly")]
+    pub full_every_hours: u64,
+    #[serde(default = "daily")]
+    pub incremental_every_hours: u64,
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+fn weekly() -> u64 {
+    168
+}
+
+fn daily() -> u64 {
+    24
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    #[serde(rename = "type", default = "full")]
+    kind: String,
+    #[serde(default)]
+    node: Option<String>,
+    #[serde(default)]
+    repo: Option<String>,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    key_file: Option<String>,
+}
+
+fn full() -> String {
+    "full".into()
+}
+
+/// `POST /backups`.
+pub async fn create(service: &Arc<Service>, body: &[u8]) -> Result<Answer, ServiceError> {
+    let req: CreateRequest = if body.is_empty() {
+        serde_json::from_slice(b"{}")
+    } else {
+        serde_json::from_slice(body)
+    }
+    .map_err(|e| ServiceError::BadRequest(format!("invalid body: {e}")))?;
+    let schedule = service.config.backup.as_ref();
+    let repo = req
+        .repo
+        .clone()
+        .or_else(|| schedule.map(|s| s.repo.to_string_lossy().into_owned()))
+        .ok_or_else(|| {
+            ServiceError::BadRequest("no repo given and no [backup] repo configured".into())
+        })?;
+    let key_file = req.key_file.clone().or_else(|| {
+        schedule
+            .and_then(|s| s.key_file.as_ref())
+            .map(|k| k.to_string_lossy().into_owned())
+    });
+    let node = req
+        .node
+        .clone()
+        .or_else(|| schedule.and_then(|s| s.node.clone()));
+    let mut doc = run(
+        service,
+        &req.kind,
+        node.as_deref(),
+        &repo,
+        req.parent.as_deref(),
+        key_file.as_deref(),
+    )
+    .await?;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("repo".into(), json!(repo));
+    }
+    Ok(answer(StatusCode::OK, &doc))
+}
+
+/// Picks the node and runs the backup on it.
+async fn run(
+    service: &Arc<Service>,
+    kind: &str,
+    node: Option<&str>,
+    repo: &str,
+    parent: Option<&str>,
+    key_file: Option<&str>,
+) -> Result<Value, ServiceError> {
+    let (name, admin) = pick_node(service, node)?;
+    let mut body = json!({"type": kind, "repo": repo});
+    if let Some(p) = parent {
+        body["parent"] = json!(p);
+    }
+    if let Some(k) = key_file {
+        body["key_file"] = json!(k);
+    }
+    tracing::info!(node = %name, kind, repo, "backup starting");
+    let api = NodeApi {
+        client: &service.client,
+        admin: &admin,
+        timeout: BACKUP_TIMEOUT,
+    };
+    let mut doc = api
+        .client
+        .call(
+            Method::POST,
+            &format!("http://{admin}/backup"),
+            Some(body),
+            api.timeout,
+        )
+        .await
+        .map_err(|e| ServiceError::Failed(format!("backup on {name}: {e}")))?;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("node".into(), json!(name));
+    }
+    Ok(doc)
+}
+
+/// The named node, else the most advanced answering replica, else the
+/// primary; answers (name, admin address).
+fn pick_node(service: &Service, wanted: Option<&str>) -> Result<(String, String), ServiceError> {
+    let state = service.raft.state().1;
+    if let Some(name) = wanted {
+        let node = state
+            .nodes
+            .get(name)
+            .ok_or_else(|| ServiceError::NotFound(format!("no node {name}")))?;
+        return Ok((node.name.clone(), node.admin_addr.clone()));
+    }
+    let health = service.health.lock();
+    let replica = state
+        .nodes
+        .values()
+        .filter(|n| state.primary.as_deref() != Some(n.name.as_str()) && !n.stopped)
+        .filter_map(|n| health.lsn(&n.name).map(|lsn| (lsn, n)))
+        .max_by_key(|(lsn, _)| *lsn)
+        .map(|(_, n)| (n.name.clone(), n.admin_addr.clone()));
+    if let Some(r) = replica {
+        return Ok(r);
+    }
+    state
+        .primary
+        .as_deref()
+        .and_then(|p| state.nodes.get(p))
+        .map(|n| (n.name.clone(), n.admin_addr.clone()))
+        .ok_or_else(|| {
+            ServiceError::conflict("no node can take a backup (no replica or primary answers)")
+        })
+}
+
+/// `GET /backups`.
+pub async fn list(service: &Arc<Service>) -> Answer {
+    let Some(schedule) = service.config.backup.clone() else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "no [backup] repo configured on this member"}),
+        );
+    };
+    let listed = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let repo = rustydb_node::backup::Repo::open(&schedule.repo, schedule.key_file.as_deref())
+            .map_err(|e| e.to_string())?;
+        let all = rustydb_node::backup::Manifest::list(&repo).map_err(|e| e.to_string())?;
+        Ok(Value::Array(
+            all.iter()
+                .map(|m| {
+                    json!({"id": m.id, "type": m.kind.as_str(), "parent": m.parent, "node": m.node,
+                           "lsn": m.lsn, "timeline": m.timeline, "end_time": m.end_time,
+                           "files": m.files.len(), "stored_bytes": m.stored_bytes,
+                           "total_bytes": m.total_bytes})
+                })
+                .collect(),
+        ))
+    })
+    .await;
+    match listed {
+        Ok(Ok(v)) => answer(StatusCode::OK, &v),
+        Ok(Err(e)) => answer(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": e})),
+        Err(e) => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
+    }
+}
+
+/// The schedule loop (leader only); returns at once without `[backup]`.
+pub async fn schedule(service: Arc<Service>) {
+    let Some(config) = service.config.backup.clone() else {
+        return;
+    };
+    let mut stop = service.stop.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.changed() => return,
+        }
+        if !service.raft.is_leader() {
+            continue;
+        }
+        let due = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || due(&config)).await
+        };
+        let kind = match due {
+            Ok(Ok(Some(kind))) => kind,
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "backup schedule: cannot read the repository");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "backup schedule task failed");
+                continue;
+            }
+        };
+        let repo = config.repo.to_string_lossy().into_owned();
+        let key = config
+            .key_file
+            .as_ref()
+            .map(|k| k.to_string_lossy().into_owned());
+        match run(
+            &service,
+            kind,
+            config.node.as_deref(),
+            &repo,
+            None,
+            key.as_deref(),
+        )
+        .await
+        {
+            Ok(doc) => tracing::info!(id = %doc["id"], kind, "scheduled backup done"),
+            Err(e) => tracing::warn!(error = %e, kind, "scheduled backup failed"),
+        }
+    }
+}
+
+/// Which backup the schedule wants now, if any.
+fn due(config: &BackupSchedule) -> Result<Option<&'static str>, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let hours = |h: u64| h.saturating_mul(3_600_000_000);
+    let all = match rustydb_node::backup::Repo::open(&config.repo, config.key_file.as_deref()) {
+        Ok(repo) => rustydb_node::backup::Manifest::list(&repo).map_err(|e| e.to_string())?,
+        // No repository yet: the first backup creates it.
+        Err(_) if !config.repo.join("repo.json").exists() => Vec::new(),
+        Err(e) => return Err(e.to_string()),
+    };
+    let newest_full = all
+        .iter()
+        .filter(|m| m.kind == rustydb_node::backup::BackupKind::Full)
+        .map(|m| m.end_micros)
+        .max();
+    let newest = all.iter().map(|m| m.end_micros).max();
+    if config.full_every_hours > 0
+        && newest_full.is_none_or(|t| now.saturating_sub(t) >= hours(config.full_every_hours))
+    {
+        return Ok(Some("full"));
+    }
+    if config.incremental_every_hours > 0
+        && newest_full.is_some()
+        && newest.is_none_or(|t| now.saturating_sub(t) >= hours(config.incremental_every_hours))
+    {
+        return Ok(Some("incremental"));
+    }
+    Ok(None)
+}
