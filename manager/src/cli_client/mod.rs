@@ -24,6 +24,7 @@
 //! `{"node": NAME}` (the same shape as `/restart` and `/reinitialize`);
 //! `node rebuild` is `POST /reinitialize`.
 
+mod dr;
 mod http;
 mod render;
 mod wire;
@@ -61,6 +62,7 @@ pub struct CliArgs {
     /// Manager API URL (any member).
     #[arg(
         long,
+        alias = "manager",
         global = true,
         env = "RUSTYDB_API",
         default_value = "http://127.0.0.1:8008"
@@ -123,6 +125,9 @@ pub enum Command {
     /// Dynamic cluster configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Disaster recovery: standby cluster status, drills, failover.
+    #[command(subcommand)]
+    Dr(dr::DrCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +253,7 @@ pub fn run(client: &ApiClient, args: &CliArgs) -> Result<String, CliError> {
             };
             mutate(Method::Post, "/failover", Some(to_json(&body)?))
         }
+        Command::Dr(cmd) => dr::run(client, cmd, json_out),
         Command::Pause => mutate(Method::Post, "/pause", None),
         Command::Resume => mutate(Method::Post, "/resume", None),
         Command::Node(cmd) => {

@@ -47,6 +47,9 @@ pub async fn mutate(
             let result = switchover::manual_failover(service, &request).await?;
             Ok(json(StatusCode::OK, &result))
         }
+        ("POST", "/dr/failover") => super::dr_ops::failover(service, parse(body)?).await,
+        ("POST", "/dr/discard-test") => super::dr_fork::discard(service).await,
+        ("POST", "/dr/standby") => super::dr_ops::become_standby(service, parse(body)?).await,
         ("POST", "/pause") => pause(service, true).await,
         ("POST", "/resume") => pause(service, false).await,
         ("PATCH", "/config") => patch_config(service, parse(body)?).await,

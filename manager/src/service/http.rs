@@ -132,6 +132,9 @@ fn is_mutation_route(method: &Method, path: &str) -> bool {
             | ("POST", "/stop")
             | ("POST", "/start")
             | ("POST", "/members")
+            | ("POST", "/dr/failover")
+            | ("POST", "/dr/discard-test")
+            | ("POST", "/dr/standby")
     ) || (method == Method::DELETE && path.starts_with("/members/"))
 }
 
