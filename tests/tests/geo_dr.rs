@@ -67,7 +67,6 @@ impl Drop for Proc {
 struct Wan {
     _pg: Proc,
     _wal: Proc,
-    pg_control: Admin,
     wal_control: Admin,
     /// dc1 node name -> (relayed pgwire, relayed WAL endpoint, real WAL endpoint)
     routes: Vec<(String, String, String, String)>,
@@ -113,12 +112,11 @@ impl Wan {
             .map(|(r, n)| (r.1.clone(), n.addr()))
             .collect();
         let wal: Vec<(String, String)> = routes.iter().map(|r| (r.2.clone(), r.3.clone())).collect();
-        let (pg_proc, pg_control) = relay(&pg, latency, dir, "relay-pg");
+        let (pg_proc, _) = relay(&pg, latency, dir, "relay-pg");
         let (wal_proc, wal_control) = relay(&wal, latency, dir, "relay-wal");
         Wan {
             _pg: pg_proc,
             _wal: wal_proc,
-            pg_control,
             wal_control,
             routes,
         }
@@ -237,13 +235,21 @@ impl StandbySite {
 }
 
 fn ids_on(node: &ClusterNode) -> BTreeSet<i64> {
-    let mut c = node.connect();
-    let r = c.must("SELECT id FROM t");
-    r.rows()
+    try_ids_on(node).unwrap_or_else(|e| panic!("{e}\n{}", node.describe()))
+}
+
+/// The ids in `t` on `node` (an error while it does not serve reads).
+fn try_ids_on(node: &ClusterNode) -> Result<BTreeSet<i64>, String> {
+    let mut c = node.try_connect()?;
+    let r = c.simple("SELECT id FROM t");
+    if !r.is_ok() {
+        return Err(format!("{}: {r:?}", node.name()));
+    }
+    Ok(r.rows()
         .iter()
         .filter_map(|row| row.first().cloned().flatten())
         .filter_map(|v| v.parse().ok())
-        .collect()
+        .collect())
 }
 
 /// Both sites up, dc2 streaming and caught up.
@@ -294,6 +300,7 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
     }
     let (acked, _) = writers.stop();
     assert!(!acked.is_empty(), "no write acknowledged on dc1");
+    eprintln!("geo: {} writes under load, worst standby lag {worst:.3} s", acked.len());
     assert!(worst < 30.0, "lag not bounded: {worst} s\n{}", dc2.describe());
     let dc1_lsn = dc1.node(&primary).expect("p").lsn().expect("lsn");
     wait_until("standby converges", BOUND, || {
@@ -335,6 +342,7 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
         .expect("dr failover");
     assert_eq!(r.status, 200, "{}\n{}", r.text, dc2.describe());
     let result = r.json;
+    eprintln!("geo: dr failover answered {result}");
     let promoted = result["promoted"].as_str().expect("promoted").to_string();
     assert_eq!(result["primary_reachable"], json!(false), "{result}");
     assert!(result["rto_ms"].is_u64(), "no RTO: {result}");
@@ -376,7 +384,7 @@ fn test_mode_drill_promotes_a_fork_and_leaves_production_alone() {
     p.connect().must("INSERT INTO t (id, w) VALUES (7777, 1)");
     let leader = s["standby_leader"].as_str().expect("leader").to_string();
     wait_until("standby receives production's write", BOUND, || {
-        if ids_on(dc2.node(&leader)).contains(&7777) { Ok(()) } else { Err("not yet".into()) }
+        if try_ids_on(dc2.node(&leader))?.contains(&7777) { Ok(()) } else { Err("not yet".into()) }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
     assert!(!ids_on(dc2.node(&leader)).contains(&-5), "the fork's write leaked into the standby");
@@ -393,4 +401,71 @@ fn test_mode_drill_promotes_a_fork_and_leaves_production_alone() {
     .unwrap_or_else(|e| panic!("{e}"));
     let s = dc2.dr_status().expect("status");
     assert!(s["fork"].is_null(), "{s}");
+}
+
+fn cli(args: &[&str]) -> (bool, String) {
+    let bin = rustydb_bin().with_file_name("rustydb-cli");
+    let out = Command::new(&bin).args(args).output().expect("run rustydb-cli");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn failback_with_switch_back_restores_the_layout_without_loss() {
+    let (mut dc1, _wan, dc2, _dir) = setup();
+    let dc1_api = format!("http://127.0.0.1:{}", dc1.managers[0].api_port);
+    let dc2_api = format!("http://127.0.0.1:{}", dc2.managers[0].1);
+    // check-standby passes while healthy.
+    let (ok, text) = cli(&["--api", &dc2_api, "dr", "check-standby"]);
+    assert!(ok, "check-standby failed on a healthy standby: {text}");
+    // The primary site dies; dc2 is promoted and takes writes.
+    for n in dc1.nodes.iter_mut() {
+        n.kill9();
+    }
+    let (ok, text) = cli(&["--api", &dc2_api, "dr", "failover", "--force"]);
+    assert!(ok, "dr failover: {text}\n{}", dc2.describe());
+    let promoted = dc2.api().get_json("/cluster").expect("cluster")["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|x| x["role"] == "leader").cloned())
+        .and_then(|m| m["name"].as_str().map(str::to_string))
+        .expect("dc2 has a leader");
+    let port = dc2.node(&promoted).port();
+    let writers = Writers::pinned("t", &[(promoted.clone(), port)], 20);
+    std::thread::sleep(Duration::from_secs(2));
+    let (acked, _) = writers.stop();
+    assert!(!acked.is_empty(), "dc2 acknowledged nothing");
+    // The old site comes back (its primary restarts read-write, as a
+    // site that lost power would) and fails back: it becomes a standby of
+    // dc2, catches up, then the roles switch back.
+    for n in dc1.nodes.iter_mut() {
+        n.restart();
+    }
+    let hosts: Vec<String> = dc2.nodes.iter().map(|n| n.addr()).collect();
+    let (ok, text) = cli(&[
+        "--api", &dc2_api, "dr", "failback", "--peer", &dc1_api, "--hosts", &hosts.join(","), "--switch-back",
+    ]);
+    eprintln!("geo: failback: {text}");
+    assert!(ok, "dr failback: {text}\n{}\n{}", dc2.describe(), dc1.describe());
+    let primary = dc1
+        .wait_primary(|_| true, BOUND)
+        .unwrap_or_else(|e| panic!("{e}\n{}", dc1.describe()));
+    let have = ids_on(dc1.node(&primary).expect("dc1 primary"));
+    let lost: Vec<i64> = acked.iter().map(|a| a.id).filter(|id| !have.contains(id)).collect();
+    assert!(lost.is_empty(), "acknowledged dc2 writes lost on switch-back: {lost:?}");
+    // dc2 is a standby again and follows dc1.
+    dc1.node(&primary).expect("p").connect().must("INSERT INTO t (id, w) VALUES (8888, 1)");
+    wait_until("dc2 follows dc1 again", BOUND, || {
+        let s = dc2.dr_status()?;
+        let leader = s["standby_leader"].as_str().ok_or("no standby leader")?.to_string();
+        if s["standby_cluster"] == json!(true) && try_ids_on(dc2.node(&leader))?.contains(&8888) {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
 }

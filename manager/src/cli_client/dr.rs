@@ -140,7 +140,10 @@ fn failback(
             CliError::Usage(format!("the old site did not reach the final LSN {lsn}"))
         })?;
     }
-    let r = peer_client.send(Method::Post, "/dr/failover", Some(&json!({})))?;
+    // Forced: the final LSN was checked above, which is a stronger
+    // guarantee than the lag tolerance (the lag figure may be stale while
+    // this site drains).
+    let r = peer_client.send(Method::Post, "/dr/failover", Some(&json!({"force": true})))?;
     log.push_str(&format!("old site promoted: {}\n", r.body));
     Ok(log)
 }
