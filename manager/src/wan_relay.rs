@@ -194,7 +194,11 @@ async fn pump(
 fn rand_pct() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().elapsed().map_or(0, |d| d.as_nanos() as u64));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .elapsed()
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
     (h.finish() % 10_000) as f64 / 100.0
 }
 
@@ -312,7 +316,9 @@ mod tests {
             }
         });
         let route = Route {
-            listen: "127.0.0.1:0".parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+            listen: "127.0.0.1:0"
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
             target,
         };
         let link = LinkState {
@@ -325,7 +331,11 @@ mod tests {
             Ok(r) => r,
             Err(e) => panic!("{e}"),
         };
-        let addr = relay.listening.first().copied().unwrap_or_else(|| panic!("no listener"));
+        let addr = relay
+            .listening
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("no listener"));
         let mut c = match TcpStream::connect(addr).await {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
@@ -336,7 +346,11 @@ mod tests {
         let _ = c.read_exact(&mut b).await;
         assert_eq!(&b, b"ping");
         // Connect (one RTT) then the echo (one RTT).
-        assert!(t.elapsed() >= Duration::from_millis(100), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
         relay.set(|s| s.partitioned = true);
         let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut b)).await;
         assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "{n:?}");

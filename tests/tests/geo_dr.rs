@@ -72,7 +72,12 @@ struct Wan {
     routes: Vec<(String, String, String, String)>,
 }
 
-fn relay(routes: &[(String, String)], latency: u64, dir: &std::path::Path, name: &str) -> (Proc, Admin) {
+fn relay(
+    routes: &[(String, String)],
+    latency: u64,
+    dir: &std::path::Path,
+    name: &str,
+) -> (Proc, Admin) {
     let control = free_port();
     let mut args = vec!["wan-relay".to_string()];
     for (listen, target) in routes {
@@ -97,7 +102,10 @@ impl Wan {
         let mut routes = Vec::new();
         for n in &dc1.nodes {
             let endpoint = n.status_field("replication_endpoint");
-            let endpoint = endpoint.as_str().expect("dc1 node has a WAL endpoint").to_string();
+            let endpoint = endpoint
+                .as_str()
+                .expect("dc1 node has a WAL endpoint")
+                .to_string();
             routes.push((
                 n.name().to_string(),
                 format!("127.0.0.1:{}", free_port()),
@@ -111,7 +119,8 @@ impl Wan {
             .zip(&dc1.nodes)
             .map(|(r, n)| (r.1.clone(), n.addr()))
             .collect();
-        let wal: Vec<(String, String)> = routes.iter().map(|r| (r.2.clone(), r.3.clone())).collect();
+        let wal: Vec<(String, String)> =
+            routes.iter().map(|r| (r.2.clone(), r.3.clone())).collect();
         let (pg_proc, _) = relay(&pg, latency, dir, "relay-pg");
         let (wal_proc, wal_control) = relay(&wal, latency, dir, "relay-wal");
         Wan {
@@ -144,7 +153,10 @@ struct StandbySite {
 
 impl StandbySite {
     fn start(wan: &Wan, dc1_primary: &str) -> StandbySite {
-        let dir = tempfile::Builder::new().prefix("rdb-geo-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("rdb-geo-")
+            .tempdir()
+            .expect("tempdir");
         let map = wan.endpoint_map();
         let via = wan
             .routes
@@ -152,7 +164,13 @@ impl StandbySite {
             .find(|r| r.0 == dc1_primary)
             .map(|r| r.1.clone())
             .expect("route to dc1's primary");
-        let labels = ["--datacenter", "dc2", "--region", "r2", "--replication-endpoint-map"];
+        let labels = [
+            "--datacenter",
+            "dc2",
+            "--region",
+            "r2",
+            "--replication-endpoint-map",
+        ];
         let mut args1: Vec<&str> = vec!["--follow", via.as_str()];
         args1.extend_from_slice(&labels);
         args1.push(map.as_str());
@@ -193,7 +211,11 @@ impl StandbySite {
             let path = mdir.join("manager.toml");
             std::fs::write(&path, s).expect("write manager.toml");
             let p = Proc::spawn(
-                &["manager".into(), "--config".into(), path.to_string_lossy().into_owned()],
+                &[
+                    "manager".into(),
+                    "--config".into(),
+                    path.to_string_lossy().into_owned(),
+                ],
                 mdir.join("manager.log"),
             );
             managers.push((p, *api));
@@ -221,7 +243,11 @@ impl StandbySite {
     fn describe(&self) -> String {
         let mut s = String::new();
         for (p, _) in &self.managers {
-            s.push_str(&format!("--- {}:\n{}\n", p.log.display(), log_tail(&p.log, 3000)));
+            s.push_str(&format!(
+                "--- {}:\n{}\n",
+                p.log.display(),
+                log_tail(&p.log, 3000)
+            ));
         }
         for n in &self.nodes {
             s.push_str(&n.describe());
@@ -230,7 +256,10 @@ impl StandbySite {
     }
 
     fn node(&self, name: &str) -> &ClusterNode {
-        self.nodes.iter().find(|n| n.name() == name).expect("known node")
+        self.nodes
+            .iter()
+            .find(|n| n.name() == name)
+            .expect("known node")
     }
 }
 
@@ -255,7 +284,10 @@ fn try_ids_on(node: &ClusterNode) -> Result<BTreeSet<i64>, String> {
 /// Both sites up, dc2 streaming and caught up.
 fn setup() -> (ManagedCluster, Wan, StandbySite, tempfile::TempDir) {
     let dc1 = ManagedCluster::start("async", TABLE);
-    let dir = tempfile::Builder::new().prefix("rdb-wan-").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("rdb-wan-")
+        .tempdir()
+        .expect("tempdir");
     let wan = Wan::start(&dc1, 50, dir.path());
     let primary = dc1.primary_name().expect("dc1 primary");
     let dc2 = StandbySite::start(&wan, &primary);
@@ -265,7 +297,11 @@ fn setup() -> (ManagedCluster, Wan, StandbySite, tempfile::TempDir) {
             && s["standby_leader"].is_string()
             && s["primary_reachable"] == json!(true)
             && s["lag"]["records"] == json!(0);
-        if ok { Ok(s) } else { Err(s.to_string()) }
+        if ok {
+            Ok(s)
+        } else {
+            Err(s.to_string())
+        }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
     (dc1, wan, dc2, dir)
@@ -281,12 +317,27 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
     let primary = dc1.primary_name().expect("primary");
     // Labels are shown.
     let cluster = dc2.api().get_json("/cluster").expect("/cluster");
-    assert!(cluster["members"].as_array().is_some_and(|m| m.iter().all(|x| x["datacenter"] == "dc2" && x["region"] == "r2")), "{cluster}");
-    assert!(cluster["members"].as_array().is_some_and(|m| m.iter().any(|x| x["role"] == "standby_leader")), "{cluster}");
+    assert!(
+        cluster["members"].as_array().is_some_and(|m| m
+            .iter()
+            .all(|x| x["datacenter"] == "dc2" && x["region"] == "r2")),
+        "{cluster}"
+    );
+    assert!(
+        cluster["members"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|x| x["role"] == "standby_leader")),
+        "{cluster}"
+    );
     // Nothing in the standby cluster accepts writes.
     for n in &dc2.nodes {
         let r = n.connect().simple("INSERT INTO t (id, w) VALUES (-1, 0)");
-        assert_eq!(r.code(), Some("25006"), "{} accepted a write: {r:?}", n.name());
+        assert_eq!(
+            r.code(),
+            Some("25006"),
+            "{} accepted a write: {r:?}",
+            n.name()
+        );
     }
     // Lag stays bounded under load and converges after it.
     let writers = Writers::pinned("t", &[(primary.clone(), port_of(&dc1, &primary))], 0);
@@ -300,13 +351,25 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
     }
     let (acked, _) = writers.stop();
     assert!(!acked.is_empty(), "no write acknowledged on dc1");
-    eprintln!("geo: {} writes under load, worst standby lag {worst:.3} s", acked.len());
-    assert!(worst < 30.0, "lag not bounded: {worst} s\n{}", dc2.describe());
+    eprintln!(
+        "geo: {} writes under load, worst standby lag {worst:.3} s",
+        acked.len()
+    );
+    assert!(
+        worst < 30.0,
+        "lag not bounded: {worst} s\n{}",
+        dc2.describe()
+    );
     let dc1_lsn = dc1.node(&primary).expect("p").lsn().expect("lsn");
     wait_until("standby converges", BOUND, || {
         let s = dc2.dr_status()?;
-        let ok = s["lag"]["records"] == json!(0) && s["standby_leader_lsn"].as_u64() >= Some(dc1_lsn);
-        if ok { Ok(()) } else { Err(s.to_string()) }
+        let ok =
+            s["lag"]["records"] == json!(0) && s["standby_leader_lsn"].as_u64() >= Some(dc1_lsn);
+        if ok {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
     let metrics = dc2.api().get("/metrics").expect("metrics").text;
@@ -322,7 +385,11 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
     let final_lsn = dc1.node(&primary).expect("p").lsn().expect("lsn");
     wait_until("dc2 saw dc1's final LSN", BOUND, || {
         let s = dc2.dr_status()?;
-        if s["remote_lsn"].as_u64() >= Some(final_lsn) { Ok(()) } else { Err(s.to_string()) }
+        if s["remote_lsn"].as_u64() >= Some(final_lsn) {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
     // The primary site dies.
@@ -333,7 +400,11 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
     let check = dc2.api().get("/dr/check").expect("check");
     wait_until("dr check reports the site down", BOUND, || {
         let c = dc2.api().get("/dr/check")?;
-        if c.status == 503 { Ok(()) } else { Err(c.text) }
+        if c.status == 503 {
+            Ok(())
+        } else {
+            Err(c.text)
+        }
     })
     .unwrap_or_else(|e| panic!("{e} (first: {})", check.text));
     let r = dc2
@@ -353,11 +424,17 @@ fn standby_lag_bounded_and_dr_failover_reports_what_was_lost() {
     let have = ids_on(node);
     let all: Vec<i64> = acked.iter().chain(&lost_acks).map(|a| a.id).collect();
     let missing = all.iter().filter(|id| !have.contains(id)).count() as u64;
-    assert!(missing > 0, "nothing was lost: the WAL link was not stalled");
+    assert!(
+        missing > 0,
+        "nothing was lost: the WAL link was not stalled"
+    );
     assert_eq!(result["rpo"]["records"].as_u64(), Some(missing), "{result}");
     // The drill is in the report; the cluster runs normal HA now.
     let report = dc2.api().get_json("/dr/report").expect("report");
-    assert!(report["drills"].as_array().is_some_and(|d| d.len() == 1), "{report}");
+    assert!(
+        report["drills"].as_array().is_some_and(|d| d.len() == 1),
+        "{report}"
+    );
     let status = dc2.dr_status().expect("status");
     assert_eq!(status["standby_cluster"], json!(false), "{status}");
 }
@@ -368,11 +445,18 @@ fn test_mode_drill_promotes_a_fork_and_leaves_production_alone() {
     let primary = dc1.primary_name().expect("primary");
     let r = dc2
         .api()
-        .post("/dr/failover", Some(&json!({"test_mode": true, "force": true})))
+        .post(
+            "/dr/failover",
+            Some(&json!({"test_mode": true, "force": true})),
+        )
         .expect("drill");
     assert_eq!(r.status, 200, "{}\n{}", r.text, dc2.describe());
     let fork = r.json["pgwire"].as_str().expect("fork address").to_string();
-    let fork_port: u16 = fork.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let fork_port: u16 = fork
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     // The fork takes writes.
     let mut c = rustydb_tests::client::SqlClient::connect(fork_port, "postgres").expect("fork");
     c.must("INSERT INTO t (id, w) VALUES (-5, 0)");
@@ -384,20 +468,32 @@ fn test_mode_drill_promotes_a_fork_and_leaves_production_alone() {
     p.connect().must("INSERT INTO t (id, w) VALUES (7777, 1)");
     let leader = s["standby_leader"].as_str().expect("leader").to_string();
     wait_until("standby receives production's write", BOUND, || {
-        if try_ids_on(dc2.node(&leader))?.contains(&7777) { Ok(()) } else { Err("not yet".into()) }
+        if try_ids_on(dc2.node(&leader))?.contains(&7777) {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
-    assert!(!ids_on(dc2.node(&leader)).contains(&-5), "the fork's write leaked into the standby");
-    assert!(!ids_on(p).contains(&-5), "the fork's write leaked into production");
+    assert!(
+        !ids_on(dc2.node(&leader)).contains(&-5),
+        "the fork's write leaked into the standby"
+    );
+    assert!(
+        !ids_on(p).contains(&-5),
+        "the fork's write leaked into production"
+    );
     // Discard.
     let d = dc2.api().post("/dr/discard-test", None).expect("discard");
     assert_eq!(d.status, 200, "{}", d.text);
-    wait_until("fork gone", BOUND, || {
-        match rustydb_tests::client::SqlClient::connect(fork_port, "postgres") {
+    wait_until(
+        "fork gone",
+        BOUND,
+        || match rustydb_tests::client::SqlClient::connect(fork_port, "postgres") {
             Ok(_) => Err("fork still answers".to_string()),
             Err(_) => Ok(()),
-        }
-    })
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     let s = dc2.dr_status().expect("status");
     assert!(s["fork"].is_null(), "{s}");
@@ -405,7 +501,10 @@ fn test_mode_drill_promotes_a_fork_and_leaves_production_alone() {
 
 fn cli(args: &[&str]) -> (bool, String) {
     let bin = rustydb_bin().with_file_name("rustydb-cli");
-    let out = Command::new(&bin).args(args).output().expect("run rustydb-cli");
+    let out = Command::new(&bin)
+        .args(args)
+        .output()
+        .expect("run rustydb-cli");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -446,21 +545,47 @@ fn failback_with_switch_back_restores_the_layout_without_loss() {
     }
     let hosts: Vec<String> = dc2.nodes.iter().map(|n| n.addr()).collect();
     let (ok, text) = cli(&[
-        "--api", &dc2_api, "dr", "failback", "--peer", &dc1_api, "--hosts", &hosts.join(","), "--switch-back",
+        "--api",
+        &dc2_api,
+        "dr",
+        "failback",
+        "--peer",
+        &dc1_api,
+        "--hosts",
+        &hosts.join(","),
+        "--switch-back",
     ]);
     eprintln!("geo: failback: {text}");
-    assert!(ok, "dr failback: {text}\n{}\n{}", dc2.describe(), dc1.describe());
+    assert!(
+        ok,
+        "dr failback: {text}\n{}\n{}",
+        dc2.describe(),
+        dc1.describe()
+    );
     let primary = dc1
         .wait_primary(|_| true, BOUND)
         .unwrap_or_else(|e| panic!("{e}\n{}", dc1.describe()));
     let have = ids_on(dc1.node(&primary).expect("dc1 primary"));
-    let lost: Vec<i64> = acked.iter().map(|a| a.id).filter(|id| !have.contains(id)).collect();
-    assert!(lost.is_empty(), "acknowledged dc2 writes lost on switch-back: {lost:?}");
+    let lost: Vec<i64> = acked
+        .iter()
+        .map(|a| a.id)
+        .filter(|id| !have.contains(id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged dc2 writes lost on switch-back: {lost:?}"
+    );
     // dc2 is a standby again and follows dc1.
-    dc1.node(&primary).expect("p").connect().must("INSERT INTO t (id, w) VALUES (8888, 1)");
+    dc1.node(&primary)
+        .expect("p")
+        .connect()
+        .must("INSERT INTO t (id, w) VALUES (8888, 1)");
     wait_until("dc2 follows dc1 again", BOUND, || {
         let s = dc2.dr_status()?;
-        let leader = s["standby_leader"].as_str().ok_or("no standby leader")?.to_string();
+        let leader = s["standby_leader"]
+            .as_str()
+            .ok_or("no standby leader")?
+            .to_string();
         if s["standby_cluster"] == json!(true) && try_ids_on(dc2.node(&leader))?.contains(&8888) {
             Ok(())
         } else {

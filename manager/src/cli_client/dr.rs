@@ -188,7 +188,11 @@ fn status_table(b: &Value) -> String {
     ));
     if let Some(events) = b["events"].as_array() {
         for e in events.iter().rev().take(5) {
-            s.push_str(&format!("  event: [{}] {}\n", f(&e["level"]), f(&e["message"])));
+            s.push_str(&format!(
+                "  event: [{}] {}\n",
+                f(&e["level"]),
+                f(&e["message"])
+            ));
         }
     }
     s
@@ -210,7 +214,11 @@ fn failover_table(b: &Value) -> String {
         f(&b["promoted"]),
         f(&b["pgwire"]),
         f(&b["timeline"]),
-        if b["test_mode"] == json!(true) { " [test mode fork]" } else { "" },
+        if b["test_mode"] == json!(true) {
+            " [test mode fork]"
+        } else {
+            ""
+        },
         f(&b["rto_ms"]),
         lost
     )
@@ -232,10 +240,18 @@ fn report_table(b: &Value) -> String {
                 f(&x["kind"]),
                 f(&x["promoted"]),
                 f(&x["rto_ms"]),
-                if d["rto_met"] == json!(true) { "met" } else { "missed" },
+                if d["rto_met"] == json!(true) {
+                    "met"
+                } else {
+                    "missed"
+                },
                 f(&x["rpo_records"]),
                 f(&x["rpo_seconds"]),
-                if d["rpo_met"] == json!(true) { "met" } else { "missed" },
+                if d["rpo_met"] == json!(true) {
+                    "met"
+                } else {
+                    "missed"
+                },
                 f(&x["success"]),
             ));
         }

@@ -103,7 +103,11 @@ pub enum DrCommand {
 impl DrState {
     /// Applies one DR command; `node_exists` says whether a node is
     /// registered (the standby leader must be).
-    pub fn apply(&mut self, command: &DrCommand, node_exists: impl Fn(&str) -> bool) -> CommandResult {
+    pub fn apply(
+        &mut self,
+        command: &DrCommand,
+        node_exists: impl Fn(&str) -> bool,
+    ) -> CommandResult {
         match command {
             DrCommand::SetStandby {
                 enabled,

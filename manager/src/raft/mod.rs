@@ -48,8 +48,8 @@ mod types;
 use std::collections::BTreeMap;
 
 pub use command::{ClusterCommand, CommandResult};
-pub use dr_state::{DrCommand, DrDrill, DrFork, DrState};
 pub use config::MemberConfig;
+pub use dr_state::{DrCommand, DrDrill, DrFork, DrState};
 pub use error::RaftError;
 pub use member::{RaftMember, RaftStatus};
 pub use state::{

@@ -85,8 +85,7 @@ impl Default for RpoConfig {
 impl DrConfig {
     pub fn validate(&self) -> Result<(), String> {
         let ok = |v: f64| v.is_finite() && v > 0.0;
-        if !ok(self.lag_warning_s) || !ok(self.lag_critical_s) || !ok(self.max_lag_tolerance_s)
-        {
+        if !ok(self.lag_warning_s) || !ok(self.lag_critical_s) || !ok(self.max_lag_tolerance_s) {
             return Err("[dr] lag thresholds must be positive numbers".into());
         }
         if self.lag_critical_s < self.lag_warning_s {

@@ -56,7 +56,12 @@ pub async fn start_fork(
     let admin = format!("{ip}:{}", free_port(ip)?);
     let name = format!("fork-{time_ms}");
     let data_dir = service.config.data_dir.join(format!("dr-{name}"));
-    let program = match service.config.supervise.as_ref().and_then(|s| s.program.clone()) {
+    let program = match service
+        .config
+        .supervise
+        .as_ref()
+        .and_then(|s| s.program.clone())
+    {
         Some(p) => p,
         None => std::env::current_exe()
             .map_err(|e| ServiceError::Failed(format!("cannot find my executable: {e}")))?,

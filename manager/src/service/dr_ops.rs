@@ -295,7 +295,12 @@ pub async fn failover(
     };
     let drill = DrDrill {
         time_ms,
-        kind: if request.test_mode { "test" } else { "failover" }.into(),
+        kind: if request.test_mode {
+            "test"
+        } else {
+            "failover"
+        }
+        .into(),
         promoted: promoted.clone(),
         forced: request.force,
         success: outcome.is_ok() && rto_ms.is_some(),
@@ -329,7 +334,11 @@ pub async fn failover(
 }
 
 /// Leaves standby mode and promotes `leader` as the cluster's primary.
-async fn promote_standby(service: &Service, leader: &str, time_ms: u64) -> Result<u64, ServiceError> {
+async fn promote_standby(
+    service: &Service,
+    leader: &str,
+    time_ms: u64,
+) -> Result<u64, ServiceError> {
     let off = ClusterCommand::Dr {
         command: DrCommand::SetStandby {
             enabled: false,
@@ -371,7 +380,9 @@ pub async fn probe_write(pgwire: &str, drill_ms: u64) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("no write accepted within {PROBE_WRITE_FOR:?}: {last}"))
+    Err(format!(
+        "no write accepted within {PROBE_WRITE_FOR:?}: {last}"
+    ))
 }
 
 /// `POST /dr/standby`: turn this cluster into a standby of `primary_hosts`.

@@ -82,7 +82,11 @@ pub async fn simple(
     timeout: Duration,
 ) -> Result<Vec<Vec<Option<String>>>, String> {
     let (h, port) = match host.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("bad port in {host}"))?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port in {host}"))?,
+        ),
         None => return Err(format!("{host}: expected host:port")),
     };
     let mut conf = tokio_postgres::Config::new();
@@ -133,7 +137,9 @@ async fn probe_host(host: &str, timeout: Duration) -> Result<Option<u64>, String
         timeout,
     )
     .await?;
-    let row = rows.first().ok_or_else(|| format!("{host}: no answer row"))?;
+    let row = rows
+        .first()
+        .ok_or_else(|| format!("{host}: no answer row"))?;
     let in_recovery = row.first().cloned().flatten();
     let lsn = row.get(1).cloned().flatten().as_deref().and_then(parse_lsn);
     match (in_recovery.as_deref(), lsn) {
@@ -146,8 +152,7 @@ async fn probe_host(host: &str, timeout: Duration) -> Result<Option<u64>, String
 /// Probes every host and answers the primary among them (the one with
 /// the highest LSN if, mid-failover, two claim it).
 pub async fn find_primary(hosts: &[String], timeout: Duration) -> Result<RemotePrimary, String> {
-    let answers =
-        futures::future::join_all(hosts.iter().map(|h| probe_host(h, timeout))).await;
+    let answers = futures::future::join_all(hosts.iter().map(|h| probe_host(h, timeout))).await;
     let mut errors = Vec::new();
     let mut best: Option<(String, u64)> = None;
     for (host, answer) in hosts.iter().zip(answers) {

@@ -213,7 +213,10 @@ pub async fn probe_once(service: &Service, state: &ClusterState) {
         Ok(remote) => {
             if memo.unreachable_reported {
                 memo.unreachable_reported = false;
-                memo.event(Level::Ok, format!("primary site answers again ({})", remote.host));
+                memo.event(
+                    Level::Ok,
+                    format!("primary site answers again ({})", remote.host),
+                );
             }
             let caught_up_for = memo.caught_up_at.map(|t| now.saturating_duration_since(t));
             let lag = lag_of(&remote, leader.as_deref(), leader_lsn, caught_up_for);
@@ -232,8 +235,16 @@ pub async fn probe_once(service: &Service, state: &ClusterState) {
                         "standby lag {:.1} s ({} records) above the {} threshold ({} s)",
                         lag.seconds.unwrap_or(0.0),
                         lag.records,
-                        if level == Level::Critical { "critical" } else { "warning" },
-                        if level == Level::Critical { dr.lag_critical_s } else { dr.lag_warning_s },
+                        if level == Level::Critical {
+                            "critical"
+                        } else {
+                            "warning"
+                        },
+                        if level == Level::Critical {
+                            dr.lag_critical_s
+                        } else {
+                            dr.lag_warning_s
+                        },
                     ),
                 };
                 memo.level = level;
@@ -327,11 +338,10 @@ pub async fn reconcile(service: &Service, state: &ClusterState) {
         }
     }
     for (name, admin, upstream) in wanted {
-        let stray = service
-            .health
-            .lock()
-            .status(&name)
-            .is_some_and(|s| s.is_primary() || s.upstream.as_deref() != Some(upstream.as_str()));
+        let stray =
+            service.health.lock().status(&name).is_some_and(|s| {
+                s.is_primary() || s.upstream.as_deref() != Some(upstream.as_str())
+            });
         let due = service
             .dr
             .lock()
