@@ -147,8 +147,7 @@ async fn pump(
                 return;
             }
             let kbps = state_w.borrow().bandwidth_kbps;
-            if kbps > 0 {
-                let micros = bytes.len() as u64 * 8 * 1000 / kbps;
+            if let Some(micros) = (bytes.len() as u64 * 8 * 1000).checked_div(kbps) {
                 tokio::time::sleep(Duration::from_micros(micros)).await;
             }
         }
