@@ -163,6 +163,13 @@ pub struct UpArgs {
     /// HTTP port of the proxy's `/metrics` (127.0.0.1).
     #[arg(long, default_value_t = 6480)]
     pub proxy_admin_port: u16,
+    /// Two sites: a primary cluster (dc1) and a standby cluster (dc2)
+    /// with a WAN relay between them (see docs/geo-dr.md).
+    #[arg(long)]
+    pub geo: bool,
+    /// Round-trip time the WAN relay adds between the sites (--geo).
+    #[arg(long, default_value_t = 50)]
+    pub wan_latency_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
