@@ -23,7 +23,7 @@ cleanup() {
   [[ -n "${LOAD:-}" ]] && kill "$LOAD" 2>/dev/null || true
   [[ -n "${SAMPLER:-}" ]] && kill "$SAMPLER" 2>/dev/null || true
   [[ -n "${UP:-}" ]] && kill -TERM "$UP" 2>/dev/null && wait "$UP" 2>/dev/null || true
-  rm -rf "$WORK"
+  if [[ -n "${OK:-}" ]]; then rm -rf "$WORK"; else echo "logs kept in $WORK"; fi
 }
 trap cleanup EXIT
 
@@ -38,8 +38,27 @@ for _ in $(seq 1 240); do
 done
 curl -sf "$DC2/dr/status" >/dev/null || { echo "dc2 never became a healthy standby; see $WORK/data/geo/logs"; exit 1; }
 
-pgbench -i -s 1 -h 127.0.0.1 -p 6432 -U postgres postgres >"$WORK/pgbench-init.log" 2>&1
-pgbench -c 4 -j 2 -T "$LOAD_S" -N -h 127.0.0.1 -p 6432 -U postgres postgres >"$WORK/pgbench.log" 2>&1 &
+# dc1's primary, as its managers report it.
+primary_port() {
+  curl -sf http://127.0.0.1:8008/cluster | python3 -c 'import sys,json; print([m["port"] for m in json.load(sys.stdin)["members"] if m["role"]=="leader"][0])'
+}
+PG=
+# The managers may still be settling the primary's lease: retry.
+ok=
+for _ in 1 2 3 4 5 6 7 8; do
+  PG=$(primary_port 2>/dev/null || echo 5433)
+  if pgbench -i -s 1 -h 127.0.0.1 -p "$PG" -U postgres postgres >"$WORK/pgbench-init.log" 2>&1; then
+    ok=1; break
+  fi
+  sleep 3
+done
+[[ -n "$ok" ]] || { cat "$WORK/pgbench-init.log"; exit 1; }
+# Let dc2 catch up with the initial load before measuring.
+for _ in $(seq 1 240); do
+  curl -sf "$DC2/dr/status" | python3 -c 'import sys,json; s=json.load(sys.stdin); sys.exit(0 if (s.get("lag") or {}).get("records")==0 else 1)' 2>/dev/null && break
+  sleep 0.5
+done
+pgbench -c 4 -j 2 -T "$LOAD_S" -N -h 127.0.0.1 -p "$PG" -U postgres postgres >"$WORK/pgbench.log" 2>&1 &
 LOAD=$!
 
 # Lag sampler: one line per sample (seconds of lag as dc1's primary measures it).
@@ -74,3 +93,4 @@ print(f"DR drill RTO (test mode, {len(rto)} trials): p50 {pct(rto, 50):.0f} ms, 
 print(f"cross-site lag under pgbench ({len(lag)} samples, RTT {sys.argv[3]} ms): p50 {pct(lag, 50):.0f} ms, p99 {pct(lag, 99):.0f} ms")
 PY
 grep -E "^tps" "$WORK/pgbench.log" || true
+OK=1
