@@ -26,6 +26,33 @@ pub enum Command {
     Manager(ManagerArgs),
     /// Run the pgwire proxy (pooling, read/write split, services, failover following).
     Proxy(ProxyArgs),
+    /// A TCP relay that simulates a WAN link (latency, bandwidth, loss, partition).
+    WanRelay(WanRelayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WanRelayArgs {
+    /// Listen address (with --target; for one route).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Where --listen forwards (HOST:PORT).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// More routes, LISTEN=TARGET (repeatable).
+    #[arg(long = "route")]
+    pub routes: Vec<String>,
+    /// Added round-trip time in ms (half each way).
+    #[arg(long, default_value_t = 50)]
+    pub latency_ms: u64,
+    /// Bandwidth cap per direction and connection (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub bandwidth_kbps: u64,
+    /// Percent of chunks delayed by a simulated retransmission.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss_pct: f64,
+    /// HTTP control: POST /partition, /heal, /latency?ms=N; GET /status.
+    #[arg(long)]
+    pub control: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +108,15 @@ pub struct NodeArgs {
     /// This node's name (replicas report it; `--sync-standbys` lists these).
     #[arg(long)]
     pub node_name: Option<String>,
+    /// Datacenter label (`SHOW rustydb.datacenter`).
+    #[arg(long)]
+    pub datacenter: Option<String>,
+    /// Region label (`SHOW rustydb.region`).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Reach discovered WAL sender endpoints elsewhere: SEEN=USE,... (WAN relays, NAT).
+    #[arg(long, value_delimiter = ',', value_name = "SEEN=USE,...")]
+    pub replication_endpoint_map: Vec<String>,
     /// WAL stream listener (default: the listen IP, a free port).
     #[arg(long)]
     pub replication_listen: Option<SocketAddr>,
@@ -133,6 +169,13 @@ pub struct UpArgs {
     /// HTTP port of the proxy's `/metrics` (127.0.0.1).
     #[arg(long, default_value_t = 6480)]
     pub proxy_admin_port: u16,
+    /// Two sites: a primary cluster (dc1) and a standby cluster (dc2)
+    /// with a WAN relay between them (see docs/geo-dr.md).
+    #[arg(long)]
+    pub geo: bool,
+    /// Round-trip time the WAN relay adds between the sites (--geo).
+    #[arg(long, default_value_t = 50)]
+    pub wan_latency_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

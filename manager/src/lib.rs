@@ -4,8 +4,11 @@
 //! - [`cli_client`]: the `rustydb-cli` operator command (HTTP client of the API);
 //! - [`raft`]: the Raft group that replicates the cluster state;
 //! - [`service`]: the manager member (`rustydb manager`): health, lease,
-//!   failover, switchover and the HTTP API.
+//!   failover, switchover and the HTTP API;
+//! - [`wan_relay`]: `rustydb wan-relay`, a latency / bandwidth / loss /
+//!   partition relay for geo tests and demos.
 
 pub mod cli_client;
 pub mod raft;
 pub mod service;
+pub mod wan_relay;

@@ -6,6 +6,7 @@
 //! - `rustydb manager --config manager.toml`: one manager member;
 //! - `rustydb proxy`: the pgwire proxy (`--backends` static, `--manager`
 //!   dynamic, or `--config proxy.toml`);
+//! - `rustydb wan-relay`: a WAN-link simulator between two sites;
 //! - `rustydb up`: a local playground: `--nodes 1` is one node with embedded
 //!   defaults and data under `./.rustydb/node1`; more nodes (default 3) run as
 //!   child processes with manager members when the build has them
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             cli::Command::Up(args) => run::up(args).await,
             cli::Command::Manager(args) => run::manager(args).await,
             cli::Command::Proxy(_) => Ok(()),
+            cli::Command::WanRelay(args) => run::wan_relay(args).await,
         }
     });
     exit_code(result)

@@ -44,6 +44,7 @@ use tokio::process::{Child, Command};
 
 use crate::cli::UpArgs;
 
+mod geo;
 mod proxy;
 use proxy::{proxy_args, wait_proxy};
 pub(crate) use proxy::{single_node_banner, single_node_proxy, stop_proxy};
@@ -65,6 +66,9 @@ pub(crate) struct Running {
 
 /// Runs the playground until Ctrl-C / SIGTERM.
 pub async fn up(args: UpArgs) -> Result<(), String> {
+    if args.geo {
+        return geo::up(args).await;
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my executable: {e}"))?;
     let dir = args.data_dir.clone();
     let logs = dir.join("logs");

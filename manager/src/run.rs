@@ -39,7 +39,19 @@ pub async fn node(args: NodeArgs) -> Result<(), String> {
 
 /// Replication flags override the `[replication]` section.
 fn apply_replication_flags(config: &mut NodeConfig, args: &NodeArgs) -> Result<(), String> {
+    if let Some(dc) = &args.datacenter {
+        config.datacenter = Some(dc.clone());
+    }
+    if let Some(region) = &args.region {
+        config.region = Some(region.clone());
+    }
     let r = &mut config.replication;
+    for pair in &args.replication_endpoint_map {
+        let (seen, to) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--replication-endpoint-map {pair}: expected SEEN=USE"))?;
+        r.endpoint_map.insert(seen.to_string(), to.to_string());
+    }
     if let Some(name) = &args.node_name {
         config.node_name = Some(name.clone());
     }
@@ -201,4 +213,26 @@ pub async fn manager(args: ManagerArgs) -> Result<(), String> {
     let config = rustydb_manager::service::ManagerConfig::load(&args.config)?;
     logging::init(config.log_level.as_deref().unwrap_or("info"));
     rustydb_manager::service::run(config).await
+}
+
+/// `rustydb wan-relay`.
+pub async fn wan_relay(args: crate::cli::WanRelayArgs) -> Result<(), String> {
+    use rustydb_manager::wan_relay;
+    crate::logging::init("info");
+    let mut routes = Vec::new();
+    match (args.listen, args.target) {
+        (Some(listen), Some(target)) => routes.push(wan_relay::Route { listen, target }),
+        (None, None) => {}
+        _ => return Err("--listen and --target go together".into()),
+    }
+    for r in &args.routes {
+        routes.push(wan_relay::parse_route(r)?);
+    }
+    let link = wan_relay::LinkState {
+        latency_ms: args.latency_ms,
+        bandwidth_kbps: args.bandwidth_kbps,
+        loss_pct: args.loss_pct.clamp(0.0, 100.0),
+        partitioned: false,
+    };
+    wan_relay::run(routes, link, args.control).await
 }

@@ -14,6 +14,8 @@
 //! log_level = "info"
 //! # admin_listen = "127.0.0.1:8433"  # admin HTTP API (status, promote, follow); off by default
 //! # node_name = "n1"             # default node-<listen port>
+//! # datacenter = "dc1"           # geo labels (SHOW rustydb.datacenter / rustydb.region)
+//! # region = "eu-west"
 //! # tls_cert = "server.crt"      # PEM; both set => SSLRequest is accepted
 //! # tls_key = "server.key"
 //!
@@ -97,6 +99,10 @@ pub struct NodeConfig {
     /// `application_name`; `sync_standbys` lists these). Defaults to
     /// `node-<listen port>`.
     pub node_name: Option<String>,
+    /// Geo labels (`SHOW rustydb.datacenter` / `rustydb.region`); the
+    /// manager's `[[nodes]]` entries carry the same labels for routing.
+    pub datacenter: Option<String>,
+    pub region: Option<String>,
     /// WAL shipping, commit modes and retention (see docs/replication.md).
     pub replication: ReplicationConfig,
     /// WAL archiving to a backup repository (see docs/backup.md).
@@ -118,6 +124,8 @@ impl Default for NodeConfig {
             log_level: "info".to_string(),
             admin_listen: None,
             node_name: None,
+            datacenter: None,
+            region: None,
             replication: ReplicationConfig::default(),
             backup: Default::default(),
         }

@@ -56,6 +56,11 @@ impl Node {
             engine.set_server_setting("rustydb.replication_endpoint", &endpoint.to_string());
         }
         engine.set_server_setting("rustydb.node_name", &replication.node_name);
+        engine.set_server_setting(
+            "rustydb.datacenter",
+            config.datacenter.as_deref().unwrap_or(""),
+        );
+        engine.set_server_setting("rustydb.region", config.region.as_deref().unwrap_or(""));
         tokio::spawn(crate::replication::sender::serve(
             replication.clone(),
             listener,

@@ -59,6 +59,8 @@ pub struct ClusterMember {
     /// Bytes behind the primary (replicas; estimate).
     pub lag: Option<u64>,
     pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
     pub tags: NodeTags,
     /// The failure detector's suspicion level (phi).
     #[serde(default)]
@@ -74,6 +76,10 @@ pub struct ManagerMember {
     pub raft_addr: String,
     /// `leader`, `follower` or `unreachable`.
     pub role: String,
+    #[serde(default)]
+    pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
 }
 
 /// `GET /cluster`.
@@ -221,6 +227,8 @@ pub struct TopologyPrimary {
     pub host: String,
     pub port: u16,
     pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
     pub lsn: Option<u64>,
     pub timeline: u64,
 }
@@ -232,6 +240,8 @@ pub struct TopologyReplica {
     pub host: String,
     pub port: u16,
     pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
     pub lsn: Option<u64>,
     pub lag_bytes: Option<u64>,
     pub lag_ms: Option<f64>,

@@ -25,6 +25,7 @@
 //! `node rebuild` is `POST /reinitialize`.
 
 mod backup;
+mod dr;
 mod http;
 mod render;
 mod wire;
@@ -65,6 +66,7 @@ pub struct CliArgs {
     /// Manager API URL (any member).
     #[arg(
         long,
+        alias = "manager",
         global = true,
         env = "RUSTYDB_API",
         default_value = "http://127.0.0.1:8008"
@@ -130,6 +132,9 @@ pub enum Command {
     /// Backups, WAL archive, restore and point-in-time recovery.
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Disaster recovery: standby cluster status, drills, failover.
+    #[command(subcommand)]
+    Dr(dr::DrCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +265,7 @@ pub fn run(client: &ApiClient, args: &CliArgs) -> Result<String, CliError> {
             mutate(Method::Post, "/failover", Some(to_json(&body)?))
         }
         Command::Backup(cmd) => backup::run(client, cmd, json_out),
+        Command::Dr(cmd) => dr::run(client, cmd, json_out),
         Command::Pause => mutate(Method::Post, "/pause", None),
         Command::Resume => mutate(Method::Post, "/resume", None),
         Command::Node(cmd) => {

@@ -71,7 +71,7 @@ pub fn cluster(view: &ClusterView) -> String {
     };
     let mut out = format!("+ Cluster: {scope} (timeline {}) +\n", cell(&view.timeline));
     let mut nodes = Table::new(&[
-        "Member", "Host", "Role", "State", "TL", "LSN", "Lag", "DC", "Tags",
+        "Member", "Host", "Role", "State", "TL", "LSN", "Lag", "DC", "Region", "Tags",
     ]);
     for m in &view.members {
         let host = match cell(&m.port).as_str() {
@@ -87,12 +87,13 @@ pub fn cluster(view: &ClusterView) -> String {
             cell(&m.lsn),
             cell(&m.lag),
             m.datacenter.clone(),
+            m.region.clone(),
             tags(m),
         ]);
     }
     out.push_str(&nodes.render());
     if !view.managers.is_empty() {
-        let mut managers = Table::new(&["Manager", "Id", "API", "Raft", "Role"]);
+        let mut managers = Table::new(&["Manager", "Id", "API", "Raft", "Role", "DC", "Region"]);
         for m in &view.managers {
             managers.row(vec![
                 m.name.clone(),
@@ -100,6 +101,8 @@ pub fn cluster(view: &ClusterView) -> String {
                 m.api_url.clone(),
                 m.raft_addr.clone(),
                 m.role.clone(),
+                m.datacenter.clone(),
+                m.region.clone(),
             ]);
         }
         out.push_str(&managers.render());
@@ -129,6 +132,7 @@ fn pretty_role(role: &str) -> String {
     match role {
         "leader" => "Leader".into(),
         "sync_standby" => "Sync Standby".into(),
+        "standby_leader" => "Standby Leader".into(),
         "replica" => "Replica".into(),
         other => other.to_string(),
     }
@@ -311,6 +315,7 @@ mod tests {
                 lsn: Some(77),
                 lag: None,
                 datacenter: "dc1".into(),
+                region: "eu".into(),
                 tags: api::NodeTags::default(),
                 phi: 0.0,
             }],
@@ -322,6 +327,8 @@ mod tests {
                 api_url: "http://127.0.0.1:8009".into(),
                 raft_addr: "127.0.0.1:9009".into(),
                 role: "leader".into(),
+                datacenter: "dc1".into(),
+                region: "eu".into(),
             }],
             paused: true,
             timeline: 3,
@@ -335,6 +342,7 @@ mod tests {
         assert!(s.contains("| n2     | 127.0.0.1:5434 | Leader |"), "{s}");
         assert!(s.contains("(timeline 3)"), "{s}");
         assert!(s.contains("| m2 "), "{s}");
+        assert!(s.contains("| dc1 | eu     |"), "{s}");
         assert!(s.contains("Maintenance mode: on"), "{s}");
         let history = api::History {
             failovers: vec![api::HistoryEntry {

@@ -40,6 +40,7 @@ pub struct MemberView {
     pub lsn: Value,
     pub lag: Value,
     pub datacenter: String,
+    pub region: String,
     pub tags: Tags,
 }
 
@@ -60,6 +61,8 @@ pub struct ManagerView {
     pub api_url: String,
     pub raft_addr: String,
     pub role: String,
+    pub datacenter: String,
+    pub region: String,
 }
 
 /// A scalar JSON value as table text: strings bare, null as empty.

@@ -85,6 +85,9 @@ pub enum ClusterCommand {
     SetNodeTimeline { name: String, timeline: u64 },
     /// Records (`Some`) or forgets (`None`) a manager member's API URL.
     SetMemberApi { id: u64, api: Option<String> },
+    /// Geo / DR: standby mode, standby leader, drills, test fork
+    /// (`dr_state.rs`).
+    Dr { command: super::dr_state::DrCommand },
 }
 
 /// What applying a command answered.
@@ -190,6 +193,10 @@ impl ClusterState {
                 }
                 self.node_timeline = *timeline;
                 CommandResult::Applied
+            }
+            ClusterCommand::Dr { command } => {
+                let nodes = &self.nodes;
+                self.dr.apply(command, |n| nodes.contains_key(n))
             }
             ClusterCommand::SetMemberApi { id, api } => {
                 match api {

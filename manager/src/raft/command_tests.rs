@@ -6,6 +6,7 @@ use crate::raft::state::ClusterConfig;
 fn node(name: &str) -> NodeInfo {
     NodeInfo {
         name: name.to_string(),
+        region: String::new(),
         pgwire_addr: format!("{name}:5433"),
         admin_addr: format!("{name}:8080"),
         datacenter: "dc1".to_string(),

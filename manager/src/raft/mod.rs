@@ -33,6 +33,7 @@
 
 mod command;
 mod config;
+mod dr_state;
 mod elector;
 mod error;
 mod log_store;
@@ -48,6 +49,7 @@ use std::collections::BTreeMap;
 
 pub use command::{ClusterCommand, CommandResult};
 pub use config::MemberConfig;
+pub use dr_state::{DrCommand, DrDrill, DrFork, DrState};
 pub use error::RaftError;
 pub use member::{RaftMember, RaftStatus};
 pub use state::{

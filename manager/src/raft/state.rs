@@ -57,6 +57,9 @@ pub struct NodeInfo {
     pub admin_addr: String,
     #[serde(default)]
     pub datacenter: String,
+    /// The region the datacenter belongs to (geo labels, `docs/geo-dr.md`).
+    #[serde(default)]
+    pub region: String,
     /// Never promote this node automatically.
     #[serde(default)]
     pub nofailover: bool,
@@ -197,6 +200,8 @@ pub struct ClusterState {
     /// API URLs of manager members added at run time (`POST /members`);
     /// configured members' URLs come from their manager.toml.
     pub member_apis: BTreeMap<u64, String>,
+    /// Standby-cluster mode and DR drill history (`dr_state.rs`).
+    pub dr: super::dr_state::DrState,
 }
 
 impl ClusterState {

@@ -48,6 +48,9 @@ pub async fn mutate(
             Ok(json(StatusCode::OK, &result))
         }
         ("POST", "/backups") => super::backup::create(service, body).await,
+        ("POST", "/dr/failover") => super::dr_ops::failover(service, parse(body)?).await,
+        ("POST", "/dr/discard-test") => super::dr_fork::discard(service).await,
+        ("POST", "/dr/standby") => super::dr_ops::become_standby(service, parse(body)?).await,
         ("POST", "/pause") => pause(service, true).await,
         ("POST", "/resume") => pause(service, false).await,
         ("PATCH", "/config") => patch_config(service, parse(body)?).await,

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::dr_config::{DrConfig, RpoConfig, RtoConfig, StandbyClusterConfig};
 use crate::raft::{ClusterConfig, NodeInfo, Role};
 
 /// One manager member of the group (self included).
@@ -33,6 +34,11 @@ pub struct MemberEntry {
     pub api: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// Geo labels of the member (shown in `/cluster`).
+    #[serde(default)]
+    pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
 }
 
 /// One storage node of the cluster.
@@ -46,6 +52,8 @@ pub struct NodeEntry {
     pub admin: String,
     #[serde(default)]
     pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
     #[serde(default)]
     pub nofailover: bool,
     #[serde(default)]
@@ -62,6 +70,7 @@ impl NodeEntry {
             pgwire_addr: self.pgwire.clone(),
             admin_addr: self.admin.clone(),
             datacenter: self.datacenter.clone(),
+            region: self.region.clone(),
             nofailover: self.nofailover,
             noloadbalance: self.noloadbalance,
             failover_priority: self.failover_priority,
@@ -101,6 +110,8 @@ pub struct ManagerConfig {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub datacenter: String,
+    #[serde(default)]
+    pub region: String,
     /// Bearer token mutations must carry; empty means none.
     #[serde(default)]
     pub api_token: String,
@@ -116,6 +127,15 @@ pub struct ManagerConfig {
     /// Backup repository and schedule (see `service::backup`).
     #[serde(default)]
     pub backup: Option<super::backup::BackupSchedule>,
+    /// This cluster follows another one (`dr_config.rs`).
+    #[serde(default)]
+    pub standby_cluster: Option<StandbyClusterConfig>,
+    #[serde(default)]
+    pub dr: DrConfig,
+    #[serde(default)]
+    pub rto: RtoConfig,
+    #[serde(default)]
+    pub rpo: RpoConfig,
 }
 
 fn default_api_listen() -> SocketAddr {
@@ -175,6 +195,14 @@ impl ManagerConfig {
             if !names.contains(s.node.as_str()) {
                 return Err(format!("supervised node {} is not in [[nodes]]", s.node));
             }
+        }
+        self.dr.validate()?;
+        if self
+            .standby_cluster
+            .as_ref()
+            .is_some_and(|s| s.primary_hosts.is_empty())
+        {
+            return Err("[standby_cluster] needs primary_hosts".into());
         }
         if self.cluster.heartbeat_ms == 0 || self.cluster.lease_ttl_ms == 0 {
             return Err("heartbeat_ms and lease_ttl_ms must be positive".into());

@@ -10,6 +10,7 @@ use crate::service::health::HealthTable;
 fn node(name: &str, prio: i32, nofailover: bool) -> NodeInfo {
     NodeInfo {
         name: name.into(),
+        region: String::new(),
         pgwire_addr: format!("{name}:5433"),
         admin_addr: format!("{name}:8433"),
         datacenter: String::new(),

@@ -133,6 +133,9 @@ fn is_mutation_route(method: &Method, path: &str) -> bool {
             | ("POST", "/start")
             | ("POST", "/members")
             | ("POST", "/backups")
+            | ("POST", "/dr/failover")
+            | ("POST", "/dr/discard-test")
+            | ("POST", "/dr/standby")
     ) || (method == Method::DELETE && path.starts_with("/members/"))
 }
 

@@ -33,6 +33,11 @@ mod actions;
 pub mod backup;
 pub mod client;
 pub mod config;
+pub mod dr_config;
+mod dr_fork;
+mod dr_ops;
+pub mod dr_probe;
+mod dr_standby;
 mod error;
 pub mod failover;
 pub mod health;
@@ -112,6 +117,8 @@ pub struct Service {
     pub health: Mutex<HealthTable>,
     pub lease: Mutex<LeaseBook>,
     pub memo: Mutex<ReconcileMemo>,
+    /// The DR link as this member observes it (`dr_standby.rs`).
+    pub dr: Mutex<dr_standby::DrMemo>,
     /// Serialises switchover, failover and reconcile.
     pub op: tokio::sync::Mutex<()>,
     pub metrics: Metrics,
@@ -199,6 +206,7 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
         health: Mutex::new(HealthTable::default()),
         lease: Mutex::new(LeaseBook::default()),
         memo: Mutex::new(ReconcileMemo::default()),
+        dr: Mutex::new(dr_standby::DrMemo::default()),
         op: tokio::sync::Mutex::new(()),
         metrics,
         supervisor,
@@ -209,6 +217,7 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
     tokio::spawn(supervise::follow_state(Arc::clone(&service)));
     tokio::spawn(monitor::run(Arc::clone(&service)));
     tokio::spawn(backup::schedule(Arc::clone(&service)));
+    tokio::spawn(dr_standby::probe_loop(Arc::clone(&service)));
     tokio::spawn(http::serve(listener, Arc::clone(&service)));
     tracing::info!(id = service.config.id, api = %api_addr, "manager member started");
     Ok(Running { service, api_addr })

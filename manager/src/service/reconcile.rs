@@ -61,6 +61,15 @@ pub async fn reconcile(service: &Service, state: &ClusterState) {
     if register_missing(service, state).await {
         return;
     }
+    // Geo / DR: a standby cluster follows the remote primary instead of
+    // electing its own (`dr_standby.rs`).
+    if super::dr_standby::seed(service, state).await {
+        return;
+    }
+    if state.dr.standby {
+        super::dr_standby::reconcile(service, state).await;
+        return;
+    }
     let now = Instant::now();
     match state.primary.clone() {
         None => bootstrap(service, state, now).await,
@@ -121,6 +130,7 @@ async fn register_missing(service: &Service, state: &ClusterState) -> bool {
             n.pgwire_addr == info.pgwire_addr
                 && n.admin_addr == info.admin_addr
                 && n.datacenter == info.datacenter
+                && n.region == info.region
                 && n.nofailover == info.nofailover
                 && n.noloadbalance == info.noloadbalance
                 && n.failover_priority == info.failover_priority

@@ -9,6 +9,7 @@ use crate::service::client::NodeStatus;
 fn node(name: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),
+        region: String::new(),
         pgwire_addr: format!("{name}:5433"),
         admin_addr: format!("{name}:8433"),
         datacenter: String::new(),

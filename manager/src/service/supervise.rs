@@ -29,7 +29,7 @@ use super::Service;
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// SIGTERM, a bounded wait, then SIGKILL; reaps the child.
-async fn stop_child(child: &mut tokio::process::Child) {
+pub(crate) async fn stop_child(child: &mut tokio::process::Child) {
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
         // SAFETY: kill(2) on our own child's pid; no memory is involved.
         unsafe {

@@ -44,6 +44,12 @@ const KNOWN: &[&str] = &[
     "/drain",
     "/stop",
     "/start",
+    "/dr/status",
+    "/dr/check",
+    "/dr/report",
+    "/dr/failover",
+    "/dr/discard-test",
+    "/dr/standby",
 ];
 
 pub fn known_path(path: &str) -> bool {
@@ -77,6 +83,9 @@ pub async fn get(service: &Arc<Service>, path: &str, query: &str) -> Answer {
             json(code, &view)
         }
         "/liveness" => json(StatusCode::OK, &health(service)),
+        "/dr/status" => json(StatusCode::OK, &super::dr_ops::status(service)),
+        "/dr/check" => super::dr_ops::check(service),
+        "/dr/report" => super::dr_ops::report(service),
         "/history" => json(StatusCode::OK, &history(&service.raft.state().1)),
         "/backups" => super::backup::list(service).await,
         "/config" => json(StatusCode::OK, &config_view(&service.raft.state().1)),
@@ -173,6 +182,8 @@ fn member_view(
     let liveness = health.liveness(&node.name, now, state.config.failure_threshold);
     let role = if is_primary {
         "leader"
+    } else if state.dr.standby_leader.as_deref() == Some(node.name.as_str()) {
+        "standby_leader"
     } else if state.sync_set.contains(&node.name) {
         "sync_standby"
     } else if status.is_some_and(|s| !s.is_primary()) || node.role == crate::raft::Role::Replica {
@@ -208,6 +219,7 @@ fn member_view(
         lsn: status.and_then(|s| s.lsn_number),
         lag,
         datacenter: node.datacenter.clone(),
+        region: node.region.clone(),
         tags: api::NodeTags {
             nofailover: node.nofailover,
             noloadbalance: no_reads(node),
@@ -241,6 +253,8 @@ pub fn cluster(service: &Service) -> api::ClusterStatus {
                 .and_then(|m| m.name.clone())
                 .unwrap_or_else(|| format!("m{id}")),
             api_url: apis.get(&id).cloned().unwrap_or_default(),
+            datacenter: member_label(service, id, |m| &m.datacenter, &service.config.datacenter),
+            region: member_label(service, id, |m| &m.region, &service.config.region),
             raft_addr,
             role: if Some(id) == leader {
                 "leader"
@@ -259,6 +273,28 @@ pub fn cluster(service: &Service) -> api::ClusterStatus {
         timeline: state.timeline,
         config: config_view(&state),
         scheduled_switchover: super::schedule::view(&state),
+    }
+}
+
+/// A geo label of member `id`: its `[[members]]` entry, else (for this
+/// member) its own top-level key.
+fn member_label(
+    service: &Service,
+    id: u64,
+    field: impl Fn(&super::config::MemberEntry) -> &String,
+    own: &str,
+) -> String {
+    let configured = service
+        .config
+        .members
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| field(m).clone())
+        .unwrap_or_default();
+    if configured.is_empty() && id == service.config.id {
+        own.to_string()
+    } else {
+        configured
     }
 }
 
@@ -297,6 +333,7 @@ pub fn topology(service: &Service) -> api::Topology {
             host,
             port,
             datacenter: p.datacenter.clone(),
+            region: p.region.clone(),
             lsn: health.lsn(&p.name),
             timeline: state.timeline,
         }
@@ -323,6 +360,7 @@ pub fn topology(service: &Service) -> api::Topology {
                 host,
                 port,
                 datacenter: n.datacenter.clone(),
+                region: n.region.clone(),
                 lsn: health.lsn(&n.name),
                 lag_bytes: primary_lsn.map(|p| failover::lag_bytes(&state, &health, &n.name, p)),
                 lag_ms,
@@ -542,5 +580,7 @@ fn metrics(service: &Service) -> String {
             ));
         }
     }
+    drop(health);
+    text.push_str(&super::dr_standby::metrics_text(service, &state));
     text
 }

@@ -138,6 +138,7 @@ pub async fn wait_applied(member: &RaftMember, index: u64) {
 pub fn node(name: &str) -> NodeInfo {
     NodeInfo {
         name: name.to_string(),
+        region: String::new(),
         pgwire_addr: format!("127.0.0.1:{}", 5433),
         admin_addr: format!("127.0.0.1:{}", 8080),
         datacenter: "dc1".to_string(),

@@ -167,6 +167,11 @@ pub struct ReplicationConfig {
     /// that falls further behind re-clones.
     pub max_wal_bytes: u64,
     pub tls: ReplicationTls,
+    /// Rewrites of discovered WAL sender endpoints (`"seen" = "use"`),
+    /// for upstreams reached through a NAT or a relay: the endpoint the
+    /// upstream reports is its own listener, which the follower may have
+    /// to reach at another address (e.g. a WAN relay in front of it).
+    pub endpoint_map: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ReplicationConfig {
@@ -189,6 +194,7 @@ impl Default for ReplicationConfig {
             wal_keep_seconds: 600,
             max_wal_bytes: 4 << 30,
             tls: ReplicationTls::default(),
+            endpoint_map: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -141,6 +141,11 @@ async fn discover(repl: &Replication, upstream: &str) -> Result<(String, SocketA
             addr = resolved;
         }
     }
+    if let Some(mapped) = repl.config.endpoint_map.get(&addr.to_string()) {
+        addr = mapped.parse().map_err(|_| {
+            NodeError::Replication(format!("endpoint_map: bad address \"{mapped}\""))
+        })?;
+    }
     Ok((host, addr))
 }
 
