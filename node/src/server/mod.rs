@@ -1,9 +1,10 @@
 //! The node's PostgreSQL wire-protocol server.
 //!
 //! Clients (psql, pgbench, drivers) talk to a node exactly as to
-//! PostgreSQL 15. One tokio task serves each connection; engine calls run on
-//! blocking threads (see `worker`). A connection flows through these stages,
-//! one module each:
+//! PostgreSQL 15. Each connection is served by a thread of its own running
+//! a small current-thread runtime, and engine calls run inline on it (see
+//! `worker` for why). A connection flows through these stages, one module
+//! each:
 //!
 //! ```text
 //!  accept (mod) ─► startup: TLS (tls), startup packet, CancelRequest (cancel),
@@ -191,7 +192,14 @@ impl Server {
                     Ok((tcp, peer)) => {
                         let _ = tcp.set_nodelay(true);
                         let shared = shared.clone();
-                        tasks.spawn(async move { serve_socket(tcp, peer, shared).await });
+                        match dedicated_thread(tcp, peer, shared) {
+                            // The task only waits for the thread, so that
+                            // shutdown can wait for every connection.
+                            Some(done) => tasks.spawn(async move {
+                                let _ = done.await;
+                            }),
+                            None => continue,
+                        };
                     }
                     Err(e) => {
                         // Typically EMFILE: back off instead of spinning.
@@ -214,7 +222,9 @@ impl Server {
         );
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-            tracing::warn!("connections still busy after the grace period; aborting them");
+            // Their threads cannot be aborted from here; they end when
+            // their statements notice the cancel or the process exits.
+            tracing::warn!("connections still busy after the grace period; not waiting for them");
             tasks.shutdown().await;
         }
     }
@@ -223,6 +233,63 @@ impl Server {
 /// Resolves once `rx` turns true (or its sender is gone).
 pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Stack of a connection thread: as big as a main thread's, since the
+/// parser, binder and executor recurse (bounded by their own limits).
+const CONNECTION_STACK: usize = 8 << 20;
+
+/// Starts the thread that serves one accepted socket. The returned receiver
+/// completes (with an error: the sender is dropped) when the thread ends,
+/// however it ends. `None` when the socket or the thread could not be set
+/// up; the socket is then closed.
+fn dedicated_thread(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> Option<tokio::sync::oneshot::Receiver<()>> {
+    // The socket is registered with the accepting runtime's reactor; it
+    // moves to the connection thread's own.
+    let tcp = match tcp.into_std() {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "cannot detach an accepted socket");
+            return None;
+        }
+    };
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("rustydb-conn".into())
+        .stack_size(CONNECTION_STACK)
+        .spawn(move || {
+            let _done = done;
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "cannot start a connection runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                worker::mark_dedicated();
+                match tokio::net::TcpStream::from_std(tcp) {
+                    Ok(tcp) => serve_socket(tcp, peer, shared).await,
+                    Err(e) => tracing::warn!(%peer, error = %e, "cannot register a socket"),
+                }
+            });
+        });
+    match spawned {
+        Ok(_) => Some(finished),
+        Err(e) => {
+            // Typically the thread limit: the socket (moved into the
+            // closure) is closed; the client sees the connection drop.
+            tracing::warn!(%peer, error = %e, "cannot start a connection thread");
+            None
+        }
+    }
 }
 
 /// Serves one accepted socket from startup to close.

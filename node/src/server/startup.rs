@@ -222,7 +222,7 @@ async fn startup_session(
 
     let engine = shared.engine.clone();
     let (u, d) = (user.clone(), database.clone());
-    let session = match tokio::task::spawn_blocking(move || engine.connect(&u, &d)).await {
+    let session = match super::worker::blocking(move || engine.connect(&u, &d)).await {
         Ok(Ok(session)) => session,
         Ok(Err(e)) => return Err(ConnError::Fatal(e.state().0, e.message())),
         Err(_) => {

@@ -115,6 +115,10 @@ pub(crate) struct Shared {
     /// Last durable LSN, for tasks that wait for new records (WAL senders).
     pub(crate) lsn_watch: watch::Sender<u64>,
     pub(crate) history: Arc<RwLock<TimelineHistory>>,
+    /// Commit times of large WAL records already read (LSN → µs), see
+    /// `RocksStorage::commit_time_of`. Entries leave with their records
+    /// (trim, rewind).
+    pub(crate) commit_times: Mutex<std::collections::BTreeMap<u64, u64>>,
 }
 
 impl Shared {
@@ -244,6 +248,7 @@ impl RocksStorage {
             gate: RwLock::new(None),
             lsn_watch,
             history,
+            commit_times: Mutex::new(Default::default()),
         });
         Ok(Arc::new(RocksStorage {
             shared,
@@ -315,6 +320,8 @@ impl RocksStorage {
                 wal::lsn_key(Lsn(0)),
                 wal::lsn_key(Lsn(end)),
             )?;
+            let mut times = self.shared.commit_times.lock();
+            *times = times.split_off(&end);
             tracing::debug!(below = end, "WAL trimmed");
         }
         Ok(())

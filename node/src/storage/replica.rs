@@ -234,7 +234,15 @@ impl RocksStorage {
     /// Undoes every record after `to` (see the module notes). Fails with
     /// `WalGone` when a needed record was trimmed: re-clone instead.
     pub fn rewind_to(&self, to: Lsn) -> Result<()> {
-        self.replica_op(|reply| ReplicaOp::Rewind { to, reply })
+        // Records after `to` go away and their LSNs will be reused.
+        let forget = || {
+            let mut times = self.shared.commit_times.lock();
+            times.split_off(&(to.0 + 1));
+        };
+        forget();
+        let result = self.replica_op(|reply| ReplicaOp::Rewind { to, reply });
+        forget();
+        result
     }
 
     /// Replaces the timeline history (durably) and the current timeline.
@@ -322,10 +330,32 @@ impl RocksStorage {
     }
 
     /// Commit time (µs since the epoch) of the record at `lsn`, if retained.
+    ///
+    /// WAL retention binary-searches commit times every second. A bulk load
+    /// leaves records of many megabytes whose every read is a decompression
+    /// and a full decode, so large records' times are remembered (a record
+    /// never changes while it exists; trim and rewind drop the entries).
     pub fn commit_time_of(&self, lsn: Lsn) -> Result<Option<u64>> {
+        /// Records at least this big have their commit time remembered.
+        const REMEMBER_FROM_BYTES: usize = 16 << 10;
+        /// Most remembered times; the memo starts over when full.
+        const REMEMBER_AT_MOST: usize = 1024;
+        if let Some(time) = self.shared.commit_times.lock().get(&lsn.0) {
+            return Ok(Some(*time));
+        }
         let db = &self.shared.db;
         match db.get_pinned_cf(cf(db, CF_WAL)?, wal::lsn_key(lsn))? {
-            Some(bytes) => Ok(Some(WalRecord::decode(&bytes)?.commit_time_micros)),
+            Some(bytes) => {
+                let time = WalRecord::decode(&bytes)?.commit_time_micros;
+                if bytes.len() >= REMEMBER_FROM_BYTES {
+                    let mut times = self.shared.commit_times.lock();
+                    if times.len() >= REMEMBER_AT_MOST {
+                        times.clear();
+                    }
+                    times.insert(lsn.0, time);
+                }
+                Ok(Some(time))
+            }
             None => Ok(None),
         }
     }
