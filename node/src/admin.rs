@@ -12,6 +12,7 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `POST /lease` `{"ttl_ms":1000}` | renew the primary's lease (the manager's heartbeat); once renewed, commits are acknowledged only while it holds |
 //! | `DELETE /lease` | stop enforcing the lease (a node without a manager) |
+//! | `/slots`, `/changes` | logical replication slots and change stream (`logical::http`) |
 //!
 //! ```json
 //! {"status":"ok","role":"primary","timeline":1,"lsn":"0/2A","lsn_number":42,
@@ -72,7 +73,15 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut stop: watch::Re
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, req).await) }
+                async move {
+                    // The logical routes may stream; the others answer whole.
+                    let response = if crate::logical::http::handles(req.uri().path()) {
+                        crate::logical::http::route(&state, req).await
+                    } else {
+                        route(&state, req).await.map(|b| b.boxed_unsync())
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);

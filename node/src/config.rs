@@ -99,6 +99,8 @@ pub struct NodeConfig {
     pub node_name: Option<String>,
     /// WAL shipping, commit modes and retention (see docs/replication.md).
     pub replication: ReplicationConfig,
+    /// Logical replication: slot retention limits (docs/logical-replication.md).
+    pub logical: crate::logical::LogicalConfig,
 }
 
 impl Default for NodeConfig {
@@ -117,6 +119,7 @@ impl Default for NodeConfig {
             admin_listen: None,
             node_name: None,
             replication: ReplicationConfig::default(),
+            logical: Default::default(),
         }
     }
 }

@@ -8,12 +8,15 @@
 //! - `replication`: WAL shipping to replicas, commit modes, promotion,
 //!   follow/rewind/re-clone; `datadir`: which RocksDB directory is live.
 //! - `admin`: the admin HTTP API (status, promote, follow, replication, metrics).
+//! - `logical`: replication slots, logical decoding's change stream
+//!   (`/changes`, `/slots` on the admin API) and slot WAL retention.
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
 pub mod admin;
 pub mod config;
 pub mod datadir;
 pub mod error;
+pub mod logical;
 pub mod node;
 pub mod replication;
 pub mod server;

@@ -84,6 +84,8 @@ pub struct Replication {
     /// Databases replaced by a re-clone, removed once nothing uses them.
     retired: Mutex<Vec<Arc<RocksStorage>>>,
     tls: Option<tls::ReplicationTlsSetup>,
+    /// Logical decoding state (slots' retention limit, metrics), set at start.
+    pub logical: OnceLock<Arc<crate::logical::Logical>>,
 }
 
 impl Replication {
@@ -117,6 +119,7 @@ impl Replication {
             stop: watch::channel(false).0,
             retired: Mutex::new(Vec::new()),
             tls,
+            logical: OnceLock::new(),
         }))
     }
 
