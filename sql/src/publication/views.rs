@@ -92,7 +92,10 @@ pub fn view(b: &mut Binder, name: &str) -> Result<Option<(Plan, Scope)>> {
                 ("prpubid", T::Oid),
                 ("prrelid", T::Oid),
                 ("prqual", T::Text),
-                ("prattrs", T::Text),
+                // int2vector in PostgreSQL (0-based); psql's \dRp+ walks it
+                // with generate_series(0, array_upper(..)), which also covers
+                // a 1-based int2[].
+                ("prattrs", T::Array(Box::new(T::Int2))),
             ]),
             pubs.iter()
                 .flat_map(|p| {
@@ -100,9 +103,9 @@ pub fn view(b: &mut Binder, name: &str) -> Result<Option<(Plan, Scope)>> {
                         let table = tables.get(&pt.table_id)?;
                         let attrs = pt.columns.as_ref().map(|cs| {
                             cs.iter()
-                                .filter_map(|c| table.column_index(c).map(|i| (i + 1).to_string()))
+                                .filter_map(|c| table.column_index(c))
+                                .map(|i| Value::Int2(i16::try_from(i + 1).unwrap_or(i16::MAX)))
                                 .collect::<Vec<_>>()
-                                .join(" ")
                         });
                         Some(vec![
                             // The pair is unique; a stable synthetic oid.
@@ -112,7 +115,7 @@ pub fn view(b: &mut Binder, name: &str) -> Result<Option<(Plan, Scope)>> {
                             pt.row_filter
                                 .as_deref()
                                 .map_or(Value::Null, |f| t(&deparse_filter(f, table))),
-                            attrs.map_or(Value::Null, Value::Text),
+                            attrs.map_or(Value::Null, Value::Array),
                         ])
                     })
                 })
