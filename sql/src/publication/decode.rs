@@ -68,7 +68,7 @@ pub struct Change {
 /// What one WAL record yields, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
-    Change(Change),
+    Change(Box<Change>),
     Ddl(String),
 }
 
@@ -212,7 +212,7 @@ impl Decoder {
     /// Decodes one record's mutations (with their before-images).
     pub fn decode(&mut self, mutations: &[Mutation], before: &[Mutation]) -> Result<Vec<Decoded>> {
         let mut out = Vec::new();
-        self.catalog_pass(mutations, before, &mut out)?;
+        let altered = self.catalog_pass(mutations, before, &mut out)?;
         let prefix = keys::database_data_prefix(self.db);
         for (i, (key, after)) in mutations.iter().enumerate() {
             if !key.starts_with(&prefix) {
@@ -235,8 +235,17 @@ impl Decoder {
                 .as_ref()
                 .map(|a| full_row(&shape.table, a))
                 .transpose()?;
+            // Rows rewritten by an ALTER TABLE in the same record (a new
+            // column's default, a type change) are not changes of their
+            // own, as in PostgreSQL; neither is an update that changed
+            // nothing.
+            if let (Some(o), Some(n)) = (&old, &new) {
+                if o == n || altered.contains(&shape.table.id) {
+                    continue;
+                }
+            }
             if let Some(change) = self.shape_change(&shape, old, new)? {
-                out.push(Decoded::Change(change));
+                out.push(Decoded::Change(Box::new(change)));
             }
         }
         Ok(out)
@@ -306,13 +315,14 @@ impl Decoder {
         }))
     }
 
-    /// Pass 1: relation and publication keys.
+    /// Pass 1: relation and publication keys. Returns the ids of tables
+    /// whose definition changed (not created or dropped) in the record.
     fn catalog_pass(
         &mut self,
         mutations: &[Mutation],
         before: &[Mutation],
         out: &mut Vec<Decoded>,
-    ) -> Result<()> {
+    ) -> Result<Vec<u32>> {
         let rel_prefix = keys::relations_prefix(self.db);
         let pub_key = super::publication_key(self.db, &self.publication);
         let mut dropped: Vec<Arc<TableDef>> = Vec::new();
@@ -351,8 +361,9 @@ impl Decoder {
             }
         }
         if !touched {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let altered_ids: Vec<u32> = altered.iter().map(|(_, n)| n.id).collect();
         // DDL text is judged against the publication *before* the record
         // (a dropped table was published until now).
         let ddl = self.def.as_ref().is_some_and(|d| d.replicate_ddl);
@@ -392,7 +403,7 @@ impl Decoder {
             self.tables.insert(n.id, n);
         }
         self.shapes.clear();
-        Ok(())
+        Ok(altered_ids)
     }
 
     /// The initial copy: every published row of every published table as

@@ -353,10 +353,7 @@ impl Session {
     ) -> Result<Vec<MaskDef>> {
         let mut out: Vec<MaskDef> = Vec::new();
         for spec in specs {
-            let table = match self.table_def(txn, &spec.table) {
-                Ok(t) => t,
-                Err(e) => return Err(e),
-            };
+            let table = self.table_def(txn, &spec.table)?;
             if !def.publishes(table.id) {
                 return Err(Error::new(
                     SqlState::UNDEFINED_OBJECT,
