@@ -30,7 +30,9 @@ use rustydb_tests::{Outcome, PgServer, SqlClient};
 /// Reads a whole (idle-terminated) change stream as JSON lines.
 fn changes(admin: &Admin, query: &str) -> Vec<Value> {
     let path = format!("/changes?{query}");
-    let reply = admin.get(&path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let reply = admin
+        .get(&path)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     assert_eq!(reply.status, 200, "GET {path}: {}", reply.text);
     reply
         .text
@@ -100,9 +102,16 @@ fn publication_ddl_matches_postgres() {
         let r = reference.simple(sql);
         let t = target.simple(sql);
         let same = match (&r, &t) {
-            (Outcome::Error { code: a, message: m }, Outcome::Error { code: b, message: n }) => {
-                a == b && m == n
-            }
+            (
+                Outcome::Error {
+                    code: a,
+                    message: m,
+                },
+                Outcome::Error {
+                    code: b,
+                    message: n,
+                },
+            ) => a == b && m == n,
             (Outcome::Ok { rows: a, .. }, Outcome::Ok { rows: b, .. }) => a == b,
             _ => false,
         };
@@ -140,14 +149,31 @@ fn masks_are_validated_and_listed() {
     ok(&mut c, "create publication m for table users (id, email, name, phone, age) where (active) \
                 with (publish = 'insert,update,delete', mask_salt = 's3cret') \
                 mask (users.email = hash, users.name = partial(1, 0), users.phone = redact, users.age = null)");
-    let o = c.simple("select tablename, attname, mask from rustydb_publication_masks order by attname");
+    let o =
+        c.simple("select tablename, attname, mask from rustydb_publication_masks order by attname");
     assert_eq!(
         o.rows(),
         &[
-            vec![Some("users".into()), Some("age".into()), Some("null".into())],
-            vec![Some("users".into()), Some("email".into()), Some("hash".into())],
-            vec![Some("users".into()), Some("name".into()), Some("partial(1, 0)".into())],
-            vec![Some("users".into()), Some("phone".into()), Some("redact".into())],
+            vec![
+                Some("users".into()),
+                Some("age".into()),
+                Some("null".into())
+            ],
+            vec![
+                Some("users".into()),
+                Some("email".into()),
+                Some("hash".into())
+            ],
+            vec![
+                Some("users".into()),
+                Some("name".into()),
+                Some("partial(1, 0)".into())
+            ],
+            vec![
+                Some("users".into()),
+                Some("phone".into()),
+                Some("redact".into())
+            ],
         ],
         "{o:?}"
     );
@@ -168,8 +194,11 @@ fn stream_applies_filter_columns_and_masks() {
     );
     ok(&mut c, "create table users (id int primary key, email text, name text, phone text, active bool, secret text)");
     ok(&mut c, "create table other (id int primary key)");
-    ok(&mut c, "insert into users values (1, 'a@x.org', 'Alice', '555-1', true, 's1'), \
-                (2, 'b@x.org', 'Bob', '555-2', false, 's2'), (3, NULL, 'Cy', NULL, true, 's3')");
+    ok(
+        &mut c,
+        "insert into users values (1, 'a@x.org', 'Alice', '555-1', true, 's1'), \
+                (2, 'b@x.org', 'Bob', '555-2', false, 's2'), (3, NULL, 'Cy', NULL, true, 's3')",
+    );
     ok(&mut c, "create publication p for table users (id, email, name, phone, active) where (active) \
                 with (mask_salt = 'salt') mask (users.email = hash, users.name = partial(1, 0), users.phone = redact)");
     let snap = changes(&admin, "publication=p&snapshot=true&wait_ms=300");
@@ -188,10 +217,18 @@ fn stream_applies_filter_columns_and_masks() {
     assert_eq!(email.len(), 64);
     assert_ne!(email, "a@x.org");
     assert_eq!(copies[1]["row"]["email"], Value::Null, "NULL stays NULL");
-    assert!(of_type(&snap, "snapshot_end").iter().any(|l| l["lsn"] == l0));
+    assert!(of_type(&snap, "snapshot_end")
+        .iter()
+        .any(|l| l["lsn"] == l0));
 
-    ok(&mut c, "insert into users values (4, 'd@x.org', 'Dee', '555-4', true, 's4')");
-    ok(&mut c, "insert into users values (5, 'e@x.org', 'Eve', '555-5', false, 's5')");
+    ok(
+        &mut c,
+        "insert into users values (4, 'd@x.org', 'Dee', '555-4', true, 's4')",
+    );
+    ok(
+        &mut c,
+        "insert into users values (5, 'e@x.org', 'Eve', '555-5', false, 's5')",
+    );
     ok(&mut c, "update users set active = true where id = 2"); // moves in: insert
     ok(&mut c, "update users set active = false where id = 1"); // moves out: delete
     ok(&mut c, "update users set name = 'Deirdre' where id = 4"); // stays in: update
@@ -231,14 +268,24 @@ fn stream_applies_filter_columns_and_masks() {
     assert_eq!(of_type(&lines, "begin").len(), 5);
     assert_eq!(of_type(&lines, "commit").len(), 5);
     for l in &changes_only {
-        assert!(of_type(&lines, "begin").iter().any(|b| b["lsn"] == l["lsn"]));
+        assert!(of_type(&lines, "begin")
+            .iter()
+            .any(|b| b["lsn"] == l["lsn"]));
     }
     assert!(of_type(&lines, "begin")[0]["commit_time"]
         .as_str()
         .is_some_and(|t| t.ends_with('Z') && t.len() == 27));
     // Bad requests.
-    assert_eq!(admin.get("/changes?publication=p").map(|r| r.status), Ok(400));
-    assert_eq!(admin.get("/changes?publication=nosuch&from_lsn=0").map(|r| r.status), Ok(404));
+    assert_eq!(
+        admin.get("/changes?publication=p").map(|r| r.status),
+        Ok(400)
+    );
+    assert_eq!(
+        admin
+            .get("/changes?publication=nosuch&from_lsn=0")
+            .map(|r| r.status),
+        Ok(404)
+    );
 }
 
 #[test]
@@ -248,12 +295,21 @@ fn slot_resume_has_no_loss_or_duplicate() {
     let mut c = node.connect();
     ok(&mut c, "create table t (id int primary key, v text)");
     ok(&mut c, "create publication p for table t");
-    let r = admin.post("/slots", Some(&json!({"name": "s1", "publication": "p"}))).expect("POST /slots");
+    let r = admin
+        .post("/slots", Some(&json!({"name": "s1", "publication": "p"})))
+        .expect("POST /slots");
     assert_eq!(r.status, 201, "{}", r.text);
     let created = r.json["confirmed_lsn"].as_u64().expect("confirmed_lsn");
-    let dup = admin.post("/slots", Some(&json!({"name": "s1", "publication": "p"}))).expect("dup");
+    let dup = admin
+        .post("/slots", Some(&json!({"name": "s1", "publication": "p"})))
+        .expect("dup");
     assert_eq!(dup.status, 409);
-    let nopub = admin.post("/slots", Some(&json!({"name": "s2", "publication": "nope"}))).expect("404");
+    let nopub = admin
+        .post(
+            "/slots",
+            Some(&json!({"name": "s2", "publication": "nope"})),
+        )
+        .expect("404");
     assert_eq!(nopub.status, 404);
 
     for i in 1..=10 {
@@ -266,30 +322,48 @@ fn slot_resume_has_no_loss_or_duplicate() {
             .map(|l| l["key"]["id"].as_str().unwrap_or("").to_string())
             .collect()
     };
-    assert_eq!(ids(&first), (1..=10).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&first),
+        (1..=10).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
     // The consumer applied the first four transactions and confirms them.
     let commits = of_type(&first, "commit");
     let upto = commits[3]["lsn"].as_u64().expect("commit lsn");
     assert!(upto > created);
-    let r = admin.post("/slots/s1/confirm", Some(&json!({"lsn": upto}))).expect("confirm");
+    let r = admin
+        .post("/slots/s1/confirm", Some(&json!({"lsn": upto})))
+        .expect("confirm");
     assert_eq!(r.status, 200, "{}", r.text);
     // Confirming backwards does nothing.
-    let r = admin.post("/slots/s1/confirm", Some(&json!({"lsn": created}))).expect("confirm");
+    let r = admin
+        .post("/slots/s1/confirm", Some(&json!({"lsn": created})))
+        .expect("confirm");
     assert_eq!(r.json["confirmed_lsn"].as_u64(), Some(upto));
     for i in 11..=12 {
         ok(&mut c, &format!("insert into t values ({i}, 'v{i}')"));
     }
     let second = changes(&admin, "publication=p&slot=s1&wait_ms=300");
-    assert_eq!(ids(&second), (5..=12).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&second),
+        (5..=12).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
     // The same start by from_lsn gives the same changes.
-    let again = changes(&admin, &format!("publication=p&from_lsn={upto}&wait_ms=300"));
+    let again = changes(
+        &admin,
+        &format!("publication=p&from_lsn={upto}&wait_ms=300"),
+    );
     assert_eq!(ids(&again), ids(&second));
     let slots = admin.get_json("/slots").expect("GET /slots");
     assert_eq!(slots[0]["confirmed_lsn"].as_u64(), Some(upto));
     let o = c.simple("select slot_name, publication, lag_records > 0, invalidated from rustydb_replication_slots");
     assert_eq!(
         o.rows(),
-        &[vec![Some("s1".into()), Some("p".into()), Some("t".into()), Some("f".into())]]
+        &[vec![
+            Some("s1".into()),
+            Some("p".into()),
+            Some("t".into()),
+            Some("f".into())
+        ]]
     );
     assert_eq!(admin.get("/slots/s1").map(|r| r.status), Ok(200));
     let d = ureq_delete(node.admin_port(), "/slots/s1");
@@ -325,7 +399,12 @@ fn slot_past_limit_is_invalidated() {
     let mut c = node.connect();
     ok(&mut c, "create table t (id int primary key)");
     ok(&mut c, "create publication p for table t");
-    let r = admin.post("/slots", Some(&json!({"name": "lagging", "publication": "p"}))).expect("slot");
+    let r = admin
+        .post(
+            "/slots",
+            Some(&json!({"name": "lagging", "publication": "p"})),
+        )
+        .expect("slot");
     assert_eq!(r.status, 201, "{}", r.text);
     // While within the limit the slot holds the WAL it needs.
     for i in 0..10 {
@@ -346,9 +425,13 @@ fn slot_past_limit_is_invalidated() {
         }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", node.log_tail(3000)));
-    let r = admin.get("/changes?publication=p&slot=lagging").expect("GET");
+    let r = admin
+        .get("/changes?publication=p&slot=lagging")
+        .expect("GET");
     assert_eq!(r.status, 410, "{}", r.text);
-    assert!(r.json["error"].as_str().is_some_and(|e| e.contains("invalidated")));
+    assert!(r.json["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("invalidated")));
     let metrics = admin.get("/metrics").expect("metrics").text;
     assert!(
         metrics.contains("rustydb_logical_slots_invalidated_total 1"),
@@ -374,7 +457,9 @@ fn slots_survive_failover() {
     let mut c = primary.connect();
     ok(&mut c, "create table t (id int primary key, v text)");
     ok(&mut c, "create publication p for table t");
-    let r = padmin.post("/slots", Some(&json!({"name": "sub1", "publication": "p"}))).expect("slot");
+    let r = padmin
+        .post("/slots", Some(&json!({"name": "sub1", "publication": "p"})))
+        .expect("slot");
     assert_eq!(r.status, 201, "{}", r.text);
     for i in 1..=6 {
         ok(&mut c, &format!("insert into t values ({i}, 'x')"));
@@ -383,16 +468,22 @@ fn slots_survive_failover() {
     let commits = of_type(&lines, "commit");
     assert_eq!(commits.len(), 6);
     let upto = commits[2]["lsn"].as_u64().expect("lsn");
-    let r = padmin.post("/slots/sub1/confirm", Some(&json!({"lsn": upto}))).expect("confirm");
+    let r = padmin
+        .post("/slots/sub1/confirm", Some(&json!({"lsn": upto})))
+        .expect("confirm");
     assert_eq!(r.status, 200);
     wait_caught_up(&primary, &[&replica]);
     let radmin = replica.admin();
     // A replica streams too, but does not write slots.
     let from_replica = changes(&radmin, "publication=p&slot=sub1&wait_ms=300");
     assert_eq!(of_type(&from_replica, "change").len(), 3);
-    let r = radmin.post("/slots", Some(&json!({"name": "x", "publication": "p"}))).expect("post");
+    let r = radmin
+        .post("/slots", Some(&json!({"name": "x", "publication": "p"})))
+        .expect("post");
     assert_eq!(r.status, 409);
-    assert!(r.json["error"].as_str().is_some_and(|e| e.contains("read-only")));
+    assert!(r.json["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("read-only")));
     // Failover.
     let mut primary = primary;
     primary.kill9();

@@ -364,7 +364,12 @@ async fn read_json(req: Request<Incoming>) -> Result<serde_json::Value, Response
     let collected = http_body_util::Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await
-        .map_err(|e| error(StatusCode::PAYLOAD_TOO_LARGE, &format!("cannot read body: {e}")))?;
+        .map_err(|e| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("cannot read body: {e}"),
+            )
+        })?;
     let bytes = collected.to_bytes();
     if bytes.is_empty() {
         return Ok(json!({}));

@@ -23,7 +23,9 @@ pub enum SlotError {
     NoPublication(String),
     #[error("database \"{0}\" does not exist")]
     NoDatabase(String),
-    #[error("cannot change replication slots: this node is read-only (a replica); use the primary")]
+    #[error(
+        "cannot change replication slots: this node is read-only (a replica); use the primary"
+    )]
     ReadOnly,
     #[error("invalid request: {0}")]
     Invalid(String),
@@ -95,7 +97,12 @@ pub fn create(
     };
     store::put(&mut *txn, &slot)?;
     txn.commit()?;
-    tracing::info!(slot = name, publication = publication_name, lsn, "replication slot created");
+    tracing::info!(
+        slot = name,
+        publication = publication_name,
+        lsn,
+        "replication slot created"
+    );
     Ok(slot)
 }
 

@@ -162,13 +162,19 @@ fn run(
             }
             for record in records {
                 if record.lsn.0 != scanned + 1 {
-                    return Err(format!("WAL gap: expected LSN {}, found {}", scanned + 1, record.lsn.0));
+                    return Err(format!(
+                        "WAL gap: expected LSN {}, found {}",
+                        scanned + 1,
+                        record.lsn.0
+                    ));
                 }
                 let decoded = plan
                     .decoder
                     .decode(&record.mutations, &record.before_images)
                     .map_err(|e| format!("cannot decode LSN {}: {e}", record.lsn.0))?;
-                if !decoded.is_empty() && !emit_transaction(tx, record.lsn.0, record.commit_time_micros, decoded) {
+                if !decoded.is_empty()
+                    && !emit_transaction(tx, record.lsn.0, record.commit_time_micros, decoded)
+                {
                     return Ok(());
                 }
                 scanned = record.lsn.0;
@@ -216,7 +222,9 @@ fn run(
 fn check_slot(engine: &Engine, slot: &str) -> Result<(), String> {
     match super::slots::get(engine, slot) {
         Ok(s) => match s.invalidated {
-            Some(reason) => Err(format!("replication slot \"{slot}\" is invalidated: {reason}")),
+            Some(reason) => Err(format!(
+                "replication slot \"{slot}\" is invalidated: {reason}"
+            )),
             None => Ok(()),
         },
         Err(e) => Err(e.to_string()),
@@ -224,9 +232,17 @@ fn check_slot(engine: &Engine, slot: &str) -> Result<(), String> {
 }
 
 /// Sends `begin`, the changes, `commit`; `false` once the client is gone.
-fn emit_transaction(tx: &mpsc::Sender<Bytes>, lsn: u64, micros: u64, decoded: Vec<Decoded>) -> bool {
+fn emit_transaction(
+    tx: &mpsc::Sender<Bytes>,
+    lsn: u64,
+    micros: u64,
+    decoded: Vec<Decoded>,
+) -> bool {
     let time = commit_time(micros);
-    if !send(tx, json!({"type": "begin", "lsn": lsn, "commit_time": time})) {
+    if !send(
+        tx,
+        json!({"type": "begin", "lsn": lsn, "commit_time": time}),
+    ) {
         return false;
     }
     for d in decoded {
@@ -246,5 +262,8 @@ fn emit_transaction(tx: &mpsc::Sender<Bytes>, lsn: u64, micros: u64, decoded: Ve
             return false;
         }
     }
-    send(tx, json!({"type": "commit", "lsn": lsn, "commit_time": time}))
+    send(
+        tx,
+        json!({"type": "commit", "lsn": lsn, "commit_time": time}),
+    )
 }

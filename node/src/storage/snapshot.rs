@@ -73,7 +73,11 @@ impl OwnedSnapshot {
     pub(crate) fn last_lsn(&self) -> Result<u64, NodeError> {
         self.with_dependent(|db, snap| {
             let meta = cf(db, super::engine::CF_META)?;
-            match snap.get_pinned_cf_opt(meta, super::engine::META_LAST_LSN, ReadOptions::default())? {
+            match snap.get_pinned_cf_opt(
+                meta,
+                super::engine::META_LAST_LSN,
+                ReadOptions::default(),
+            )? {
                 Some(raw) => super::engine::read_u64(&raw, "last_lsn"),
                 None => Ok(0),
             }

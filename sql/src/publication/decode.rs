@@ -352,7 +352,11 @@ impl Decoder {
                 .map(|raw| table_of(raw))
                 .transpose()?
                 .flatten();
-            let new = after.as_ref().map(|raw| table_of(raw)).transpose()?.flatten();
+            let new = after
+                .as_ref()
+                .map(|raw| table_of(raw))
+                .transpose()?
+                .flatten();
             match (old, new) {
                 (Some(o), Some(n)) => altered.push((o, n)),
                 (Some(o), None) => dropped.push(o),
@@ -367,7 +371,8 @@ impl Decoder {
         // DDL text is judged against the publication *before* the record
         // (a dropped table was published until now).
         let ddl = self.def.as_ref().is_some_and(|d| d.replicate_ddl);
-        let published = |d: &Option<PublicationDef>, id: u32| d.as_ref().is_some_and(|d| d.publishes(id));
+        let published =
+            |d: &Option<PublicationDef>, id: u32| d.as_ref().is_some_and(|d| d.publishes(id));
         for (o, n) in &altered {
             if ddl && published(&self.def, n.id) {
                 out.extend(alter_ddl(o, n).into_iter().map(Decoded::Ddl));
@@ -389,7 +394,10 @@ impl Decoder {
                 continue;
             }
             if ddl && published(&self.def, d.id) {
-                out.push(Decoded::Ddl(format!("DROP TABLE public.{}", quote(&d.name))));
+                out.push(Decoded::Ddl(format!(
+                    "DROP TABLE public.{}",
+                    quote(&d.name)
+                )));
             }
             self.tables.remove(&d.id);
         }
@@ -427,8 +435,12 @@ impl Decoder {
         self.shapes.clear();
         let ids: Vec<u32> = self.tables.keys().copied().collect();
         for id in ids {
-            let Some(shape) = self.shape(id)? else { continue };
-            let Some(def) = self.def.clone() else { continue };
+            let Some(shape) = self.shape(id)? else {
+                continue;
+            };
+            let Some(def) = self.def.clone() else {
+                continue;
+            };
             let table_name = format!("public.{}", shape.table.name);
             let prefix = keys::object_prefix(self.db, id);
             let end = crate::encoding::keycode::prefix_end(&prefix);
@@ -477,7 +489,9 @@ fn text_row(
 ) -> TextRow {
     let mut out = TextRow::new();
     for &p in positions {
-        let Some(col) = table.columns.get(p) else { continue };
+        let Some(col) = table.columns.get(p) else {
+            continue;
+        };
         let value = row.get(p).unwrap_or(&Value::Null);
         let mut text = (!value.is_null()).then(|| text::format(value));
         if let Some(def) = def {
@@ -515,7 +529,11 @@ fn quote(name: &str) -> String {
 }
 
 fn column_ddl(c: &crate::catalog::ColumnDef) -> String {
-    let mut s = format!("{} {}", quote(&c.name), crate::types::oid::type_name(&c.data_type));
+    let mut s = format!(
+        "{} {}",
+        quote(&c.name),
+        crate::types::oid::type_name(&c.data_type)
+    );
     if let Some(d) = &c.default {
         s.push_str(&format!(" DEFAULT {d}"));
     }
@@ -536,7 +554,11 @@ fn create_ddl(t: &TableDef) -> String {
             .collect();
         parts.push(format!("PRIMARY KEY ({})", cols.join(", ")));
     }
-    format!("CREATE TABLE public.{} ({})", quote(&t.name), parts.join(", "))
+    format!(
+        "CREATE TABLE public.{} ({})",
+        quote(&t.name),
+        parts.join(", ")
+    )
 }
 
 /// `ALTER TABLE` statements turning `old`'s columns into `new`'s.

@@ -60,8 +60,20 @@ const MUTABLE_FUNCTIONS: &[&str] = &[
 ];
 
 const AGGREGATES: &[&str] = &[
-    "count", "sum", "avg", "min", "max", "string_agg", "array_agg", "bool_and", "bool_or",
-    "every", "json_agg", "jsonb_agg", "stddev", "variance",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "json_agg",
+    "jsonb_agg",
+    "stddev",
+    "variance",
 ];
 
 impl Session {
@@ -317,7 +329,10 @@ impl Session {
                     };
                     return Err(Error::new(
                         SqlState::DUPLICATE_OBJECT,
-                        format!("conflicting or redundant {what} for table \"{}\"", table.name),
+                        format!(
+                            "conflicting or redundant {what} for table \"{}\"",
+                            table.name
+                        ),
                     ));
                 }
                 continue;
@@ -337,7 +352,12 @@ impl Session {
 
     /// Validates a row filter as PostgreSQL does, then binds it over the
     /// table's columns (which checks names and the boolean type).
-    fn check_filter(&self, txn: &mut dyn Transaction, table: &TableDef, e: &ast::Expr) -> Result<()> {
+    fn check_filter(
+        &self,
+        txn: &mut dyn Transaction,
+        table: &TableDef,
+        e: &ast::Expr,
+    ) -> Result<()> {
         check_filter_shape(e)?;
         let view = View { session: self };
         let mut binder = self.binder(txn, &view, &[]);
@@ -357,10 +377,7 @@ impl Session {
             if !def.publishes(table.id) {
                 return Err(Error::new(
                     SqlState::UNDEFINED_OBJECT,
-                    format!(
-                        "relation \"{}\" is not part of the publication",
-                        table.name
-                    ),
+                    format!("relation \"{}\" is not part of the publication", table.name),
                 )
                 .with_hint("Only columns of published tables can be masked."));
             }
@@ -440,7 +457,10 @@ fn missing(name: &str) -> Error {
 fn column_list(table: &TableDef, cols: &[String]) -> Result<Vec<String>> {
     let mut seen = Vec::new();
     for c in cols {
-        if matches!(c.as_str(), "ctid" | "xmin" | "xmax" | "cmin" | "cmax" | "tableoid") {
+        if matches!(
+            c.as_str(),
+            "ctid" | "xmin" | "xmax" | "cmin" | "cmax" | "tableoid"
+        ) {
             return Err(Error::new(
                 SqlState::INVALID_COLUMN_REFERENCE,
                 format!("cannot use system column \"{c}\" in publication column list"),
@@ -449,7 +469,10 @@ fn column_list(table: &TableDef, cols: &[String]) -> Result<Vec<String>> {
         let Some(pos) = table.column_index(c) else {
             return Err(Error::new(
                 SqlState::UNDEFINED_COLUMN,
-                format!("column \"{c}\" of relation \"{}\" does not exist", table.name),
+                format!(
+                    "column \"{c}\" of relation \"{}\" does not exist",
+                    table.name
+                ),
             ));
         };
         if seen.contains(&pos) {

@@ -140,14 +140,20 @@ mod tests {
 
     #[test]
     fn masks_values() {
-        assert_eq!(Mask::Redact.apply("", Some("abc".into())), Some("****".into()));
+        assert_eq!(
+            Mask::Redact.apply("", Some("abc".into())),
+            Some("****".into())
+        );
         assert_eq!(Mask::Null.apply("", Some("abc".into())), None);
         assert_eq!(Mask::Hash.apply("x", None), None);
         assert_eq!(
             Mask::Partial(1, 2).apply("", Some("abcdef".into())),
             Some("a***ef".into())
         );
-        assert_eq!(Mask::Partial(3, 3).apply("", Some("abc".into())), Some("abc".into()));
+        assert_eq!(
+            Mask::Partial(3, 3).apply("", Some("abc".into())),
+            Some("abc".into())
+        );
         // sha256("s" || "v")
         let mut h = sha2::Sha256::new();
         h.update(b"sv");

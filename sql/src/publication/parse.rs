@@ -473,7 +473,10 @@ mod tests {
         };
         assert_eq!(name, "p");
         assert_eq!(tables.len(), 2);
-        assert_eq!(tables[0].columns.as_deref(), Some(&["id".to_string(), "email".to_string()][..]));
+        assert_eq!(
+            tables[0].columns.as_deref(),
+            Some(&["id".to_string(), "email".to_string()][..])
+        );
         assert!(tables[0].filter.is_some());
         assert_eq!(tables[1].name, "orders");
         assert_eq!(options.len(), 2);

@@ -30,7 +30,9 @@ fn t(s: &str) -> Value {
 }
 
 fn cols(list: &[(&str, DataType)]) -> Vec<(String, DataType)> {
-    list.iter().map(|(n, t)| (n.to_string(), t.clone())).collect()
+    list.iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect()
 }
 
 /// The view named `name`, if it is one of ours.
@@ -244,10 +246,7 @@ fn deparse(e: &ast::Expr, table: &TableDef, hint: Option<&DataType>) -> String {
     match e {
         E::Nested(inner) => deparse(inner, table, hint),
         E::Identifier(id) => id.value.clone(),
-        E::CompoundIdentifier(parts) => parts
-            .last()
-            .map(|p| p.value.clone())
-            .unwrap_or_default(),
+        E::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()).unwrap_or_default(),
         E::BinaryOp { left, op, right } => {
             let (lt, rt) = (column_type(left, table), column_type(right, table));
             let op = match op {
