@@ -226,24 +226,18 @@ async fn changes(state: &AdminState, query: &str) -> Response<Body> {
     };
     let database = query_param(query, "database").unwrap_or_else(|| "postgres".into());
     let slot = query_param(query, "slot");
-    let number = |name: &str| -> Result<Option<u64>, Response<Body>> {
+    let number = |name: &str| -> Result<Option<u64>, String> {
         match query_param(query, name) {
             None => Ok(None),
-            Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{name} must be a non-negative integer"),
-                )
-            }),
+            Some(v) => v
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("{name} must be a non-negative integer")),
         }
     };
-    let from_lsn = match number("from_lsn") {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let wait_ms = match number("wait_ms") {
-        Ok(v) => v,
-        Err(r) => return r,
+    let (from_lsn, wait_ms) = match (number("from_lsn"), number("wait_ms")) {
+        (Ok(f), Ok(w)) => (f, w),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let snapshot = matches!(
         query_param(query, "snapshot").as_deref(),
