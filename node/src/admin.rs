@@ -14,6 +14,7 @@
 //! | `DELETE /lease` | stop enforcing the lease (a node without a manager) |
 //! | `POST /backup` `{"repo":"/path","type":"full"}` | take a backup now (see `backup::http`) |
 //! | `GET /backup` | progress of the running backup |
+//! | `/slots`, `/changes` | logical replication slots and change stream (`logical::http`) |
 //!
 //! ```json
 //! {"status":"ok","role":"primary","timeline":1,"lsn":"0/2A","lsn_number":42,
@@ -74,7 +75,15 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut stop: watch::Re
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, req).await) }
+                async move {
+                    // The logical routes may stream; the others answer whole.
+                    let response = if crate::logical::http::handles(req.uri().path()) {
+                        crate::logical::http::route(&state, req).await
+                    } else {
+                        route(&state, req).await.map(|b| b.boxed_unsync())
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);

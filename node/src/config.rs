@@ -107,6 +107,8 @@ pub struct NodeConfig {
     pub replication: ReplicationConfig,
     /// WAL archiving to a backup repository (see docs/backup.md).
     pub backup: crate::backup::ArchiveConfig,
+    /// Logical replication: slot retention limits (docs/logical-replication.md).
+    pub logical: crate::logical::LogicalConfig,
 }
 
 impl Default for NodeConfig {
@@ -128,6 +130,7 @@ impl Default for NodeConfig {
             region: None,
             replication: ReplicationConfig::default(),
             backup: Default::default(),
+            logical: Default::default(),
         }
     }
 }

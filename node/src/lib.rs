@@ -9,6 +9,8 @@
 //!   follow/rewind/re-clone; `datadir`: which RocksDB directory is live.
 //! - `backup`: backups, the WAL archive, restore and point-in-time recovery.
 //! - `admin`: the admin HTTP API (status, promote, follow, replication, metrics).
+//! - `logical`: replication slots, logical decoding's change stream
+//!   (`/changes`, `/slots` on the admin API) and slot WAL retention.
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
 pub mod admin;
@@ -16,6 +18,7 @@ pub mod backup;
 pub mod config;
 pub mod datadir;
 pub mod error;
+pub mod logical;
 pub mod node;
 pub mod replication;
 pub mod server;

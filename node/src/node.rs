@@ -38,6 +38,10 @@ impl Node {
             ServerError::Storage(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
         let replication = open_replication(&config).await?;
+        let _ = replication.logical.set(crate::logical::Logical::new(
+            config.logical.clone(),
+            &replication.metrics.registry,
+        ));
         let engine = {
             let storage: Arc<dyn Storage> = replication.storage.clone();
             tokio::task::spawn_blocking(move || Engine::new(storage))
@@ -87,6 +91,10 @@ impl Node {
                             source,
                         })?;
                 let bound = listener.local_addr().ok();
+                if let Some(addr) = bound {
+                    // Subscribers read it over pgwire, then use HTTP.
+                    engine.set_server_setting("rustydb.admin_endpoint", &addr.to_string());
+                }
                 let state = crate::admin::AdminState {
                     engine: engine.clone(),
                     replication: replication.clone(),

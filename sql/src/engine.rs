@@ -36,6 +36,8 @@ pub struct Engine {
     next_pid: AtomicI32,
     /// Read-only settings published by the node (names lower-case).
     server_settings: RwLock<HashMap<String, String>>,
+    /// Which replication slots this node is streaming (logical decoding).
+    pub slot_activity: crate::publication::slots::SlotActivity,
 }
 
 impl Engine {
@@ -49,6 +51,7 @@ impl Engine {
             sequences: Sequences::default(),
             next_pid: AtomicI32::new(1000),
             server_settings: RwLock::new(HashMap::new()),
+            slot_activity: Default::default(),
         });
         if engine.storage.in_recovery() {
             return Ok(engine);

@@ -23,6 +23,8 @@
 //! - `engine` / `session`: per-node shared state and per-connection state;
 //!   `Session` is the API the protocol edge calls.
 //! - `error`: the crate's error type, each carrying its SQLSTATE.
+//! - `publication`: publications (PostgreSQL 15 syntax plus masks), slot
+//!   records and logical decoding of WAL mutations into row changes.
 //! - `classify`: the proxy's statement classifier (primary or replica,
 //!   transaction control, session effects, routing hints).
 
@@ -42,6 +44,7 @@ pub mod functions;
 pub mod memory;
 pub mod parse;
 pub mod plan;
+pub mod publication;
 pub mod readonly;
 pub mod sequence;
 pub mod session;

@@ -72,6 +72,12 @@ impl SessionView for View<'_> {
     fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
         self.session.engine.storage.replication_stats()
     }
+    fn slot_active(&self, name: &str) -> bool {
+        self.session.engine.slot_activity.is_active(name)
+    }
+    fn current_lsn(&self) -> u64 {
+        self.session.engine.storage.current_lsn().0
+    }
     fn sequence_state(&self, def: &SequenceDef) -> Result<(i64, bool)> {
         self.session
             .engine
@@ -96,6 +102,9 @@ impl Session {
     pub(crate) fn run_simple(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
         self.cancel
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(parsed) = crate::publication::recognize(sql) {
+            return vec![self.run_publication(parsed)];
+        }
         let statements = match crate::parse::parse(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -214,7 +223,7 @@ impl Session {
     }
 
     /// The transaction a statement runs in: the block's or a new implicit one.
-    fn statement_txn(&mut self) -> Result<Arc<Mutex<Box<dyn Transaction>>>> {
+    pub(crate) fn statement_txn(&mut self) -> Result<Arc<Mutex<Box<dyn Transaction>>>> {
         if let Some(b) = &mut self.block {
             b.used = true;
             let Some(txn) = &b.txn else {
@@ -233,7 +242,7 @@ impl Session {
     }
 
     /// Ends an implicit transaction (commit or rollback); a block's is left open.
-    fn end_statement_txn(&self, txn: Arc<Mutex<Box<dyn Transaction>>>, _ok: bool) {
+    pub(crate) fn end_statement_txn(&self, txn: Arc<Mutex<Box<dyn Transaction>>>, _ok: bool) {
         if self.block.is_none() {
             if let Ok(m) = Arc::try_unwrap(txn) {
                 m.into_inner().rollback();
@@ -241,7 +250,7 @@ impl Session {
         }
     }
 
-    fn commit_implicit(&self, txn: Arc<Mutex<Box<dyn Transaction>>>) -> Result<()> {
+    pub(crate) fn commit_implicit(&self, txn: Arc<Mutex<Box<dyn Transaction>>>) -> Result<()> {
         match Arc::try_unwrap(txn) {
             Ok(m) => self.commit_txn(m.into_inner()).map(|_| ()),
             Err(_) => Err(Error::internal("transaction still in use at commit")),
@@ -339,7 +348,7 @@ impl Session {
         }
     }
 
-    fn facts(&self) -> Arc<SessionFacts> {
+    pub(crate) fn facts(&self) -> Arc<SessionFacts> {
         let now = Utc::now();
         Arc::new(SessionFacts {
             user: self.user.clone(),

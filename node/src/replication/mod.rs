@@ -87,6 +87,8 @@ pub struct Replication {
     /// Backup state: the WAL archive's hold on retention, archive status,
     /// a running backup's progress.
     pub backup: crate::backup::BackupHooks,
+    /// Logical decoding state (slots' retention limit, metrics), set at start.
+    pub logical: OnceLock<Arc<crate::logical::Logical>>,
 }
 
 impl Replication {
@@ -121,6 +123,7 @@ impl Replication {
             retired: Mutex::new(Vec::new()),
             tls,
             backup: Default::default(),
+            logical: OnceLock::new(),
         }))
     }
 

@@ -10,7 +10,9 @@
 //! - replicas: everything a connected replica has not yet flushed;
 //! - archive: everything the WAL archiver has not shipped yet;
 //! - cap: never more than `max_wal_bytes`, even for a connected replica, so
-//!   a stuck replica cannot fill the disk; it re-clones instead.
+//!   a stuck replica cannot fill the disk; it re-clones instead;
+//! - logical slots: what a slot has not confirmed, bounded by the slots' own
+//!   limit (`logical::retention_floor`, which invalidates a slot past it).
 //!
 //! The same task removes databases replaced by a re-clone once no
 //! transaction uses them.
@@ -69,11 +71,15 @@ fn trim_once(repl: &Replication) -> Result<()> {
         .unwrap_or(end);
     let cap_floor = end.saturating_sub(config.max_wal_bytes / avg);
     let archive_floor = repl.backup.wal_hold().unwrap_or(end);
+    // Logical slots keep what they have not confirmed, within their own
+    // limit (a slot past it is invalidated there, never fills the disk).
+    let slot_floor = crate::logical::retention_floor(repl, end, avg);
     let keep_from = size_floor
         .min(age_floor)
         .min(replica_floor)
         .min(archive_floor)
-        .max(cap_floor);
+        .max(cap_floor)
+        .min(slot_floor);
     repl.metrics
         .wal_trimmed_below
         .set(i64::try_from(keep_from.max(oldest.0)).unwrap_or(i64::MAX));

@@ -327,6 +327,22 @@ impl RocksStorage {
         Ok(())
     }
 
+    /// A read-only transaction and the exact LSN its snapshot holds (every
+    /// commit up to it, none after), for a consistent initial copy.
+    pub fn begin_exact(&self) -> Result<(Box<dyn Transaction>, Lsn), NodeError> {
+        let id = TxnId(self.shared.next_txn.fetch_add(1, Ordering::Relaxed));
+        let txn = RocksTransaction::new(
+            self.shared.clone(),
+            id,
+            TxnOptions {
+                read_only: true,
+                ..Default::default()
+            },
+        );
+        let lsn = txn.snapshot_exact_lsn()?;
+        Ok((Box::new(txn), Lsn(lsn)))
+    }
+
     /// The current timeline (1 on a fresh node).
     pub fn timeline(&self) -> u64 {
         self.timeline.load(Ordering::Acquire)

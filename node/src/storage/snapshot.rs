@@ -67,6 +67,23 @@ impl OwnedSnapshot {
         OwnedSnapshot::new(db, |db| db.snapshot())
     }
 
+    /// The LSN of the last commit the snapshot holds, exactly: the
+    /// `last_lsn` meta entry is written in the same batch as each commit's
+    /// data (primary and replica alike).
+    pub(crate) fn last_lsn(&self) -> Result<u64, NodeError> {
+        self.with_dependent(|db, snap| {
+            let meta = cf(db, super::engine::CF_META)?;
+            match snap.get_pinned_cf_opt(
+                meta,
+                super::engine::META_LAST_LSN,
+                ReadOptions::default(),
+            )? {
+                Some(raw) => super::engine::read_u64(&raw, "last_lsn"),
+                None => Ok(0),
+            }
+        })
+    }
+
     /// Reads a key as of the snapshot: `(commit lsn, value)`.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<(u64, Vec<u8>)>, NodeError> {
         self.with_dependent(|db, snap| {

@@ -72,6 +72,12 @@ pub(crate) struct RocksTransaction {
 }
 
 impl RocksTransaction {
+    /// The exact LSN of the commit the snapshot ends at (logical decoding's
+    /// initial copy starts its stream right after it).
+    pub(crate) fn snapshot_exact_lsn(&self) -> Result<u64, NodeError> {
+        self.snapshot.last_lsn()
+    }
+
     pub(crate) fn new(shared: Arc<Shared>, id: TxnId, options: TxnOptions) -> Self {
         let snapshot_lsn = shared.current_lsn.load(Ordering::Acquire);
         let snapshot = OwnedSnapshot::take(shared.db.clone());

@@ -38,6 +38,14 @@ pub trait SessionView {
     fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
         Vec::new()
     }
+    /// Whether this node is streaming a replication slot right now.
+    fn slot_active(&self, _name: &str) -> bool {
+        false
+    }
+    /// The LSN of the last commit (for slot lag).
+    fn current_lsn(&self) -> u64 {
+        0
+    }
 }
 
 /// Aggregation state while binding a grouped query's outputs.
