@@ -36,6 +36,8 @@ pub struct Engine {
     next_pid: AtomicI32,
     /// Read-only settings published by the node (names lower-case).
     server_settings: RwLock<HashMap<String, String>>,
+    /// The node's subscription workers (see `subscription`), once registered.
+    subscriptions: RwLock<Option<Arc<dyn crate::subscription::SubscriptionControl>>>,
 }
 
 impl Engine {
@@ -49,6 +51,7 @@ impl Engine {
             sequences: Sequences::default(),
             next_pid: AtomicI32::new(1000),
             server_settings: RwLock::new(HashMap::new()),
+            subscriptions: RwLock::new(None),
         });
         if engine.storage.in_recovery() {
             return Ok(engine);
@@ -106,6 +109,21 @@ impl Engine {
         self.server_settings
             .write()
             .insert(name.to_lowercase(), value.to_string());
+    }
+
+    /// Registers the node's subscription machinery (apply workers, slots).
+    pub fn set_subscription_control(
+        &self,
+        control: Arc<dyn crate::subscription::SubscriptionControl>,
+    ) {
+        *self.subscriptions.write() = Some(control);
+    }
+
+    /// The registered subscription machinery, if any.
+    pub fn subscription_control(
+        &self,
+    ) -> Option<Arc<dyn crate::subscription::SubscriptionControl>> {
+        self.subscriptions.read().clone()
     }
 
     /// A server setting's current value.

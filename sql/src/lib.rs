@@ -47,6 +47,7 @@ pub mod settings;
 mod sql_prepare;
 pub mod statement;
 pub mod storage;
+pub mod subscription;
 pub mod types;
 
 pub use engine::Engine;

@@ -183,6 +183,9 @@ pub fn system_table(
         if let Some(found) = super::system_replication::view(b, name)? {
             return Ok(Some(found));
         }
+        if let Some(found) = crate::subscription::views::view(b, name)? {
+            return Ok(Some(found));
+        }
     }
     let snap = {
         let relations = b.catalog.relations()?;
