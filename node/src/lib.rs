@@ -8,6 +8,7 @@
 //! - `replication`: WAL shipping to replicas, commit modes, promotion,
 //!   follow/rewind/re-clone; `datadir`: which RocksDB directory is live.
 //! - `admin`: the admin HTTP API (status, promote, follow, replication, metrics).
+//! - `subscription`: logical replication apply workers (CREATE SUBSCRIPTION).
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod node;
 pub mod replication;
 pub mod server;
 pub mod storage;
+pub mod subscription;
 pub mod wal;
 
 pub use config::NodeConfig;

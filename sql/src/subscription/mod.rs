@@ -33,6 +33,9 @@ pub mod exec;
 pub mod parse;
 pub mod views;
 
+#[cfg(test)]
+mod statement_tests;
+
 pub use apply::{RemoteChange, RemoteOp, RemoteTxn};
 pub use catalog::{Progress, SubscriptionDef};
 pub use conninfo::ConnInfo;
