@@ -93,7 +93,10 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         (Method::GET, "/replication") => json(StatusCode::OK, repl.replication_json()),
         (Method::GET, "/timeline") => json(StatusCode::OK, repl.timeline_json()),
         (Method::GET, "/metrics") => text(repl.metrics_text()),
-        (Method::GET, "/subscriptions") => json(StatusCode::OK, crate::subscription::admin_json(&state.engine)),
+        (Method::GET, "/subscriptions") => json(
+            StatusCode::OK,
+            crate::subscription::admin_json(&state.engine),
+        ),
         (Method::POST, "/promote") => match repl.promote().await {
             Ok(entry) => json(
                 StatusCode::OK,

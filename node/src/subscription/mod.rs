@@ -101,11 +101,13 @@ impl Shared {
     /// Changes one subscription's live state.
     pub fn update(&self, name: &str, f: impl FnOnce(&mut SubscriptionStat)) {
         let mut stats = self.stats.lock();
-        let s = stats.entry(name.to_string()).or_insert_with(|| SubscriptionStat {
-            name: name.to_string(),
-            status: "connecting".into(),
-            ..Default::default()
-        });
+        let s = stats
+            .entry(name.to_string())
+            .or_insert_with(|| SubscriptionStat {
+                name: name.to_string(),
+                status: "connecting".into(),
+                ..Default::default()
+            });
         f(s);
     }
 }
@@ -209,11 +211,9 @@ impl Subscriptions {
             if workers.contains_key(&key) {
                 continue;
             }
-            let task = self.handle.spawn(worker::run(
-                self.shared.clone(),
-                def.clone(),
-                key.1.clone(),
-            ));
+            let task =
+                self.handle
+                    .spawn(worker::run(self.shared.clone(), def.clone(), key.1.clone()));
             workers.insert(key, Running { def, task });
         }
         // Forget live state of dropped subscriptions; mark disabled ones.
@@ -246,7 +246,12 @@ fn connection_failure(message: String) -> Error {
 }
 
 impl SubscriptionControl for Subscriptions {
-    fn create_slot(&self, info: &ConnInfo, slot: &str, publication: &str) -> rustydb_sql::Result<()> {
+    fn create_slot(
+        &self,
+        info: &ConnInfo,
+        slot: &str,
+        publication: &str,
+    ) -> rustydb_sql::Result<()> {
         let (info, slot, publication) = (info.clone(), slot.to_string(), publication.to_string());
         match self.wait(async move { publisher::create_slot(&info, &slot, &publication).await }) {
             Some(Ok(())) => Ok(()),
@@ -318,7 +323,8 @@ pub fn admin_json(engine: &Arc<Engine>) -> serde_json::Value {
             let status = if !d.enabled {
                 "disabled".to_string()
             } else {
-                s.map(|s| s.status.clone()).unwrap_or_else(|| "starting".into())
+                s.map(|s| s.status.clone())
+                    .unwrap_or_else(|| "starting".into())
             };
             serde_json::json!({
                 "name": d.name,

@@ -61,10 +61,15 @@ async fn probe(info: &ConnInfo, host: &str, port: u16) -> Result<(bool, String),
             "could not connect to the publisher at {host}:{port}: {detail}"
         ))
     };
-    let (client, connection) = tokio::time::timeout(STEP_TIMEOUT, conf.connect(tokio_postgres::NoTls))
-        .await
-        .map_err(|_| err(format!("could not connect to the publisher at {host}:{port}: timeout")))?
-        .map_err(fail)?;
+    let (client, connection) =
+        tokio::time::timeout(STEP_TIMEOUT, conf.connect(tokio_postgres::NoTls))
+            .await
+            .map_err(|_| {
+                err(format!(
+                    "could not connect to the publisher at {host}:{port}: timeout"
+                ))
+            })?
+            .map_err(fail)?;
     let conn = tokio::spawn(connection);
     let result = async {
         let rows = client
@@ -79,9 +84,14 @@ async fn probe(info: &ConnInfo, host: &str, port: u16) -> Result<(bool, String),
             })
             .collect();
         let [recovery, endpoint] = values.as_slice() else {
-            return Err(err(format!("publisher at {host}:{port} gave an unexpected answer")));
+            return Err(err(format!(
+                "publisher at {host}:{port} gave an unexpected answer"
+            )));
         };
-        Ok((recovery == "false" || recovery == "f", fix_endpoint(endpoint, host)))
+        Ok((
+            recovery == "false" || recovery == "f",
+            fix_endpoint(endpoint, host),
+        ))
     };
     let out = tokio::time::timeout(STEP_TIMEOUT, result)
         .await
@@ -222,7 +232,11 @@ pub fn encode(v: &str) -> String {
 
 /// `POST /slots` on the primary. An existing slot is an error, as in
 /// PostgreSQL's CREATE SUBSCRIPTION.
-pub async fn create_slot(info: &ConnInfo, slot: &str, publication: &str) -> Result<(), PublisherError> {
+pub async fn create_slot(
+    info: &ConnInfo,
+    slot: &str,
+    publication: &str,
+) -> Result<(), PublisherError> {
     let addr = find_primary(info).await?;
     let resp = request(
         &addr,
@@ -252,7 +266,13 @@ pub async fn drop_slot(info: &ConnInfo, slot: &str) -> Result<bool, PublisherErr
     let Ok(addr) = find_primary(info).await else {
         return Ok(false);
     };
-    let resp = request(&addr, Method::DELETE, &format!("/slots/{}", encode(slot)), None).await?;
+    let resp = request(
+        &addr,
+        Method::DELETE,
+        &format!("/slots/{}", encode(slot)),
+        None,
+    )
+    .await?;
     match resp.status {
         StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::NOT_FOUND => Ok(true),
         s => {
@@ -278,7 +298,10 @@ pub async fn confirm(addr: &str, slot: &str, lsn: u64) -> Result<(), PublisherEr
         Ok(())
     } else {
         let s = resp.status;
-        Err(err(format!("confirm of slot \"{slot}\" failed: HTTP {s}: {}", resp.text().await.trim())))
+        Err(err(format!(
+            "confirm of slot \"{slot}\" failed: HTTP {s}: {}",
+            resp.text().await.trim()
+        )))
     }
 }
 

@@ -229,7 +229,9 @@ pub fn take_lines(buf: &mut Vec<u8>) -> Vec<String> {
     let mut out = vec![];
     while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
         let line: Vec<u8> = buf.drain(..=pos).collect();
-        let text = String::from_utf8_lossy(&line[..line.len() - 1]).trim().to_string();
+        let text = String::from_utf8_lossy(&line[..line.len() - 1])
+            .trim()
+            .to_string();
         if !text.is_empty() {
             out.push(text);
         }
@@ -250,7 +252,10 @@ mod tests {
         let mut a = Assembler::default();
         assert_eq!(feed(&mut a, r#"{"type":"snapshot_begin","lsn":5}"#), None);
         assert_eq!(
-            feed(&mut a, r#"{"type":"copy","table":"public.t","row":{"id":"1","v":null}}"#),
+            feed(
+                &mut a,
+                r#"{"type":"copy","table":"public.t","row":{"id":"1","v":null}}"#
+            ),
             None
         );
         let Some(Event::Snapshot(s)) = feed(&mut a, r#"{"type":"snapshot_end","lsn":5}"#) else {
@@ -270,9 +275,18 @@ mod tests {
             &mut a,
             r#"{"type":"begin","lsn":7,"commit_time":"2026-11-22T12:00:00.123456Z"}"#,
         );
-        feed(&mut a, r#"{"type":"change","lsn":7,"table":"public.t","op":"update","key":{"id":"1"},"new":{"id":"1","v":"x"},"old":null}"#);
-        feed(&mut a, r#"{"type":"ddl","lsn":7,"sql":"ALTER TABLE t ADD c int"}"#);
-        let Some(Event::Txn(t)) = feed(&mut a, r#"{"type":"commit","lsn":7,"commit_time":"2026-11-22T12:00:00.123456Z"}"#) else {
+        feed(
+            &mut a,
+            r#"{"type":"change","lsn":7,"table":"public.t","op":"update","key":{"id":"1"},"new":{"id":"1","v":"x"},"old":null}"#,
+        );
+        feed(
+            &mut a,
+            r#"{"type":"ddl","lsn":7,"sql":"ALTER TABLE t ADD c int"}"#,
+        );
+        let Some(Event::Txn(t)) = feed(
+            &mut a,
+            r#"{"type":"commit","lsn":7,"commit_time":"2026-11-22T12:00:00.123456Z"}"#,
+        ) else {
             panic!("no txn")
         };
         assert_eq!(t.lsn, 7);

@@ -129,7 +129,10 @@ async fn load_progress(
     match r {
         Ok(Ok((Some(def), p))) if def.enabled => Ok(p),
         Ok(Ok(_)) => Err(Failure::Stop),
-        Ok(Err(e)) => Err(Failure::Connect(format!("reading progress: {}", e.message()))),
+        Ok(Err(e)) => Err(Failure::Connect(format!(
+            "reading progress: {}",
+            e.message()
+        ))),
         Err(e) => Err(Failure::Connect(format!("reading progress: {e}"))),
     }
 }
@@ -164,11 +167,17 @@ async fn apply(
     match joined {
         Ok((session, Ok(rows))) => {
             if skip {
-                tracing::info!(lsn, "skipped remote transaction as asked by ALTER SUBSCRIPTION ... SKIP");
+                tracing::info!(
+                    lsn,
+                    "skipped remote transaction as asked by ALTER SUBSCRIPTION ... SKIP"
+                );
             }
             (Some(session), Ok(rows))
         }
-        Ok((session, Err(e))) if e.state() == rustydb_sql::SqlState::UNDEFINED_OBJECT && e.message().starts_with("subscription") => {
+        Ok((session, Err(e)))
+            if e.state() == rustydb_sql::SqlState::UNDEFINED_OBJECT
+                && e.message().starts_with("subscription") =>
+        {
             (Some(session), Err(Failure::Stop))
         }
         Ok((session, Err(e))) => (
@@ -178,7 +187,10 @@ async fn apply(
                 lsn,
             }),
         ),
-        Err(e) => (None, Err(Failure::Connect(format!("apply task failed: {e}")))),
+        Err(e) => (
+            None,
+            Err(Failure::Connect(format!("apply task failed: {e}"))),
+        ),
     }
 }
 
@@ -207,14 +219,21 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
     let (user, db) = (def.owner.clone(), def.database.clone());
     let session = match tokio::task::spawn_blocking(move || engine.connect(&user, &db)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Failure::Apply { message: e.message(), lsn: 0 },
+        Ok(Err(e)) => {
+            return Failure::Apply {
+                message: e.message(),
+                lsn: 0,
+            }
+        }
         Err(e) => return Failure::Connect(e.to_string()),
     };
     let mut session = Some(session);
-    let mut resp = match publisher::open_stream(&addr, publication, slot.as_deref(), from_lsn, snapshot).await {
-        Ok(r) => r,
-        Err(e) => return Failure::Connect(e.0),
-    };
+    let mut resp =
+        match publisher::open_stream(&addr, publication, slot.as_deref(), from_lsn, snapshot).await
+        {
+            Ok(r) => r,
+            Err(e) => return Failure::Connect(e.0),
+        };
     tracing::info!(subscription = %def.name, %publication, publisher = %addr, ?from_lsn, snapshot, "subscription streaming");
     shared.update(&def.name, |s| {
         s.status = if snapshot { "copying" } else { "streaming" }.into();
@@ -240,7 +259,12 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
             }
         };
         let bytes = match chunk {
-            Err(_) => return Failure::Connect(format!("no data from the publisher for {}s", IDLE_TIMEOUT.as_secs())),
+            Err(_) => {
+                return Failure::Connect(format!(
+                    "no data from the publisher for {}s",
+                    IDLE_TIMEOUT.as_secs()
+                ))
+            }
             Ok(Err(e)) => return Failure::Connect(e.0),
             Ok(Ok(None)) => return Failure::Connect("publisher closed the change stream".into()),
             Ok(Ok(Some(b))) => b,
@@ -286,11 +310,23 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
                     applied = applied.max(lsn);
                     let now = now_micros();
                     let lag = commit_micros.map(|c| (now - c) as f64 / 1000.0);
-                    shared.metrics.rows.with_label_values(&[&def.name]).inc_by(rows);
+                    shared
+                        .metrics
+                        .rows
+                        .with_label_values(&[&def.name])
+                        .inc_by(rows);
                     if let Some(l) = lag {
-                        shared.metrics.lag_ms.with_label_values(&[&def.name]).set(l.max(0.0) as i64);
+                        shared
+                            .metrics
+                            .lag_ms
+                            .with_label_values(&[&def.name])
+                            .set(l.max(0.0) as i64);
                     }
-                    shared.metrics.applied_lsn.with_label_values(&[&def.name]).set(i64::try_from(lsn).unwrap_or(i64::MAX));
+                    shared
+                        .metrics
+                        .applied_lsn
+                        .with_label_values(&[&def.name])
+                        .set(i64::try_from(lsn).unwrap_or(i64::MAX));
                     shared.update(&def.name, |s| {
                         s.status = "streaming".into();
                         s.applied_lsn = s.applied_lsn.max(lsn);

@@ -142,7 +142,12 @@ fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
                     rows: 0,
                 });
             }
-            RemoteChange::Row { table, op, key, new } => {
+            RemoteChange::Row {
+                table,
+                op,
+                key,
+                new,
+            } => {
                 let target = quote_ident(local_table(table));
                 match op {
                     RemoteOp::Insert => {
@@ -152,11 +157,16 @@ fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
                         let cols: Vec<String> = row.iter().map(|(c, _)| c.clone()).collect();
                         let values = format!(
                             "({})",
-                            row.iter().map(|(_, v)| literal(v)).collect::<Vec<_>>().join(", ")
+                            row.iter()
+                                .map(|(_, v)| literal(v))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         );
                         if let Some((t, c, i)) = &open {
                             if t == table && *c == cols {
-                                if let Some(p) = out.get_mut(*i).filter(|p| p.rows < INSERT_BATCH as u64) {
+                                if let Some(p) =
+                                    out.get_mut(*i).filter(|p| p.rows < INSERT_BATCH as u64)
+                                {
                                     p.sql.push_str(", ");
                                     p.sql.push_str(&values);
                                     p.rows += 1;
@@ -164,7 +174,11 @@ fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
                                 }
                             }
                         }
-                        let col_list = cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+                        let col_list = cols
+                            .iter()
+                            .map(|c| quote_ident(c))
+                            .collect::<Vec<_>>()
+                            .join(", ");
                         let sql = if cols.is_empty() {
                             format!("INSERT INTO {target} DEFAULT VALUES")
                         } else {
@@ -332,7 +346,11 @@ impl Session {
             let r = first(self.run_simple(&p.sql)).map_err(|e| in_context(e, &p, txn.lsn))?;
             let n = tag_count(&r).unwrap_or(0);
             if p.expect_one && n == 0 {
-                let what = if p.op == RemoteOp::Update { "updated" } else { "deleted" };
+                let what = if p.op == RemoteOp::Update {
+                    "updated"
+                } else {
+                    "deleted"
+                };
                 return Err(Error::new(
                     SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
                     format!(

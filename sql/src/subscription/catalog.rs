@@ -198,12 +198,24 @@ mod tests {
         let mut txn = storage.begin(TxnOptions::default()).unwrap();
         put(&mut *txn, &def("a")).unwrap();
         put(&mut *txn, &def("b")).unwrap();
-        put_progress(&mut *txn, "a", "p", Progress { lsn: 7, copied: true }).unwrap();
+        put_progress(
+            &mut *txn,
+            "a",
+            "p",
+            Progress {
+                lsn: 7,
+                copied: true,
+            },
+        )
+        .unwrap();
         assert_eq!(list(&mut *txn).unwrap().len(), 2);
         assert_eq!(get(&mut *txn, "a").unwrap(), Some(def("a")));
         assert_eq!(
             progress(&mut *txn, "a", "p").unwrap(),
-            Some(Progress { lsn: 7, copied: true })
+            Some(Progress {
+                lsn: 7,
+                copied: true
+            })
         );
         remove(&mut *txn, "a").unwrap();
         assert_eq!(get(&mut *txn, "a").unwrap(), None);

@@ -52,9 +52,7 @@ pub fn parse(s: &str) -> Result<ConnInfo> {
     let mut ports: Vec<String> = vec![];
     for (k, v) in pairs {
         if !KNOWN.contains(&k.as_str()) {
-            return Err(syntax(format!(
-                "invalid connection option \"{k}\"\n"
-            )));
+            return Err(syntax(format!("invalid connection option \"{k}\"\n")));
         }
         match k.as_str() {
             "host" | "hostaddr" => hosts = v.split(',').map(|h| h.trim().to_string()).collect(),
@@ -79,13 +77,21 @@ pub fn parse(s: &str) -> Result<ConnInfo> {
         )));
     }
     for (i, h) in hosts.iter().enumerate() {
-        let p = ports.get(i).or_else(|| ports.first()).cloned().unwrap_or_default();
+        let p = ports
+            .get(i)
+            .or_else(|| ports.first())
+            .cloned()
+            .unwrap_or_default();
         let port = p
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
             .ok_or_else(|| syntax(format!("invalid port number: \"{p}\"\n")))?;
-        let host = if h.is_empty() { "localhost" } else { h.as_str() };
+        let host = if h.is_empty() {
+            "localhost"
+        } else {
+            h.as_str()
+        };
         info.hosts.push((host.to_string(), port));
     }
     Ok(info)

@@ -98,8 +98,8 @@ pub(crate) fn execute(session: &mut Session, stmt: SubStatement) -> Result<Query
         SubStatement::Alter { .. } => "ALTER SUBSCRIPTION",
         SubStatement::Drop { .. } => "DROP SUBSCRIPTION",
     };
-    let read_only = session.engine.storage.in_recovery()
-        || session.block.as_ref().is_some_and(|b| b.read_only);
+    let read_only =
+        session.engine.storage.in_recovery() || session.block.as_ref().is_some_and(|b| b.read_only);
     if read_only {
         return Err(Error::new(
             SqlState::READ_ONLY_SQL_TRANSACTION,
@@ -217,9 +217,12 @@ fn options(list: &[Opt], allowed: &[&str]) -> Result<Options> {
             }
             // Accepted for compatibility; the stream has one format.
             _ => {
-                boolean(o).or_else(|_| o.value.as_ref().map(|_| true).ok_or_else(|| {
-                    Error::syntax(format!("{} requires a parameter", o.name))
-                }))?;
+                boolean(o).or_else(|_| {
+                    o.value
+                        .as_ref()
+                        .map(|_| true)
+                        .ok_or_else(|| Error::syntax(format!("{} requires a parameter", o.name)))
+                })?;
             }
         }
     }
@@ -313,10 +316,7 @@ fn create(
     }
     let create_slot = create_slot && slot_name.is_some();
     if create_slot {
-        no_block(
-            session,
-            "CREATE SUBSCRIPTION ... WITH (create_slot = true)",
-        )?;
+        no_block(session, "CREATE SUBSCRIPTION ... WITH (create_slot = true)")?;
     }
     let exists = with_txn(session, |txn| catalog::get(txn, &name))?;
     if exists.is_some() {
@@ -345,7 +345,9 @@ fn create(
         let control = control(session)?;
         let mut made: Vec<String> = vec![];
         for p in &def.publications {
-            let Some(slot) = def.slot_for(p) else { continue };
+            let Some(slot) = def.slot_for(p) else {
+                continue;
+            };
             if let Err(e) = control.create_slot(&info, &slot, p) {
                 // Leave nothing behind on the publisher either.
                 for s in &made {
@@ -448,15 +450,18 @@ fn alter(session: &mut Session, name: &str, action: AlterAction) -> Result<Query
             restart = true;
         }
         AlterAction::SetPublication(names, o) => {
-            def.publications = change_publications(session, &def, names, &o, ListOp::Set, refresh_in_block)?;
+            def.publications =
+                change_publications(session, &def, names, &o, ListOp::Set, refresh_in_block)?;
             restart = true;
         }
         AlterAction::AddPublication(names, o) => {
-            def.publications = change_publications(session, &def, names, &o, ListOp::Add, refresh_in_block)?;
+            def.publications =
+                change_publications(session, &def, names, &o, ListOp::Add, refresh_in_block)?;
             restart = true;
         }
         AlterAction::DropPublication(names, o) => {
-            def.publications = change_publications(session, &def, names, &o, ListOp::Drop, refresh_in_block)?;
+            def.publications =
+                change_publications(session, &def, names, &o, ListOp::Drop, refresh_in_block)?;
             restart = true;
         }
         AlterAction::Set(o) => {
@@ -596,7 +601,10 @@ fn change_publications(
             if let Some(n) = names.iter().find(|n| current.contains(n)) {
                 return Err(Error::new(
                     SqlState::DUPLICATE_OBJECT,
-                    format!("publication \"{n}\" is already in subscription \"{}\"", def.name),
+                    format!(
+                        "publication \"{n}\" is already in subscription \"{}\"",
+                        def.name
+                    ),
                 ));
             }
             current.into_iter().chain(names).collect()
@@ -605,7 +613,10 @@ fn change_publications(
             if let Some(n) = names.iter().find(|n| !current.contains(n)) {
                 return Err(Error::new(
                     SqlState::UNDEFINED_OBJECT,
-                    format!("publication \"{n}\" is not in subscription \"{}\"", def.name),
+                    format!(
+                        "publication \"{n}\" is not in subscription \"{}\"",
+                        def.name
+                    ),
                 ));
             }
             let rest: Vec<String> = current.into_iter().filter(|p| !names.contains(p)).collect();
@@ -636,7 +647,9 @@ fn drop(session: &mut Session, name: &str, if_exists: bool) -> Result<QueryResul
     if let (Some(_), Some(control)) = (&def.slot_name, session.engine.subscription_control()) {
         if let Ok(info) = conninfo::parse(&def.conninfo) {
             for p in &def.publications {
-                let Some(slot) = def.slot_for(p) else { continue };
+                let Some(slot) = def.slot_for(p) else {
+                    continue;
+                };
                 match control.drop_slot(&info, &slot) {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!(
@@ -644,7 +657,9 @@ fn drop(session: &mut Session, name: &str, if_exists: bool) -> Result<QueryResul
                         slot,
                         "publisher unreachable: replication slot left on the publisher"
                     ),
-                    Err(e) => tracing::warn!(subscription = name, slot, error = %e.message(), "could not drop replication slot on publisher"),
+                    Err(e) => {
+                        tracing::warn!(subscription = name, slot, error = %e.message(), "could not drop replication slot on publisher")
+                    }
                 }
             }
         }

@@ -25,7 +25,9 @@ fn t(s: &str) -> Value {
 }
 
 fn cols(list: &[(&str, DataType)]) -> Vec<(String, DataType)> {
-    list.iter().map(|(n, t)| (n.to_string(), t.clone())).collect()
+    list.iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect()
 }
 
 fn opt_micros(v: Option<i64>) -> Value {
