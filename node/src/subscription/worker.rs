@@ -236,17 +236,27 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
         };
     tracing::info!(subscription = %def.name, %publication, publisher = %addr, ?from_lsn, snapshot, "subscription streaming");
     shared.update(&def.name, |s| {
-        s.status = if snapshot { "copying" } else { "streaming" }.into();
+        // An apply error stays the status until a transaction applies.
+        if s.status != "error" {
+            s.status = if snapshot { "copying" } else { "streaming" }.into();
+        }
         s.applied_lsn = s.applied_lsn.max(applied);
     });
     let mut assembler = Assembler::default();
     let mut buf: Vec<u8> = Vec::new();
     let mut confirmed = 0u64;
     let mut tick = tokio::time::interval(CONFIRM_EVERY);
+    let mut last_data = Instant::now();
     loop {
         let chunk = tokio::select! {
-            c = tokio::time::timeout(IDLE_TIMEOUT, resp.chunk()) => c,
+            c = resp.chunk() => c,
             _ = tick.tick() => {
+                if last_data.elapsed() > IDLE_TIMEOUT {
+                    return Failure::Connect(format!(
+                        "no data from the publisher for {}s",
+                        IDLE_TIMEOUT.as_secs()
+                    ));
+                }
                 if let Some(slot) = &slot {
                     if applied > confirmed {
                         match publisher::confirm(&addr, slot, applied).await {
@@ -259,16 +269,11 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
             }
         };
         let bytes = match chunk {
-            Err(_) => {
-                return Failure::Connect(format!(
-                    "no data from the publisher for {}s",
-                    IDLE_TIMEOUT.as_secs()
-                ))
-            }
-            Ok(Err(e)) => return Failure::Connect(e.0),
-            Ok(Ok(None)) => return Failure::Connect("publisher closed the change stream".into()),
-            Ok(Ok(Some(b))) => b,
+            Err(e) => return Failure::Connect(e.0),
+            Ok(None) => return Failure::Connect("publisher closed the change stream".into()),
+            Ok(Some(b)) => b,
         };
+        last_data = Instant::now();
         buf.extend_from_slice(&bytes);
         let receipt = now_micros();
         for line in stream::take_lines(&mut buf) {
