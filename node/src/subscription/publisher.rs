@@ -105,7 +105,7 @@ async fn probe(info: &ConnInfo, host: &str, port: u16) -> Result<(bool, String),
 /// connected to.
 fn fix_endpoint(endpoint: &str, host: &str) -> String {
     match endpoint.rsplit_once(':') {
-        Some((h, port)) if matches!(h, "0.0.0.0" | "[::]" | "::" | "") => {
+        Some(("0.0.0.0" | "[::]" | "::" | "", port)) => {
             format!("{host}:{port}")
         }
         _ => endpoint.to_string(),

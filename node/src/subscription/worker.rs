@@ -25,6 +25,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+
 use rustydb_sql::subscription::{catalog, conninfo, Progress, RemoteTxn, SubscriptionDef};
 use rustydb_sql::{Session, Storage, TxnOptions};
 
@@ -247,6 +249,7 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
     let mut confirmed = 0u64;
     let mut tick = tokio::time::interval(CONFIRM_EVERY);
     let mut last_data = Instant::now();
+    let mut confirm_task: Option<tokio::task::JoinHandle<u64>> = None;
     loop {
         let chunk = tokio::select! {
             c = resp.chunk() => c,
@@ -257,12 +260,25 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
                         IDLE_TIMEOUT.as_secs()
                     ));
                 }
-                if let Some(slot) = &slot {
+                // Confirm in the background: the stream keeps being read
+                // (and applied) while the publisher records the position.
+                // One confirm at a time; a failed one is retried next tick.
+                let idle = confirm_task.as_ref().is_none_or(|t| t.is_finished());
+                if let (Some(slot), true) = (&slot, idle) {
+                    if let Some(Some(Ok(lsn))) = confirm_task.take().map(|t| t.now_or_never()) {
+                        confirmed = confirmed.max(lsn);
+                    }
                     if applied > confirmed {
-                        match publisher::confirm(&addr, slot, applied).await {
-                            Ok(()) => confirmed = applied,
-                            Err(e) => tracing::debug!(error = %e, "slot confirm failed"),
-                        }
+                        let (addr, slot, lsn) = (addr.clone(), slot.clone(), applied);
+                        confirm_task = Some(tokio::spawn(async move {
+                            match publisher::confirm(&addr, &slot, lsn).await {
+                                Ok(()) => lsn,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "slot confirm failed");
+                                    0
+                                }
+                            }
+                        }));
                     }
                 }
                 continue;

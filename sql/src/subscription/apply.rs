@@ -291,10 +291,7 @@ fn in_context(e: Error, p: &Planned, lsn: u64) -> Error {
 fn first(results: Vec<Result<QueryResult>>) -> Result<QueryResult> {
     let mut last = Err(Error::internal("no statement ran"));
     for r in results {
-        if r.is_err() {
-            return r;
-        }
-        last = r;
+        last = Ok(r?);
     }
     last
 }
