@@ -10,6 +10,7 @@
 //! | `POST /replication/mode` `{"commit_mode":"sync",...}` | change the commit mode live |
 //! | `GET /timeline` | the timeline history |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /subscriptions` | subscriptions: status, positions, last error, lag |
 //! | `POST /lease` `{"ttl_ms":1000}` | renew the primary's lease (the manager's heartbeat); once renewed, commits are acknowledged only while it holds |
 //! | `DELETE /lease` | stop enforcing the lease (a node without a manager) |
 //! | `POST /backup` `{"repo":"/path","type":"full"}` | take a backup now (see `backup::http`) |
@@ -117,6 +118,10 @@ async fn route(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
                 doc,
             )
         }
+        (Method::GET, "/subscriptions") => json(
+            StatusCode::OK,
+            crate::subscription::admin_json(&state.engine),
+        ),
         (Method::POST, "/promote") => match repl.promote().await {
             Ok(entry) => json(
                 StatusCode::OK,

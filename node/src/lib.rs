@@ -11,6 +11,7 @@
 //! - `admin`: the admin HTTP API (status, promote, follow, replication, metrics).
 //! - `logical`: replication slots, logical decoding's change stream
 //!   (`/changes`, `/slots` on the admin API) and slot WAL retention.
+//! - `subscription`: logical replication apply workers (CREATE SUBSCRIPTION).
 //! - `node`: `Node`, which opens storage + engine + server and shuts them down in order.
 
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod node;
 pub mod replication;
 pub mod server;
 pub mod storage;
+pub mod subscription;
 pub mod wal;
 
 pub use config::NodeConfig;

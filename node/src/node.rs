@@ -49,6 +49,11 @@ impl Node {
                 .map_err(|e| ServerError::Storage(format!("engine start panicked: {e}")))??
         };
         replication.attach_engine(engine.clone());
+        crate::subscription::Subscriptions::start(
+            engine.clone(),
+            &replication.metrics.registry,
+            replication.stop.subscribe(),
+        );
         let repl_addr = config.replication_listen();
         let listener = crate::replication::sender::bind(&replication, repl_addr)
             .await

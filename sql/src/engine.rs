@@ -38,6 +38,8 @@ pub struct Engine {
     server_settings: RwLock<HashMap<String, String>>,
     /// Which replication slots this node is streaming (logical decoding).
     pub slot_activity: crate::publication::slots::SlotActivity,
+    /// The node's subscription workers (see `subscription`), once registered.
+    subscriptions: RwLock<Option<Arc<dyn crate::subscription::SubscriptionControl>>>,
 }
 
 impl Engine {
@@ -52,6 +54,7 @@ impl Engine {
             next_pid: AtomicI32::new(1000),
             server_settings: RwLock::new(HashMap::new()),
             slot_activity: Default::default(),
+            subscriptions: RwLock::new(None),
         });
         if engine.storage.in_recovery() {
             return Ok(engine);
@@ -109,6 +112,21 @@ impl Engine {
         self.server_settings
             .write()
             .insert(name.to_lowercase(), value.to_string());
+    }
+
+    /// Registers the node's subscription machinery (apply workers, slots).
+    pub fn set_subscription_control(
+        &self,
+        control: Arc<dyn crate::subscription::SubscriptionControl>,
+    ) {
+        *self.subscriptions.write() = Some(control);
+    }
+
+    /// The registered subscription machinery, if any.
+    pub fn subscription_control(
+        &self,
+    ) -> Option<Arc<dyn crate::subscription::SubscriptionControl>> {
+        self.subscriptions.read().clone()
     }
 
     /// A server setting's current value.

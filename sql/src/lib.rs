@@ -52,6 +52,7 @@ pub mod settings;
 mod sql_prepare;
 pub mod statement;
 pub mod storage;
+pub mod subscription;
 pub mod types;
 
 pub use engine::Engine;

@@ -69,6 +69,13 @@ impl SessionView for View<'_> {
         txn.rollback();
         list.into_iter().map(|d| (d.id, d.name)).collect()
     }
+    fn subscription_stats(&self) -> Vec<crate::subscription::SubscriptionStat> {
+        self.session
+            .engine
+            .subscription_control()
+            .map(|c| c.stats())
+            .unwrap_or_default()
+    }
     fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
         self.session.engine.storage.replication_stats()
     }
@@ -102,6 +109,9 @@ impl Session {
     pub(crate) fn run_simple(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
         self.cancel
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(r) = crate::subscription::exec::intercept(self, sql) {
+            return vec![r];
+        }
         if let Some(parsed) = crate::publication::recognize(sql) {
             return vec![self.run_publication(parsed)];
         }

@@ -35,6 +35,10 @@ pub trait SessionView {
     /// (last_value, is_called) of a sequence.
     fn sequence_state(&self, def: &crate::catalog::SequenceDef) -> Result<(i64, bool)>;
     /// The replicas streaming from this node, for pg_stat_replication.
+    /// Live state of the subscriptions' apply workers.
+    fn subscription_stats(&self) -> Vec<crate::subscription::SubscriptionStat> {
+        Vec::new()
+    }
     fn replication_stats(&self) -> Vec<crate::storage::ReplicationStat> {
         Vec::new()
     }

@@ -187,6 +187,9 @@ pub fn system_table(
         if let Some(found) = super::system_replication::view(b, name)? {
             return Ok(Some(found));
         }
+        if let Some(found) = crate::subscription::views::view(b, name)? {
+            return Ok(Some(found));
+        }
         if let Some(found) = crate::publication::views::view(b, name)? {
             return Ok(Some(found));
         }

@@ -1,0 +1,345 @@
+//! Subscriptions, node side: apply workers and the publisher connection.
+//!
+//! `Subscriptions::start` registers itself on the engine as the SQL
+//! layer's `SubscriptionControl` and runs a reconcile loop:
+//!
+//! ```text
+//!   catalog (subscription defs) ──► reconcile ──► one worker task per
+//!   CREATE/ALTER/DROP ─changed()─►  (each second,   (enabled subscription,
+//!   promotion / demotion            and on change)    publication)
+//! ```
+//!
+//! Workers run only on a primary (a replica applies nothing: it receives
+//! the applied rows through its own physical replication, and takes over
+//! the workers when promoted, resuming from the replicated progress). A
+//! worker is restarted when its subscription's definition changes (ALTER
+//! ... CONNECTION, SKIP, SET PUBLICATION), stopped when it is disabled or
+//! dropped. The live state of each subscription (status, positions, last
+//! error, lag) lives in `Shared::stats` for the SQL views, the admin API
+//! (`GET /subscriptions`) and Prometheus.
+//!
+//! - `stream`: decoding the change stream's lines and grouping them.
+//! - `publisher`: finding the publisher's primary; slots; the HTTP stream.
+//! - `worker`: the apply loop.
+
+pub mod publisher;
+pub mod stream;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use rustydb_sql::subscription::{
+    catalog, ConnInfo, SubscriptionControl, SubscriptionDef, SubscriptionStat,
+};
+use rustydb_sql::{Engine, Error, SqlState, TxnOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often the catalog is re-read (catches commits of ALTER in a block,
+/// and promotion/demotion).
+const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+/// Longest a SQL statement waits for the publisher (slot create/drop).
+const PUBLISHER_WAIT: Duration = Duration::from_secs(60);
+
+/// Prometheus metrics of the subscriptions.
+#[derive(Clone)]
+pub struct SubscriptionMetrics {
+    pub rows: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub lag_ms: IntGaugeVec,
+    pub applied_lsn: IntGaugeVec,
+}
+
+impl SubscriptionMetrics {
+    fn new(registry: &Registry) -> SubscriptionMetrics {
+        let counter = |name: &str, help: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), &["subscription"])
+                .expect("static metric name is valid");
+            let _ = registry.register(Box::new(c.clone()));
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGaugeVec::new(Opts::new(name, help), &["subscription"])
+                .expect("static metric name is valid");
+            let _ = registry.register(Box::new(g.clone()));
+            g
+        };
+        SubscriptionMetrics {
+            rows: counter(
+                "rustydb_subscription_rows_applied_total",
+                "Rows applied (and copied) by a subscription",
+            ),
+            errors: counter(
+                "rustydb_subscription_apply_errors_total",
+                "Apply errors of a subscription (conflicts included)",
+            ),
+            lag_ms: gauge(
+                "rustydb_subscription_apply_lag_ms",
+                "Local commit time minus publisher commit time of the last applied transaction",
+            ),
+            applied_lsn: gauge(
+                "rustydb_subscription_applied_lsn",
+                "Last publisher LSN applied by a subscription",
+            ),
+        }
+    }
+}
+
+/// What workers share with the manager.
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub metrics: SubscriptionMetrics,
+    stats: Mutex<HashMap<String, SubscriptionStat>>,
+}
+
+impl Shared {
+    /// Changes one subscription's live state.
+    pub fn update(&self, name: &str, f: impl FnOnce(&mut SubscriptionStat)) {
+        let mut stats = self.stats.lock();
+        let s = stats
+            .entry(name.to_string())
+            .or_insert_with(|| SubscriptionStat {
+                name: name.to_string(),
+                status: "connecting".into(),
+                ..Default::default()
+            });
+        f(s);
+    }
+}
+
+struct Running {
+    def: SubscriptionDef,
+    task: JoinHandle<()>,
+}
+
+/// The node's subscription manager.
+pub struct Subscriptions {
+    shared: Arc<Shared>,
+    handle: tokio::runtime::Handle,
+    workers: Mutex<HashMap<(String, String), Running>>,
+}
+
+impl Subscriptions {
+    /// Registers on `engine` and starts the reconcile loop (until `stop`).
+    /// Must be called inside the node's runtime.
+    pub fn start(
+        engine: Arc<Engine>,
+        registry: &Registry,
+        mut stop: watch::Receiver<bool>,
+    ) -> Arc<Subscriptions> {
+        let subs = Arc::new(Subscriptions {
+            shared: Arc::new(Shared {
+                engine: engine.clone(),
+                metrics: SubscriptionMetrics::new(registry),
+                stats: Mutex::new(HashMap::new()),
+            }),
+            handle: tokio::runtime::Handle::current(),
+            workers: Mutex::new(HashMap::new()),
+        });
+        engine.set_subscription_control(subs.clone());
+        let me = subs.clone();
+        tokio::spawn(async move {
+            loop {
+                let m = me.clone();
+                let _ = tokio::task::spawn_blocking(move || m.reconcile()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+            me.stop_all();
+        });
+        subs
+    }
+
+    fn stop_all(&self) {
+        for (_, r) in self.workers.lock().drain() {
+            r.task.abort();
+        }
+    }
+
+    /// Makes the running workers match the catalog (blocking: reads storage).
+    fn reconcile(&self) {
+        let engine = &self.shared.engine;
+        let storage = engine.storage();
+        if storage.in_recovery() {
+            self.stop_all();
+            return;
+        }
+        let defs = match storage
+            .begin(TxnOptions {
+                read_only: true,
+                ..Default::default()
+            })
+            .and_then(|mut txn| {
+                let l = catalog::list(&mut *txn);
+                txn.rollback();
+                l
+            }) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e.message(), "cannot read subscriptions");
+                return;
+            }
+        };
+        let mut want: HashMap<(String, String), SubscriptionDef> = HashMap::new();
+        for d in &defs {
+            if !d.enabled || d.slot_name.is_none() {
+                continue;
+            }
+            for p in &d.publications {
+                want.insert((d.name.clone(), p.clone()), d.clone());
+            }
+        }
+        let mut workers = self.workers.lock();
+        workers.retain(|key, r| {
+            let keep = want.get(key).is_some_and(|d| *d == r.def) && !r.task.is_finished();
+            if !keep {
+                r.task.abort();
+            }
+            keep
+        });
+        for (key, def) in want {
+            if workers.contains_key(&key) {
+                continue;
+            }
+            let task =
+                self.handle
+                    .spawn(worker::run(self.shared.clone(), def.clone(), key.1.clone()));
+            workers.insert(key, Running { def, task });
+        }
+        // Forget live state of dropped subscriptions; mark disabled ones.
+        let mut stats = self.shared.stats.lock();
+        stats.retain(|name, _| defs.iter().any(|d| d.name == *name));
+        for d in defs.iter().filter(|d| !d.enabled) {
+            if let Some(s) = stats.get_mut(&d.name) {
+                s.status = "disabled".into();
+            }
+        }
+    }
+
+    /// Runs `fut` on the node's runtime and waits for it (from a blocking thread).
+    fn wait<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv_timeout(PUBLISHER_WAIT).ok()
+    }
+
+    /// The JSON of `GET /subscriptions` on the admin API.
+    pub fn json(&self) -> serde_json::Value {
+        admin_json(&self.shared.engine)
+    }
+}
+
+fn connection_failure(message: String) -> Error {
+    Error::new(SqlState("08006"), message)
+}
+
+impl SubscriptionControl for Subscriptions {
+    fn create_slot(
+        &self,
+        info: &ConnInfo,
+        slot: &str,
+        publication: &str,
+    ) -> rustydb_sql::Result<()> {
+        let (info, slot, publication) = (info.clone(), slot.to_string(), publication.to_string());
+        match self.wait(async move { publisher::create_slot(&info, &slot, &publication).await }) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) if e.0.starts_with("no primary") => Err(connection_failure(format!(
+                "could not connect to the publisher: {}",
+                e.0
+            ))),
+            Some(Err(e)) => Err(connection_failure(e.0)),
+            None => Err(connection_failure(
+                "could not connect to the publisher: timeout".into(),
+            )),
+        }
+    }
+
+    fn drop_slot(&self, info: &ConnInfo, slot: &str) -> rustydb_sql::Result<bool> {
+        let (info, slot) = (info.clone(), slot.to_string());
+        match self.wait(async move { publisher::drop_slot(&info, &slot).await }) {
+            Some(Ok(b)) => Ok(b),
+            Some(Err(e)) => Err(connection_failure(e.0)),
+            None => Ok(false),
+        }
+    }
+
+    fn changed(&self) {
+        self.reconcile();
+    }
+
+    fn restart(&self, name: &str) {
+        {
+            let mut workers = self.workers.lock();
+            workers.retain(|(sub, _), r| {
+                if sub == name {
+                    r.task.abort();
+                }
+                sub != name
+            });
+        }
+        self.reconcile();
+    }
+
+    fn stats(&self) -> Vec<SubscriptionStat> {
+        self.shared.stats.lock().values().cloned().collect()
+    }
+}
+
+/// Every subscription with its definition and live state, as the admin
+/// API's `GET /subscriptions` answers.
+pub fn admin_json(engine: &Arc<Engine>) -> serde_json::Value {
+    let defs = engine
+        .storage()
+        .begin(TxnOptions {
+            read_only: true,
+            ..Default::default()
+        })
+        .and_then(|mut txn| {
+            let l = catalog::list(&mut *txn);
+            txn.rollback();
+            l
+        })
+        .unwrap_or_default();
+    let stats = engine
+        .subscription_control()
+        .map(|c| c.stats())
+        .unwrap_or_default();
+    let list: Vec<serde_json::Value> = defs
+        .iter()
+        .map(|d| {
+            let s = stats.iter().find(|s| s.name == d.name);
+            let status = if !d.enabled {
+                "disabled".to_string()
+            } else {
+                s.map(|s| s.status.clone())
+                    .unwrap_or_else(|| "starting".into())
+            };
+            serde_json::json!({
+                "name": d.name,
+                "enabled": d.enabled,
+                "publications": d.publications,
+                "slot_name": d.slot_name,
+                "status": status,
+                "last_error": s.and_then(|s| s.last_error.clone()),
+                "last_error_lsn": s.and_then(|s| s.last_error_lsn),
+                "received_lsn": s.map(|s| s.received_lsn).unwrap_or(0),
+                "applied_lsn": s.map(|s| s.applied_lsn).unwrap_or(0),
+                "apply_lag_ms": s.and_then(|s| s.apply_lag_ms),
+                "rows_applied": s.map(|s| s.rows_applied).unwrap_or(0),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list)
+}
