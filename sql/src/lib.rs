@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod fanout;
 pub mod functions;
 pub mod memory;
 pub mod parse;

@@ -26,6 +26,8 @@ use rustydb_sql::storage::{Lsn, Storage, SyncCommit, Transaction, TxnOptions};
 use tokio::sync::watch;
 
 use super::commit::{CommitCounters, CommitMsg, Committer};
+use super::lsn_snapshots::LsnSnapshots;
+use super::snapshot::OwnedSnapshot;
 use super::locks::{LockManager, TxnId};
 use super::txn::RocksTransaction;
 use crate::error::{NodeError, Result};
@@ -88,6 +90,9 @@ pub struct StorageOptions {
     pub write_buffer_bytes: usize,
     /// Most commits the group committer puts in one batch.
     pub max_group_commits: usize,
+    /// How long an LSN stays readable with `begin_at` after newer records
+    /// landed (node config `fanout.snapshot_retention_ms`).
+    pub snapshot_retention_ms: u64,
 }
 
 impl Default for StorageOptions {
@@ -97,6 +102,7 @@ impl Default for StorageOptions {
             block_cache_bytes: 128 << 20,
             write_buffer_bytes: 64 << 20,
             max_group_commits: 1024,
+            snapshot_retention_ms: 30_000,
         }
     }
 }
@@ -115,6 +121,8 @@ pub(crate) struct Shared {
     /// Last durable LSN, for tasks that wait for new records (WAL senders).
     pub(crate) lsn_watch: watch::Sender<u64>,
     pub(crate) history: Arc<RwLock<TimelineHistory>>,
+    /// Snapshots keyed by LSN, for reads at a fixed LSN (`begin_at`).
+    pub(crate) snapshots: Arc<LsnSnapshots>,
 }
 
 impl Shared {
@@ -215,6 +223,11 @@ impl RocksStorage {
             lease.revoke();
         }
         let counters = Arc::new(CommitCounters::default());
+        let snapshots = Arc::new(LsnSnapshots::new(
+            last_lsn,
+            OwnedSnapshot::take(db.clone()),
+            std::time::Duration::from_millis(options.snapshot_retention_ms),
+        ));
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
             db: db.clone(),
@@ -228,6 +241,7 @@ impl RocksStorage {
             lease: lease.clone(),
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
+            snapshots: snapshots.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("rustydb-commit".into())
@@ -244,6 +258,7 @@ impl RocksStorage {
             gate: RwLock::new(None),
             lsn_watch,
             history,
+            snapshots,
         });
         Ok(Arc::new(RocksStorage {
             shared,
@@ -374,6 +389,14 @@ impl Storage for RocksStorage {
 
     fn timeline(&self) -> u64 {
         self.timeline()
+    }
+
+    fn begin_at(&self, lsn: Lsn, mut options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
+        if *self.shared.access.read() == Access::Fenced {
+            return self.begin(options);
+        }
+        options.read_only = true;
+        super::lsn_txn::begin_at(self.shared.clone(), lsn, options)
     }
 }
 
