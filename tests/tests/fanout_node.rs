@@ -103,9 +103,15 @@ fn read_lsn_reads_exactly_each_lsn() {
     thread::sleep(Duration::from_millis(200));
     let pinned = current_lsn(&mut reader);
     reader.must(&format!("SET rustydb.read_lsn = {pinned}"));
-    let first = reader.must("SELECT sum(v), count(*) FROM acct").rows().to_vec();
+    let first = reader
+        .must("SELECT sum(v), count(*) FROM acct")
+        .rows()
+        .to_vec();
     for _ in 0..30 {
-        let again = reader.must("SELECT sum(v), count(*) FROM acct").rows().to_vec();
+        let again = reader
+            .must("SELECT sum(v), count(*) FROM acct")
+            .rows()
+            .to_vec();
         assert_eq!(again, first, "reads at LSN {pinned} changed under writers");
         let logged = int(&mut reader, "SELECT count(*) FROM hist");
         let sum = int(&mut reader, "SELECT sum(v) FROM acct");
@@ -125,10 +131,24 @@ fn read_lsn_reads_exactly_each_lsn() {
     );
     wait_caught_up(&p, &[&r]);
 
-    let range = c.must("SELECT * FROM rustydb_snapshot_range()").rows().to_vec();
-    let oldest: u64 = range[0][0].as_deref().unwrap_or("x").parse().expect("oldest");
-    let newest: u64 = range[0][1].as_deref().unwrap_or("x").parse().expect("newest");
-    assert!(oldest <= base && newest == end, "range {oldest}..{newest}, wanted {base}..{end}");
+    let range = c
+        .must("SELECT * FROM rustydb_snapshot_range()")
+        .rows()
+        .to_vec();
+    let oldest: u64 = range[0][0]
+        .as_deref()
+        .unwrap_or("x")
+        .parse()
+        .expect("oldest");
+    let newest: u64 = range[0][1]
+        .as_deref()
+        .unwrap_or("x")
+        .parse()
+        .expect("newest");
+    assert!(
+        oldest <= base && newest == end,
+        "range {oldest}..{newest}, wanted {base}..{end}"
+    );
 
     let mut rc = r.connect();
     for n in base..=end {
@@ -161,7 +181,10 @@ fn read_lsn_errors() {
     let l1 = current_lsn(&mut c);
 
     c.must(&format!("SET rustydb.read_lsn = {l1}"));
-    assert_eq!(c.scalar("SHOW rustydb.read_lsn").as_deref(), Some(l1.to_string().as_str()));
+    assert_eq!(
+        c.scalar("SHOW rustydb.read_lsn").as_deref(),
+        Some(l1.to_string().as_str())
+    );
     assert_eq!(int(&mut c, "SELECT count(*) FROM t"), 1);
     for write in [
         "INSERT INTO t VALUES (2)",
@@ -187,7 +210,8 @@ fn read_lsn_errors() {
     let out = c.simple("SELECT count(*) FROM t");
     assert_eq!(out.code(), Some("72000"), "{out}");
     assert!(
-        out.to_string().contains(&format!("snapshot at LSN {l1} is too old (oldest retained")),
+        out.to_string()
+            .contains(&format!("snapshot at LSN {l1} is too old (oldest retained")),
         "{out}"
     );
     let out = c.simple(&format!("SET rustydb.read_lsn = {l1}"));
@@ -260,7 +284,11 @@ fn bounds(c: &mut SqlClient, sql: &str) -> Vec<String> {
 }
 
 fn assert_balanced(what: &str, counts: &[i64], total: i64) {
-    assert_eq!(counts.iter().sum::<i64>(), total, "{what}: ranges cover every row");
+    assert_eq!(
+        counts.iter().sum::<i64>(),
+        total,
+        "{what}: ranges cover every row"
+    );
     for &n in counts {
         let share = n as f64 / total as f64;
         assert!(
@@ -283,10 +311,16 @@ fn split_points_balanced_and_range_scans() {
     c.must("CREATE TABLE nokey (x int)");
     c.must("INSERT INTO nokey VALUES (1), (2)");
 
-    let b = bounds(&mut c, "SELECT * FROM rustydb_split_points('public.big', 4)");
+    let b = bounds(
+        &mut c,
+        "SELECT * FROM rustydb_split_points('public.big', 4)",
+    );
     assert_eq!(b.len(), 3, "bounds {b:?}");
     let nums: Vec<i64> = b.iter().map(|s| s.parse().expect("int bound")).collect();
-    assert!(nums.windows(2).all(|w| w[0] < w[1]), "not increasing: {nums:?}");
+    assert!(
+        nums.windows(2).all(|w| w[0] < w[1]),
+        "not increasing: {nums:?}"
+    );
     let counts = range_counts(&mut c, "big", "id", &b);
     assert_balanced("big", &counts, 100_000);
 
@@ -298,11 +332,13 @@ fn split_points_balanced_and_range_scans() {
     assert!(bounds(&mut c, "SELECT * FROM rustydb_split_points('nokey', 4)").is_empty());
     assert!(bounds(&mut c, "SELECT * FROM rustydb_split_points('big', 1)").is_empty());
     assert_eq!(
-        c.simple("SELECT * FROM rustydb_split_points('nosuch', 4)").code(),
+        c.simple("SELECT * FROM rustydb_split_points('nosuch', 4)")
+            .code(),
         Some("42P01")
     );
     assert_eq!(
-        c.simple("SELECT * FROM rustydb_split_points('big', 0)").code(),
+        c.simple("SELECT * FROM rustydb_split_points('big', 0)")
+            .code(),
         Some("22023")
     );
 
@@ -320,8 +356,14 @@ fn split_points_balanced_and_range_scans() {
         "SELECT count(*) FROM big WHERE id >= '25000' AND id < '50000'",
     );
     assert!(text.contains("Primary Key Range Scan on big"), "{text}");
-    let text = plan(&mut c, "SELECT sum(b) FROM acc WHERE aid >= 300 AND aid < 600");
-    assert!(text.contains("Index Range Scan using acc_pkey on acc"), "{text}");
+    let text = plan(
+        &mut c,
+        "SELECT sum(b) FROM acc WHERE aid >= 300 AND aid < 600",
+    );
+    assert!(
+        text.contains("Index Range Scan using acc_pkey on acc"),
+        "{text}"
+    );
 
     // On the replica, at a fixed LSN, the same contract holds.
     let lsn = wait_caught_up(&p, &[&r]);
@@ -337,18 +379,25 @@ fn split_points_balanced_and_range_scans() {
             "unbalanced on the replica: {counts:?}"
         );
     }
-    let got = wait_until("snapshot range on the replica", Duration::from_secs(30), || {
-        let row = rc.must("SELECT * FROM rustydb_snapshot_range()").rows().to_vec();
-        let newest: u64 = row[0][1]
-            .as_deref()
-            .unwrap_or("0")
-            .parse()
-            .map_err(|e| format!("{e}"))?;
-        if newest >= lsn {
-            Ok(newest)
-        } else {
-            Err(format!("newest {newest} < {lsn}"))
-        }
-    });
+    let got = wait_until(
+        "snapshot range on the replica",
+        Duration::from_secs(30),
+        || {
+            let row = rc
+                .must("SELECT * FROM rustydb_snapshot_range()")
+                .rows()
+                .to_vec();
+            let newest: u64 = row[0][1]
+                .as_deref()
+                .unwrap_or("0")
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            if newest >= lsn {
+                Ok(newest)
+            } else {
+                Err(format!("newest {newest} < {lsn}"))
+            }
+        },
+    );
     assert!(got.is_ok(), "{got:?}");
 }

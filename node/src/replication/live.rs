@@ -76,11 +76,7 @@ impl Storage for LiveStorage {
         self.current().begin(options)
     }
 
-    fn begin_at(
-        &self,
-        lsn: Lsn,
-        options: TxnOptions,
-    ) -> rustydb_sql::Result<Box<dyn Transaction>> {
+    fn begin_at(&self, lsn: Lsn, options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
         self.current().begin_at(lsn, options)
     }
 

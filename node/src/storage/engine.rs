@@ -26,9 +26,9 @@ use rustydb_sql::storage::{Lsn, Storage, SyncCommit, Transaction, TxnOptions};
 use tokio::sync::watch;
 
 use super::commit::{CommitCounters, CommitMsg, Committer};
+use super::locks::{LockManager, TxnId};
 use super::lsn_snapshots::LsnSnapshots;
 use super::snapshot::OwnedSnapshot;
-use super::locks::{LockManager, TxnId};
 use super::txn::RocksTransaction;
 use crate::error::{NodeError, Result};
 use crate::wal::{self, TimelineHistory, WalRecord};
@@ -391,7 +391,11 @@ impl Storage for RocksStorage {
         self.timeline()
     }
 
-    fn begin_at(&self, lsn: Lsn, mut options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
+    fn begin_at(
+        &self,
+        lsn: Lsn,
+        mut options: TxnOptions,
+    ) -> rustydb_sql::Result<Box<dyn Transaction>> {
         if *self.shared.access.read() == Access::Fenced {
             return self.begin(options);
         }

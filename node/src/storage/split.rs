@@ -55,7 +55,11 @@ pub(crate) fn approximate_split_keys(
         opts.set_wait(true);
         db.flush_cf_opt(data, &opts).map_err(NodeError::from)?;
         total = size(to);
-        tracing::debug!(memtable, total, "flushed the memtable to estimate split points");
+        tracing::debug!(
+            memtable,
+            total,
+            "flushed the memtable to estimate split points"
+        );
     }
     if total < SMALL_BYTES {
         return Ok(None);

@@ -102,10 +102,7 @@ impl Session {
     /// After `rustydb.read_lsn` changed inside an unused block: the block's
     /// transaction starts again at the new LSN (or normally).
     pub(crate) fn restart_block_at_read_lsn(&mut self) -> Result<()> {
-        let read_only = self
-            .block
-            .as_ref()
-            .is_some_and(|b| b.read_only)
+        let read_only = self.block.as_ref().is_some_and(|b| b.read_only)
             || self.engine.storage.in_recovery()
             || read_lsn(&self.settings).is_some();
         let isolation = match self.block.as_ref().map(|b| b.isolation_name.as_str()) {
