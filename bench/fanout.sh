@@ -64,7 +64,7 @@ Q_TOPN="SELECT id, v FROM t WHERE f = 7 ORDER BY v DESC, id LIMIT 10"
 CREATE="CREATE TABLE t (id int8 PRIMARY KEY, k int4 NOT NULL, v int8 NOT NULL, f int4 NOT NULL, pad text)"
 # Row g: 100 groups, v spread by a multiplicative hash, f uniform in 0..999.
 select_rows() { # from to
-    echo "SELECT g, g % 100, (g * 7919) % 100003, (g * 31) % 1000, 'row-' || g FROM generate_series($1, $2) g"
+    echo "SELECT g, g % 100, (g * 7919) % 100003, (g * 31) % 1000, 'row-' || g FROM generate_series($1::int8, $2::int8) g"
 }
 
 declare -A MS=()    # "query target" -> median ms, or n/a
