@@ -27,6 +27,9 @@
 //! [replication]                  # see docs/replication.md for every key
 //! # follow = "10.0.0.1:5433"     # start as a replica of that node
 //! commit_mode = "async"          # or "sync", "semi-sync"
+//!
+//! [fanout]
+//! snapshot_retention_ms = 30000  # how long an LSN stays readable (read_lsn)
 //! ```
 //!
 //! Command-line flags override the file (see the `rustydb` binary); the
@@ -109,6 +112,25 @@ pub struct NodeConfig {
     pub backup: crate::backup::ArchiveConfig,
     /// Logical replication: slot retention limits (docs/logical-replication.md).
     pub logical: crate::logical::LogicalConfig,
+    /// Reads at a fixed LSN for parallel fan-out (see docs/fanout-node.md).
+    pub fanout: FanoutConfig,
+}
+
+/// `[fanout]`: how long LSN snapshots stay readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FanoutConfig {
+    /// An LSN stays readable (`SET rustydb.read_lsn`) at least this long
+    /// after newer records landed.
+    pub snapshot_retention_ms: u64,
+}
+
+impl Default for FanoutConfig {
+    fn default() -> Self {
+        FanoutConfig {
+            snapshot_retention_ms: 30_000,
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -131,6 +153,7 @@ impl Default for NodeConfig {
             replication: ReplicationConfig::default(),
             backup: Default::default(),
             logical: Default::default(),
+            fanout: FanoutConfig::default(),
         }
     }
 }

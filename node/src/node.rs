@@ -169,6 +169,7 @@ impl Drop for Node {
 async fn open_replication(config: &NodeConfig) -> Result<Arc<Replication>, ServerError> {
     let options = crate::storage::StorageOptions {
         sync: config.sync_commit,
+        snapshot_retention_ms: config.fanout.snapshot_retention_ms,
         ..Default::default()
     };
     let data_dir = config.data_dir.clone();

@@ -40,6 +40,7 @@ pub mod error;
 pub mod exec;
 pub mod expr;
 pub mod foreign_key;
+pub mod fanout;
 pub mod functions;
 pub mod memory;
 pub mod parse;

@@ -120,7 +120,9 @@ impl Session {
     /// Whether the current (or next implicit) transaction may write.
     pub(crate) fn access(&self) -> Access {
         let recovery = self.engine.storage.in_recovery();
+        // A session reading at a fixed LSN (fan-out) is read-only.
         let read_only = recovery
+            || crate::fanout::read_lsn(&self.settings).is_some()
             || match &self.block {
                 Some(b) => b.read_only,
                 None => crate::settings::is_on(&self.settings, "default_transaction_read_only"),
@@ -204,11 +206,15 @@ impl Session {
             "repeatable read" | "serializable" | "snapshot" => Isolation::RepeatableRead,
             _ => Isolation::ReadCommitted,
         };
-        let fresh = storage.begin(TxnOptions {
+        let options = TxnOptions {
             isolation,
             read_only: b.read_only || recovery,
             cancel: Some(cancel),
-        })?;
+        };
+        let fresh = match crate::fanout::read_lsn(&self.settings) {
+            Some(lsn) => storage.begin_at(lsn, options)?,
+            None => storage.begin(options)?,
+        };
         if let Some(old) = b.txn.replace(Arc::new(Mutex::new(fresh))) {
             if let Ok(m) = Arc::try_unwrap(old) {
                 m.into_inner().rollback();

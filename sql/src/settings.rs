@@ -148,6 +148,12 @@ impl Session {
             }
             .to_string(),
             "synchronous_commit" => sync_commit_value(&value)?,
+            crate::fanout::READ_LSN => {
+                let v = self.check_read_lsn(&value)?;
+                Arc::make_mut(&mut self.settings).insert(name.clone(), v.clone());
+                self.restart_block_at_read_lsn()?;
+                return Ok(());
+            }
             "timezone" => {
                 if !matches!(
                     value.to_lowercase().as_str(),

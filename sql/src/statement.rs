@@ -243,7 +243,7 @@ impl Session {
             return Ok(txn.clone());
         }
         let isolation = isolation_setting(&self.settings, "default_transaction_isolation");
-        let txn = self.engine.storage.begin(TxnOptions {
+        let txn = self.begin_storage_txn(TxnOptions {
             isolation,
             read_only: self.access().read_only,
             cancel: Some(self.cancel.clone()),
@@ -475,7 +475,7 @@ impl Session {
                         }
                     }
                 }
-                let txn = self.engine.storage.begin(TxnOptions {
+                let txn = self.begin_storage_txn(TxnOptions {
                     isolation,
                     read_only: read_only || recovery,
                     cancel: Some(self.cancel.clone()),

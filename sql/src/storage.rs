@@ -156,6 +156,19 @@ pub trait Storage: Send + Sync + 'static {
     fn timeline(&self) -> u64 {
         1
     }
+
+    /// Starts a read-only transaction that sees the state exactly as of
+    /// `lsn` (every record with an LSN up to it applied, none after), for
+    /// `SET rustydb.read_lsn` and parallel fan-out (see `crate::fanout`).
+    /// A storage that keeps LSN snapshots waits a bounded time for an LSN it
+    /// has not applied yet (`55000` after that) and refuses one older than
+    /// it retains (`72000`). The default storage keeps none.
+    fn begin_at(&self, lsn: Lsn, _options: TxnOptions) -> Result<Box<dyn Transaction>> {
+        Err(crate::Error::new(
+            crate::SqlState::FEATURE_NOT_SUPPORTED,
+            format!("snapshot at LSN {} is not available on this storage", lsn.0),
+        ))
+    }
 }
 
 /// One transaction. Dropping it without `commit` rolls it back.
@@ -203,4 +216,23 @@ pub trait Transaction: Send {
 
     /// Rolls back and releases locks.
     fn rollback(self: Box<Self>);
+
+    /// `(oldest, newest)`: every LSN in that range can be read exactly with
+    /// `Storage::begin_at` on this storage now. `None`: no LSN snapshots.
+    fn snapshot_range(&self) -> Option<(Lsn, Lsn)> {
+        None
+    }
+
+    /// Keys that cut `from..to` into `parts` ranges of similar size, from the
+    /// storage's own size estimates (no full scan), ascending. The keys need
+    /// not exist. `None` when the storage cannot estimate cheaply (small or
+    /// in-memory data): the caller then samples by scanning.
+    fn approximate_split_keys(
+        &mut self,
+        _from: &[u8],
+        _to: &[u8],
+        _parts: usize,
+    ) -> Result<Option<Vec<Vec<u8>>>> {
+        Ok(None)
+    }
 }

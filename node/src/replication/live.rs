@@ -76,6 +76,10 @@ impl Storage for LiveStorage {
         self.current().begin(options)
     }
 
+    fn begin_at(&self, lsn: Lsn, options: TxnOptions) -> rustydb_sql::Result<Box<dyn Transaction>> {
+        self.current().begin_at(lsn, options)
+    }
+
     fn current_lsn(&self) -> Lsn {
         self.current().last_lsn()
     }

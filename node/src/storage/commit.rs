@@ -115,6 +115,8 @@ pub(crate) struct Committer {
     pub(crate) lease: Arc<super::lease::Lease>,
     pub(crate) sync: bool,
     pub(crate) max_group: usize,
+    /// Where each visible group registers its snapshot (fan-out reads).
+    pub(crate) snapshots: Arc<super::lsn_snapshots::LsnSnapshots>,
 }
 
 impl Committer {
@@ -182,14 +184,22 @@ impl Committer {
             return;
         }
         let first = self.current_lsn.load(Ordering::Acquire) + 1;
-        let result = self.build_batch(group, first).and_then(|batch| {
+        let result = self.build_batch(group, first).and_then(|(batch, undo)| {
             self.db
                 .write_opt(batch, write_opts)
-                .map_err(NodeError::from)
+                .map_err(NodeError::from)?;
+            Ok(undo)
         });
         match result {
-            Ok(()) => {
+            Ok(undo) => {
                 let last = first + group.len() as u64 - 1;
+                // Registered before `current_lsn` moves: whoever sees LSN
+                // `last` can also read exactly at it.
+                self.snapshots.add_group(
+                    first,
+                    undo,
+                    super::snapshot::OwnedSnapshot::take(self.db.clone()),
+                );
                 self.current_lsn.store(last, Ordering::Release);
                 self.lsn_watch.send_replace(last);
                 self.counters
@@ -228,8 +238,13 @@ impl Committer {
         }
     }
 
-    /// Builds the batch for a group whose first LSN is `first`.
-    fn build_batch(&self, group: &mut [CommitRequest], first: u64) -> Result<WriteBatch> {
+    /// Builds the batch for a group whose first LSN is `first`, and hands
+    /// back each record's before-images (for reads at LSNs inside the group).
+    fn build_batch(
+        &self,
+        group: &mut [CommitRequest],
+        first: u64,
+    ) -> Result<(WriteBatch, Vec<Vec<Mutation>>)> {
         let data = cf(&self.db, CF_DATA)?;
         let wal_cf = cf(&self.db, CF_WAL)?;
         let meta = cf(&self.db, CF_META)?;
@@ -238,6 +253,7 @@ impl Committer {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         let mut batch = WriteBatch::default();
+        let mut undo = Vec::with_capacity(group.len());
         let mut lsn = first;
         for req in group.iter_mut() {
             // The record takes the request's lists: after this point the
@@ -253,9 +269,11 @@ impl Committer {
             let encoded = record.encode();
             self.counters.note_record_bytes(encoded.len());
             batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), encoded);
+            // Moved, not copied: the record is done once encoded.
+            undo.push(record.before_images);
             lsn += 1;
         }
         batch.put_cf(meta, META_LAST_LSN, (lsn - 1).to_be_bytes());
-        Ok(batch)
+        Ok((batch, undo))
     }
 }

@@ -27,6 +27,8 @@ use tokio::sync::watch;
 
 use super::commit::{CommitCounters, CommitMsg, Committer};
 use super::locks::{LockManager, TxnId};
+use super::lsn_snapshots::LsnSnapshots;
+use super::snapshot::OwnedSnapshot;
 use super::txn::RocksTransaction;
 use crate::error::{NodeError, Result};
 use crate::wal::{self, TimelineHistory, WalRecord};
@@ -88,6 +90,9 @@ pub struct StorageOptions {
     pub write_buffer_bytes: usize,
     /// Most commits the group committer puts in one batch.
     pub max_group_commits: usize,
+    /// How long an LSN stays readable with `begin_at` after newer records
+    /// landed (node config `fanout.snapshot_retention_ms`).
+    pub snapshot_retention_ms: u64,
 }
 
 impl Default for StorageOptions {
@@ -97,6 +102,7 @@ impl Default for StorageOptions {
             block_cache_bytes: 128 << 20,
             write_buffer_bytes: 64 << 20,
             max_group_commits: 1024,
+            snapshot_retention_ms: 30_000,
         }
     }
 }
@@ -119,6 +125,8 @@ pub(crate) struct Shared {
     /// `RocksStorage::commit_time_of`. Entries leave with their records
     /// (trim, rewind).
     pub(crate) commit_times: Mutex<std::collections::BTreeMap<u64, u64>>,
+    /// Snapshots keyed by LSN, for reads at a fixed LSN (`begin_at`).
+    pub(crate) snapshots: Arc<LsnSnapshots>,
 }
 
 impl Shared {
@@ -219,6 +227,11 @@ impl RocksStorage {
             lease.revoke();
         }
         let counters = Arc::new(CommitCounters::default());
+        let snapshots = Arc::new(LsnSnapshots::new(
+            last_lsn,
+            OwnedSnapshot::take(db.clone()),
+            std::time::Duration::from_millis(options.snapshot_retention_ms),
+        ));
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
             db: db.clone(),
@@ -232,6 +245,7 @@ impl RocksStorage {
             lease: lease.clone(),
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
+            snapshots: snapshots.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("rustydb-commit".into())
@@ -249,6 +263,7 @@ impl RocksStorage {
             lsn_watch,
             history,
             commit_times: Mutex::new(Default::default()),
+            snapshots,
         });
         Ok(Arc::new(RocksStorage {
             shared,
@@ -397,6 +412,18 @@ impl Storage for RocksStorage {
 
     fn timeline(&self) -> u64 {
         self.timeline()
+    }
+
+    fn begin_at(
+        &self,
+        lsn: Lsn,
+        mut options: TxnOptions,
+    ) -> rustydb_sql::Result<Box<dyn Transaction>> {
+        if *self.shared.access.read() == Access::Fenced {
+            return self.begin(options);
+        }
+        options.read_only = true;
+        super::lsn_txn::begin_at(self.shared.clone(), lsn, options)
     }
 }
 

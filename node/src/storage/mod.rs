@@ -20,6 +20,9 @@
 //! - `lease`: the primary's lease; no commit is acknowledged without it.
 //! - `replica`: applying received records, rewinding to a fork point,
 //!   timeline history changes, checkpoints.
+//! - `lsn_snapshots`, `lsn_txn`: snapshots keyed by LSN and the read-only
+//!   transaction that reads exactly at one LSN (parallel fan-out).
+//! - `split`: split keys for fan-out from RocksDB's size estimates.
 //!
 //! The invariant everything rests on: a key's data and the WAL record that
 //! wrote it are in the same atomic RocksDB batch, and locks are released
@@ -29,8 +32,11 @@ mod commit;
 mod engine;
 mod lease;
 mod locks;
+mod lsn_snapshots;
+mod lsn_txn;
 mod replica;
 mod snapshot;
+mod split;
 mod txn;
 
 pub(crate) use engine::{

@@ -125,11 +125,20 @@ impl Committer {
         let last = expected - 1;
         batch.put_cf(meta, META_LAST_LSN, last.to_be_bytes());
         self.db.write_opt(batch, write_opts)?;
+        let first = records.first().map_or(last + 1, |r| r.lsn.0);
+        let count = records.len();
+        let undo = records.into_iter().map(|r| r.before_images).collect();
+        // Before `current_lsn` moves, as on the primary (see lsn_snapshots).
+        self.snapshots.add_group(
+            first,
+            undo,
+            super::snapshot::OwnedSnapshot::take(self.db.clone()),
+        );
         self.current_lsn.store(last, Ordering::Release);
         self.lsn_watch.send_replace(last);
         self.counters
             .commits
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
+            .fetch_add(count as u64, Ordering::Relaxed);
         Ok(Lsn(last))
     }
 
@@ -153,6 +162,9 @@ impl Committer {
         );
         batch.put_cf(meta, META_LAST_LSN, to.0.to_be_bytes());
         self.db.write_opt(batch, write_opts)?;
+        // History past the fork is gone: so are the snapshots that show it.
+        self.snapshots
+            .reset(to.0, super::snapshot::OwnedSnapshot::take(self.db.clone()));
         self.current_lsn.store(to.0, Ordering::Release);
         self.lsn_watch.send_replace(to.0);
         tracing::warn!(

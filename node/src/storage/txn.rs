@@ -323,6 +323,20 @@ impl Transaction for RocksTransaction {
         self.writes.clear();
         self.release_locks();
     }
+
+    fn snapshot_range(&self) -> Option<(Lsn, Lsn)> {
+        let (oldest, newest) = self.shared.snapshots.range();
+        Some((Lsn(oldest), Lsn(newest)))
+    }
+
+    fn approximate_split_keys(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        parts: usize,
+    ) -> Result<Option<Vec<Vec<u8>>>> {
+        super::split::approximate_split_keys(&self.shared.db, from, to, parts)
+    }
 }
 
 impl Drop for RocksTransaction {

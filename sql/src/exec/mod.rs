@@ -16,6 +16,7 @@ pub mod catalog_fn;
 pub mod ctx;
 pub mod dml;
 pub mod join;
+pub mod keyed_fetch;
 pub mod relational;
 pub mod replication_fn;
 pub mod scan;

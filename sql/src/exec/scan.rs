@@ -95,7 +95,8 @@ pub fn open_scan(
             let pks = RangeScan::new(ctx.clone(), from, to)
                 .map(|r| r.map(|(_, v)| v))
                 .collect::<Result<Vec<_>>>()?;
-            fetch_rows(ctx.clone(), prefix, pks, decode)
+            // Many keys: read them in storage order with short scans.
+            super::keyed_fetch::fetch_sorted(ctx.clone(), prefix, pks, decode)
         }
     };
     match filter {

@@ -526,6 +526,12 @@ impl<'a> Binder<'a> {
         alias: Option<&ast::TableAlias>,
         left_of: Option<&Scope>,
     ) -> Result<(Plan, Scope)> {
+        if let Some((plan, scope)) = super::fanout_fns::table_function(self, name, args)? {
+            let alias_name = alias
+                .map(|a| ident(&a.name))
+                .unwrap_or_else(|| name.to_string());
+            return Ok((plan, apply_alias(scope, &alias_name, alias)?));
+        }
         if !is_srf(name) {
             return Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,

@@ -18,6 +18,7 @@ pub mod bind;
 pub mod bind_ops;
 pub mod dml;
 pub mod explain;
+pub mod fanout_fns;
 pub mod forms;
 pub mod from;
 pub mod func;
