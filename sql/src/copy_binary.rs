@@ -220,11 +220,8 @@ mod tests {
         for piece in bytes.chunks(chunk) {
             buf.extend_from_slice(piece);
             let mut pos = 0;
-            loop {
-                match reader.next(&buf, &mut pos, columns)? {
-                    BinaryItem::Tuple(t) => tuples.push(t),
-                    BinaryItem::End | BinaryItem::NeedMore => break,
-                }
+            while let BinaryItem::Tuple(t) = reader.next(&buf, &mut pos, columns)? {
+                tuples.push(t);
             }
             buf.drain(..pos);
         }

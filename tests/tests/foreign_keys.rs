@@ -42,7 +42,9 @@ fn orphans(c: &mut SqlClient) -> String {
 
 /// A small deterministic generator, so runs are repeatable per thread.
 fn next(seed: &mut u64) -> u32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (*seed >> 33) as u32
 }
 
@@ -120,7 +122,7 @@ fn child_inserts_and_parent_deletes_never_leave_orphans() {
                 // Every other time, empty the parent first in the same
                 // transaction: the window in which a concurrent child
                 // insert must either wait or make the delete fail.
-                let out = if next(&mut seed) % 2 == 0 {
+                let out = if next(&mut seed).is_multiple_of(2) {
                     c.simple(&format!("DELETE FROM fkc_p WHERE id = {pid}"))
                 } else {
                     let mut out = c.simple("BEGIN");
@@ -160,7 +162,11 @@ fn child_inserts_and_parent_deletes_never_leave_orphans() {
     let inserters: Vec<_> = handles.drain(..4).collect();
     let mut inserted = 0;
     for h in inserters {
-        assert_eq!(orphans(&mut checker), "0", "orphan child rows during the run");
+        assert_eq!(
+            orphans(&mut checker),
+            "0",
+            "orphan child rows during the run"
+        );
         let (ok, _) = h.join().expect("inserter panicked");
         inserted += ok;
     }
