@@ -20,9 +20,10 @@ use crate::exec::ExecCtx;
 use crate::expr::Expr;
 use crate::plan::bind::ident;
 use crate::plan::dml::{DmlPlan, InsertPlan, InsertSource};
+use crate::plan::scope::Scope;
 use crate::session::{CopyFormat, QueryResult, Session};
 use crate::storage::Transaction;
-use crate::types::{text, DataType, Value};
+use crate::types::{binary, text, DataType, Value};
 use crate::SqlState;
 
 const BATCH: usize = 1000;
@@ -246,21 +247,33 @@ fn copy_out(
         b.query(q)?
     };
     let rows = crate::exec::collect(&plan, ctx)?;
-    if opts.format == CopyFormat::Binary {
-        let types: Vec<DataType> = scope.columns.iter().map(|c| c.data_type.clone()).collect();
-        let mut lines = Vec::with_capacity(rows.len() + 2);
-        lines.push(copy_binary::header());
-        for r in &rows {
-            lines.push(copy_binary::encode_row(r, &types)?);
-        }
-        lines.push(copy_binary::trailer());
-        return Ok(QueryResult::CopyOut {
-            columns: scope.len(),
-            format: opts.format,
-            lines,
-            tag: format!("COPY {}", rows.len()),
-        });
+    let lines = if opts.format == CopyFormat::Binary {
+        binary_lines(&rows, &scope)?
+    } else {
+        text_lines(&rows, &scope, opts)
+    };
+    Ok(QueryResult::CopyOut {
+        columns: scope.len(),
+        format: opts.format,
+        lines,
+        tag: format!("COPY {}", rows.len()),
+    })
+}
+
+/// COPY TO's binary stream: header, one tuple per row, trailer.
+fn binary_lines(rows: &[Vec<Value>], scope: &Scope) -> Result<Vec<Vec<u8>>> {
+    let types: Vec<DataType> = scope.columns.iter().map(|c| c.data_type.clone()).collect();
+    let mut lines = Vec::with_capacity(rows.len() + 2);
+    lines.push(copy_binary::header());
+    for r in rows {
+        lines.push(copy_binary::encode_row(r, &types)?);
     }
+    lines.push(copy_binary::trailer());
+    Ok(lines)
+}
+
+/// COPY TO's text or CSV lines (with the CSV header when asked).
+fn text_lines(rows: &[Vec<Value>], scope: &Scope, opts: &CopyOptions) -> Vec<Vec<u8>> {
     let mut lines = Vec::with_capacity(rows.len() + 1);
     if opts.header && opts.format == CopyFormat::Csv {
         let names: Vec<String> = scope
@@ -270,7 +283,7 @@ fn copy_out(
             .collect();
         lines.push(format!("{}\n", names.join(&opts.delimiter.to_string())).into_bytes());
     }
-    for r in &rows {
+    for r in rows {
         let fields: Vec<String> = r
             .iter()
             .map(|v| match (v, opts.format) {
@@ -281,12 +294,7 @@ fn copy_out(
             .collect();
         lines.push(format!("{}\n", fields.join(&opts.delimiter.to_string())).into_bytes());
     }
-    Ok(QueryResult::CopyOut {
-        columns: scope.len(),
-        format: opts.format,
-        lines,
-        tag: format!("COPY {}", rows.len()),
-    })
+    lines
 }
 
 fn escape_text(s: &str, delim: char) -> String {
@@ -426,6 +434,11 @@ impl CopyIn {
                 Some(s) => text::parse(&s, &strip(ty))?,
             })));
         }
+        self.push_row(row)
+    }
+
+    /// Queues one parsed row, inserting a batch once enough have gathered.
+    fn push_row(&mut self, row: Vec<Option<Expr>>) -> Result<()> {
         self.pending.push(row);
         self.rows += 1;
         if self.pending.len() >= BATCH {
@@ -439,25 +452,18 @@ impl CopyIn {
         for (f, ty) in fields.into_iter().zip(&self.types) {
             row.push(Some(Expr::Literal(match f {
                 None => Value::Null,
-                Some(bytes) => copy_binary::decode_field(&bytes, &strip(ty))?,
+                Some(bytes) => binary::decode(&bytes, &strip(ty))?,
             })));
         }
-        self.pending.push(row);
-        self.rows += 1;
-        if self.pending.len() >= BATCH {
-            self.flush()?;
-        }
-        Ok(())
+        self.push_row(row)
     }
 
     /// Consumes complete binary tuples from `buf[*pos..]`, advancing `pos`.
     fn feed_binary(&mut self, buf: &[u8], pos: &mut usize) -> Result<()> {
-        loop {
-            match self.binary.next(buf, pos, self.types.len())? {
-                BinaryItem::Tuple(fields) => self.add_binary_record(fields)?,
-                BinaryItem::NeedMore | BinaryItem::End => return Ok(()),
-            }
+        while let BinaryItem::Tuple(fields) = self.binary.next(buf, pos, self.types.len())? {
+            self.add_binary_record(fields)?;
         }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -195,11 +195,6 @@ impl BinaryReader {
     }
 }
 
-/// Decodes one field of a tuple for a column of type `ty`.
-pub(crate) fn decode_field(bytes: &[u8], ty: &DataType) -> Result<Value> {
-    binary::decode(bytes, ty)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,7 +237,7 @@ mod tests {
             assert_eq!(tuples.len(), 2, "chunk {chunk}");
             assert_eq!(tuples[1][1], None);
             assert_eq!(
-                decode_field(tuples[0][1].as_deref().unwrap(), &DataType::Text).unwrap(),
+                binary::decode(tuples[0][1].as_deref().unwrap(), &DataType::Text).unwrap(),
                 Value::Text("one".into())
             );
         }
