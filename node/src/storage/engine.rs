@@ -125,6 +125,11 @@ pub(crate) struct Shared {
     /// `RocksStorage::commit_time_of`. Entries leave with their records
     /// (trim, rewind).
     pub(crate) commit_times: Mutex<std::collections::BTreeMap<u64, u64>>,
+    /// The oldest retained WAL record's LSN once known (`None`: look it
+    /// up). Finding it means reading the first block of the log, which
+    /// after a bulk load is a many-megabyte record, so it is remembered:
+    /// the log is dense, so trimming to `end` makes `end` the oldest.
+    pub(crate) oldest_wal: Mutex<Option<u64>>,
     /// Snapshots keyed by LSN, for reads at a fixed LSN (`begin_at`).
     pub(crate) snapshots: Arc<LsnSnapshots>,
 }
@@ -263,6 +268,7 @@ impl RocksStorage {
             lsn_watch,
             history,
             commit_times: Mutex::new(Default::default()),
+            oldest_wal: Mutex::new(None),
             snapshots,
         });
         Ok(Arc::new(RocksStorage {
@@ -337,6 +343,10 @@ impl RocksStorage {
             )?;
             let mut times = self.shared.commit_times.lock();
             *times = times.split_off(&end);
+            let mut oldest = self.shared.oldest_wal.lock();
+            if let Some(known) = *oldest {
+                *oldest = Some(known.max(end));
+            }
             tracing::debug!(below = end, "WAL trimmed");
         }
         Ok(())

@@ -250,6 +250,8 @@ impl RocksStorage {
         let forget = || {
             let mut times = self.shared.commit_times.lock();
             times.split_off(&(to.0 + 1));
+            // A rewind past the oldest record empties the log.
+            *self.shared.oldest_wal.lock() = None;
         };
         forget();
         let result = self.replica_op(|reply| ReplicaOp::Rewind { to, reply });
@@ -329,11 +331,20 @@ impl RocksStorage {
 
     /// The oldest LSN still in the log, if any record is.
     pub fn oldest_wal_lsn(&self) -> Result<Option<Lsn>> {
+        let last = self.shared.current_lsn.load(Ordering::Acquire);
+        if let Some(oldest) = *self.shared.oldest_wal.lock() {
+            // Dense log: every record from `oldest` to the last is there.
+            return Ok((oldest <= last).then_some(Lsn(oldest)));
+        }
         let db = &self.shared.db;
         let mut iter = db.raw_iterator_cf(cf(db, CF_WAL)?);
         iter.seek_to_first();
         match iter.key() {
-            Some(key) => Ok(Some(wal::key_lsn(key)?)),
+            Some(key) => {
+                let oldest = wal::key_lsn(key)?;
+                *self.shared.oldest_wal.lock() = Some(oldest.0);
+                Ok(Some(oldest))
+            }
             None => {
                 iter.status()?;
                 Ok(None)
@@ -344,14 +355,13 @@ impl RocksStorage {
     /// Commit time (µs since the epoch) of the record at `lsn`, if retained.
     ///
     /// WAL retention binary-searches commit times every second. A bulk load
-    /// leaves records of many megabytes whose every read is a decompression
-    /// and a full decode, so large records' times are remembered (a record
-    /// never changes while it exists; trim and rewind drop the entries).
+    /// leaves records of many megabytes, and small records next to them
+    /// share their RocksDB block, so a read can mean decompressing
+    /// megabytes; every time read is remembered (a record never changes
+    /// while it exists; trim and rewind drop the entries).
     pub fn commit_time_of(&self, lsn: Lsn) -> Result<Option<u64>> {
-        /// Records at least this big have their commit time remembered.
-        const REMEMBER_FROM_BYTES: usize = 16 << 10;
-        /// Most remembered times; the memo starts over when full.
-        const REMEMBER_AT_MOST: usize = 1024;
+        /// Most remembered times; the older half goes when full.
+        const REMEMBER_AT_MOST: usize = 4096;
         if let Some(time) = self.shared.commit_times.lock().get(&lsn.0) {
             return Ok(Some(*time));
         }
@@ -359,13 +369,13 @@ impl RocksStorage {
         match db.get_pinned_cf(cf(db, CF_WAL)?, wal::lsn_key(lsn))? {
             Some(bytes) => {
                 let time = WalRecord::decode(&bytes)?.commit_time_micros;
-                if bytes.len() >= REMEMBER_FROM_BYTES {
-                    let mut times = self.shared.commit_times.lock();
-                    if times.len() >= REMEMBER_AT_MOST {
-                        times.clear();
+                let mut times = self.shared.commit_times.lock();
+                if times.len() >= REMEMBER_AT_MOST {
+                    if let Some(&middle) = times.keys().nth(REMEMBER_AT_MOST / 2) {
+                        *times = times.split_off(&middle);
                     }
-                    times.insert(lsn.0, time);
                 }
+                times.insert(lsn.0, time);
                 Ok(Some(time))
             }
             None => Ok(None),
