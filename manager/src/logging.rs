@@ -81,10 +81,28 @@ pub fn init(default_level: &str) {
     let env = EnvFilter::try_from_env("RUSTYDB_LOG")
         .or_else(|_| EnvFilter::try_new(default_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let max_level = env.max_level_hint();
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_filter(env.and(RateLimit::new(OPENRAFT_EVERY)));
     let _ = tracing_subscriber::registry().with(layer).try_init();
+    // Crates that use `log` (sqlparser logs every parse step at debug) are
+    // bridged into tracing; without a level set here each such call pays
+    // for the bridge before the filter drops it.
+    log::set_max_level(log_level(max_level));
+}
+
+/// The `log` crate's level for the filter's most verbose one.
+fn log_level(hint: Option<tracing_subscriber::filter::LevelFilter>) -> log::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match hint {
+        Some(LevelFilter::OFF) => log::LevelFilter::Off,
+        Some(LevelFilter::ERROR) => log::LevelFilter::Error,
+        Some(LevelFilter::WARN) => log::LevelFilter::Warn,
+        Some(LevelFilter::INFO) => log::LevelFilter::Info,
+        Some(LevelFilter::DEBUG) => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
 }
 
 #[cfg(test)]

@@ -469,6 +469,14 @@ fn alter_one(
                 table.checks.remove(i);
             } else if table.foreign_keys.iter().any(|f| f.name == n) {
                 fk_ddl::drop(ctx, table, &n)?;
+            } else if !table.primary_key.is_empty()
+                && table.primary_key_name.as_deref() == Some(n.as_str())
+            {
+                let cols = table.primary_key.clone();
+                let what = format!("constraint {n} on table {}", table.name);
+                fk_ddl::before_drop_key(ctx, table, &n, &cols, cascade, &what)?;
+                crate::rekey::drop_primary_key(ctx, table)?;
+                ctx.with_catalog(|c| c.delete_relation(&n))?;
             } else if let Some(i) = table
                 .indexes
                 .iter()
@@ -540,24 +548,16 @@ fn add_constraint(
                 .as_ref()
                 .map(ident)
                 .unwrap_or_else(|| format!("{}_pkey", table.name));
-            let id = ctx.with_catalog(|c| c.allocate_oid())?;
-            let index = IndexDef {
-                id,
-                name: name.clone(),
-                columns: cols,
-                unique: true,
-                primary: true,
-            };
-            build_index(ctx, table, &index)?;
+            // Rows move under the new key (see `rekey`); the constraint is
+            // then registered as `CREATE TABLE … PRIMARY KEY` registers it.
+            crate::rekey::add_primary_key(ctx, table, cols, &name)?;
             ctx.with_catalog(|c| {
                 c.put_relation(&Relation::Index {
-                    id,
-                    name: name.clone(),
+                    id: table.id + 1_000_000,
+                    name,
                     table: table.name.clone(),
                 })
             })?;
-            table.primary_key_name = Some(name);
-            table.indexes.push(index);
         }
         ast::TableConstraint::Unique(u) => {
             let cols = names(&u.columns)?;

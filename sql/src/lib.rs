@@ -47,6 +47,7 @@ pub mod parse;
 pub mod plan;
 pub mod publication;
 pub mod readonly;
+mod rekey;
 pub mod sequence;
 pub mod session;
 pub mod settings;

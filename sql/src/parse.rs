@@ -12,20 +12,52 @@ pub type Statement = sqlparser::ast::Statement;
 /// so hostile input cannot exhaust the stack.
 const MAX_NESTING: usize = 200;
 
+/// The first word of `sql` after whitespace and comments (empty when it
+/// starts with something else). The rewrites below and the statements
+/// sqlparser has no grammar for are keyed on it, so that ordinary
+/// statements pay one short scan instead of a tokenization each.
+pub fn first_word(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.find('\n').map_or("", |i| &after[i..]);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            // Unterminated or nested comments are left to the parser.
+            match after.find("*/") {
+                Some(i) if !after[..i].contains("/*") => rest = &after[i + 2..],
+                _ => return "",
+            }
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Whether `sql` starts with one of the (lowercase) `words`.
+pub fn starts_with_word(sql: &str, words: &[&str]) -> bool {
+    let first = first_word(sql);
+    words.iter().any(|w| first.eq_ignore_ascii_case(w))
+}
+
 /// Parses a string holding zero or more statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    if let Some(stmt) = maintenance(sql) {
-        return stmt;
+    if starts_with_word(sql, &["vacuum", "analyze", "analyse"]) {
+        if let Some(stmt) = maintenance(sql) {
+            return stmt;
+        }
     }
-    if let Some(fixed) = create_sequence_order(sql) {
-        return parse_plain(&fixed);
+    if starts_with_word(sql, &["create"]) {
+        if let Some(fixed) = create_sequence_order(sql) {
+            return parse_plain(&fixed);
+        }
     }
     let copy_fixed;
-    let sql = if sql
-        .trim_start()
-        .get(..4)
-        .is_some_and(|w| w.eq_ignore_ascii_case("copy"))
-    {
+    let sql = if starts_with_word(sql, &["copy"]) {
         copy_fixed = copy_booleans(sql);
         copy_fixed.as_str()
     } else {
@@ -172,4 +204,21 @@ fn create_sequence_order(sql: &str) -> Option<String> {
         out.push_str(&p);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_word_skips_space_and_comments() {
+        assert_eq!(first_word("  SELECT 1"), "SELECT");
+        assert_eq!(first_word("-- note\n  vacuum;"), "vacuum");
+        assert_eq!(first_word("/* a */ /* b */create table t()"), "create");
+        assert_eq!(first_word("/* a /* b */ */ drop x"), "");
+        assert_eq!(first_word("-- only a comment"), "");
+        assert_eq!(first_word("(select 1)"), "");
+        assert!(starts_with_word("\tCoPy t FROM stdin", &["copy"]));
+        assert!(!starts_with_word("copying", &["copy"]));
+    }
 }

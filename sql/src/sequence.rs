@@ -219,6 +219,12 @@ impl Sequences {
         Ok(next)
     }
 
+    /// Sets the last hidden row id handed out for a table (after its rows
+    /// were rewritten under ids `1..=last`).
+    pub fn set_last_row_id(&self, table_id: u32, last: i64) {
+        self.row_ids.lock().insert(table_id, last);
+    }
+
     /// Forgets a dropped sequence (or a truncated table's row ids).
     pub fn forget(&self, engine: &Engine, id: u32, restart: Option<i64>) -> Result<()> {
         let mut states = self.states.lock();

@@ -109,11 +109,14 @@ impl Session {
     pub(crate) fn run_simple(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
         self.cancel
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        if let Some(r) = crate::subscription::exec::intercept(self, sql) {
-            return vec![r];
-        }
-        if let Some(parsed) = crate::publication::recognize(sql) {
-            return vec![self.run_publication(parsed)];
+        // Publication and subscription DDL has no sqlparser grammar.
+        if crate::parse::starts_with_word(sql, &["create", "alter", "drop"]) {
+            if let Some(r) = crate::subscription::exec::intercept(self, sql) {
+                return vec![r];
+            }
+            if let Some(parsed) = crate::publication::recognize(sql) {
+                return vec![self.run_publication(parsed)];
+            }
         }
         let statements = match crate::parse::parse(sql) {
             Ok(s) => s,

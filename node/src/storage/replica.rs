@@ -368,7 +368,7 @@ impl RocksStorage {
         let db = &self.shared.db;
         match db.get_pinned_cf(cf(db, CF_WAL)?, wal::lsn_key(lsn))? {
             Some(bytes) => {
-                let time = WalRecord::decode(&bytes)?.commit_time_micros;
+                let time = WalRecord::peek_commit_time(&bytes)?;
                 let mut times = self.shared.commit_times.lock();
                 if times.len() >= REMEMBER_AT_MOST {
                     if let Some(&middle) = times.keys().nth(REMEMBER_AT_MOST / 2) {
