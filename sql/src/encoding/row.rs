@@ -209,6 +209,37 @@ pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, out: &mut Vec<Valu
     Ok(())
 }
 
+/// One column of an encoded row, as `raw_column` finds it.
+pub enum RawColumn {
+    Null,
+    /// An integer of any width.
+    Int(i64),
+    /// Any other type, or a column past the row's end.
+    Other,
+}
+
+/// Column `col` of an encoded row without decoding the others (they are
+/// skipped): scan filters check integer conditions with it.
+pub fn raw_column(bytes: &[u8], col: usize) -> Result<RawColumn> {
+    let mut r = Reader { bytes, pos: 0 };
+    if r.byte()? != FORMAT_V1 {
+        return Err(corrupt("row format"));
+    }
+    if col >= r.len()? {
+        return Ok(RawColumn::Other);
+    }
+    for _ in 0..col {
+        r.skip(0)?;
+    }
+    Ok(match r.byte()? {
+        tag::NULL => RawColumn::Null,
+        tag::INT2 => RawColumn::Int(i64::from(i16::from_le_bytes(r.array()?))),
+        tag::INT4 => RawColumn::Int(i64::from(i32::from_le_bytes(r.array()?))),
+        tag::INT8 => RawColumn::Int(i64::from_le_bytes(r.array()?)),
+        _ => RawColumn::Other,
+    })
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,

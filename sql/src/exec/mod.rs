@@ -17,6 +17,7 @@ pub mod ctx;
 pub mod dml;
 pub mod join;
 pub mod keyed_fetch;
+pub mod raw_filter;
 pub mod relational;
 pub mod replication_fn;
 pub mod scan;

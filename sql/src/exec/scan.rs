@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::raw_filter::{RawFilter, Verdict};
 use super::{ExecCtx, RowIter};
 use crate::catalog::{IndexDef, TableDef};
 use crate::encoding::keycode::{self, prefix_end};
@@ -49,7 +50,19 @@ pub fn open_scan(
     let rows: RowIter = match access {
         Access::Full => {
             let end = prefix_end(&prefix);
-            let scan = TableScan::new(ctx.clone(), prefix, end, plen, with_key, wanted, filter);
+            let raw = filter
+                .as_ref()
+                .and_then(|f| RawFilter::split(f, table.columns.len()));
+            let scan = TableScan::new(
+                ctx.clone(),
+                prefix,
+                end,
+                plen,
+                with_key,
+                wanted,
+                filter,
+                raw,
+            );
             return Ok(Box::new(scan));
         }
         Access::PrimaryKey(tuples) => {
@@ -69,7 +82,10 @@ pub fn open_scan(
         Access::PrimaryRange { low, high } => {
             let col = table.primary_key.first().copied().unwrap_or(0);
             let (from, to) = range_bounds(&table, col, &prefix, low.as_ref(), high.as_ref(), ctx)?;
-            let scan = TableScan::new(ctx.clone(), from, to, plen, with_key, wanted, filter);
+            let raw = filter
+                .as_ref()
+                .and_then(|f| RawFilter::split(f, table.columns.len()));
+            let scan = TableScan::new(ctx.clone(), from, to, plen, with_key, wanted, filter, raw);
             return Ok(Box::new(scan));
         }
         Access::Index {
@@ -274,6 +290,8 @@ struct TableScan {
     with_key: bool,
     wanted: Option<Arc<[bool]>>,
     filter: Option<Expr>,
+    /// The filter's integer conditions, checked before decoding.
+    raw: Option<RawFilter>,
     scratch: Row,
 }
 
@@ -282,6 +300,7 @@ const MAX_PAGE: usize = 8192;
 const PAGE_BYTES: usize = 1 << 20;
 
 impl TableScan {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         ctx: ExecCtx,
         from: Vec<u8>,
@@ -290,6 +309,7 @@ impl TableScan {
         with_key: bool,
         wanted: Option<Arc<[bool]>>,
         filter: Option<Expr>,
+        raw: Option<RawFilter>,
     ) -> Self {
         TableScan {
             ctx,
@@ -303,6 +323,7 @@ impl TableScan {
             with_key,
             wanted,
             filter,
+            raw,
             scratch: Vec::new(),
         }
     }
@@ -340,12 +361,21 @@ impl TableScan {
         let Some((key, value)) = self.page.get(pos) else {
             return Ok(false);
         };
+        // What is left to evaluate on the decoded row.
+        let filter = match &self.raw {
+            None => self.filter.as_ref(),
+            Some(raw) => match raw.check(value)? {
+                Verdict::Drop => return Ok(false),
+                Verdict::Terms => raw.rest(),
+                Verdict::Undecided => self.filter.as_ref(),
+            },
+        };
         row::decode_row_into(value, self.wanted.as_deref(), &mut self.scratch)?;
         if self.with_key {
             let pk = key.get(self.plen..).unwrap_or_default().to_vec();
             self.scratch.push(Value::Bytea(pk));
         }
-        match &self.filter {
+        match filter {
             None => Ok(true),
             Some(f) => f.eval_predicate(&self.scratch, &self.ctx),
         }
