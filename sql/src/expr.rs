@@ -493,6 +493,71 @@ impl Expr {
         Ok(as_bool(&self.eval(row, ctx)?)? == Some(true))
     }
 
+    /// Marks in `used` every input column the expression reads (growing it
+    /// as needed). False when it may read the row some other way: a
+    /// subquery sees the whole row as its outer row, so then every column
+    /// counts as read. Table scans decode only the marked columns.
+    pub fn mark_columns(&self, used: &mut Vec<bool>) -> bool {
+        let all = |items: &[Expr], used: &mut Vec<bool>| items.iter().all(|e| e.mark_columns(used));
+        match self {
+            Expr::Column(i) => {
+                if used.len() <= *i {
+                    used.resize(*i + 1, false);
+                }
+                if let Some(slot) = used.get_mut(*i) {
+                    *slot = true;
+                }
+                true
+            }
+            Expr::Literal(_) | Expr::Outer(..) | Expr::Param(_) => true,
+            Expr::Binary(_, l, r)
+            | Expr::And(l, r)
+            | Expr::Or(l, r)
+            | Expr::IsDistinct(l, r)
+            | Expr::NullIf(l, r)
+            | Expr::Subscript(l, r) => l.mark_columns(used) && r.mark_columns(used),
+            Expr::Unary(_, e)
+            | Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::IsBool(e, _)
+            | Expr::Cast(e, _) => e.mark_columns(used),
+            Expr::Function(_, args)
+            | Expr::Session(_, args)
+            | Expr::Coalesce(args)
+            | Expr::Extreme(_, args)
+            | Expr::Array(args) => all(args, used),
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                operand.as_ref().is_none_or(|o| o.mark_columns(used))
+                    && whens
+                        .iter()
+                        .all(|(c, r)| c.mark_columns(used) && r.mark_columns(used))
+                    && otherwise.as_ref().is_none_or(|o| o.mark_columns(used))
+            }
+            Expr::InList { expr, list, .. } => expr.mark_columns(used) && all(list, used),
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                expr.mark_columns(used)
+                    && pattern.mark_columns(used)
+                    && escape.as_ref().is_none_or(|e| e.mark_columns(used))
+            }
+            Expr::AnyAll { expr, array, .. } => expr.mark_columns(used) && array.mark_columns(used),
+            Expr::InSubquery { .. }
+            | Expr::RowInSubquery { .. }
+            | Expr::AnyAllSubquery { .. }
+            | Expr::Exists { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::ArraySubquery(_) => false,
+        }
+    }
+
     /// Whether the expression reads no row, parameter or outer value (so it
     /// can be evaluated once at plan time).
     pub fn is_constant(&self) -> bool {

@@ -128,6 +128,60 @@ pub struct SavepointId(pub u64);
 /// A key-value pair read from storage.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// A page of scanned key-value pairs packed into one buffer (see
+/// `Transaction::scan_page`): `data` holds key then value of each pair back
+/// to back, `spans` where each key ends and each value ends.
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    data: Vec<u8>,
+    /// Per pair: (key start, key end = value start, value end).
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl ScanPage {
+    /// Empties the page, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.spans.clear();
+    }
+
+    /// Appends one pair.
+    pub fn push(&mut self, key: &[u8], value: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(key);
+        let mid = self.data.len();
+        self.data.extend_from_slice(value);
+        self.spans.push((start, mid, self.data.len()));
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the page holds no pair.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Bytes held (keys and values).
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Pair `i` as (key, value); `None` past the end.
+    pub fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        let &(start, mid, end) = self.spans.get(i)?;
+        Some((self.data.get(start..mid)?, self.data.get(mid..end)?))
+    }
+
+    /// The last pair's key.
+    pub fn last_key(&self) -> Option<&[u8]> {
+        let &(start, mid, _) = self.spans.last()?;
+        self.data.get(start..mid)
+    }
+}
+
 /// A store that begins transactions.
 pub trait Storage: Send + Sync + 'static {
     /// Starts a transaction.
@@ -194,6 +248,29 @@ pub trait Transaction: Send {
     /// Same as `scan`, but in descending key order: up to `limit` pairs with
     /// `from <= key < to`, largest first.
     fn scan_rev(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
+
+    /// Same as `scan`, but appends the pairs to `page` (cleared first), one
+    /// buffer for the whole page instead of two allocations per pair: the
+    /// table-scan path reads millions of rows through this. `max_bytes`
+    /// also ends the page once its buffer holds that many bytes (at least
+    /// one pair is always returned when the range is not empty).
+    fn scan_page(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+        max_bytes: usize,
+        page: &mut ScanPage,
+    ) -> Result<()> {
+        page.clear();
+        for (k, v) in self.scan(from, to, limit)? {
+            page.push(&k, &v);
+            if page.bytes() >= max_bytes {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// Starts a new statement: under READ COMMITTED, take a fresh snapshot.
     fn new_statement(&mut self);

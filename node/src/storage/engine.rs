@@ -99,7 +99,10 @@ impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
             sync: true,
-            block_cache_bytes: 128 << 20,
+            // Large enough that a few-million-row table stays cached
+            // decompressed: a full scan then never re-inflates blocks (the
+            // cache only takes memory as blocks are read).
+            block_cache_bytes: 512 << 20,
             write_buffer_bytes: 64 << 20,
             max_group_commits: 1024,
             snapshot_retention_ms: 30_000,

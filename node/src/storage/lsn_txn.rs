@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustydb_sql::storage::{KeyValue, Lsn, SavepointId, Transaction, TxnOptions};
+use rustydb_sql::storage::{KeyValue, Lsn, SavepointId, ScanPage, Transaction, TxnOptions};
 use rustydb_sql::{Error, Result, SqlState};
 
 use super::engine::Shared;
@@ -127,6 +127,25 @@ impl Transaction for LsnTransaction {
     fn scan(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
         self.snap
             .scan(&self.overlay, from, to, limit, false, self.cancel_flag())
+    }
+
+    fn scan_page(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+        max_bytes: usize,
+        page: &mut ScanPage,
+    ) -> Result<()> {
+        self.snap.scan_page(
+            &self.overlay,
+            from,
+            to,
+            limit,
+            max_bytes,
+            self.cancel_flag(),
+            page,
+        )
     }
 
     fn scan_rev(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>> {

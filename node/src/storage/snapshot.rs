@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rocksdb::{ReadOptions, SnapshotWithThreadMode, DB};
-use rustydb_sql::storage::KeyValue;
+use rustydb_sql::storage::{KeyValue, ScanPage};
 use rustydb_sql::{Error, SqlState};
 
 use super::engine::{cf, CF_DATA};
@@ -109,8 +109,55 @@ impl OwnedSnapshot {
         reverse: bool,
         cancel: Option<&AtomicBool>,
     ) -> Result<Vec<KeyValue>, Error> {
-        if from >= to || limit == 0 {
-            return Ok(Vec::new());
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan_each(writes, from, to, reverse, cancel, |key, value| {
+            out.push((key.to_vec(), value.to_vec()));
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Ascending `scan` into one packed page (see `ScanPage`): the page ends
+    /// at `limit` pairs or once it holds `max_bytes`, whichever comes first.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scan_page(
+        &self,
+        writes: &WriteBuffer,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+        max_bytes: usize,
+        cancel: Option<&AtomicBool>,
+        page: &mut ScanPage,
+    ) -> Result<(), Error> {
+        page.clear();
+        if limit == 0 {
+            return Ok(());
+        }
+        self.scan_each(writes, from, to, false, cancel, |key, value| {
+            page.push(key, value);
+            page.len() < limit && page.bytes() < max_bytes
+        })
+    }
+
+    /// Walks the visible pairs with `from <= key < to` in order, `writes`
+    /// merged over the snapshot, handing each (key, value without its LSN
+    /// stamp) to `sink` by reference until it returns false or the range
+    /// ends. Nothing is copied here: the sink decides what to keep.
+    fn scan_each(
+        &self,
+        writes: &WriteBuffer,
+        from: &[u8],
+        to: &[u8],
+        reverse: bool,
+        cancel: Option<&AtomicBool>,
+        mut sink: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), Error> {
+        if from >= to {
+            return Ok(());
         }
         // Paged scans may never reach CANCEL_CHECK_EVERY rows in one call,
         // so look at the flag on entry too.
@@ -127,6 +174,8 @@ impl OwnedSnapshot {
         self.with_dependent(|db, snap| {
             let data = cf(db, CF_DATA)?;
             let mut opts = ReadOptions::default();
+            // Both bounds: RocksDB stops at the range end by itself instead
+            // of stepping onto the next table's first key.
             opts.set_iterate_lower_bound(from);
             opts.set_iterate_upper_bound(to);
             let mut iter = snap.raw_iterator_cf_opt(data, opts);
@@ -135,9 +184,8 @@ impl OwnedSnapshot {
             } else {
                 iter.seek(from);
             }
-            let mut out = Vec::new();
             let mut steps = 0usize;
-            while out.len() < limit {
+            loop {
                 steps += 1;
                 if steps.is_multiple_of(CANCEL_CHECK_EVERY)
                     && cancel.is_some_and(|c| c.load(Ordering::Relaxed))
@@ -159,14 +207,15 @@ impl OwnedSnapshot {
                         }
                     }
                 };
+                let mut more = true;
                 if order == CmpOrdering::Less {
                     if let Some((key, raw)) = iter.item() {
                         let (_, value) = decode_value(raw)?;
-                        out.push((key.to_vec(), value.to_vec()));
+                        more = sink(key, value);
                     }
                 } else if let Some((key, value)) = own_next {
                     if let Some(value) = value {
-                        out.push((key.clone(), value.clone()));
+                        more = sink(key, value);
                     }
                     own_next = own.next();
                 }
@@ -177,9 +226,12 @@ impl OwnedSnapshot {
                         iter.next();
                     }
                 }
+                if !more {
+                    break;
+                }
             }
             iter.status().map_err(NodeError::from)?;
-            Ok(out)
+            Ok(())
         })
     }
 }

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use rustydb_sql::storage::{
-    Isolation, KeyValue, Lsn, SavepointId, SyncCommit, Transaction, TxnOptions,
+    Isolation, KeyValue, Lsn, SavepointId, ScanPage, SyncCommit, Transaction, TxnOptions,
 };
 use rustydb_sql::{Error, Result, SqlState};
 
@@ -248,6 +248,26 @@ impl Transaction for RocksTransaction {
         self.snapshot_used = true;
         self.snapshot
             .scan(&self.writes, from, to, limit, false, self.cancel_flag())
+    }
+
+    fn scan_page(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+        max_bytes: usize,
+        page: &mut ScanPage,
+    ) -> Result<()> {
+        self.snapshot_used = true;
+        self.snapshot.scan_page(
+            &self.writes,
+            from,
+            to,
+            limit,
+            max_bytes,
+            self.cancel_flag(),
+            page,
+        )
     }
 
     fn scan_rev(&mut self, from: &[u8], to: &[u8], limit: usize) -> Result<Vec<KeyValue>> {

@@ -175,6 +175,71 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
     Ok(values)
 }
 
+/// Decodes a row into `out` (cleared first, its allocation reused). With
+/// `wanted`, only the columns whose entry is true are decoded; the others
+/// (and any past the mask's end) are skipped over and read as NULL, so
+/// positions stay those of the full row. Table scans use this to build only
+/// the columns their filter and their consumer read: skipping a text column
+/// costs a length read instead of a `String`.
+pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, out: &mut Vec<Value>) -> Result<()> {
+    out.clear();
+    let mut r = Reader { bytes, pos: 0 };
+    if r.byte()? != FORMAT_V1 {
+        return Err(corrupt("row format"));
+    }
+    let n = r.len()?;
+    out.reserve(n.min(4096));
+    match wanted {
+        None => {
+            for _ in 0..n {
+                out.push(r.value(0)?);
+            }
+        }
+        Some(mask) => {
+            for i in 0..n {
+                if mask.get(i).copied().unwrap_or(false) {
+                    out.push(r.value(0)?);
+                } else {
+                    r.skip(0)?;
+                    out.push(Value::Null);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One column of an encoded row, as `raw_column` finds it.
+pub enum RawColumn {
+    Null,
+    /// An integer of any width.
+    Int(i64),
+    /// Any other type, or a column past the row's end.
+    Other,
+}
+
+/// Column `col` of an encoded row without decoding the others (they are
+/// skipped): scan filters check integer conditions with it.
+pub fn raw_column(bytes: &[u8], col: usize) -> Result<RawColumn> {
+    let mut r = Reader { bytes, pos: 0 };
+    if r.byte()? != FORMAT_V1 {
+        return Err(corrupt("row format"));
+    }
+    if col >= r.len()? {
+        return Ok(RawColumn::Other);
+    }
+    for _ in 0..col {
+        r.skip(0)?;
+    }
+    Ok(match r.byte()? {
+        tag::NULL => RawColumn::Null,
+        tag::INT2 => RawColumn::Int(i64::from(i16::from_le_bytes(r.array()?))),
+        tag::INT4 => RawColumn::Int(i64::from(i32::from_le_bytes(r.array()?))),
+        tag::INT8 => RawColumn::Int(i64::from_le_bytes(r.array()?)),
+        _ => RawColumn::Other,
+    })
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -215,6 +280,37 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String> {
         let n = self.len()?;
         String::from_utf8(self.take(n)?.to_vec()).map_err(|_| corrupt("row text"))
+    }
+
+    /// Steps over one value without building it (its payload is not
+    /// checked beyond its length: nobody reads it).
+    fn skip(&mut self, depth: usize) -> Result<()> {
+        if depth > 16 {
+            return Err(corrupt("row nesting"));
+        }
+        let fixed = match self.byte()? {
+            tag::NULL | tag::FALSE | tag::TRUE => 0,
+            tag::INT2 => 2,
+            tag::INT4 | tag::FLOAT4 | tag::DATE | tag::OID => 4,
+            tag::INT8
+            | tag::FLOAT8
+            | tag::TIME
+            | tag::TIMESTAMP
+            | tag::TIMESTAMPTZ
+            | tag::PG_LSN => 8,
+            tag::NUMERIC | tag::INTERVAL | tag::UUID => 16,
+            tag::TEXT | tag::BYTEA | tag::JSON | tag::JSONB => self.len()?,
+            tag::ARRAY => {
+                let n = self.len()?;
+                for _ in 0..n {
+                    self.skip(depth + 1)?;
+                }
+                0
+            }
+            _ => return Err(corrupt("row tag")),
+        };
+        self.take(fixed)?;
+        Ok(())
     }
 
     fn value(&mut self, depth: usize) -> Result<Value> {
@@ -317,6 +413,40 @@ mod tests {
             Value::Array(vec![Value::Int4(1), Value::Null]),
         ];
         assert_eq!(decode_row(&encode_row(&row)), Ok(row));
+    }
+
+    #[test]
+    fn masked_decode_skips_columns() {
+        let row = vec![
+            Value::Int4(1),
+            Value::Text("skip me".into()),
+            Value::Array(vec![Value::Text("x".into()), Value::Null]),
+            Value::Numeric("1.5".parse().unwrap_or_default()),
+            Value::Interval(Interval {
+                months: 1,
+                days: 2,
+                micros: 3,
+            }),
+            Value::Int8(9),
+        ];
+        let bytes = encode_row(&row);
+        let mut out = vec![Value::Bool(true)];
+        decode_row_into(&bytes, Some(&[true, false, false, false, true]), &mut out)
+            .unwrap_or_default();
+        assert_eq!(
+            out,
+            vec![
+                Value::Int4(1),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                row[4].clone(),
+                Value::Null
+            ]
+        );
+        decode_row_into(&bytes, None, &mut out).unwrap_or_default();
+        assert_eq!(out, row);
+        assert!(decode_row_into(&bytes[..bytes.len() - 1], Some(&[]), &mut out).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use rust_decimal::Decimal;
 
-use super::{open, ExecCtx, RowIter};
+use super::{ExecCtx, RowIter};
 use crate::encoding::keycode;
 use crate::error::Result;
 use crate::expr::{Expr, Row};
@@ -41,6 +41,45 @@ enum State {
         exact: bool,
     },
     Bits(Value),
+    /// sum() of integers into numeric, and avg() of integers: an exact
+    /// `i128` total (no `Decimal` work per row), turned into the numeric the
+    /// generic states would have built when finished. `count` is the number
+    /// of values added (sum: only whether it is 0 matters).
+    IntTotal {
+        total: i128,
+        count: i64,
+    },
+}
+
+/// Whether `call` may use `State::IntTotal`: sum(integer) with a plain
+/// numeric result, or avg(integer).
+fn int_total(call: &AggCall) -> bool {
+    let int_arg = matches!(
+        call.arg_type,
+        DataType::Int2 | DataType::Int4 | DataType::Int8
+    );
+    match call.func {
+        AggFunc::Sum => int_arg && call.result_type == DataType::Numeric(None),
+        AggFunc::Avg => int_arg && matches!(call.result_type, DataType::Numeric(_)),
+        _ => false,
+    }
+}
+
+/// An integer value as `i128` (`None` for anything else).
+fn int_value(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int2(x) => Some(i128::from(*x)),
+        Value::Int4(x) => Some(i128::from(*x)),
+        Value::Int8(x) => Some(i128::from(*x)),
+        _ => None,
+    }
+}
+
+/// An `i128` total as the numeric the Decimal sums would have produced.
+fn total_numeric(total: i128) -> Result<Value> {
+    Decimal::try_from_i128_with_scale(total, 0)
+        .map(Value::Numeric)
+        .map_err(|_| crate::types::numeric::overflow())
 }
 
 /// One aggregate's state; window frames reuse it (cloned to read a
@@ -55,6 +94,7 @@ pub(crate) struct Accumulator<'a> {
 impl<'a> Accumulator<'a> {
     pub(crate) fn new(call: &'a AggCall) -> Self {
         let state = match call.func {
+            _ if int_total(call) && !call.distinct => State::IntTotal { total: 0, count: 0 },
             AggFunc::CountStar | AggFunc::Count => State::Count(0),
             AggFunc::Sum => State::Sum(Value::Null),
             AggFunc::Avg => State::Avg {
@@ -103,12 +143,22 @@ impl<'a> Accumulator<'a> {
             }
             return Ok(());
         }
-        let args = call
-            .args
-            .iter()
-            .map(|a| a.eval(row, ctx))
-            .collect::<Result<Vec<_>>>()?;
-        let first = args.first().cloned().unwrap_or(Value::Null);
+        // The common case, one argument feeding a running state, evaluates
+        // it alone; the argument list is built only where it is kept (the
+        // collecting aggregates) or hashed (DISTINCT).
+        let single =
+            call.args.len() == 1 && self.seen.is_none() && !matches!(self.state, State::Collect(_));
+        let (first, args) = match call.args.first() {
+            Some(a) if single => (a.eval(row, ctx)?, Vec::new()),
+            _ => {
+                let args = call
+                    .args
+                    .iter()
+                    .map(|a| a.eval(row, ctx))
+                    .collect::<Result<Vec<_>>>()?;
+                (args.first().cloned().unwrap_or(Value::Null), args)
+            }
+        };
         // Aggregates skip NULL inputs (json_agg and array_agg keep them).
         let keeps_null = matches!(
             call.func,
@@ -126,7 +176,18 @@ impl<'a> Accumulator<'a> {
                 return Ok(());
             }
         }
+        if let State::IntTotal { total, count } = &mut self.state {
+            if let Some(x) = int_value(&first) {
+                // i128 cannot overflow on i64 inputs in any feasible row count.
+                *total += x;
+                *count += 1;
+                return Ok(());
+            }
+            // Not an integer after all: continue in the generic state.
+            self.state = self.generic_state()?;
+        }
         match &mut self.state {
+            State::IntTotal { .. } => {}
             State::Count(n) => *n += 1,
             State::Sum(acc) => {
                 let v = cast::cast(first, &call.result_type)?;
@@ -222,9 +283,30 @@ impl<'a> Accumulator<'a> {
         Ok(())
     }
 
+    /// The generic (Decimal) state equal to an `IntTotal` one.
+    fn generic_state(&self) -> Result<State> {
+        let State::IntTotal { total, count } = self.state else {
+            return Ok(self.state.clone());
+        };
+        let sum = if count == 0 {
+            Value::Null
+        } else {
+            total_numeric(total)?
+        };
+        Ok(match self.call.func {
+            AggFunc::Avg => State::Avg { sum, count },
+            _ => State::Sum(sum),
+        })
+    }
+
     pub(crate) fn finish(self) -> Result<Value> {
         let call = self.call;
-        Ok(match self.state {
+        let state = match self.state {
+            State::IntTotal { .. } => self.generic_state()?,
+            other => other,
+        };
+        Ok(match state {
+            State::IntTotal { .. } => Value::Null,
             State::Count(n) => Value::Int8(n),
             State::Sum(v) | State::Extreme(v) | State::Bits(v) => v,
             State::Avg { sum, count } => {
@@ -379,6 +461,20 @@ fn stats_result(
     Ok(Value::Float8(if sqrt { var.sqrt() } else { var }))
 }
 
+/// Appends the hash key of one GROUP BY value. Integers of every width
+/// are keyed as the numeric they equal, so `1::int4`, `1::int8` and `1.0`
+/// fall in one group; `encode_int_as_numeric` writes those bytes without
+/// building a `Decimal`.
+fn encode_group_value(out: &mut Vec<u8>, v: &Value) -> Result<()> {
+    match v {
+        Value::Int2(i) => keycode::encode_int_as_numeric(out, i64::from(*i)),
+        Value::Int4(i) => keycode::encode_int_as_numeric(out, i64::from(*i)),
+        Value::Int8(i) => keycode::encode_int_as_numeric(out, *i),
+        other => keycode::encode_value(out, other)?,
+    }
+    Ok(())
+}
+
 /// Opens an Aggregate node.
 pub fn open_aggregate(
     input: &Plan,
@@ -386,40 +482,48 @@ pub fn open_aggregate(
     aggregates: &[AggCall],
     ctx: &ExecCtx,
 ) -> Result<RowIter> {
-    let mut rows = open(input, ctx)?;
+    // The input's rows are read only through these expressions.
+    let reads = group_by.iter().chain(aggregates.iter().flat_map(|a| {
+        a.args
+            .iter()
+            .chain(a.filter.iter())
+            .chain(a.order_by.iter().map(|k| &k.expr))
+    }));
+    let mut rows = super::open_for(input, reads, ctx)?;
     let mut order: Vec<(Vec<Value>, Vec<Accumulator>)> = Vec::new();
-    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut index: HashMap<Vec<u8>, usize, foldhash::fast::RandomState> = HashMap::default();
     let mut counter = 0usize;
+    // Reused per row: a row of an existing group allocates nothing here.
+    let mut keys: Vec<Value> = Vec::with_capacity(group_by.len());
+    let mut k: Vec<u8> = Vec::new();
     for row in &mut rows {
         let row = row?;
         counter += 1;
         if counter.is_multiple_of(4096) {
             ctx.check_cancel()?;
         }
-        let keys = group_by
-            .iter()
-            .map(|g| g.eval(&row, ctx))
-            .collect::<Result<Vec<_>>>()?;
-        let mut k = Vec::new();
-        for v in &keys {
-            let hv = match v {
-                Value::Int2(i) => Value::Numeric((*i).into()),
-                Value::Int4(i) => Value::Numeric((*i).into()),
-                Value::Int8(i) => Value::Numeric((*i).into()),
-                other => other.clone(),
-            };
-            keycode::encode_value(&mut k, &hv)?;
+        keys.clear();
+        k.clear();
+        for g in group_by {
+            let v = g.eval(&row, ctx)?;
+            encode_group_value(&mut k, &v)?;
+            keys.push(v);
         }
-        let slot = match index.get(&k) {
+        let slot = match index.get(k.as_slice()) {
             Some(i) => *i,
             None => {
-                order.push((keys, aggregates.iter().map(Accumulator::new).collect()));
-                index.insert(k, order.len() - 1);
+                order.push((
+                    keys.clone(),
+                    aggregates.iter().map(Accumulator::new).collect(),
+                ));
+                index.insert(k.clone(), order.len() - 1);
                 order.len() - 1
             }
         };
-        for acc in &mut order[slot].1 {
-            acc.add(&row, ctx)?;
+        if let Some((_, accs)) = order.get_mut(slot) {
+            for acc in accs {
+                acc.add(&row, ctx)?;
+            }
         }
     }
     if order.is_empty() && group_by.is_empty() {

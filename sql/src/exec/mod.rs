@@ -17,6 +17,7 @@ pub mod ctx;
 pub mod dml;
 pub mod join;
 pub mod keyed_fetch;
+pub mod raw_filter;
 pub mod relational;
 pub mod replication_fn;
 pub mod scan;
@@ -41,7 +42,15 @@ pub fn open(plan: &Plan, ctx: &ExecCtx) -> Result<RowIter> {
             access,
             filter,
             with_key,
-        } => scan::open_scan(*db, table.clone(), access, filter.clone(), *with_key, ctx),
+        } => scan::open_scan(
+            *db,
+            table.clone(),
+            access,
+            filter.clone(),
+            *with_key,
+            None,
+            ctx,
+        ),
         Plan::Rows { rows, .. } => {
             let rows = rows.clone();
             Ok(Box::new((0..rows.len()).map(move |i| Ok(rows[i].clone()))))
@@ -67,7 +76,7 @@ pub fn open(plan: &Plan, ctx: &ExecCtx) -> Result<RowIter> {
             })))
         }
         Plan::Project { input, exprs } => {
-            let input = open(input, ctx)?;
+            let input = open_for(input, exprs.iter(), ctx)?;
             let ctx = ctx.clone();
             let exprs = exprs.clone();
             Ok(Box::new(input.map(move |r| {
@@ -128,6 +137,37 @@ pub fn open(plan: &Plan, ctx: &ExecCtx) -> Result<RowIter> {
             width,
         } => scan::open_lock_rows(input, filter.clone(), *width, ctx),
     }
+}
+
+/// Opens `input` for a consumer that reads its rows only through `exprs`:
+/// a table scan then decodes just the columns those expressions read.
+pub(crate) fn open_for<'a>(
+    input: &Plan,
+    exprs: impl IntoIterator<Item = &'a crate::expr::Expr>,
+    ctx: &ExecCtx,
+) -> Result<RowIter> {
+    let Plan::Scan {
+        db,
+        table,
+        access,
+        filter,
+        with_key,
+    } = input
+    else {
+        return open(input, ctx);
+    };
+    ctx.check_cancel()?;
+    let mut used = Vec::new();
+    let known = exprs.into_iter().all(|e| e.mark_columns(&mut used));
+    scan::open_scan(
+        *db,
+        table.clone(),
+        access,
+        filter.clone(),
+        *with_key,
+        known.then_some(used),
+        ctx,
+    )
 }
 
 /// Runs a plan to completion.

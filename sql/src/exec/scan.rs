@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::raw_filter::{RawFilter, Verdict};
 use super::{ExecCtx, RowIter};
 use crate::catalog::{IndexDef, TableDef};
 use crate::encoding::keycode::{self, prefix_end};
@@ -9,35 +10,61 @@ use crate::encoding::{keys, row};
 use crate::error::Result;
 use crate::expr::{Expr, Row};
 use crate::plan::Access;
+use crate::storage::ScanPage;
 use crate::types::{cast, compare, Value};
 
 const PAGE: usize = 512;
 
 /// Opens a scan of `table` by `access`, applying `filter` to every row.
+/// `needed` marks the columns the consumer reads (`None`: all of them);
+/// the others come out as NULL, which saves building values nobody reads.
 pub fn open_scan(
     db: u32,
     table: Arc<TableDef>,
     access: &Access,
     filter: Option<Expr>,
     with_key: bool,
+    needed: Option<Vec<bool>>,
     ctx: &ExecCtx,
 ) -> Result<RowIter> {
     let prefix = keys::object_prefix(db, table.id);
     let plen = prefix.len();
+    // The filter's columns must be decoded too; a filter that may read the
+    // row otherwise (a correlated subquery) needs all of them.
+    let wanted: Option<Arc<[bool]>> = needed.and_then(|mut used| {
+        let known = filter.as_ref().is_none_or(|f| f.mark_columns(&mut used));
+        let partial = (0..table.columns.len()).any(|i| !used.get(i).copied().unwrap_or(false));
+        (known && partial).then(|| used.into())
+    });
     // With `with_key`, each row carries its storage key (minus the table
     // prefix) as a trailing hidden `ctid` column, for UPDATE and DELETE.
+    let decode_wanted = wanted.clone();
     let decode = move |k: &[u8], v: &[u8]| -> Result<Row> {
-        let mut row = row::decode_row(v)?;
+        let mut row = Vec::new();
+        row::decode_row_into(v, decode_wanted.as_deref(), &mut row)?;
         if with_key {
             row.push(Value::Bytea(k.get(plen..).unwrap_or_default().to_vec()));
         }
         Ok(row)
     };
     let rows: RowIter = match access {
-        Access::Full => Box::new(
-            RangeScan::new(ctx.clone(), prefix.clone(), prefix_end(&prefix))
-                .map(move |r| r.and_then(|(k, v)| decode(&k, &v))),
-        ),
+        Access::Full => {
+            let end = prefix_end(&prefix);
+            let raw = filter
+                .as_ref()
+                .and_then(|f| RawFilter::split(f, table.columns.len()));
+            let scan = TableScan::new(
+                ctx.clone(),
+                prefix,
+                end,
+                plen,
+                with_key,
+                wanted,
+                filter,
+                raw,
+            );
+            return Ok(Box::new(scan));
+        }
         Access::PrimaryKey(tuples) => {
             let mut found = Vec::new();
             for tuple in tuples {
@@ -55,10 +82,11 @@ pub fn open_scan(
         Access::PrimaryRange { low, high } => {
             let col = table.primary_key.first().copied().unwrap_or(0);
             let (from, to) = range_bounds(&table, col, &prefix, low.as_ref(), high.as_ref(), ctx)?;
-            Box::new(
-                RangeScan::new(ctx.clone(), from, to)
-                    .map(move |r| r.and_then(|(k, v)| decode(&k, &v))),
-            )
+            let raw = filter
+                .as_ref()
+                .and_then(|f| RawFilter::split(f, table.columns.len()));
+            let scan = TableScan::new(ctx.clone(), from, to, plen, with_key, wanted, filter, raw);
+            return Ok(Box::new(scan));
         }
         Access::Index {
             index,
@@ -241,6 +269,151 @@ impl Iterator for RangeScan {
         }
         self.buffer = page.into_iter();
         self.buffer.next().map(Ok)
+    }
+}
+
+/// Rows of a table's key range, read a packed page at a time: each row is
+/// decoded (only the wanted columns) into a scratch row and tested against
+/// the filter there, so a row the filter drops costs no allocation at all.
+/// Pages grow from `FIRST_PAGE` rows to `MAX_PAGE` rows (or `PAGE_BYTES`),
+/// so a LIMIT that stops early reads little while a full scan pays one
+/// storage call, one iterator seek, per few thousand rows.
+struct TableScan {
+    ctx: ExecCtx,
+    next: Vec<u8>,
+    end: Vec<u8>,
+    page: ScanPage,
+    pos: usize,
+    page_rows: usize,
+    done: bool,
+    plen: usize,
+    with_key: bool,
+    wanted: Option<Arc<[bool]>>,
+    filter: Option<Expr>,
+    /// The filter's integer conditions, checked before decoding.
+    raw: Option<RawFilter>,
+    scratch: Row,
+}
+
+const FIRST_PAGE: usize = 64;
+const MAX_PAGE: usize = 8192;
+const PAGE_BYTES: usize = 1 << 20;
+
+impl TableScan {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        ctx: ExecCtx,
+        from: Vec<u8>,
+        end: Vec<u8>,
+        plen: usize,
+        with_key: bool,
+        wanted: Option<Arc<[bool]>>,
+        filter: Option<Expr>,
+        raw: Option<RawFilter>,
+    ) -> Self {
+        TableScan {
+            ctx,
+            next: from,
+            end,
+            page: ScanPage::default(),
+            pos: 0,
+            page_rows: FIRST_PAGE,
+            done: false,
+            plen,
+            with_key,
+            wanted,
+            filter,
+            raw,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Reads the next page; false at the end of the range.
+    fn fill(&mut self) -> Result<bool> {
+        if self.done || self.next >= self.end {
+            return Ok(false);
+        }
+        self.ctx.check_cancel()?;
+        let limit = self.page_rows;
+        self.ctx
+            .txn
+            .lock()
+            .scan_page(&self.next, &self.end, limit, PAGE_BYTES, &mut self.page)?;
+        self.pos = 0;
+        self.page_rows = (self.page_rows * 2).min(MAX_PAGE);
+        let Some(last) = self.page.last_key() else {
+            self.done = true;
+            return Ok(false);
+        };
+        // A short page (by rows and bytes) means the range is exhausted.
+        if self.page.len() < limit && self.page.bytes() < PAGE_BYTES {
+            self.done = true;
+        }
+        self.next.clear();
+        self.next.extend_from_slice(last);
+        self.next.push(0);
+        Ok(true)
+    }
+
+    /// Decodes pair `pos` of the page into the scratch row; whether it
+    /// passes the filter.
+    fn decode_at(&mut self, pos: usize) -> Result<bool> {
+        let Some((key, value)) = self.page.get(pos) else {
+            return Ok(false);
+        };
+        // What is left to evaluate on the decoded row.
+        let filter = match &self.raw {
+            None => self.filter.as_ref(),
+            Some(raw) => match raw.check(value)? {
+                Verdict::Drop => return Ok(false),
+                Verdict::Terms => raw.rest(),
+                Verdict::Undecided => self.filter.as_ref(),
+            },
+        };
+        row::decode_row_into(value, self.wanted.as_deref(), &mut self.scratch)?;
+        if self.with_key {
+            let pk = key.get(self.plen..).unwrap_or_default().to_vec();
+            self.scratch.push(Value::Bytea(pk));
+        }
+        match filter {
+            None => Ok(true),
+            Some(f) => f.eval_predicate(&self.scratch, &self.ctx),
+        }
+    }
+}
+
+impl Iterator for TableScan {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        loop {
+            if self.pos >= self.page.len() {
+                match self.fill() {
+                    Ok(true) => continue,
+                    Ok(false) => return None,
+                    Err(e) => {
+                        self.done = true;
+                        self.page.clear();
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let pos = self.pos;
+            self.pos += 1;
+            match self.decode_at(pos) {
+                Ok(true) => {
+                    let width = self.scratch.len();
+                    let row = std::mem::replace(&mut self.scratch, Vec::with_capacity(width));
+                    return Some(Ok(row));
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.done = true;
+                    self.page.clear();
+                    return Some(Err(e));
+                }
+            }
+        }
     }
 }
 
