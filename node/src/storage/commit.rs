@@ -60,6 +60,9 @@ pub(crate) fn put_stamped(
     }
 }
 
+/// A group's batch, each record's before-images and each encoded record.
+type BuiltBatch = (WriteBatch, Vec<Vec<Mutation>>, Vec<Arc<[u8]>>);
+
 /// What a committing transaction hands to the committer.
 pub(crate) struct CommitRequest {
     pub(crate) mutations: Vec<Mutation>,
@@ -248,11 +251,7 @@ impl Committer {
     /// Builds the batch for a group whose first LSN is `first`, and hands
     /// back each record's before-images (for reads at LSNs inside the group)
     /// and each encoded record (for `recent_wal`).
-    fn build_batch(
-        &self,
-        group: &mut [CommitRequest],
-        first: u64,
-    ) -> Result<(WriteBatch, Vec<Vec<Mutation>>, Vec<Arc<[u8]>>)> {
+    fn build_batch(&self, group: &mut [CommitRequest], first: u64) -> Result<BuiltBatch> {
         let data = cf(&self.db, CF_DATA)?;
         let wal_cf = cf(&self.db, CF_WAL)?;
         let meta = cf(&self.db, CF_META)?;

@@ -92,14 +92,12 @@ impl RecentWal {
         }
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        let mut lsn = from;
-        for record in inner.records.iter().skip(start) {
+        for (lsn, record) in (from..).zip(inner.records.iter().skip(start)) {
             if lsn > last || out.len() >= max_records || bytes >= max_bytes {
                 break;
             }
             bytes += record.len();
             out.push((Lsn(lsn), record.clone()));
-            lsn += 1;
         }
         Some(out)
     }
