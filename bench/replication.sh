@@ -30,6 +30,8 @@
 #   ROUNDS [1]            runs per configuration (a shared machine: use 3)
 #   PARTS [standalone,replicated,postgres]   which servers to run
 #   PG_MODES ["on local off"]                synchronous_commit values for PG
+#   RUSTYDB_MODES ["sync semi-sync async"]   rustydb commit modes run
+#                         (e.g. RUSTYDB_MODES=sync PG_MODES=on: the sync goal only)
 #   SWITCH [api]          api | restart: how the rustydb commit mode changes
 #   CATCHUP_TIMEOUT [300] seconds a replica may take to catch up
 #   BENCH_DIR             parent of the temp dir [${TMPDIR:-/tmp}]
@@ -45,6 +47,7 @@ DURATION=${DURATION:-30}
 ROUNDS=${ROUNDS:-1}
 PARTS=${PARTS:-standalone,replicated,postgres}
 PG_MODES=${PG_MODES:-on local off}
+RUSTYDB_MODES=${RUSTYDB_MODES:-sync semi-sync async}
 SWITCH=${SWITCH:-api}
 CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-300}
 KEEP=${KEEP:-0}
@@ -136,6 +139,19 @@ field() { # node path jq-filter
     local v
     v=$(api "$1" "$2" | jq -r "$3 // empty" 2>/dev/null) || v=""
     printf '%s' "$v"
+}
+
+# "sum count" of a Prometheus histogram on a node's GET /metrics ("0 0" if absent).
+histo() { # node metric-name
+    api "$1" /metrics 2>/dev/null | awk -v m="$2" '
+        $1 == m "_sum" { s = $2 } $1 == m "_count" { c = $2 }
+        END { printf "%s %s\n", s + 0, c + 0 }'
+}
+
+# Mean in ms of a histogram's observations between two "sum count" readings.
+histo_mean_ms() { # before after
+    awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " "); n = y[2] - x[2]
+        if (n > 0) printf "%.3f ms over %d", 1000 * (y[1] - x[1]) / n, n; else printf "n/a" }'
 }
 
 node_alive() { # node
@@ -334,7 +350,7 @@ if has_part replicated; then
     init_pgbench "rustydb primary" "${NODE_PORT[primary]}" "$WORK/primary.log" "$WORK/replica.log"
     wait_caught_up "after pgbench -i"
     CURRENT_MODE=async
-    CONFIGS+=("rustydb sync")
+    [[ " $RUSTYDB_MODES " == *" sync "* ]] && CONFIGS+=("rustydb sync")
 fi
 
 if has_part postgres; then
@@ -356,7 +372,11 @@ if has_part postgres; then
     [[ " $PG_MODES " == *" on "* ]] && CONFIGS+=("postgres sync=on")
 fi
 
-has_part replicated && CONFIGS+=("rustydb semi-sync" "rustydb async")
+if has_part replicated; then
+    for mode in semi-sync async; do
+        [[ " $RUSTYDB_MODES " == *" $mode "* ]] && CONFIGS+=("rustydb $mode")
+    done
+fi
 if has_part postgres; then
     for sc in $PG_MODES; do
         [[ $sc == on ]] || CONFIGS+=("postgres sync=$sc")
@@ -413,7 +433,12 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
             prepare_rustydb "$mode"
             [[ $mode == async ]] && start_lag_poller "$WORK/lag.jsonl"
             events_before=$(field primary /replication '[.events[]? | select(tostring | test("degrad"; "i"))] | length')
+            wait_before=$(histo primary rustydb_replication_sync_wait_seconds)
+            lag_before=$(histo primary rustydb_replication_lag_seconds)
             run_tpcb "$label" "${NODE_PORT[primary]}" "$WORK/primary.log" "$WORK/replica.log"
+            # Latency breakdown: the wait after the local fsync, and commit
+            # (record built, before the local fsync) to the replica's ack.
+            NOTES+=("rustydb $mode run $ROUND: mean wait for the replica after the local fsync $(histo_mean_ms "$wait_before" "$(histo primary rustydb_replication_sync_wait_seconds)") commits; mean commit-to-replica-ack $(histo_mean_ms "$lag_before" "$(histo primary rustydb_replication_lag_seconds)") acks")
             if [[ $mode == async ]]; then
                 stop_lag_poller
                 doc=$(api primary /replication || echo '{}')
@@ -434,7 +459,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 done
 
 if has_part replicated; then
-    lag_report "$WORK/lag.jsonl"
+    [[ " $RUSTYDB_MODES " == *" async "* ]] && lag_report "$WORK/lag.jsonl"
     wait_caught_up "after the runs"
     compare_tables
 fi

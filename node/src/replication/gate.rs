@@ -15,7 +15,14 @@
 //!   it returns to semi-sync by itself once a replica is caught up again.
 //!
 //! Every acknowledgement wakes all waiters; each re-checks its own LSN. The
-//! lock is held only to update or read a few integers.
+//! lock is held only to update or read a few integers. So one replica
+//! fsync (which covers every record received so far, see `receiver`) and
+//! one ack release all the commits it covers at once: group commit across
+//! concurrent committers on both nodes. `sync` waits for the replica's
+//! *flush*, like PostgreSQL's `synchronous_commit = on`
+//! (`remote_apply` waits for the applied LSN; here both move together).
+//! The time spent waiting is the `rustydb_replication_sync_wait_seconds`
+//! histogram.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -391,13 +398,18 @@ impl CommitGate for ReplicaSet {
             SyncCommit::RemoteApply => true,
         };
         let mode = self.mode.read().clone();
-        match mode.commit_mode {
-            CommitMode::Async => Ok(()),
+        let started = Instant::now();
+        let result = match mode.commit_mode {
+            CommitMode::Async => return Ok(()),
             CommitMode::Sync => self.wait_sync(lsn.0, apply, &mode),
             CommitMode::SemiSync => {
                 self.wait_semi_sync(lsn.0, apply, &mode);
                 Ok(())
             }
-        }
+        };
+        self.metrics
+            .sync_wait
+            .observe(started.elapsed().as_secs_f64());
+        result
     }
 }

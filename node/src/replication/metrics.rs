@@ -19,6 +19,7 @@ pub struct Metrics {
     pub degraded_total: IntCounter,
     pub sync_timeouts: IntCounter,
     pub lag: Histogram,
+    pub sync_wait: Histogram,
     pub mode: IntGaugeVec,
     pub last_lsn: IntGauge,
     pub timeline: IntGauge,
@@ -65,6 +66,18 @@ impl Metrics {
         )
         .expect("static metric name is valid");
         let _ = registry.register(Box::new(lag.clone()));
+        let sync_wait = Histogram::with_opts(
+            HistogramOpts::new(
+                "rustydb_replication_sync_wait_seconds",
+                "Time a sync or semi-sync commit waited for replicas after its local fsync",
+            )
+            .buckets(vec![
+                0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.5,
+                1.0, 10.0,
+            ]),
+        )
+        .expect("static metric name is valid");
+        let _ = registry.register(Box::new(sync_wait.clone()));
         Metrics {
             replicas: gauge(
                 &registry,
@@ -134,6 +147,7 @@ impl Metrics {
                 "Rewinds to a fork point",
             ),
             lag,
+            sync_wait,
             registry,
         }
     }

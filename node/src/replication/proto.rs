@@ -34,6 +34,9 @@ use crate::wal::{TimelineHistory, WalRecord};
 /// transaction) is one record; the peer is an authenticated upstream.
 pub const MAX_FRAME: usize = 2 << 30;
 
+/// Frames up to this size are written with one copy and one write.
+const SMALL_FRAME: usize = 64 << 10;
+
 pub const TAG_HELLO: u8 = b'H';
 pub const TAG_WELCOME: u8 = b'W';
 pub const TAG_DIVERGED: u8 = b'D';
@@ -171,8 +174,18 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, tag: u8, payload: &[u
     let mut header = [0u8; 5];
     header[0] = tag;
     header[1..].copy_from_slice(&len.to_be_bytes());
-    w.write_all(&header).await?;
-    w.write_all(payload).await?;
+    if payload.len() <= SMALL_FRAME {
+        // One write, so a small frame (an ack, a commit's records) leaves
+        // as one segment: with TCP_NODELAY a separate header write would
+        // be a packet (and a wake-up of the reader) of its own.
+        let mut frame = Vec::with_capacity(5 + payload.len());
+        frame.extend_from_slice(&header);
+        frame.extend_from_slice(payload);
+        w.write_all(&frame).await?;
+    } else {
+        w.write_all(&header).await?;
+        w.write_all(payload).await?;
+    }
     w.flush().await?;
     Ok(())
 }
@@ -212,10 +225,11 @@ const CODEC_LZ4: u8 = 1;
 const CODEC_ZSTD: u8 = 2;
 
 /// Encodes a batch of already-encoded records, compressed as configured.
-pub fn encode_records(records: &[Vec<u8>], compression: Compression) -> Result<Vec<u8>> {
-    let raw_len: usize = records.iter().map(|r| 4 + r.len()).sum();
+pub fn encode_records<R: AsRef<[u8]>>(records: &[R], compression: Compression) -> Result<Vec<u8>> {
+    let raw_len: usize = records.iter().map(|r| 4 + r.as_ref().len()).sum();
     let mut body = Vec::with_capacity(raw_len);
     for r in records {
+        let r = r.as_ref();
         let len = u32::try_from(r.len()).map_err(|_| protocol("record too large".into()))?;
         body.extend_from_slice(&len.to_be_bytes());
         body.extend_from_slice(r);

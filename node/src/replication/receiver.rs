@@ -5,7 +5,9 @@
 //!   discover: pgwire to the upstream, SHOW rustydb.replication_endpoint
 //!   connect (TCP or mutual TLS), send Hello {history, last LSN}
 //!   Welcome   → adopt the upstream's history, lift the fence, stream:
-//!                 Records   → storage.apply (atomic, fsynced) → Ack
+//!                 a reader task queues frames; the applier takes every
+//!                 queued Records frame at once → storage.apply (ONE atomic,
+//!                 fsynced batch) → one Ack right after that fsync
 //!                 Keepalive → Ack
 //!   Diverged  → rewind to the fork point (or re-clone if the WAL to undo
 //!               is gone), then reconnect
@@ -274,61 +276,164 @@ async fn rewind(repl: &Arc<Replication>, upstream: &str, fork: u64) -> Result<()
     }
 }
 
-/// Applies records as they arrive and acknowledges them.
-async fn stream_from(repl: &Arc<Replication>, stream: Box<dyn Stream>) -> Result<()> {
-    let rocks = repl.rocks();
-    let (mut reader, mut writer) = tokio::io::split(stream);
+/// Frames buffered between the socket reader and the applier.
+const FRAME_QUEUE: usize = 256;
+/// Most records one apply (one fsync) takes from the queue.
+const APPLY_MAX_RECORDS: usize = 20_000;
+
+/// Reads frames off the socket into `tx` until the socket or the channel
+/// closes. Runs apart from the applier so records keep arriving (and
+/// queueing) while a batch is being fsynced.
+async fn read_frames(
+    mut reader: tokio::io::ReadHalf<Box<dyn Stream>>,
+    tx: tokio::sync::mpsc::Sender<Result<(u8, Vec<u8>)>>,
+) {
     loop {
-        let (tag, payload) = tokio::time::timeout(UPSTREAM_TIMEOUT, proto::read_frame(&mut reader))
+        let frame = tokio::time::timeout(UPSTREAM_TIMEOUT, proto::read_frame(&mut reader))
             .await
-            .map_err(|_| proto::protocol("upstream silent for 10 s".into()))??;
-        let ack = match tag {
-            proto::TAG_RECORDS => {
-                let records = proto::decode_records(&payload)?;
-                let count = records.len() as u64;
-                let oldest = records
-                    .iter()
-                    .map(|r| r.commit_time_micros)
-                    .min()
-                    .unwrap_or(0);
-                let newest = records.last().map(|r| r.commit_time_micros);
-                let last = records.last().map_or(0, |r| r.lsn.0);
-                let r2 = rocks.clone();
-                let lsn = tokio::task::spawn_blocking(move || r2.apply(records))
-                    .await
-                    .map_err(|e| NodeError::Replication(format!("apply task: {e}")))??;
-                repl.metrics.received_records.inc_by(count);
-                {
-                    let mut status = repl.storage.receiver.lock();
-                    status.last_replay_micros = newest;
-                    status.upstream_lsn = status.upstream_lsn.max(last);
-                }
-                Ack {
-                    flushed: lsn.0,
-                    applied: lsn.0,
-                    oldest_commit_micros: oldest,
-                }
-            }
-            proto::TAG_KEEPALIVE => {
-                let ka = Keepalive::decode(&payload)?;
-                repl.storage.receiver.lock().upstream_lsn = ka.primary_lsn;
-                let lsn = rocks.last_lsn().0;
-                Ack {
-                    flushed: lsn,
-                    applied: lsn,
-                    oldest_commit_micros: 0,
-                }
-            }
-            proto::TAG_NEED_CLONE => {
-                drop(writer);
-                let upstream = repl.upstream().unwrap_or_default();
-                set_state(repl, "cloning", None);
-                return super::clone::receive(repl, &upstream).await;
-            }
-            other => return Err(proto::protocol(format!("unexpected message tag {other}"))),
-        };
-        proto::write_frame(&mut writer, proto::TAG_ACK, &ack.encode()).await?;
+            .map_err(|_| proto::protocol("upstream silent for 10 s".into()))
+            .and_then(|r| r);
+        let failed = frame.is_err();
+        if tx.send(frame).await.is_err() || failed {
+            return;
+        }
     }
+}
+
+/// Applies records as they arrive and acknowledges them.
+///
+/// Group flush: a reader task queues frames while the applier fsyncs, and
+/// the applier then takes *every* queued record batch at once, writes them
+/// in one fsynced batch and sends one acknowledgement. Under load the
+/// replica thus needs one fsync per round, not one per primary group, and
+/// a commit waiting in sync mode is acknowledged by the first fsync that
+/// covers it. The acknowledgement goes out right after that fsync (flushed
+/// and applied are the same step here: the data and the records are one
+/// RocksDB batch).
+async fn stream_from(repl: &Arc<Replication>, stream: Box<dyn Stream>) -> Result<()> {
+    let (reader, mut writer) = tokio::io::split(stream);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(FRAME_QUEUE);
+    let reader_task = tokio::spawn(read_frames(reader, tx));
+    let result = apply_loop(repl, &mut writer, &mut rx).await;
+    reader_task.abort();
+    match result {
+        Ok(ApplyEnd::NeedClone) => {
+            drop(writer);
+            let upstream = repl.upstream().unwrap_or_default();
+            set_state(repl, "cloning", None);
+            super::clone::receive(repl, &upstream).await
+        }
+        Ok(ApplyEnd::Closed) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// How the apply loop ended without an error.
+enum ApplyEnd {
+    /// The upstream no longer has the WAL we need.
+    NeedClone,
+    /// The frame reader stopped without an error (cannot normally happen).
+    Closed,
+}
+
+/// The applier: takes all queued frames, applies their records in one
+/// batch, acknowledges. See `stream_from`.
+async fn apply_loop(
+    repl: &Arc<Replication>,
+    writer: &mut tokio::io::WriteHalf<Box<dyn Stream>>,
+    rx: &mut tokio::sync::mpsc::Receiver<Result<(u8, Vec<u8>)>>,
+) -> Result<ApplyEnd> {
+    let rocks = repl.rocks();
+    loop {
+        let Some(first) = rx.recv().await else {
+            return Ok(ApplyEnd::Closed);
+        };
+        let mut records = Vec::new();
+        let mut keepalive = false;
+        let mut need_clone = false;
+        let mut failure = None;
+        let mut next = Some(first);
+        while let Some(frame) = next.take() {
+            let (tag, payload) = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    // Apply what arrived intact first, then report.
+                    failure = Some(e);
+                    break;
+                }
+            };
+            match tag {
+                proto::TAG_RECORDS => records.extend(proto::decode_records(&payload)?),
+                proto::TAG_KEEPALIVE => {
+                    let ka = Keepalive::decode(&payload)?;
+                    let mut status = repl.storage.receiver.lock();
+                    status.upstream_lsn = ka.primary_lsn;
+                    keepalive = true;
+                }
+                proto::TAG_NEED_CLONE => {
+                    need_clone = true;
+                    break;
+                }
+                other => return Err(proto::protocol(format!("unexpected message tag {other}"))),
+            }
+            if records.len() < APPLY_MAX_RECORDS {
+                next = rx.try_recv().ok();
+            }
+        }
+        let ack = if records.is_empty() {
+            if !keepalive {
+                // Only an error or a clone request arrived.
+                match failure {
+                    Some(e) => return Err(e),
+                    None => return Ok(ApplyEnd::NeedClone),
+                }
+            }
+            let lsn = rocks.last_lsn().0;
+            Ack {
+                flushed: lsn,
+                applied: lsn,
+                oldest_commit_micros: 0,
+            }
+        } else {
+            apply_batch(repl, &rocks, records).await?
+        };
+        proto::write_frame(writer, proto::TAG_ACK, &ack.encode()).await?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if need_clone {
+            return Ok(ApplyEnd::NeedClone);
+        }
+    }
+}
+
+/// Writes `records` (one fsynced batch) and returns the acknowledgement.
+async fn apply_batch(
+    repl: &Arc<Replication>,
+    rocks: &Arc<crate::storage::RocksStorage>,
+    records: Vec<crate::wal::WalRecord>,
+) -> Result<Ack> {
+    let count = records.len() as u64;
+    let oldest = records
+        .iter()
+        .map(|r| r.commit_time_micros)
+        .min()
+        .unwrap_or(0);
+    let newest = records.last().map(|r| r.commit_time_micros);
+    let last = records.last().map_or(0, |r| r.lsn.0);
+    // Straight to the committer thread, whose answer wakes this task.
+    let lsn = rocks.apply_async(records).await?;
+    repl.metrics.received_records.inc_by(count);
+    {
+        let mut status = repl.storage.receiver.lock();
+        status.last_replay_micros = newest;
+        status.upstream_lsn = status.upstream_lsn.max(last);
+    }
+    Ok(Ack {
+        flushed: lsn.0,
+        applied: lsn.0,
+        oldest_commit_micros: oldest,
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,12 @@
 //! A stream ends on any I/O error, on an acknowledgement timeout, when the
 //! node's role or log changes (`Replication::epoch`), or when the WAL it
 //! needs was trimmed (the replica is told to re-clone).
+//!
+//! Latency (every sync commit waits for this path): the committer's LSN
+//! watch wakes the sender as soon as a group is durable, and a caught-up
+//! sender takes those records from the storage's in-memory WAL tail
+//! (`read_wal_recent`), so nothing waits on a poll interval or a blocking
+//! read; the socket has TCP_NODELAY and each frame goes out in one write.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,12 +227,23 @@ async fn send_loop(
         if epoch.has_changed().unwrap_or(true) || *stop.borrow() || acks.is_finished() {
             return Ok(());
         }
-        let batch = {
-            let rocks = rocks.clone();
-            let max = config.batch_max_bytes;
-            tokio::task::spawn_blocking(move || rocks.read_wal_raw(Lsn(pos), BATCH_RECORDS, max))
+        // Caught up: the records just committed are in memory, ship them
+        // without a blocking read (this is on every sync commit's path).
+        let batch = match rocks.read_wal_recent(Lsn(pos), BATCH_RECORDS, config.batch_max_bytes) {
+            Some(recent) => Ok(recent),
+            None => {
+                let rocks = rocks.clone();
+                let max = config.batch_max_bytes;
+                tokio::task::spawn_blocking(move || {
+                    rocks.read_wal_raw(Lsn(pos), BATCH_RECORDS, max).map(|v| {
+                        v.into_iter()
+                            .map(|(lsn, r)| (lsn, std::sync::Arc::<[u8]>::from(r)))
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .await
                 .map_err(|e| NodeError::Replication(format!("WAL read task: {e}")))?
+            }
         };
         let batch = match batch {
             Ok(b) => b,
@@ -255,7 +272,7 @@ async fn send_loop(
             continue;
         }
         let last = batch.last().map_or(pos, |(lsn, _)| lsn.0);
-        let records: Vec<Vec<u8>> = batch.into_iter().map(|(_, r)| r).collect();
+        let records: Vec<std::sync::Arc<[u8]>> = batch.into_iter().map(|(_, r)| r).collect();
         let payload = proto::encode_records(&records, config.compression)?;
         proto::write_frame(writer, proto::TAG_RECORDS, &payload).await?;
         repl.replicas.sent(id, last);

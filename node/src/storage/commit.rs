@@ -60,6 +60,9 @@ pub(crate) fn put_stamped(
     }
 }
 
+/// A group's batch, each record's before-images and each encoded record.
+type BuiltBatch = (WriteBatch, Vec<Vec<Mutation>>, Vec<Arc<[u8]>>);
+
 /// What a committing transaction hands to the committer.
 pub(crate) struct CommitRequest {
     pub(crate) mutations: Vec<Mutation>,
@@ -117,6 +120,8 @@ pub(crate) struct Committer {
     pub(crate) max_group: usize,
     /// Where each visible group registers its snapshot (fan-out reads).
     pub(crate) snapshots: Arc<super::lsn_snapshots::LsnSnapshots>,
+    /// Where each durable record is also put for WAL senders.
+    pub(crate) recent_wal: Arc<super::recent_wal::RecentWal>,
 }
 
 impl Committer {
@@ -184,15 +189,20 @@ impl Committer {
             return;
         }
         let first = self.current_lsn.load(Ordering::Acquire) + 1;
-        let result = self.build_batch(group, first).and_then(|(batch, undo)| {
-            self.db
-                .write_opt(batch, write_opts)
-                .map_err(NodeError::from)?;
-            Ok(undo)
-        });
+        let result = self
+            .build_batch(group, first)
+            .and_then(|(batch, undo, encoded)| {
+                self.db
+                    .write_opt(batch, write_opts)
+                    .map_err(NodeError::from)?;
+                Ok((undo, encoded))
+            });
         match result {
-            Ok(undo) => {
+            Ok((undo, encoded)) => {
                 let last = first + group.len() as u64 - 1;
+                // Durable now: senders may ship these (before `current_lsn`
+                // moves is fine, they never read past it).
+                self.recent_wal.push(first, encoded);
                 // Registered before `current_lsn` moves: whoever sees LSN
                 // `last` can also read exactly at it.
                 self.snapshots.add_group(
@@ -239,12 +249,9 @@ impl Committer {
     }
 
     /// Builds the batch for a group whose first LSN is `first`, and hands
-    /// back each record's before-images (for reads at LSNs inside the group).
-    fn build_batch(
-        &self,
-        group: &mut [CommitRequest],
-        first: u64,
-    ) -> Result<(WriteBatch, Vec<Vec<Mutation>>)> {
+    /// back each record's before-images (for reads at LSNs inside the group)
+    /// and each encoded record (for `recent_wal`).
+    fn build_batch(&self, group: &mut [CommitRequest], first: u64) -> Result<BuiltBatch> {
         let data = cf(&self.db, CF_DATA)?;
         let wal_cf = cf(&self.db, CF_WAL)?;
         let meta = cf(&self.db, CF_META)?;
@@ -254,6 +261,7 @@ impl Committer {
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         let mut batch = WriteBatch::default();
         let mut undo = Vec::with_capacity(group.len());
+        let mut encoded_all = Vec::with_capacity(group.len());
         let mut lsn = first;
         for req in group.iter_mut() {
             // The record takes the request's lists: after this point the
@@ -266,14 +274,15 @@ impl Committer {
                 before_images: std::mem::take(&mut req.before_images),
             };
             put_stamped(&mut batch, data, lsn, &record.mutations);
-            let encoded = record.encode();
+            let encoded: Arc<[u8]> = record.encode().into();
             self.counters.note_record_bytes(encoded.len());
-            batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), encoded);
+            batch.put_cf(wal_cf, wal::lsn_key(Lsn(lsn)), &*encoded);
+            encoded_all.push(encoded);
             // Moved, not copied: the record is done once encoded.
             undo.push(record.before_images);
             lsn += 1;
         }
         batch.put_cf(meta, META_LAST_LSN, (lsn - 1).to_be_bytes());
-        Ok((batch, undo))
+        Ok((batch, undo, encoded_all))
     }
 }

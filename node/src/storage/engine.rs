@@ -135,6 +135,8 @@ pub(crate) struct Shared {
     pub(crate) oldest_wal: Mutex<Option<u64>>,
     /// Snapshots keyed by LSN, for reads at a fixed LSN (`begin_at`).
     pub(crate) snapshots: Arc<LsnSnapshots>,
+    /// The last durable records, encoded, for WAL senders.
+    pub(crate) recent_wal: Arc<super::recent_wal::RecentWal>,
 }
 
 impl Shared {
@@ -240,6 +242,7 @@ impl RocksStorage {
             OwnedSnapshot::take(db.clone()),
             std::time::Duration::from_millis(options.snapshot_retention_ms),
         ));
+        let recent_wal = Arc::new(super::recent_wal::RecentWal::default());
         let (commit_tx, commit_rx) = mpsc::channel();
         let committer = Committer {
             db: db.clone(),
@@ -254,6 +257,7 @@ impl RocksStorage {
             sync: options.sync,
             max_group: options.max_group_commits.max(1),
             snapshots: snapshots.clone(),
+            recent_wal: recent_wal.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("rustydb-commit".into())
@@ -273,6 +277,7 @@ impl RocksStorage {
             commit_times: Mutex::new(Default::default()),
             oldest_wal: Mutex::new(None),
             snapshots,
+            recent_wal,
         });
         Ok(Arc::new(RocksStorage {
             shared,

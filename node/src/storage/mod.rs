@@ -22,6 +22,8 @@
 //!   timeline history changes, checkpoints.
 //! - `lsn_snapshots`, `lsn_txn`: snapshots keyed by LSN and the read-only
 //!   transaction that reads exactly at one LSN (parallel fan-out).
+//! - `recent_wal`: the WAL tail in memory, so caught-up senders need no
+//!   RocksDB read.
 //! - `split`: split keys for fan-out from RocksDB's size estimates.
 //!
 //! The invariant everything rests on: a key's data and the WAL record that
@@ -34,6 +36,7 @@ mod lease;
 mod locks;
 mod lsn_snapshots;
 mod lsn_txn;
+mod recent_wal;
 mod replica;
 mod snapshot;
 mod split;

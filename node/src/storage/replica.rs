@@ -40,6 +40,12 @@ pub(crate) enum ReplicaOp {
         records: Vec<WalRecord>,
         reply: Reply<Lsn>,
     },
+    /// `Apply` for an async caller: the committer's answer wakes the task
+    /// directly (no blocking thread in between).
+    ApplyNotify {
+        records: Vec<WalRecord>,
+        reply: tokio::sync::oneshot::Sender<Result<Lsn>>,
+    },
     Rewind {
         to: Lsn,
         reply: Reply<()>,
@@ -62,6 +68,9 @@ impl Committer {
     pub(crate) fn run_replica_op(&self, op: ReplicaOp, write_opts: &WriteOptions) {
         match op {
             ReplicaOp::Apply { records, reply } => {
+                let _ = reply.send(self.apply(records, write_opts));
+            }
+            ReplicaOp::ApplyNotify { records, reply } => {
                 let _ = reply.send(self.apply(records, write_opts));
             }
             ReplicaOp::Barrier { reply } => {
@@ -102,6 +111,7 @@ impl Committer {
         let mut expected = self.current_lsn.load(Ordering::Acquire) + 1;
         let history = self.history.read().clone();
         let mut batch = WriteBatch::default();
+        let mut encoded_all = Vec::with_capacity(records.len());
         for record in &records {
             if record.lsn.0 != expected {
                 return Err(NodeError::Replication(format!(
@@ -117,15 +127,18 @@ impl Committer {
                 )));
             }
             put_stamped(&mut batch, data, record.lsn.0, &record.mutations);
-            let encoded = record.encode();
+            let encoded: Arc<[u8]> = record.encode().into();
             self.counters.note_record_bytes(encoded.len());
-            batch.put_cf(wal_cf, wal::lsn_key(record.lsn), encoded);
+            batch.put_cf(wal_cf, wal::lsn_key(record.lsn), &*encoded);
+            encoded_all.push(encoded);
             expected += 1;
         }
         let last = expected - 1;
         batch.put_cf(meta, META_LAST_LSN, last.to_be_bytes());
         self.db.write_opt(batch, write_opts)?;
         let first = records.first().map_or(last + 1, |r| r.lsn.0);
+        // For cascaded replicas this node feeds.
+        self.recent_wal.push(first, encoded_all);
         let count = records.len();
         let undo = records.into_iter().map(|r| r.before_images).collect();
         // Before `current_lsn` moves, as on the primary (see lsn_snapshots).
@@ -161,6 +174,9 @@ impl Committer {
             wal::lsn_key(Lsn(current + 1)),
         );
         batch.put_cf(meta, META_LAST_LSN, to.0.to_be_bytes());
+        // The LSNs past the fork will be reused by other records (cleared
+        // first: nothing may serve them from memory once they are undone).
+        self.recent_wal.clear();
         self.db.write_opt(batch, write_opts)?;
         // History past the fork is gone: so are the snapshots that show it.
         self.snapshots
@@ -235,6 +251,23 @@ impl RocksStorage {
             return Ok(self.last_lsn());
         }
         self.replica_op(|reply| ReplicaOp::Apply { records, reply })
+    }
+
+    /// `apply` for async callers (the WAL receiver): queues the batch on the
+    /// committer thread and awaits its answer without blocking a thread.
+    pub async fn apply_async(&self, records: Vec<WalRecord>) -> Result<Lsn> {
+        if records.is_empty() {
+            return Ok(self.last_lsn());
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.shared
+            .commit_tx
+            .send(CommitMsg::Replica(ReplicaOp::ApplyNotify {
+                records,
+                reply,
+            }))
+            .map_err(|_| NodeError::ShutDown)?;
+        answer.await.map_err(|_| NodeError::ShutDown)?
     }
 
     /// The last LSN after every commit queued so far has been written (or
@@ -395,6 +428,24 @@ impl RocksStorage {
         // The checkpoint holds at least everything durable before it was
         // taken; its exact LSN is read back by whoever opens it.
         Ok(self.last_lsn())
+    }
+
+    /// Like `read_wal_raw` but only from the in-memory tail of the log
+    /// (no I/O, no blocking): `None` when that tail does not hold `from`.
+    pub fn read_wal_recent(
+        &self,
+        from: Lsn,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Option<Vec<(Lsn, Arc<[u8]>)>> {
+        let last = self.shared.current_lsn.load(Ordering::Acquire);
+        if from.0 > last {
+            // Nothing new: known without looking anywhere.
+            return Some(Vec::new());
+        }
+        self.shared
+            .recent_wal
+            .read(from.0, last, max_records, max_bytes)
     }
 
     /// Up to `max_records` raw (encoded) records from `from`, stopping once

@@ -21,7 +21,9 @@
 //!
 //! Commit hands the buffer (as mutations) and the before-images to the group
 //! committer, waits for durability, and only then releases the locks, so a
-//! waiter that gets a lock always sees the previous owner's commit. Drop
+//! waiter that gets a lock always sees the previous owner's commit. The
+//! replication wait (sync / semi-sync) comes after the release: see
+//! `commit` for why that keeps acknowledged commits safe. Drop
 //! releases locks too: a transaction abandoned by a vanished client cannot
 //! keep rows locked.
 
@@ -329,14 +331,21 @@ impl Transaction for RocksTransaction {
         } else {
             self.commit_writes().map(Some)
         };
-        // Locks stay held while replicas confirm, as in PostgreSQL: a waiter
-        // must not build on a commit that is not yet acknowledged.
-        let result = match result {
+        // Locks go as soon as the commit is durable and visible here, before
+        // the replicas confirm (PostgreSQL keeps them until then). This
+        // keeps hot rows (TPC-B's branches) locked for one local fsync
+        // instead of fsync + round trip + replica fsync, and it cannot
+        // break "an acknowledged commit survives failover": a transaction
+        // that builds on this one gets a higher LSN, replicas flush and
+        // acknowledge in LSN order, so it cannot be acknowledged (by the
+        // sync wait) before this one is on the replicas. Readers could
+        // already see this commit before its acknowledgement; now writers
+        // can too.
+        self.release_locks();
+        match result {
             Ok(Some(lsn)) => self.wait_for_replicas(lsn).map(|()| Some(lsn)),
             other => other,
-        };
-        self.release_locks();
-        result
+        }
     }
 
     fn rollback(mut self: Box<Self>) {
