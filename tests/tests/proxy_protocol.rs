@@ -613,9 +613,7 @@ async fn multiplexed_clients(cfg: &tokio_postgres::Config) -> Result<(), String>
                     }
                     continue;
                 }
-                let sql = format!(
-                    "SELECT {c} * 1000 + {i}, current_setting('application_name')"
-                );
+                let sql = format!("SELECT {c} * 1000 + {i}, current_setting('application_name')");
                 let rows = client
                     .simple_query(&sql)
                     .await

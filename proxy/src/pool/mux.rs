@@ -25,7 +25,8 @@
 //! connection that reports anything but idle after a ReadyForQuery, or
 //! fails, is closed, never pooled. A cancel reaches the backend only while
 //! the client's request is the one the backend is running (the head of the
-//! lane). Head-of-line blocking is bounded: a session uses a lane only when
+//! lane) and nothing is pipelined behind it, so it cannot land on another
+//! client's statement. Head-of-line blocking is bounded: a session uses a lane only when
 //! its queue is short and its head has not been running long, else the
 //! normal checkout.
 
@@ -245,8 +246,12 @@ impl Worker {
             });
         }
         out.extend_from_slice(&r.query);
-        if inflight.is_empty() {
-            self.set_head(Some(&r), &conn.cancel_key);
+        match inflight.front().map(|f| f.request.as_ref()) {
+            None => self.set_head(Some(&r), true, &conn.cancel_key),
+            // Something now runs after the head: a cancel of the head
+            // could land on it, so the head can no longer be cancelled.
+            Some(Some(head)) => head.cancel.set(None),
+            Some(None) => {}
         }
         inflight.push_back(InFlight {
             request: Some(r),
@@ -301,7 +306,12 @@ impl Worker {
                 };
                 self.finish(done, status).await;
                 let key = conn.conn().cancel_key.clone();
-                self.set_head(inflight.front().and_then(|f| f.request.as_ref()), &key);
+                let alone = inflight.len() == 1;
+                self.set_head(
+                    inflight.front().and_then(|f| f.request.as_ref()),
+                    alone,
+                    &key,
+                );
                 if status != b'I' {
                     // A read that left a transaction open: the statements
                     // pipelined behind it ran in it. Close the connection
@@ -341,10 +351,12 @@ impl Worker {
             .await;
     }
 
-    /// Records the request the backend runs now (cancel target, age).
-    fn set_head(&self, head: Option<&Request>, key: &BackendKey) {
+    /// Records the request the backend runs now (its age; and its cancel
+    /// target when nothing is pipelined behind it, so that a cancel can
+    /// only ever reach that client's own statement).
+    fn set_head(&self, head: Option<&Request>, alone: bool, key: &BackendKey) {
         self.state.lock().head_since = head.map(|_| Instant::now());
-        if let Some(r) = head {
+        if let Some(r) = head.filter(|_| alone) {
             r.cancel.set(Some(key.clone()));
         }
     }
