@@ -17,6 +17,10 @@
 //!   2 MB Query over `limits.max_message_bytes`, an unknown message, a
 //!   truncated message) gets a FATAL error or a closed socket, while other
 //!   sessions and the proxy keep working; SSLRequest without TLS gets `N`;
+//! - multiplexed reads (`pool.multiplex_lanes = 2`): 12 clients' pipelined
+//!   simple reads each get their own answer and their own settings, an
+//!   error in one does not disturb the others, a lane's read can be
+//!   cancelled, pgbench -S and TPC-B pass;
 //! - connection limits: `limits.max_client_conn` and a service's
 //!   `max_connections` answer `53300`; a client waiting longer than
 //!   `pool.acquire_timeout_ms` for a backend gets `53300`.
