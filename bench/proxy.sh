@@ -134,8 +134,11 @@ if ((HAVE_PROXY)); then
     log "rustydb proxy: transaction mode on port $PX_PORT (pool.max_size=$POOL)"
     # The backend is named in the file too: the proxy checks the file alone
     # before applying flags, and a file without backends is refused.
-    printf 'backends = ["127.0.0.1:%s"]\n[pool]\nmax_size = %s\nmin_size = 0\nmultiplex_lanes = %s\n[limits]\nmax_client_conn = 5000\n' \
-        "$PG_PORT" "$POOL" "$LANES" >"$WORK/proxy.toml"
+    # multiplex_lanes only when asked for: binaries before it refuse the key.
+    lanes_line=""
+    ((LANES > 0)) && lanes_line="multiplex_lanes = $LANES"
+    printf 'backends = ["127.0.0.1:%s"]\n[pool]\nmax_size = %s\nmin_size = 0\n%s\n[limits]\nmax_client_conn = 5000\n' \
+        "$PG_PORT" "$POOL" "$lanes_line" >"$WORK/proxy.toml"
     "$BIN" proxy --config "$WORK/proxy.toml" --listen "127.0.0.1:$PX_PORT" \
         --admin-listen "127.0.0.1:$PX_ADMIN" --backends "127.0.0.1:$PG_PORT" \
         --pool-mode transaction >"$WORK/proxy.log" 2>&1 &
