@@ -4,7 +4,8 @@
 //! no transaction control, no session effect and no hint, and the session
 //! holds no connection, is not pinned, is idle (`I`) and runs in
 //! transaction mode with `pool.multiplex_lanes` above 0. The session
-//! routes it as usual, hands it to one of the chosen pool's lanes, and
+//! routes it as usual and, when some other statement is running on the
+//! chosen pool at that moment, hands it to one of the pool's lanes, and
 //! writes the answer's chunks to the client as they come. When every lane
 //! is busy or slow, the unit takes the normal checkout (the route already
 //! taken is reused, so it is counted once). A backend failure before any
@@ -66,6 +67,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             return Ok(Outcome::NotUsed);
         };
         let pool = self.pool_for(&routed.0);
+        // Nothing else runs on this pool: nobody to share a send with, and
+        // the hop through a lane would only add latency (one client).
+        if pool.active.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            self.routed = Some(routed);
+            return Ok(Outcome::NotUsed);
+        }
         let lanes = pool.lanes(
             self.lanes,
             &self.shared.pools,
