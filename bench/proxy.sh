@@ -17,13 +17,25 @@
 # When the rustydb binary has no `proxy` subcommand yet, the proxy columns
 # print "-" and the rest still runs.
 #
+# CPU per transaction (BENCH_CPU_TXNS > 0): TPS on a machine shared with
+# other work swings with the load; CPU time per transaction much less. For
+# each client count, pgbench runs a fixed number of -S transactions per
+# client (-t) through PgBouncer and through the proxy, and the script reads
+# the pooler's utime+stime from /proc/PID/stat before and after; it prints
+# µs of pooler CPU per transaction (and, for reference, PostgreSQL's: the
+# postmaster tree, exited backends included) next to the TPS of that run.
+# BENCH_WORKLOADS= BENCH_IDLE=0 BENCH_CPU_TXNS=5000 bench/proxy.sh runs only
+# this part.
+#
 # Environment (defaults in brackets):
 #   BENCH_T [15]              seconds per pgbench run
 #   BENCH_SCALE [10]          pgbench -i -s
 #   BENCH_CLIENTS ["1 8 64"]  client counts
 #   BENCH_POOL [20]           server connections per pool (both poolers)
-#   BENCH_IDLE [1000]         idle clients for the memory figure
-#   BENCH_WORKLOADS ["select tpcb"]  (empty: memory figure only)
+#   BENCH_IDLE [1000]         idle clients for the memory figure (0: skip)
+#   BENCH_WORKLOADS ["select tpcb"]  (empty: no TPS table)
+#   BENCH_CPU_TXNS [0]        -S transactions per client for the CPU table
+#   BENCH_LANES [2]           the proxy's pool.multiplex_lanes (0: off)
 #   BENCH_DIR                 parent of the temp dir [${TMPDIR:-/tmp}]
 #   RUSTYDB_BIN               [$CARGO_TARGET_DIR or target]/release/rustydb
 # Quick smoke run: BENCH_T=3 BENCH_SCALE=1 BENCH_IDLE=100 bench/proxy.sh
@@ -35,6 +47,8 @@ CLIENT_COUNTS=${BENCH_CLIENTS:-"1 8 64"}
 POOL=${BENCH_POOL:-20}
 IDLE=${BENCH_IDLE:-1000}
 WORKLOADS=${BENCH_WORKLOADS-"select tpcb"}
+CPU_TXNS=${BENCH_CPU_TXNS:-0}
+LANES=${BENCH_LANES:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_TAG=proxy
 # shellcheck source=bench/lib.sh
@@ -120,8 +134,11 @@ if ((HAVE_PROXY)); then
     log "rustydb proxy: transaction mode on port $PX_PORT (pool.max_size=$POOL)"
     # The backend is named in the file too: the proxy checks the file alone
     # before applying flags, and a file without backends is refused.
-    printf 'backends = ["127.0.0.1:%s"]\n[pool]\nmax_size = %s\nmin_size = 0\n[limits]\nmax_client_conn = 5000\n' \
-        "$PG_PORT" "$POOL" >"$WORK/proxy.toml"
+    # multiplex_lanes only when asked for: binaries before it refuse the key.
+    lanes_line=""
+    ((LANES > 0)) && lanes_line="multiplex_lanes = $LANES"
+    printf 'backends = ["127.0.0.1:%s"]\n[pool]\nmax_size = %s\nmin_size = 0\n%s\n[limits]\nmax_client_conn = 5000\n' \
+        "$PG_PORT" "$POOL" "$lanes_line" >"$WORK/proxy.toml"
     "$BIN" proxy --config "$WORK/proxy.toml" --listen "127.0.0.1:$PX_PORT" \
         --admin-listen "127.0.0.1:$PX_ADMIN" --backends "127.0.0.1:$PG_PORT" \
         --pool-mode transaction >"$WORK/proxy.log" 2>&1 &
@@ -171,7 +188,9 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2f", a / b }'; }
 
-printf '\nPostgreSQL 15 (fsync on), pgbench scale %s, %s s per run, pool size %s, transaction pooling\n\n' "$SCALE" "$DURATION" "$POOL"
+if [[ -n $WORKLOADS ]]; then
+printf '\nPostgreSQL 15 (fsync on), pgbench scale %s, %s s per run, pool size %s, transaction pooling, proxy multiplex_lanes %s\n' "$SCALE" "$DURATION" "$POOL" "$LANES"
+printf 'load average at the end: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-7s %4s %11s %8s %11s %8s %11s %8s %9s %9s %9s\n' workload cli "direct tps" "lat ms" "pgbnc tps" "lat ms" \
     "proxy tps" "lat ms" "prx/pgb" "prx/dir" "pgb/dir"
 for workload in $WORKLOADS; do
@@ -189,6 +208,54 @@ for workload in $WORKLOADS; do
             "$(ratio "$b_tps" "$d_tps")"
     done
 done
+fi
+
+TICK=$(getconf CLK_TCK)
+# utime+stime of one pid (+ cutime+cstime with "all"), in clock ticks.
+ticks() { # pid [all]
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    stat=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $stat "${2:-}"
+    if [[ ${!#} == all ]]; then echo $((${12} + ${13} + ${14} + ${15})); else echo $((${12} + ${13})); fi
+}
+# PostgreSQL's CPU: the postmaster (with its exited children) and every child.
+pg_ticks() {
+    local pm total child
+    pm=$(head -1 "$WORK/pg/postmaster.pid")
+    total=$(ticks "$pm" all)
+    for child in $(pgrep -P "$pm"); do
+        total=$((total + $(ticks "$child")))
+    done
+    echo "$total"
+}
+us_per() { awk -v t="$1" -v hz="$TICK" -v n="$2" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
+
+if ((CPU_TXNS > 0)); then
+    printf '\nCPU per -S transaction, %s transactions per client (load average before: %s)\n\n' \
+        "$CPU_TXNS" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-10s %4s %14s %14s %10s\n' pooler cli "pooler us/txn" "postgres us/txn" tps
+    for c in $CLIENT_COUNTS; do
+        jobs=2
+        ((c < 2)) && jobs=1
+        for target in pgbouncer proxy; do
+            [[ $target == proxy ]] && ((!HAVE_PROXY)) && continue
+            if [[ $target == proxy ]]; then pid=$PROXY_PID; else pid=$(cat "$WORK/pgbouncer.pid"); fi
+            out="$WORK/cpu-$c-$target.log"
+            before=$(ticks "$pid")
+            pg_before=$(pg_ticks)
+            pgb "$(port_of "$target")" -c "$c" -j "$jobs" -t "$CPU_TXNS" -S >"$out" 2>&1 || { cat "$out" >&2; continue; }
+            sleep 0.2
+            after=$(ticks "$pid")
+            pg_after=$(pg_ticks)
+            read -r tps _ < <(parse <"$out")
+            n=$((c * CPU_TXNS))
+            printf '%-10s %4s %14s %14s %10.1f\n' "$target" "$c" "$(us_per $((after - before)) "$n")" \
+                "$(us_per $((pg_after - pg_before)) "$n")" "$tps"
+        done
+    done
+fi
 
 # RSS (MB) of a process, from /proc.
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -216,6 +283,7 @@ idle_rss() { # port pid name
     [[ $failed -eq 0 ]] || head -n 3 "$WORK/idle-$name.err" >&2
 }
 
+((IDLE > 0)) || exit 0
 printf '\nMemory with %s idle client connections:\n' "$IDLE"
 idle_rss "$PGB_PORT" "$(cat "$WORK/pgbouncer.pid")" pgbouncer
 ((HAVE_PROXY)) && idle_rss "$PX_PORT" "$PROXY_PID" proxy

@@ -199,8 +199,19 @@ pub fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
         config.threads = threads;
     }
     logging::init("info");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads())
+    // One worker: a current-thread runtime. Its run queue is FIFO, so the
+    // sessions woken by one epoll round all queue their reads before a
+    // multiplexing lane runs and sends them in one write (the
+    // multi-thread scheduler would run the lane right after the first).
+    let threads = config.worker_threads();
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;

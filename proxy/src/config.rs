@@ -112,6 +112,11 @@ pub struct PoolConfig {
     pub acquire_timeout_ms: u64,
     /// Run on a session-mode connection before another client gets it.
     pub server_reset_query: String,
+    /// Transaction mode: simple read queries outside transactions are
+    /// pipelined, many clients' at a time, on this many connections per
+    /// pool (`pool::mux`); 0 = off. Fewer sends and backend wake-ups per
+    /// statement, at the price of head-of-line waits behind a slow read.
+    pub multiplex_lanes: usize,
 }
 
 /// Client-side limits.
@@ -315,6 +320,7 @@ impl Default for PoolConfig {
             connect_timeout_ms: 5_000,
             acquire_timeout_ms: 10_000,
             server_reset_query: "DISCARD ALL".to_string(),
+            multiplex_lanes: 0,
         }
     }
 }

@@ -111,6 +111,24 @@ impl CancelHandle {
     }
 }
 
+impl CancelHandle {
+    /// A second handle on the same slot, for whoever runs the client's
+    /// statement on its behalf (a multiplexing lane).
+    pub fn slot(&self) -> CancelSlot {
+        CancelSlot(self.slot.clone())
+    }
+}
+
+/// Where a lane records the backend running a client's statement.
+#[derive(Debug, Clone)]
+pub struct CancelSlot(Slot);
+
+impl CancelSlot {
+    pub fn set(&self, key: Option<BackendKey>) {
+        *self.0.lock() = key;
+    }
+}
+
 impl Drop for CancelHandle {
     fn drop(&mut self) {
         self.registry.clients.lock().remove(&self.pid);

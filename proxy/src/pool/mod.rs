@@ -14,6 +14,7 @@
 //! topology says their backend is gone or unhealthy.
 
 pub mod cancel;
+pub mod mux;
 pub mod server_conn;
 
 use std::collections::{HashMap, VecDeque};
@@ -59,6 +60,8 @@ pub struct Pool {
     pub open: AtomicUsize,
     active_gauge: IntGauge,
     idle_gauge: IntGauge,
+    /// Multiplexing lanes, started on first use (`pool::mux`).
+    lanes: std::sync::OnceLock<Vec<mux::Lane>>,
 }
 
 impl Pool {
@@ -78,7 +81,30 @@ impl Pool {
             waiting: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
+            lanes: std::sync::OnceLock::new(),
         }
+    }
+
+    /// This pool's multiplexing lanes, started by the first caller.
+    pub fn lanes(
+        self: &Arc<Self>,
+        count: usize,
+        pools: &Arc<Pools>,
+        addr: &str,
+        password: Option<&str>,
+    ) -> &[mux::Lane] {
+        self.lanes.get_or_init(|| {
+            (0..count)
+                .map(|_| {
+                    mux::Lane::spawn(
+                        pools.clone(),
+                        self.clone(),
+                        addr.to_string(),
+                        password.map(str::to_string),
+                    )
+                })
+                .collect()
+        })
     }
 
     /// Idle connections right now.

@@ -21,6 +21,7 @@
 //! reported with `08006`, never swallowed.
 
 mod fanout_hook;
+mod multiplexed;
 pub mod relay;
 pub mod settings;
 pub mod unit;
@@ -100,6 +101,12 @@ pub struct Session<S> {
     announced: u64,
     /// `SET parallel_degree` of this session (`None`: the service's).
     parallel: Option<crate::fanout::ParallelDegree>,
+    /// Multiplexing lanes per pool (0: off; transaction mode only).
+    lanes: usize,
+    /// A route already taken (and counted) for the next checkout.
+    routed: Option<(String, &'static str)>,
+    /// `replay_sql` of the settings with this hash, for lanes.
+    replay: Option<(u64, Arc<str>)>,
 }
 
 /// Metric handles resolved once per session (label lookups are not free).
@@ -120,8 +127,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     ) -> Self {
         let config = shared.config();
         let (read, writer) = tokio::io::split(stream);
+        let mode = config.pool_mode_of(&ctx.service);
         Session {
-            mode: config.pool_mode_of(&ctx.service),
+            lanes: if mode == PoolMode::Transaction {
+                config.pool.multiplex_lanes
+            } else {
+                0
+            },
+            routed: None,
+            replay: None,
+            mode,
             client: FrameReader::with_chunk(read, config.limits.max_message_bytes, 2048),
             writer,
             out: bytes::BytesMut::new(),
@@ -285,6 +300,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             Err(e) => return Err(e),
         };
         let mut retried = false;
+        if self.may_multiplex(&unit, &class) {
+            match self.run_multiplexed(&unit[0], &class).await? {
+                multiplexed::Outcome::Answered => return self.after_unit(&class, started).await,
+                multiplexed::Outcome::NotUsed => {}
+                multiplexed::Outcome::Retry => retried = true,
+            }
+        }
         loop {
             let fresh = self.held.is_none();
             let read = !class_wants_primary(&class);
@@ -362,6 +384,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 ProxyError::fatal("08006", "the server connection of this session was lost")
             });
         }
+        let (backend_id, label) = match self.routed.take() {
+            Some(routed) => routed,
+            None => self.route(class).await?,
+        };
+        if let Some(kept) = self.kept.take() {
+            if kept.backend() == &backend_id {
+                return Ok(kept);
+            }
+            if label == "primary" {
+                // The primary moved (failover): the old session connection
+                // is closed, never pooled with this session's state.
+                let mut kept = kept;
+                kept.conn().broken = true;
+            } else {
+                self.kept = Some(kept);
+            }
+        }
+        let topo = self.shared.topology.snapshot();
+        let addr = topo
+            .get(&backend_id)
+            .map(|b| b.addr.as_str())
+            .ok_or_else(|| ProxyError::client("57P03", format!("backend {backend_id} is gone")))?;
+        let pool = self.pool_for(&backend_id);
+        match self
+            .shared
+            .pools
+            .acquire_in(&pool, addr, self.backend_password.as_deref())
+            .await
+        {
+            Ok(conn) => Ok(conn),
+            Err(e @ ProxyError::Backend { .. }) => {
+                self.shared
+                    .topology
+                    .report_failure(&backend_id, &e.to_string());
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Routes a unit to a backend (and counts the route).
+    async fn route(&mut self, class: &UnitClass) -> Result<(String, &'static str)> {
         self.wait_while_paused().await;
         let config = self.shared.config();
         let topo = self.shared.topology.snapshot();
@@ -401,40 +465,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         };
         metric.inc();
         stat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(kept) = self.kept.take() {
-            if kept.backend() == &backend_id {
-                return Ok(kept);
-            }
-            if label == "primary" {
-                // The primary moved (failover): the old session connection
-                // is closed, never pooled with this session's state.
-                let mut kept = kept;
-                kept.conn().broken = true;
-            } else {
-                self.kept = Some(kept);
-            }
-        }
-        let topo = self.shared.topology.snapshot();
-        let addr = topo
-            .get(&backend_id)
-            .map(|b| b.addr.as_str())
-            .ok_or_else(|| ProxyError::client("57P03", format!("backend {backend_id} is gone")))?;
-        let pool = self.pool_for(&backend_id);
-        match self
-            .shared
-            .pools
-            .acquire_in(&pool, addr, self.backend_password.as_deref())
-            .await
-        {
-            Ok(conn) => Ok(conn),
-            Err(e @ ProxyError::Backend { .. }) => {
-                self.shared
-                    .topology
-                    .report_failure(&backend_id, &e.to_string());
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
+        Ok((backend_id, label))
     }
 
     /// This client's pool for a backend.
