@@ -44,6 +44,7 @@ BENCH_TAG=logical
 source "$ROOT/bench/lib.sh"
 
 has_part() { [[ ",$PARTS," == *",$1,"* ]]; }
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 -c 'import psycopg' 2>/dev/null || die "python3 with psycopg is needed for the latency probe"
 if has_part rustydb; then find_bin "$ROOT"; fi
 
@@ -207,6 +208,8 @@ fi
 
 printf '\nlogical replication, pgbench TPC-B scale %s, %s clients, %s s (published: accounts, history)\n' \
     "$SCALE" "$CLIENTS" "$DURATION"
+# The machine may be shared: the figures mean little without its load.
+printf 'load average at start: %s; at end: %s\n' "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %10s %12s %14s %12s %12s %8s\n' system "copy s" "load tps" "apply rows/s" "p50 ms" "p99 ms" samples
 for name in rustydb postgres; do
     has_part "$name" || continue

@@ -802,6 +802,8 @@ fn truncate(ctx: &ExecCtx, t: &ast::Truncate) -> Result<QueryResult> {
         ctx.with_catalog(|c| c.lock_relation(&name))?;
         let table = ctx.with_catalog(|c| c.table(&name))?;
         clear_table_data(ctx, &table)?;
+        // Logical decoding sends this as a truncate, not as row deletes.
+        crate::publication::note_truncate(&mut **ctx.txn.lock(), ctx.db, table.id)?;
         if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
             let owned: Vec<SequenceDef> = ctx.with_catalog(|c| {
                 Ok(c.relations()?

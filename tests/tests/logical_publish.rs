@@ -12,6 +12,9 @@
 //!   publication with a row filter, a column list and masks; UPDATEs moving
 //!   rows into and out of the filter become INSERT / DELETE as in
 //!   PostgreSQL; `SHOW rustydb.admin_endpoint`.
+//! - `truncate_is_sent_as_truncate`: TRUNCATE is one `truncate` change per
+//!   table (rows inserted after it in the transaction follow as inserts),
+//!   and nothing at all when `publish` leaves truncate out.
 //! - `slot_resume_has_no_loss_or_duplicate`: a slot's stream resumes after
 //!   its confirmed LSN; re-reading from a from_lsn gives the same lines.
 //! - `slot_past_limit_is_invalidated`: a slot that falls behind the
@@ -285,6 +288,70 @@ fn stream_applies_filter_columns_and_masks() {
             .get("/changes?publication=nosuch&from_lsn=0")
             .map(|r| r.status),
         Ok(404)
+    );
+}
+
+/// `(op, table, key id)` of each change line.
+fn ops_of(lines: &[Value]) -> Vec<(String, String, String)> {
+    of_type(lines, "change")
+        .iter()
+        .map(|l| {
+            (
+                l["op"].as_str().unwrap_or("").to_string(),
+                l["table"].as_str().unwrap_or("").to_string(),
+                l["key"]["id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn truncate_is_sent_as_truncate() {
+    let node = ClusterNode::primary("truncate", &[]);
+    let admin = node.admin();
+    let mut c = node.connect();
+    ok(&mut c, "create table t (id int primary key, v text)");
+    ok(&mut c, "create table u (id int primary key)");
+    ok(&mut c, "insert into t values (1, 'a'), (2, 'b')");
+    ok(&mut c, "insert into u values (1)");
+    ok(&mut c, "create publication p for table t, u");
+    ok(
+        &mut c,
+        "create publication q for table t, u with (publish = 'insert, update, delete')",
+    );
+    let snap = changes(&admin, "publication=p&snapshot=true&wait_ms=300");
+    let l0 = snap[0]["lsn"].as_u64().expect("snapshot lsn");
+    ok(&mut c, "begin");
+    ok(&mut c, "truncate t, u");
+    ok(&mut c, "insert into t values (1, 'again'), (3, 'c')");
+    ok(&mut c, "commit");
+    ok(&mut c, "delete from t where id = 3");
+    let triple = |a: &str, b: &str, k: &str| (a.to_string(), b.to_string(), k.to_string());
+    let p = changes(&admin, &format!("publication=p&from_lsn={l0}&wait_ms=300"));
+    assert_eq!(
+        ops_of(&p),
+        vec![
+            triple("truncate", "public.t", ""),
+            triple("truncate", "public.u", ""),
+            triple("insert", "public.t", "1"),
+            triple("insert", "public.t", "3"),
+            triple("delete", "public.t", "3"),
+        ],
+        "{p:#?}"
+    );
+    let truncate = of_type(&p, "change")[0];
+    assert_eq!(truncate["new"], Value::Null);
+    assert_eq!(truncate["old"], Value::Null);
+    // Without `truncate` in publish, a TRUNCATE sends nothing (no deletes).
+    let q = changes(&admin, &format!("publication=q&from_lsn={l0}&wait_ms=300"));
+    assert_eq!(
+        ops_of(&q),
+        vec![
+            triple("insert", "public.t", "1"),
+            triple("insert", "public.t", "3"),
+            triple("delete", "public.t", "3"),
+        ],
+        "{q:#?}"
     );
 }
 

@@ -12,7 +12,9 @@
 //!   and ends with exactly the new primary's rows;
 //! - a conflict (the key already exists on the subscriber) stops the apply
 //!   with the error and its LSN in `rustydb_stat_subscription`; `ALTER
-//!   SUBSCRIPTION ... SKIP (lsn = ...)` moves past that transaction.
+//!   SUBSCRIPTION ... SKIP (lsn = ...)` moves past that transaction;
+//! - a table added to the publication is ignored until `ALTER SUBSCRIPTION
+//!   ... REFRESH PUBLICATION`, which copies it; later changes flow once.
 //!
 //! Every wait is bounded and reports what it last saw plus the log tails.
 
@@ -143,6 +145,25 @@ fn filter_columns_masks_and_rows_moving() {
         ],
         &[&publisher],
     );
+    // TRUNCATE travels as a truncate (the subscriber's table is emptied,
+    // rows inserted after it in the same transaction follow); a long run of
+    // inserts is applied through COPY, control characters intact.
+    p.must("BEGIN");
+    p.must("TRUNCATE users");
+    p.must("INSERT INTO users VALUES (2, 'b@x.org', 'Bo', 'x', true, 's2')");
+    p.must(
+        "INSERT INTO users SELECT g, 'u' || g::text, 'N', '5' || chr(9) || '\\' || chr(10) || g::text, true, 's' \
+         FROM generate_series(10, 109) AS g",
+    );
+    p.must("COMMIT");
+    wait_rows(
+        &subscriber,
+        "SELECT count(*)::text, min(id)::text, max(id)::text FROM users",
+        &[vec![s("101"), s("2"), s("109")]],
+        &[&publisher],
+    );
+    let phone = rows(&mut c, "SELECT phone FROM users WHERE id = 42").unwrap_or_default();
+    assert_eq!(phone, vec![vec![s("5\t\\\n42")]]);
     // Views, admin API and metrics describe it.
     let stat = rows(
         &mut c,
@@ -417,4 +438,87 @@ fn conflict_is_visible_and_skip_moves_past_it() {
     )
     .unwrap_or_default();
     assert_eq!(st, vec![vec![s("streaming"), s("0/0")]]);
+}
+
+#[test]
+fn refresh_publication_copies_new_tables() {
+    let publisher = ClusterNode::primary("pub", &[]);
+    let subscriber = ClusterNode::primary("sub", &[]);
+    let mut p = publisher.connect();
+    let mut c = subscriber.connect();
+    for table in [
+        "CREATE TABLE a (id int PRIMARY KEY, v text)",
+        "CREATE TABLE b (id int PRIMARY KEY, v text)",
+    ] {
+        p.must(table);
+        c.must(table);
+    }
+    p.must("INSERT INTO a VALUES (1, 'a1')");
+    p.must("INSERT INTO b VALUES (1, 'b1'), (2, 'b2')");
+    p.must("CREATE PUBLICATION pub FOR TABLE a");
+    c.must(&format!(
+        "CREATE SUBSCRIPTION sub CONNECTION '{}' PUBLICATION pub",
+        conninfo(&[&publisher])
+    ));
+    wait_rows(
+        &subscriber,
+        "SELECT id::text, v FROM a",
+        &[vec![s("1"), s("a1")]],
+        &[&publisher],
+    );
+    // b joins the publication; its changes are not applied before REFRESH
+    // (as PostgreSQL: the table is not synchronised yet), so an update of a
+    // row the subscriber does not have is no conflict.
+    p.must("ALTER PUBLICATION pub ADD TABLE b");
+    p.must("INSERT INTO b VALUES (3, 'b3')");
+    p.must("UPDATE b SET v = 'b1x' WHERE id = 1");
+    p.must("INSERT INTO a VALUES (2, 'a2')");
+    wait_rows(
+        &subscriber,
+        "SELECT id::text, v FROM a",
+        &[vec![s("1"), s("a1")], vec![s("2"), s("a2")]],
+        &[&publisher],
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT count(*)::text FROM b").unwrap_or_default(),
+        vec![vec![s("0")]]
+    );
+    // REFRESH copies b as it is now; later changes of b flow, none twice.
+    c.must("ALTER SUBSCRIPTION sub REFRESH PUBLICATION");
+    wait_rows(
+        &subscriber,
+        "SELECT id::text, v FROM b",
+        &[
+            vec![s("1"), s("b1x")],
+            vec![s("2"), s("b2")],
+            vec![s("3"), s("b3")],
+        ],
+        &[&publisher],
+    );
+    p.must("UPDATE b SET v = 'b2x' WHERE id = 2");
+    p.must("INSERT INTO b VALUES (4, 'b4')");
+    p.must("INSERT INTO a VALUES (3, 'a3')");
+    wait_rows(
+        &subscriber,
+        "SELECT id::text, v FROM b",
+        &[
+            vec![s("1"), s("b1x")],
+            vec![s("2"), s("b2x")],
+            vec![s("3"), s("b3")],
+            vec![s("4"), s("b4")],
+        ],
+        &[&publisher],
+    );
+    wait_rows(
+        &subscriber,
+        "SELECT id::text, v FROM a",
+        &[
+            vec![s("1"), s("a1")],
+            vec![s("2"), s("a2")],
+            vec![s("3"), s("a3")],
+        ],
+        &[&publisher],
+    );
+    let st = rows(&mut c, "SELECT status FROM rustydb_stat_subscription").unwrap_or_default();
+    assert_eq!(st, vec![vec![s("streaming")]]);
 }

@@ -6,7 +6,7 @@
 //! | `GET /slots` | JSON array of slots (with `lag_records`, `active`) |
 //! | `DELETE /slots/{name}` | 204, 404 |
 //! | `POST /slots/{name}/confirm` `{"lsn":N}` | 200, moves the confirmed LSN forward only |
-//! | `GET /changes?publication=p[&slot=s][&from_lsn=L][&snapshot=true][&wait_ms=W][&database=d]` | 200 NDJSON stream (see `stream`) |
+//! | `GET /changes?publication=p[&slot=s][&from_lsn=L][&snapshot=true][&wait_ms=W][&database=d][&tables=true][&refresh=t1,t2]` | 200 NDJSON stream (see `stream`) |
 //!
 //! Every other admin route returns a complete body; `/changes` streams, so
 //! the admin server's responses use a boxed body type and this module hands
@@ -31,8 +31,9 @@ use crate::admin::AdminState;
 /// The admin server's response body: complete or streamed.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
-/// Lines buffered between the WAL reader and the socket.
-const CHANNEL_LINES: usize = 64;
+/// Chunks (a transaction or a run of them each, at most 256 KiB)
+/// buffered between the WAL reader and the socket.
+const CHANNEL_CHUNKS: usize = 16;
 /// Largest slot request body.
 const MAX_BODY: usize = 64 << 10;
 
@@ -239,10 +240,28 @@ async fn changes(state: &AdminState, query: &str) -> Response<Body> {
         (Ok(f), Ok(w)) => (f, w),
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    let snapshot = matches!(
-        query_param(query, "snapshot").as_deref(),
-        Some("true" | "1" | "on" | "yes")
-    );
+    let flag = |name: &str| {
+        matches!(
+            query_param(query, name).as_deref(),
+            Some("true" | "1" | "on" | "yes")
+        )
+    };
+    let snapshot = flag("snapshot");
+    let list_tables = flag("tables");
+    // `refresh=public.a,public.b`: the tables the consumer already has.
+    let refresh: Option<Vec<String>> = query_param(query, "refresh").map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+    if snapshot && refresh.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "snapshot and refresh cannot be combined",
+        );
+    }
     let engine = state.engine.clone();
     let slot_def = match &slot {
         Some(name) => {
@@ -334,10 +353,12 @@ async fn changes(state: &AdminState, query: &str) -> Response<Body> {
         decoder,
         after,
         snapshot,
+        refresh,
+        list_tables,
         slot,
         idle_limit: wait_ms.map(Duration::from_millis),
     };
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_LINES);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let repl = state.replication.clone();
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || stream::produce(repl, engine, plan, tx, runtime, active));

@@ -3,11 +3,20 @@
 //! One blocking thread per open stream runs `produce`: it reads the WAL in
 //! batches from the start LSN, decodes each record with the publication's
 //! `Decoder`, and sends lines into a small bounded channel that the HTTP
-//! body drains. When the client stops reading, hyper stops polling the
+//! body drains. It sleeps on the storage's LSN watch, so a commit wakes it
+//! at once (no polling); the lines of the records read together are sent
+//! as one chunk as soon as they are decoded (one write per transaction when
+//! commits come one at a time, fewer under load). When the client stops reading, hyper stops polling the
 //! body, the channel fills, and `blocking_send` parks the thread: the
 //! server reads no more WAL until the socket drains (back-pressure). When
 //! the client goes away the receiver is dropped and the next send fails,
 //! which ends the thread.
+//!
+//! Before streaming, on request: a `tables` line (the tables published
+//! now), and a snapshot (`snapshot_begin`, `copy` lines, `snapshot_end`
+//! naming the tables copied) of every published table or, for a REFRESH,
+//! of those the consumer does not list as known (the stream then goes on
+//! from the consumer's position, not from the snapshot's).
 //!
 //! Lines per transaction with published changes: `begin`, `ddl`/`change`
 //! lines, `commit`, all carrying the record's LSN. Transactions without
@@ -34,6 +43,8 @@ use crate::replication::Replication;
 const BATCH: usize = 256;
 /// Idle time between keepalives.
 const KEEPALIVE: Duration = Duration::from_secs(1);
+/// Largest chunk gathered before it is sent.
+const FLUSH_BYTES: usize = 256 << 10;
 
 /// What a stream was asked for, after validation.
 pub struct StreamPlan {
@@ -41,6 +52,11 @@ pub struct StreamPlan {
     /// Stream records with LSN greater than this (ignored with `snapshot`).
     pub after: u64,
     pub snapshot: bool,
+    /// REFRESH copy: before streaming from `after`, copy (at a snapshot)
+    /// the published tables *not* listed here.
+    pub refresh: Option<Vec<String>>,
+    /// Start with a `tables` line naming the tables published now.
+    pub list_tables: bool,
     /// The slot streamed, checked for invalidation while streaming.
     pub slot: Option<String>,
     /// End the stream after this long without a new record.
@@ -69,15 +85,43 @@ pub fn commit_time(micros: u64) -> String {
         .unwrap_or_default()
 }
 
-fn line(v: serde_json::Value) -> Bytes {
-    let mut s = v.to_string();
-    s.push('\n');
-    Bytes::from(s)
+/// Lines on their way to the HTTP body: gathered into one chunk per
+/// transaction (or per run of WAL records read together), so a chunk is a
+/// whole unit for the consumer and the socket sees one write per unit, not
+/// one per line.
+struct Out<'a> {
+    tx: &'a mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
 }
 
-/// Sends a line; `false` once the client is gone.
+impl Out<'_> {
+    /// Adds a line; `false` once the client is gone.
+    fn push(&mut self, v: serde_json::Value) -> bool {
+        if serde_json::to_writer(&mut self.buf, &v).is_err() {
+            return false;
+        }
+        self.buf.push(b'\n');
+        self.buf.len() < FLUSH_BYTES || self.flush()
+    }
+
+    /// Sends what is gathered (blocks while the channel is full:
+    /// back-pressure); `false` once the client is gone.
+    fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(chunk).is_ok()
+    }
+}
+
+/// Sends one line now; `false` once the client is gone.
 fn send(tx: &mpsc::Sender<Bytes>, v: serde_json::Value) -> bool {
-    tx.blocking_send(line(v)).is_ok()
+    let mut out = Out {
+        tx,
+        buf: Vec::new(),
+    };
+    out.push(v) && out.flush()
 }
 
 /// Runs one stream until the client leaves, the node stops, or an error.
@@ -108,14 +152,27 @@ fn run(
     runtime: &tokio::runtime::Handle,
 ) -> Result<(), String> {
     let mut scanned = plan.after;
-    if plan.snapshot {
+    if plan.list_tables
+        && !send(
+            tx,
+            json!({"type": "tables", "tables": plan.decoder.published_tables()}),
+        )
+    {
+        return Ok(());
+    }
+    if plan.snapshot || plan.refresh.is_some() {
         let (mut txn, at) = repl.rocks().begin_exact().map_err(|e| e.to_string())?;
         if !send(tx, json!({"type": "snapshot_begin", "lsn": at.0})) {
             return Ok(());
         }
         let mut gone = false;
-        let copied = plan.decoder.copy(&mut *txn, &mut |table, row| {
-            if !gone && !send(tx, json!({"type": "copy", "table": table, "row": row})) {
+        let mut out = Out {
+            tx,
+            buf: Vec::new(),
+        };
+        let skip = plan.refresh.clone().unwrap_or_default();
+        let copied = plan.decoder.copy(&mut *txn, &skip, &mut |table, row| {
+            if !gone && !out.push(json!({"type": "copy", "table": table, "row": row})) {
                 gone = true;
                 return Err(rustydb_sql::Error::internal("client gone"));
             }
@@ -125,11 +182,17 @@ fn run(
         if gone {
             return Ok(());
         }
-        copied.map_err(|e| format!("initial copy failed: {e}"))?;
-        if !send(tx, json!({"type": "snapshot_end", "lsn": at.0})) {
+        let tables = copied.map_err(|e| format!("initial copy failed: {e}"))?;
+        if !(out.push(json!({"type": "snapshot_end", "lsn": at.0, "tables": tables}))
+            && out.flush())
+        {
             return Ok(());
         }
-        scanned = at.0;
+        // A full snapshot holds everything up to its LSN; a REFRESH copy
+        // holds only its tables, and the stream goes on from `after`.
+        if plan.snapshot {
+            scanned = at.0;
+        }
     }
     let mut stop = repl.stop.subscribe();
     let mut last_keepalive = Instant::now();
@@ -160,6 +223,12 @@ fn run(
             if records.is_empty() {
                 return Err(format!("WAL gap after LSN {scanned}"));
             }
+            // The records read together go out as one chunk, sent as soon
+            // as they are decoded (a lone commit is sent on its own).
+            let mut out = Out {
+                tx,
+                buf: Vec::new(),
+            };
             for record in records {
                 if record.lsn.0 != scanned + 1 {
                     return Err(format!(
@@ -173,7 +242,7 @@ fn run(
                     .decode(&record.mutations, &record.before_images)
                     .map_err(|e| format!("cannot decode LSN {}: {e}", record.lsn.0))?;
                 if !decoded.is_empty()
-                    && !emit_transaction(tx, record.lsn.0, record.commit_time_micros, decoded)
+                    && !emit_transaction(&mut out, record.lsn.0, record.commit_time_micros, decoded)
                 {
                     return Ok(());
                 }
@@ -182,9 +251,12 @@ fn run(
             last_record = Instant::now();
             if last_keepalive.elapsed() >= KEEPALIVE {
                 last_keepalive = Instant::now();
-                if !send(tx, json!({"type": "keepalive", "lsn": scanned})) {
+                if !out.push(json!({"type": "keepalive", "lsn": scanned})) {
                     return Ok(());
                 }
+            }
+            if !out.flush() {
+                return Ok(());
             }
             continue;
         }
@@ -232,17 +304,9 @@ fn check_slot(engine: &Engine, slot: &str) -> Result<(), String> {
 }
 
 /// Sends `begin`, the changes, `commit`; `false` once the client is gone.
-fn emit_transaction(
-    tx: &mpsc::Sender<Bytes>,
-    lsn: u64,
-    micros: u64,
-    decoded: Vec<Decoded>,
-) -> bool {
+fn emit_transaction(out: &mut Out<'_>, lsn: u64, micros: u64, decoded: Vec<Decoded>) -> bool {
     let time = commit_time(micros);
-    if !send(
-        tx,
-        json!({"type": "begin", "lsn": lsn, "commit_time": time}),
-    ) {
+    if !out.push(json!({"type": "begin", "lsn": lsn, "commit_time": time})) {
         return false;
     }
     for d in decoded {
@@ -258,12 +322,9 @@ fn emit_transaction(
                 "old": c.old,
             }),
         };
-        if !send(tx, v) {
+        if !out.push(v) {
             return false;
         }
     }
-    send(
-        tx,
-        json!({"type": "commit", "lsn": lsn, "commit_time": time}),
-    )
+    out.push(json!({"type": "commit", "lsn": lsn, "commit_time": time}))
 }

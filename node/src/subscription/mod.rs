@@ -20,8 +20,10 @@
 //!
 //! - `stream`: decoding the change stream's lines and grouping them.
 //! - `publisher`: finding the publisher's primary; slots; the HTTP stream.
-//! - `worker`: the apply loop.
+//! - `worker`: the stream loop (connect, read, resume, confirm).
+//! - `apply`: units → local transactions (merging, SKIP, table sync).
 
+mod apply;
 pub mod publisher;
 pub mod stream;
 pub mod worker;

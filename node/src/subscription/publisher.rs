@@ -312,6 +312,8 @@ pub async fn open_stream(
     slot: Option<&str>,
     from_lsn: Option<u64>,
     snapshot: bool,
+    list_tables: bool,
+    refresh: Option<&[String]>,
 ) -> Result<Response, PublisherError> {
     let mut path = format!("/changes?publication={}", encode(publication));
     if let Some(s) = slot {
@@ -322,6 +324,12 @@ pub async fn open_stream(
     }
     if snapshot {
         path.push_str("&snapshot=true");
+    }
+    if list_tables {
+        path.push_str("&tables=true");
+    }
+    if let Some(known) = refresh {
+        path.push_str(&format!("&refresh={}", encode(&known.join(","))));
     }
     let resp = request(addr, Method::GET, &path, None).await?;
     if resp.status != StatusCode::OK {

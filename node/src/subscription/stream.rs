@@ -10,7 +10,7 @@
 //! apply:
 //!
 //! ```text
-//! stream   := [snapshot] (txn | keepalive)* [error]
+//! stream   := [tables] [snapshot] (txn | keepalive)* [error]
 //! snapshot := snapshot_begin copy* snapshot_end       (same lsn at both ends)
 //! txn      := begin (change | ddl)* commit            (same lsn at both ends)
 //! ```
@@ -33,6 +33,12 @@ pub enum Line {
     },
     SnapshotEnd {
         lsn: u64,
+        /// The tables copied.
+        #[serde(default)]
+        tables: Option<Vec<String>>,
+    },
+    Tables {
+        tables: Vec<String>,
     },
     Begin {
         lsn: u64,
@@ -99,8 +105,11 @@ pub fn micros(t: &Option<String>) -> Option<i64> {
 /// What the worker does next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// The initial copy, as one transaction of inserts at the snapshot LSN.
-    Snapshot(RemoteTxn),
+    /// The initial (or a REFRESH) copy, as one transaction of inserts at
+    /// the snapshot LSN, with the tables it holds.
+    Snapshot(RemoteTxn, Option<Vec<String>>),
+    /// The tables published when the stream started.
+    Tables(Vec<String>),
     /// A complete remote transaction.
     Txn(RemoteTxn),
     /// The publisher has nothing before this LSN.
@@ -143,7 +152,13 @@ impl Assembler {
                 });
                 Ok(None)
             }
-            Line::SnapshotEnd { lsn } => {
+            Line::Tables { tables } => {
+                if self.open.is_some() || self.snapshot.is_some() {
+                    return Err("tables line inside a unit".into());
+                }
+                Ok(Some(Event::Tables(tables)))
+            }
+            Line::SnapshotEnd { lsn, tables } => {
                 let snap = self.snapshot.take().ok_or("snapshot_end without begin")?;
                 if snap.lsn != lsn {
                     return Err(format!(
@@ -151,7 +166,7 @@ impl Assembler {
                         snap.lsn
                     ));
                 }
-                Ok(Some(Event::Snapshot(snap)))
+                Ok(Some(Event::Snapshot(snap, tables)))
             }
             Line::Begin { lsn, commit_time } => {
                 if self.open.is_some() || self.snapshot.is_some() {
@@ -224,18 +239,20 @@ impl Assembler {
     }
 }
 
-/// Splits a byte buffer into complete lines, keeping the unfinished tail.
+/// Splits a byte buffer into complete lines, keeping the unfinished tail
+/// (one pass: the buffer may hold many megabytes of lines).
 pub fn take_lines(buf: &mut Vec<u8>) -> Vec<String> {
-    let mut out = vec![];
-    while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-        let line: Vec<u8> = buf.drain(..=pos).collect();
-        let text = String::from_utf8_lossy(&line[..line.len() - 1])
-            .trim()
-            .to_string();
-        if !text.is_empty() {
-            out.push(text);
-        }
-    }
+    let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+        return Vec::new();
+    };
+    let out = buf
+        .get(..end)
+        .unwrap_or_default()
+        .split(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    buf.drain(..=end);
     out
 }
 
@@ -258,9 +275,13 @@ mod tests {
             ),
             None
         );
-        let Some(Event::Snapshot(s)) = feed(&mut a, r#"{"type":"snapshot_end","lsn":5}"#) else {
+        let Some(Event::Snapshot(s, tables)) = feed(
+            &mut a,
+            r#"{"type":"snapshot_end","lsn":5,"tables":["public.t"]}"#,
+        ) else {
             panic!("no snapshot")
         };
+        assert_eq!(tables, Some(vec!["public.t".to_string()]));
         assert_eq!(s.lsn, 5);
         assert_eq!(
             s.changes,

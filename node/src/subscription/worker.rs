@@ -12,6 +12,13 @@
 //!                         every second: POST /slots/{slot}/confirm (applied LSN)
 //! ```
 //!
+//! Transactions that arrive together (everything already received when the
+//! worker gets to read) are applied as one local transaction with the last
+//! one's LSN as progress: a busy publisher costs one local commit per
+//! batch, not per transaction, so the apply keeps up and nothing queues
+//! (see `apply_pending`). Slot confirms run in the background, never on the
+//! apply path.
+//!
 //! Invariants: a remote transaction is applied only if its LSN is above the
 //! last one applied (so a reconnect that replays is harmless), and its rows
 //! and the new progress commit together (apply.rs). Hence a kill -9 of the
@@ -27,9 +34,12 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
-use rustydb_sql::subscription::{catalog, conninfo, Progress, RemoteTxn, SubscriptionDef};
-use rustydb_sql::{Session, Storage, TxnOptions};
+use rustydb_sql::subscription::{
+    catalog, conninfo, Progress, RemoteTxn, SubscriptionDef, SyncState,
+};
+use rustydb_sql::{Storage, TxnOptions};
 
+use super::apply::{applied_metrics, apply, apply_pending, keep_synced};
 use super::publisher;
 use super::stream::{self, Assembler, Event};
 use super::Shared;
@@ -40,9 +50,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the applied position is confirmed to the slot.
 const CONFIRM_EVERY: Duration = Duration::from_secs(1);
+/// Most stream bytes taken in one go before applying what they hold.
+const DRAIN_BYTES: usize = 4 << 20;
 
 /// Why one attempt ended.
-enum Failure {
+pub(super) enum Failure {
     /// Reaching or reading the publisher.
     Connect(String),
     /// Applying a remote transaction (or the copy) failed.
@@ -51,7 +63,7 @@ enum Failure {
     Stop,
 }
 
-fn now_micros() -> i64 {
+pub(super) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
@@ -110,12 +122,13 @@ async fn disable(shared: &Arc<Shared>, name: &str) {
     .await;
 }
 
-/// The stored progress, or `Stop` when the subscription is gone.
+/// The stored progress and table sync state, or `Stop` when the
+/// subscription is gone.
 async fn load_progress(
     storage: Arc<dyn Storage>,
     name: &str,
     publication: &str,
-) -> Result<Option<Progress>, Failure> {
+) -> Result<(Option<Progress>, Option<SyncState>), Failure> {
     let (name, publication) = (name.to_string(), publication.to_string());
     let r = tokio::task::spawn_blocking(move || -> rustydb_sql::Result<_> {
         let mut txn = storage.begin(TxnOptions {
@@ -124,12 +137,13 @@ async fn load_progress(
         })?;
         let def = catalog::get(&mut *txn, &name)?;
         let p = catalog::progress(&mut *txn, &name, &publication)?;
+        let sync = catalog::sync_state(&mut *txn, &name, &publication)?;
         txn.rollback();
-        Ok((def, p))
+        Ok((def, p, sync))
     })
     .await;
     match r {
-        Ok(Ok((Some(def), p))) if def.enabled => Ok(p),
+        Ok(Ok((Some(def), p, sync))) if def.enabled => Ok((p, sync)),
         Ok(Ok(_)) => Err(Failure::Stop),
         Ok(Err(e)) => Err(Failure::Connect(format!(
             "reading progress: {}",
@@ -139,67 +153,10 @@ async fn load_progress(
     }
 }
 
-/// Applies one unit on a blocking thread, handing the session back.
-async fn apply(
-    session: Session,
-    def: &SubscriptionDef,
-    publication: &str,
-    txn: RemoteTxn,
-    copied: bool,
-) -> (Option<Session>, Result<u64, Failure>) {
-    let (name, publication) = (def.name.clone(), publication.to_string());
-    let skip = def.skip_lsn != 0 && def.skip_lsn == txn.lsn && !copied;
-    let lsn = txn.lsn;
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut session = session;
-        let unit = if skip {
-            RemoteTxn {
-                lsn,
-                commit_micros: txn.commit_micros,
-                changes: vec![],
-            }
-        } else {
-            txn
-        };
-        let progress = Progress { lsn, copied: true };
-        let r = session.apply_remote(&name, &publication, &unit, progress, skip);
-        (session, r)
-    })
-    .await;
-    match joined {
-        Ok((session, Ok(rows))) => {
-            if skip {
-                tracing::info!(
-                    lsn,
-                    "skipped remote transaction as asked by ALTER SUBSCRIPTION ... SKIP"
-                );
-            }
-            (Some(session), Ok(rows))
-        }
-        Ok((session, Err(e)))
-            if e.state() == rustydb_sql::SqlState::UNDEFINED_OBJECT
-                && e.message().starts_with("subscription") =>
-        {
-            (Some(session), Err(Failure::Stop))
-        }
-        Ok((session, Err(e))) => (
-            Some(session),
-            Err(Failure::Apply {
-                message: e.message(),
-                lsn,
-            }),
-        ),
-        Err(e) => (
-            None,
-            Err(Failure::Connect(format!("apply task failed: {e}"))),
-        ),
-    }
-}
-
 /// One connection's worth of streaming.
 async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str) -> Failure {
     let storage = shared.engine.storage().clone();
-    let progress = match load_progress(storage, &def.name, publication).await {
+    let (progress, mut sync) = match load_progress(storage, &def.name, publication).await {
         Ok(p) => p,
         Err(f) => return f,
     };
@@ -216,6 +173,17 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
         Some(p) => (Some(p.lsn), false),
         None => (None, def.copy_data),
     };
+    // REFRESH PUBLICATION with copy_data: copy the tables not synchronised
+    // yet, then stream on from the stored position.
+    let refresh_copy = progress.is_some() && sync.as_ref().and_then(|s| s.refresh) == Some(true);
+    let known: Option<Vec<String>> = refresh_copy
+        .then(|| sync.as_ref().map(|s| s.tables.keys().cloned().collect()))
+        .flatten();
+    // Without a full copy, learn which tables are published (the ones to
+    // apply) from the stream's first line.
+    let list_tables =
+        !snapshot && !refresh_copy && sync.as_ref().is_none_or(|s| s.refresh.is_some());
+    let mut sync_dirty = false;
     let mut applied = progress.map(|p| p.lsn).unwrap_or(0);
     let engine = shared.engine.clone();
     let (user, db) = (def.owner.clone(), def.database.clone());
@@ -230,12 +198,20 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
         Err(e) => return Failure::Connect(e.to_string()),
     };
     let mut session = Some(session);
-    let mut resp =
-        match publisher::open_stream(&addr, publication, slot.as_deref(), from_lsn, snapshot).await
-        {
-            Ok(r) => r,
-            Err(e) => return Failure::Connect(e.0),
-        };
+    let mut resp = match publisher::open_stream(
+        &addr,
+        publication,
+        slot.as_deref(),
+        from_lsn,
+        snapshot,
+        list_tables,
+        known.as_deref(),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return Failure::Connect(e.0),
+    };
     tracing::info!(subscription = %def.name, %publication, publisher = %addr, ?from_lsn, snapshot, "subscription streaming");
     shared.update(&def.name, |s| {
         // An apply error stays the status until a transaction applies.
@@ -291,75 +267,136 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
         };
         last_data = Instant::now();
         buf.extend_from_slice(&bytes);
+        // Take whatever else has already arrived (without waiting): all of
+        // its transactions are applied as one local transaction.
+        let mut ended: Option<Failure> = None;
+        while buf.len() < DRAIN_BYTES {
+            match resp.chunk().now_or_never() {
+                None => break,
+                Some(Ok(Some(b))) => buf.extend_from_slice(&b),
+                Some(Ok(None)) => {
+                    ended = Some(Failure::Connect(
+                        "publisher closed the change stream".into(),
+                    ));
+                    break;
+                }
+                Some(Err(e)) => {
+                    ended = Some(Failure::Connect(e.0));
+                    break;
+                }
+            }
+        }
         let receipt = now_micros();
+        let mut pending: Vec<RemoteTxn> = Vec::new();
         for line in stream::take_lines(&mut buf) {
             let parsed = stream::parse_line(&line).and_then(|l| assembler.push(l));
             let event = match parsed {
                 Ok(Some(e)) => e,
                 Ok(None) => continue,
-                Err(e) => return Failure::Connect(e),
+                Err(e) => {
+                    ended = Some(Failure::Connect(e));
+                    break;
+                }
             };
-            let (unit, is_copy) = match event {
+            match event {
                 Event::Keepalive(lsn) => {
                     shared.update(&def.name, |s| {
                         s.received_lsn = s.received_lsn.max(lsn);
                         s.last_msg_receipt_micros = Some(receipt);
                     });
-                    continue;
                 }
-                Event::Error(m) => return Failure::Connect(format!("publisher error: {m}")),
-                Event::Snapshot(t) => (t, true),
-                Event::Txn(t) => (t, false),
-            };
-            let lsn = unit.lsn;
-            shared.update(&def.name, |s| {
-                s.received_lsn = s.received_lsn.max(lsn);
-                s.last_msg_receipt_micros = Some(receipt);
-            });
-            if lsn <= applied && !is_copy {
-                // Already applied before a reconnect: never twice.
-                continue;
-            }
-            let commit_micros = unit.commit_micros;
-            let Some(s) = session.take() else {
-                return Failure::Connect("apply session lost".into());
-            };
-            let (back, result) = apply(s, def, publication, unit, is_copy).await;
-            session = back;
-            match result {
-                Ok(rows) => {
-                    applied = applied.max(lsn);
-                    let now = now_micros();
-                    let lag = commit_micros.map(|c| (now - c) as f64 / 1000.0);
-                    shared
-                        .metrics
-                        .rows
-                        .with_label_values(&[&def.name])
-                        .inc_by(rows);
-                    if let Some(l) = lag {
-                        shared
-                            .metrics
-                            .lag_ms
-                            .with_label_values(&[&def.name])
-                            .set(l.max(0.0) as i64);
+                Event::Error(m) => {
+                    ended = Some(Failure::Connect(format!("publisher error: {m}")));
+                    break;
+                }
+                Event::Tables(list) => {
+                    let state = sync.get_or_insert_with(SyncState::default);
+                    for t in list {
+                        state.tables.entry(t).or_insert(0);
                     }
-                    shared
-                        .metrics
-                        .applied_lsn
-                        .with_label_values(&[&def.name])
-                        .set(i64::try_from(lsn).unwrap_or(i64::MAX));
-                    shared.update(&def.name, |s| {
-                        s.status = "streaming".into();
-                        s.applied_lsn = s.applied_lsn.max(lsn);
-                        s.rows_applied += rows;
-                        if commit_micros.is_some() {
-                            s.latest_end_micros = commit_micros;
-                        }
-                        s.apply_lag_ms = lag.or(s.apply_lag_ms);
-                    });
+                    state.refresh = None;
+                    sync_dirty = true;
                 }
-                Err(f) => return f,
+                Event::Txn(mut t) => {
+                    if let Some(state) = &mut sync {
+                        sync_dirty |= keep_synced(state, &mut t);
+                    }
+                    let lsn = t.lsn;
+                    shared.update(&def.name, |s| {
+                        s.received_lsn = s.received_lsn.max(lsn);
+                        s.last_msg_receipt_micros = Some(receipt);
+                    });
+                    // Already applied before a reconnect: never twice.
+                    if lsn > applied && pending.last().is_none_or(|p| p.lsn < lsn) {
+                        pending.push(t);
+                    }
+                }
+                Event::Snapshot(t, tables) => {
+                    if let Err(f) = apply_pending(
+                        shared,
+                        def,
+                        publication,
+                        &mut session,
+                        &mut applied,
+                        std::mem::take(&mut pending),
+                        (&mut sync, &mut sync_dirty),
+                    )
+                    .await
+                    {
+                        return f;
+                    }
+                    // The copied tables are synchronised as of the snapshot.
+                    let mut state = sync.clone();
+                    if let Some(list) = tables {
+                        let st = state.get_or_insert_with(SyncState::default);
+                        for name in list {
+                            st.tables.insert(name, t.lsn);
+                        }
+                    }
+                    if let Some(st) = &mut state {
+                        st.refresh = None;
+                    }
+                    let (lsn, commit_micros) = (t.lsn, t.commit_micros);
+                    shared.update(&def.name, |s| {
+                        s.received_lsn = s.received_lsn.max(lsn);
+                        s.last_msg_receipt_micros = Some(receipt);
+                    });
+                    let Some(sess) = session.take() else {
+                        return Failure::Connect("apply session lost".into());
+                    };
+                    let progress_lsn = refresh_copy.then_some(applied);
+                    let (back, result) =
+                        apply(sess, def, publication, t, true, progress_lsn, state.clone()).await;
+                    session = back;
+                    match result {
+                        Ok(rows) => {
+                            if !refresh_copy {
+                                applied = applied.max(lsn);
+                            }
+                            sync = state;
+                            sync_dirty = false;
+                            applied_metrics(shared, def, applied, commit_micros, rows);
+                        }
+                        Err(f) => return f,
+                    }
+                }
             }
+        }
+        if let Err(f) = apply_pending(
+            shared,
+            def,
+            publication,
+            &mut session,
+            &mut applied,
+            pending,
+            (&mut sync, &mut sync_dirty),
+        )
+        .await
+        {
+            return f;
+        }
+        if let Some(f) = ended {
+            return f;
         }
     }
 }

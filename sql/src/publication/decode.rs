@@ -2,7 +2,7 @@
 //!
 //! A WAL record is a list of raw key/value mutations with before-images.
 //! The `Decoder` keeps a decoded copy of one database's catalog (tables by
-//! object id, and the publication's definition) and walks a record in two
+//! object id, and the publication's definition) and walks a record in three
 //! passes:
 //!
 //! 1. **catalog**: relation and publication keys in the record update the
@@ -11,7 +11,12 @@
 //!    `replicate_ddl`, table definitions that changed become DDL text
 //!    (`CREATE TABLE`, `ALTER TABLE ... ADD/DROP COLUMN / RENAME TO`,
 //!    `DROP TABLE`) synthesised from the before and after definitions;
-//! 2. **rows**: a key `0x03 <db> <table id> <pk>` of a published table is a
+//! 2. **truncates**: a TRUNCATE leaves a marker key in its record
+//!    (`super::note_truncate`); each truncated published table becomes one
+//!    `truncate` change (when `publish` includes truncate, as PostgreSQL),
+//!    and its row deletes in the record are dropped (the truncate implies
+//!    them; rows written after it in the same transaction are inserts);
+//! 3. **rows**: a key `0x03 <db> <table id> <pk>` of a published table is a
 //!    row; before-image absent → INSERT, after absent → DELETE, both →
 //!    UPDATE. Index entries share the prefix but their object id is an
 //!    index's, which is not in the table map, so they are skipped.
@@ -58,7 +63,7 @@ pub type TextRow = serde_json::Map<String, serde_json::Value>;
 pub struct Change {
     /// Schema-qualified table name (`public.t`).
     pub table: String,
-    /// `insert`, `update`, `delete`.
+    /// `insert`, `update`, `delete`, `truncate` (no key or rows).
     pub op: &'static str,
     pub key: TextRow,
     pub new: Option<TextRow>,
@@ -213,6 +218,7 @@ impl Decoder {
     pub fn decode(&mut self, mutations: &[Mutation], before: &[Mutation]) -> Result<Vec<Decoded>> {
         let mut out = Vec::new();
         let altered = self.catalog_pass(mutations, before, &mut out)?;
+        let truncated = self.truncate_pass(mutations, &mut out)?;
         let prefix = keys::database_data_prefix(self.db);
         for (i, (key, after)) in mutations.iter().enumerate() {
             if !key.starts_with(&prefix) {
@@ -226,9 +232,15 @@ impl Decoder {
             let Some(shape) = self.shape(u32::from_be_bytes(id))? else {
                 continue;
             };
+            // After a TRUNCATE in the record, the table's surviving rows
+            // are inserts into an empty table and its deletes are implied.
+            let emptied = truncated.contains(&shape.table.id);
+            if emptied && after.is_none() {
+                continue;
+            }
             let before = before
                 .get(i)
-                .filter(|(k, _)| k == key)
+                .filter(|(k, _)| k == key && !emptied)
                 .and_then(|(_, v)| v.as_ref());
             let old = before.map(|b| full_row(&shape.table, b)).transpose()?;
             let new = after
@@ -249,6 +261,43 @@ impl Decoder {
             }
         }
         Ok(out)
+    }
+
+    /// TRUNCATE markers (`note_truncate`) of the record: a `truncate`
+    /// change per published table when the publication sends truncates,
+    /// ahead of the record's row changes. Returns the ids of every
+    /// truncated table (published or not), whose deletes `decode` drops.
+    fn truncate_pass(
+        &mut self,
+        mutations: &[Mutation],
+        out: &mut Vec<Decoded>,
+    ) -> Result<Vec<u32>> {
+        let prefix = super::truncate_prefix(self.db);
+        let mut ids = Vec::new();
+        for (key, _) in mutations {
+            let Some(rest) = key.strip_prefix(prefix.as_slice()) else {
+                continue;
+            };
+            let Ok(raw) = <[u8; 4]>::try_from(rest) else {
+                continue;
+            };
+            let id = u32::from_be_bytes(raw);
+            ids.push(id);
+            let send = self.def.as_ref().is_some_and(|d| d.publish.truncate);
+            if !send {
+                continue;
+            }
+            if let Some(shape) = self.shape(id)? {
+                out.push(Decoded::Change(Box::new(Change {
+                    table: format!("public.{}", shape.table.name),
+                    op: "truncate",
+                    key: TextRow::new(),
+                    new: None,
+                    old: None,
+                })));
+            }
+        }
+        Ok(ids)
     }
 
     /// Applies the publication (ops, filter, columns, masks) to one row change.
@@ -414,13 +463,32 @@ impl Decoder {
         Ok(altered_ids)
     }
 
+    /// Names (`public.t`) of the tables the publication publishes now, in
+    /// the decoder's view of the catalog.
+    pub fn published_tables(&self) -> Vec<String> {
+        let Some(def) = &self.def else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = self
+            .tables
+            .values()
+            .filter(|t| def.publishes(t.id))
+            .map(|t| format!("public.{}", t.name))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The initial copy: every published row of every published table as
     /// `txn` sees it, shaped like an INSERT (filter, column list, masks).
+    /// Tables named in `skip` are left out (a REFRESH copies only tables
+    /// the subscriber does not have yet). Returns the tables copied.
     pub fn copy(
         &mut self,
         txn: &mut dyn Transaction,
+        skip: &[String],
         emit: &mut dyn FnMut(&str, TextRow) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         let relations = Catalog {
             txn: &mut *txn,
             cache: &self.engine.catalog_cache,
@@ -433,7 +501,9 @@ impl Decoder {
             self.tables.insert(t.id, t.clone());
         }
         self.shapes.clear();
-        let ids: Vec<u32> = self.tables.keys().copied().collect();
+        let mut ids: Vec<u32> = self.tables.keys().copied().collect();
+        ids.sort_unstable();
+        let mut copied = Vec::new();
         for id in ids {
             let Some(shape) = self.shape(id)? else {
                 continue;
@@ -442,6 +512,10 @@ impl Decoder {
                 continue;
             };
             let table_name = format!("public.{}", shape.table.name);
+            if skip.contains(&table_name) {
+                continue;
+            }
+            copied.push(table_name.clone());
             let prefix = keys::object_prefix(self.db, id);
             let end = crate::encoding::keycode::prefix_end(&prefix);
             let mut from = prefix;
@@ -468,7 +542,7 @@ impl Decoder {
                 }
             }
         }
-        Ok(())
+        Ok(copied)
     }
 }
 

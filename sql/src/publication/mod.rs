@@ -185,3 +185,29 @@ pub fn put(txn: &mut dyn Transaction, db: u32, def: &PublicationDef) -> Result<(
 pub fn delete(txn: &mut dyn Transaction, db: u32, name: &str) -> Result<()> {
     txn.delete(&publication_key(db, name))
 }
+
+/// The prefix of the TRUNCATE markers of a database.
+pub fn truncate_prefix(db: u32) -> Vec<u8> {
+    let mut k = b"\x06truncate/".to_vec();
+    k.extend_from_slice(&db.to_be_bytes());
+    k
+}
+
+/// The TRUNCATE marker of a table: `0x06 "truncate/" <db> <table>`.
+pub fn truncate_key(db: u32, table_id: u32) -> Vec<u8> {
+    let mut k = truncate_prefix(db);
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k
+}
+
+/// Records in `txn` that table `table_id` was truncated.
+///
+/// TRUNCATE empties a table with one delete per row, which the WAL cannot
+/// tell apart from a `DELETE` without `WHERE`. PostgreSQL replicates a
+/// TRUNCATE as one truncate message (when the publication publishes
+/// `truncate`) and never as deletes, so the statement leaves a mark the
+/// decoder sees in the same record: a delete of a key that never holds a
+/// value (nothing is stored; the mutation itself is the message).
+pub fn note_truncate(txn: &mut dyn Transaction, db: u32, table_id: u32) -> Result<()> {
+    txn.delete(&truncate_key(db, table_id))
+}

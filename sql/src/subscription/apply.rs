@@ -29,7 +29,7 @@
 //! and the transaction's LSN, which is what `ALTER SUBSCRIPTION ... SKIP`
 //! takes.
 
-use super::catalog::{self, Progress};
+use super::catalog::{self, Progress, SyncState};
 use crate::error::{Error, Result};
 use crate::session::{QueryResult, Session};
 use crate::SqlState;
@@ -82,8 +82,10 @@ pub struct RemoteTxn {
     pub changes: Vec<RemoteChange>,
 }
 
-/// Most rows in one generated multi-row INSERT.
-const INSERT_BATCH: usize = 1000;
+/// Most rows in one run of inserts (one statement).
+const INSERT_RUN: usize = 100_000;
+/// Runs of at least this many inserts are applied with COPY.
+const COPY_MIN_ROWS: usize = 64;
 
 /// `"name"` with embedded quotes doubled.
 pub fn quote_ident(name: &str) -> String {
@@ -117,29 +119,120 @@ fn where_clause(key: &TextRow) -> String {
 
 /// One generated statement and what it stands for.
 struct Planned {
+    /// The statement; empty for a run of inserts (see `values`).
     sql: String,
     table: String,
     op: RemoteOp,
     /// Rows it must affect (update/delete of one row: 1; otherwise none checked).
     expect_one: bool,
     rows: u64,
+    /// A run of inserts into `target (columns)`: their values, written at
+    /// run time as one multi-row INSERT, or as COPY when there are many.
+    insert: Option<InsertRun>,
+}
+
+/// Consecutive inserts into one table with the same columns.
+struct InsertRun {
+    target: String,
+    columns: Vec<String>,
+    values: Vec<Vec<Option<String>>>,
+}
+
+/// How a planned statement runs.
+enum Run {
+    Sql(String),
+    /// `COPY ... FROM STDIN` and its data (text format).
+    Copy(String, Vec<u8>),
+}
+
+impl InsertRun {
+    fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Few rows: one INSERT ... VALUES. Many (an initial copy, a bulk load
+    /// on the publisher): COPY, which skips SQL parsing of every literal.
+    fn statement(&self) -> Run {
+        if self.values.len() < COPY_MIN_ROWS {
+            let tuples = self
+                .values
+                .iter()
+                .map(|row| {
+                    format!(
+                        "({})",
+                        row.iter().map(literal).collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Run::Sql(format!(
+                "INSERT INTO {} ({}) VALUES {tuples}",
+                self.target,
+                self.column_list()
+            ));
+        }
+        let mut data = Vec::new();
+        for row in &self.values {
+            for (i, v) in row.iter().enumerate() {
+                if i > 0 {
+                    data.push(b'\t');
+                }
+                match v {
+                    None => data.extend_from_slice(b"\\N"),
+                    Some(text) => copy_escape(text, &mut data),
+                }
+            }
+            data.push(b'\n');
+        }
+        Run::Copy(
+            format!("COPY {} ({}) FROM STDIN", self.target, self.column_list()),
+            data,
+        )
+    }
+}
+
+/// A value in COPY's text format.
+fn copy_escape(text: &str, out: &mut Vec<u8>) {
+    for b in text.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            other => out.push(other),
+        }
+    }
+}
+
+impl Planned {
+    fn run(&self) -> Run {
+        match &self.insert {
+            Some(i) => i.statement(),
+            None => Run::Sql(self.sql.clone()),
+        }
+    }
 }
 
 /// Turns changes into SQL statements (inserts batched).
 fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
     let mut out: Vec<Planned> = vec![];
-    // The open multi-row insert: (table, columns, index into out).
-    let mut open: Option<(String, Vec<String>, usize)> = None;
+    // Whether the last planned statement is an insert run still open.
+    let mut open = false;
     for ch in changes {
         match ch {
             RemoteChange::Ddl(sql) => {
-                open = None;
+                open = false;
                 out.push(Planned {
                     sql: sql.clone(),
                     table: String::new(),
                     op: RemoteOp::Truncate,
                     expect_one: false,
                     rows: 0,
+                    insert: None,
                 });
             }
             RemoteChange::Row {
@@ -154,47 +247,50 @@ fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
                         let row = new.as_ref().ok_or_else(|| {
                             Error::new(SqlState("XX000"), "insert without a new row in stream")
                         })?;
-                        let cols: Vec<String> = row.iter().map(|(c, _)| c.clone()).collect();
-                        let values = format!(
-                            "({})",
-                            row.iter()
-                                .map(|(_, v)| literal(v))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
-                        if let Some((t, c, i)) = &open {
-                            if t == table && *c == cols {
-                                if let Some(p) =
-                                    out.get_mut(*i).filter(|p| p.rows < INSERT_BATCH as u64)
-                                {
-                                    p.sql.push_str(", ");
-                                    p.sql.push_str(&values);
-                                    p.rows += 1;
-                                    continue;
-                                }
+                        let same_run = |p: &Planned| {
+                            p.table == *table
+                                && p.rows < INSERT_RUN as u64
+                                && p.insert.as_ref().is_some_and(|r| {
+                                    r.columns.len() == row.len()
+                                        && r.columns.iter().zip(row).all(|(c, (n, _))| c == n)
+                                })
+                        };
+                        if let Some(p) = out.last_mut().filter(|p| open && same_run(p)) {
+                            if let Some(run) = &mut p.insert {
+                                run.values
+                                    .push(row.iter().map(|(_, v)| v.clone()).collect());
+                                p.rows += 1;
+                                continue;
                             }
                         }
-                        let col_list = cols
-                            .iter()
-                            .map(|c| quote_ident(c))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let sql = if cols.is_empty() {
-                            format!("INSERT INTO {target} DEFAULT VALUES")
-                        } else {
-                            format!("INSERT INTO {target} ({col_list}) VALUES {values}")
-                        };
+                        if row.is_empty() {
+                            out.push(Planned {
+                                sql: format!("INSERT INTO {target} DEFAULT VALUES"),
+                                table: table.clone(),
+                                op: *op,
+                                expect_one: false,
+                                rows: 1,
+                                insert: None,
+                            });
+                            open = false;
+                            continue;
+                        }
                         out.push(Planned {
-                            sql,
+                            sql: String::new(),
                             table: table.clone(),
                             op: *op,
                             expect_one: false,
                             rows: 1,
+                            insert: Some(InsertRun {
+                                target,
+                                columns: row.iter().map(|(c, _)| c.clone()).collect(),
+                                values: vec![row.iter().map(|(_, v)| v.clone()).collect()],
+                            }),
                         });
-                        open = (!cols.is_empty()).then(|| (table.clone(), cols, out.len() - 1));
+                        open = true;
                     }
                     RemoteOp::Update => {
-                        open = None;
+                        open = false;
                         let row = new.as_ref().ok_or_else(|| {
                             Error::new(SqlState("XX000"), "update without a new row in stream")
                         })?;
@@ -212,10 +308,11 @@ fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
                             op: *op,
                             expect_one: true,
                             rows: 1,
+                            insert: None,
                         });
                     }
                     RemoteOp::Delete => {
-                        open = None;
+                        open = false;
                         if key.is_empty() {
                             return Err(no_identity(table));
                         }
@@ -225,16 +322,29 @@ fn plan(changes: &[RemoteChange]) -> Result<Vec<Planned>> {
                             op: *op,
                             expect_one: true,
                             rows: 1,
+                            insert: None,
                         });
                     }
                     RemoteOp::Truncate => {
-                        open = None;
+                        open = false;
+                        // Tables truncated together (TRUNCATE a, b or a
+                        // CASCADE) go in one statement, so foreign keys
+                        // between them do not refuse it, as in PostgreSQL.
+                        if let Some(p) = out
+                            .last_mut()
+                            .filter(|p| p.op == RemoteOp::Truncate && !p.table.is_empty())
+                        {
+                            p.sql.push_str(", ");
+                            p.sql.push_str(&target);
+                            continue;
+                        }
                         out.push(Planned {
                             sql: format!("TRUNCATE {target}"),
                             table: table.clone(),
                             op: *op,
                             expect_one: false,
                             rows: 0,
+                            insert: None,
                         });
                     }
                 }
@@ -310,11 +420,25 @@ impl Session {
         progress: Progress,
         clear_skip: bool,
     ) -> Result<u64> {
+        self.apply_remote_sync(subscription, publication, txn, progress, clear_skip, None)
+    }
+
+    /// `apply_remote`, also storing the stream's table synchronisation
+    /// state in the same transaction (an initial copy or a REFRESH copy).
+    pub fn apply_remote_sync(
+        &mut self,
+        subscription: &str,
+        publication: &str,
+        txn: &RemoteTxn,
+        progress: Progress,
+        clear_skip: bool,
+        sync: Option<&SyncState>,
+    ) -> Result<u64> {
         if self.block.is_some() {
             let _ = self.run_simple("ROLLBACK");
         }
         first(self.run_simple("BEGIN"))?;
-        let r = self.apply_in_block(subscription, publication, txn, progress, clear_skip);
+        let r = self.apply_in_block(subscription, publication, txn, progress, clear_skip, sync);
         match r {
             Ok(rows) => match first(self.run_simple("COMMIT"))? {
                 QueryResult::Command { tag } if tag == "COMMIT" => Ok(rows),
@@ -330,6 +454,22 @@ impl Session {
         }
     }
 
+    /// Runs one planned statement in the open block.
+    fn run_planned(&mut self, p: &Planned) -> Result<QueryResult> {
+        match p.run() {
+            Run::Sql(sql) => first(self.run_simple(&sql)),
+            Run::Copy(sql, data) => {
+                match first(self.run_simple(&sql))? {
+                    QueryResult::CopyIn { .. } => {}
+                    _ => return Err(Error::internal("COPY did not start")),
+                }
+                self.copy_in_data(&data)?;
+                let tag = self.copy_in_done()?;
+                Ok(QueryResult::Command { tag })
+            }
+        }
+    }
+
     fn apply_in_block(
         &mut self,
         subscription: &str,
@@ -337,10 +477,13 @@ impl Session {
         txn: &RemoteTxn,
         progress: Progress,
         clear_skip: bool,
+        sync: Option<&SyncState>,
     ) -> Result<u64> {
         let mut rows = 0u64;
         for p in plan(&txn.changes)? {
-            let r = first(self.run_simple(&p.sql)).map_err(|e| in_context(e, &p, txn.lsn))?;
+            let r = self
+                .run_planned(&p)
+                .map_err(|e| in_context(e, &p, txn.lsn))?;
             let n = tag_count(&r).unwrap_or(0);
             if p.expect_one && n == 0 {
                 let what = if p.op == RemoteOp::Update {
@@ -382,6 +525,9 @@ impl Session {
             ));
         }
         catalog::put_progress(t, subscription, publication, progress)?;
+        if let Some(state) = sync {
+            catalog::put_sync_state(t, subscription, publication, state)?;
+        }
         Ok(rows)
     }
 }
@@ -422,7 +568,13 @@ mod tests {
             },
         ];
         let p = plan(&changes).unwrap();
-        let sql: Vec<&str> = p.iter().map(|p| p.sql.as_str()).collect();
+        let sql: Vec<String> = p
+            .iter()
+            .map(|p| match p.run() {
+                Run::Sql(s) => s,
+                Run::Copy(s, _) => s,
+            })
+            .collect();
         assert_eq!(
             sql,
             vec![
@@ -432,6 +584,38 @@ mod tests {
             ]
         );
         assert!(p[1].expect_one && p[2].expect_one && !p[0].expect_one);
+    }
+
+    #[test]
+    fn many_inserts_become_copy_and_truncates_merge() {
+        let ins = |id: usize| RemoteChange::Row {
+            table: "public.t".into(),
+            op: RemoteOp::Insert,
+            key: vec![],
+            new: Some(row(&[
+                ("id", Some(&id.to_string())),
+                ("v", if id == 0 { Some("a\tb\\c\nd") } else { None }),
+            ])),
+        };
+        let trunc = |t: &str| RemoteChange::Row {
+            table: t.into(),
+            op: RemoteOp::Truncate,
+            key: vec![],
+            new: None,
+        };
+        let mut changes = vec![trunc("public.t"), trunc("public.u")];
+        changes.extend((0..COPY_MIN_ROWS).map(ins));
+        let p = plan(&changes).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].sql, "TRUNCATE \"t\", \"u\"");
+        let Run::Copy(sql, data) = p[1].run() else {
+            panic!("expected COPY")
+        };
+        assert_eq!(sql, "COPY \"t\" (\"id\", \"v\") FROM STDIN");
+        let text = String::from_utf8(data).unwrap();
+        assert!(text.starts_with("0\ta\\tb\\\\c\\nd\n1\t\\N\n"), "{text}");
+        assert_eq!(text.lines().count(), COPY_MIN_ROWS);
+        assert_eq!(p[1].rows, COPY_MIN_ROWS as u64);
     }
 
     #[test]

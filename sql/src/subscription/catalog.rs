@@ -3,6 +3,7 @@
 //! ```text
 //! 0x0D 'S' <name>                         SubscriptionDef (JSON)
 //! 0x0D 'P' <name> 0x00 <publication>      Progress (JSON)
+//! 0x0D 'T' <name> 0x00 <publication>      SyncState: tables synchronised (JSON)
 //! ```
 //!
 //! Like PostgreSQL's `pg_subscription` the definitions are cluster-wide
@@ -131,12 +132,19 @@ pub fn put(txn: &mut dyn Transaction, def: &SubscriptionDef) -> Result<()> {
     txn.put(&def_key(&def.name), &encode(def)?)
 }
 
-/// Removes a definition and all its progress.
+/// Removes a definition and all its progress and sync states.
 pub fn remove(txn: &mut dyn Transaction, name: &str) -> Result<()> {
     txn.delete(&def_key(name))?;
     let prefix = progress_prefix(name);
     let end = prefix_end(&prefix);
     for (k, _) in txn.scan(&prefix, &end, 10_000)? {
+        txn.delete(&k)?;
+    }
+    let mut sync_prefix = vec![0x0D, b'T'];
+    sync_prefix.extend_from_slice(name.as_bytes());
+    sync_prefix.push(0);
+    let end = prefix_end(&sync_prefix);
+    for (k, _) in txn.scan(&sync_prefix, &end, 10_000)? {
         txn.delete(&k)?;
     }
     Ok(())
@@ -165,7 +173,66 @@ pub fn put_progress(
 
 /// Forgets one publication's progress (ALTER ... SET/DROP PUBLICATION).
 pub fn remove_progress(txn: &mut dyn Transaction, name: &str, publication: &str) -> Result<()> {
-    txn.delete(&progress_key(name, publication))
+    txn.delete(&progress_key(name, publication))?;
+    txn.delete(&sync_key(name, publication))
+}
+
+/// Which of a publication's tables the subscription has synchronised
+/// (PostgreSQL's `pg_subscription_rel`).
+///
+/// The apply worker applies a change of table `t` only when `t` is listed
+/// and the change's LSN is above the table's: a table added to the
+/// publication later is ignored until `ALTER SUBSCRIPTION ... REFRESH
+/// PUBLICATION` copies it (at LSN S, recorded as its LSN, so the stream's
+/// changes up to S, already in the copy, are not applied again). Written in
+/// the same local transaction as the rows it describes. A subscription
+/// without this record (made before it existed) applies every table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncState {
+    /// Remote table name (`public.t`) → changes at or below this LSN are
+    /// already in the table's copy.
+    pub tables: std::collections::BTreeMap<String, u64>,
+    /// A pending REFRESH PUBLICATION: `Some(true)` copies the tables added
+    /// to the publication since, `Some(false)` (`copy_data = false`) only
+    /// starts applying their changes.
+    #[serde(default)]
+    pub refresh: Option<bool>,
+}
+
+impl SyncState {
+    /// Whether a change of `table` at `lsn` is to be applied.
+    pub fn applies(&self, table: &str, lsn: u64) -> bool {
+        self.tables.get(table).is_some_and(|at| lsn > *at)
+    }
+}
+
+fn sync_key(name: &str, publication: &str) -> Vec<u8> {
+    let mut k = vec![0x0D, b'T'];
+    k.extend_from_slice(name.as_bytes());
+    k.push(0);
+    k.extend_from_slice(publication.as_bytes());
+    k
+}
+
+/// The table synchronisation state of one publication's stream.
+pub fn sync_state(
+    txn: &mut dyn Transaction,
+    name: &str,
+    publication: &str,
+) -> Result<Option<SyncState>> {
+    txn.get(&sync_key(name, publication))?
+        .map(|b| decode(&b))
+        .transpose()
+}
+
+/// Records the table synchronisation state.
+pub fn put_sync_state(
+    txn: &mut dyn Transaction,
+    name: &str,
+    publication: &str,
+    state: &SyncState,
+) -> Result<()> {
+    txn.put(&sync_key(name, publication), &encode(state)?)
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 use std::sync::Arc;
 
 use super::catalog::{self, SubscriptionDef};
-use super::parse::{AlterAction, Opt, OptValue, SubStatement};
+use super::options::{exclusive, options};
+use super::parse::{AlterAction, Opt, SubStatement};
 use super::{conninfo, SubscriptionControl};
 use crate::error::{Error, Result};
 use crate::session::{QueryResult, Session};
@@ -116,148 +117,6 @@ pub(crate) fn execute(session: &mut Session, stmt: SubStatement) -> Result<Query
         SubStatement::Alter { name, action } => alter(session, &name, action),
         SubStatement::Drop { if_exists, name } => drop(session, &name, if_exists),
     }
-}
-
-/// `defGetBoolean`: no value means true.
-fn boolean(o: &Opt) -> Result<bool> {
-    let Some(v) = &o.value else { return Ok(true) };
-    match v.text().to_lowercase().as_str() {
-        "true" | "on" | "1" | "yes" | "t" | "y" => Ok(true),
-        "false" | "off" | "0" | "no" | "f" | "n" => Ok(false),
-        _ => Err(Error::syntax(format!(
-            "{} requires a Boolean value",
-            o.name
-        ))),
-    }
-}
-
-/// The options of CREATE / ALTER ... SET, each `Some` when given.
-#[derive(Default)]
-struct Options {
-    connect: Option<bool>,
-    enabled: Option<bool>,
-    create_slot: Option<bool>,
-    copy_data: Option<bool>,
-    refresh: Option<bool>,
-    /// `Some(None)` is `slot_name = NONE`.
-    slot_name: Option<Option<String>>,
-    disable_on_error: Option<bool>,
-    lsn: Option<Option<u64>>,
-}
-
-/// Reads options, refusing those `allowed` does not list (`42601`).
-fn options(list: &[Opt], allowed: &[&str]) -> Result<Options> {
-    let mut out = Options::default();
-    for o in list {
-        if !allowed.contains(&o.name.as_str()) {
-            return Err(Error::syntax(format!(
-                "unrecognized subscription parameter: \"{}\"",
-                o.name
-            )));
-        }
-        let conflict = |set: bool| -> Result<()> {
-            if set {
-                Err(Error::syntax("conflicting or redundant options"))
-            } else {
-                Ok(())
-            }
-        };
-        match o.name.as_str() {
-            "connect" => {
-                conflict(out.connect.is_some())?;
-                out.connect = Some(boolean(o)?)
-            }
-            "enabled" => {
-                conflict(out.enabled.is_some())?;
-                out.enabled = Some(boolean(o)?)
-            }
-            "create_slot" => {
-                conflict(out.create_slot.is_some())?;
-                out.create_slot = Some(boolean(o)?)
-            }
-            "copy_data" => {
-                conflict(out.copy_data.is_some())?;
-                out.copy_data = Some(boolean(o)?)
-            }
-            "refresh" => {
-                conflict(out.refresh.is_some())?;
-                out.refresh = Some(boolean(o)?)
-            }
-            "disable_on_error" => {
-                conflict(out.disable_on_error.is_some())?;
-                out.disable_on_error = Some(boolean(o)?)
-            }
-            "slot_name" => {
-                conflict(out.slot_name.is_some())?;
-                let v = o.value.as_ref().map(OptValue::text).unwrap_or("");
-                out.slot_name = Some(match &o.value {
-                    Some(OptValue::Word(w)) if w == "none" => None,
-                    _ => {
-                        check_slot_name(v)?;
-                        Some(v.to_string())
-                    }
-                });
-            }
-            "lsn" => {
-                conflict(out.lsn.is_some())?;
-                out.lsn = Some(match &o.value {
-                    Some(OptValue::Word(w)) if w == "none" => None,
-                    Some(v) => {
-                        let lsn = super::parse_lsn(v.text())?;
-                        if lsn == 0 {
-                            return Err(Error::new(
-                                SqlState::INVALID_PARAMETER_VALUE,
-                                "invalid WAL location (LSN): 0/0",
-                            ));
-                        }
-                        Some(lsn)
-                    }
-                    None => return Err(Error::syntax("lsn requires a parameter")),
-                });
-            }
-            // Accepted for compatibility; the stream has one format.
-            _ => {
-                boolean(o).or_else(|_| {
-                    o.value
-                        .as_ref()
-                        .map(|_| true)
-                        .ok_or_else(|| Error::syntax(format!("{} requires a parameter", o.name)))
-                })?;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// PostgreSQL's `ReplicationSlotValidateName`.
-fn check_slot_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!("replication slot name \"{name}\" is too short"),
-        ));
-    }
-    if name.len() >= 64 {
-        return Err(Error::new(
-            SqlState("42622"),
-            format!("replication slot name \"{name}\" is too long"),
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(Error::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!("replication slot name \"{name}\" contains invalid character"),
-        )
-        .with_hint("Replication slot names may only contain lower case letters, numbers, and the underscore character."));
-    }
-    Ok(())
-}
-
-fn exclusive(a: &str, b: &str) -> Error {
-    Error::syntax(format!("{a} and {b} are mutually exclusive options"))
 }
 
 fn create(
@@ -421,6 +280,7 @@ fn alter(session: &mut Session, name: &str, action: AlterAction) -> Result<Query
     };
     let mut new_slots: Vec<String> = vec![];
     let mut restart = false;
+    let mut refresh_copy: Option<bool> = None;
     match action {
         AlterAction::Enable => {
             if def.slot_name.is_none() {
@@ -437,7 +297,7 @@ fn alter(session: &mut Session, name: &str, action: AlterAction) -> Result<Query
             def.conninfo = c;
         }
         AlterAction::Refresh(o) => {
-            options(&o, &["copy_data"])?;
+            refresh_copy = Some(options(&o, &["copy_data"])?.copy_data.unwrap_or(true));
             if !def.enabled {
                 return Err(Error::new(
                     SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -552,6 +412,18 @@ fn alter(session: &mut Session, name: &str, action: AlterAction) -> Result<Query
     with_txn(session, |txn| {
         for p in &removed {
             catalog::remove_progress(txn, name, p)?;
+        }
+        // REFRESH: the worker (restarted below) compares the publication's
+        // tables with the synchronised ones and copies the new ones.
+        if let Some(copy) = refresh_copy {
+            // A stream without a state yet learns its tables when it
+            // (re)starts; there is nothing to compare against before that.
+            for p in &def.publications {
+                if let Some(mut state) = catalog::sync_state(txn, name, p)? {
+                    state.refresh = Some(copy);
+                    catalog::put_sync_state(txn, name, p, &state)?;
+                }
+            }
         }
         catalog::put(txn, &def)
     })?;

@@ -16,6 +16,7 @@
 //! - `conninfo`: libpq connection strings.
 //! - `catalog`: definitions and per-publication progress.
 //! - `exec`: running the statements, with PostgreSQL 15's checks and messages.
+//! - `options`: their WITH (...) options.
 //! - `apply`: applying one remote transaction as one local one, together
 //!   with the progress (the no-loss / no-duplicate invariant).
 //! - `views`: `pg_subscription`, `pg_stat_subscription`,
@@ -30,6 +31,7 @@ pub mod apply;
 pub mod catalog;
 pub mod conninfo;
 pub mod exec;
+mod options;
 pub mod parse;
 pub mod views;
 
@@ -37,7 +39,7 @@ pub mod views;
 mod statement_tests;
 
 pub use apply::{RemoteChange, RemoteOp, RemoteTxn};
-pub use catalog::{Progress, SubscriptionDef};
+pub use catalog::{Progress, SubscriptionDef, SyncState};
 pub use conninfo::ConnInfo;
 
 use crate::error::Result;
