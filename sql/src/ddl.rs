@@ -617,29 +617,43 @@ pub(crate) fn build_index(ctx: &ExecCtx, table: &TableDef, index: &IndexDef) -> 
         let pk = &key[plen..];
         let (ikey, unique) = index_entry_key(ctx.db, index, &row, pk)?;
         if unique && txn.lock(&ikey)?.is_some() {
-            let vals: Vec<String> = index
-                .columns
-                .iter()
-                .map(|c| crate::types::text::format(&row[*c]))
-                .collect();
-            let cols: Vec<&str> = index
-                .columns
-                .iter()
-                .map(|c| table.columns[*c].name.as_str())
-                .collect();
-            return Err(Error::new(
-                SqlState::UNIQUE_VIOLATION,
-                format!("could not create unique index \"{}\"", index.name),
-            )
-            .with_detail(format!(
-                "Key ({})=({}) is duplicated.",
-                cols.join(", "),
-                vals.join(", ")
-            )));
+            return Err(duplicate_in_new_index(
+                table,
+                &index.columns,
+                &row,
+                &index.name,
+            ));
         }
         txn.put(&ikey, pk)?;
     }
     Ok(())
+}
+
+/// PostgreSQL's error for a duplicate found while building unique index
+/// (or primary key) `name` over `columns`: 23505 naming the key.
+pub(crate) fn duplicate_in_new_index(
+    table: &TableDef,
+    columns: &[usize],
+    row: &[crate::types::Value],
+    name: &str,
+) -> Error {
+    let names: Vec<&str> = columns
+        .iter()
+        .filter_map(|c| table.columns.get(*c).map(|col| col.name.as_str()))
+        .collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| crate::types::text::format(row.get(*c).unwrap_or(&crate::types::Value::Null)))
+        .collect();
+    Error::new(
+        SqlState::UNIQUE_VIOLATION,
+        format!("could not create unique index \"{name}\""),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is duplicated.",
+        names.join(", "),
+        values.join(", ")
+    ))
 }
 
 fn drop_objects(

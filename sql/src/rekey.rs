@@ -18,13 +18,12 @@
 //! PostgreSQL reports them (`23505`, "could not create unique index").
 
 use crate::catalog::TableDef;
-use crate::ddl::{build_index, delete_range};
+use crate::ddl::{build_index, delete_range, duplicate_in_new_index};
 use crate::encoding::{keycode, keys, row};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::scan::all_rows;
 use crate::exec::ExecCtx;
-use crate::types::{text, Value};
-use crate::SqlState;
+use crate::types::Value;
 
 /// Rewrites `table`'s rows under the primary key `columns` (positions),
 /// which the caller has checked are NOT NULL; sets the table's key. The
@@ -46,7 +45,9 @@ pub fn add_primary_key(
     }
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(duplicate_key(table, &columns, &pair[0].1, constraint));
+        return Err(duplicate_in_new_index(
+            table, &columns, &pair[0].1, constraint,
+        ));
     }
     table.primary_key = columns;
     table.primary_key_name = Some(constraint.to_string());
@@ -98,24 +99,4 @@ fn rewrite(ctx: &ExecCtx, table: &TableDef, keyed: Vec<(Vec<u8>, Vec<Value>)>) -
         build_index(ctx, table, index)?;
     }
     Ok(())
-}
-
-fn duplicate_key(table: &TableDef, columns: &[usize], row: &[Value], constraint: &str) -> Error {
-    let names: Vec<&str> = columns
-        .iter()
-        .filter_map(|c| table.columns.get(*c).map(|col| col.name.as_str()))
-        .collect();
-    let values: Vec<String> = columns
-        .iter()
-        .map(|c| text::format(row.get(*c).unwrap_or(&Value::Null)))
-        .collect();
-    Error::new(
-        SqlState::UNIQUE_VIOLATION,
-        format!("could not create unique index \"{constraint}\""),
-    )
-    .with_detail(format!(
-        "Key ({})=({}) is duplicated.",
-        names.join(", "),
-        values.join(", ")
-    ))
 }
