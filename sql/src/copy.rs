@@ -544,6 +544,7 @@ fn strip(t: &DataType) -> DataType {
 
 impl Session {
     pub(crate) fn copy_data(&mut self, data: &[u8]) -> Result<()> {
+        self.enter_zone();
         let Some(copy) = &mut self.copy else {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,
@@ -560,6 +561,7 @@ impl Session {
     }
 
     pub(crate) fn copy_done(&mut self) -> Result<String> {
+        self.enter_zone();
         let Some(mut copy) = self.copy.take() else {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,

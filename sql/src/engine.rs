@@ -175,7 +175,7 @@ pub fn default_settings() -> HashMap<String, String> {
         ("client_encoding", "UTF8"),
         ("datestyle", "ISO, MDY"),
         ("intervalstyle", "postgres"),
-        ("timezone", "UTC"),
+        ("timezone", crate::types::zone::system_default().1.as_str()),
         ("integer_datetimes", "on"),
         ("standard_conforming_strings", "on"),
         ("search_path", "\"$user\", public"),

@@ -133,16 +133,32 @@ impl Session {
         }
     }
 
-    /// Takes the transaction block away, undoing its `SET LOCAL` values.
-    pub(crate) fn end_block(&mut self) -> Option<OpenTxn> {
+    /// Takes the transaction block away, undoing its `SET LOCAL` values
+    /// and, unless it commits, its plain `SET` values too.
+    pub(crate) fn end_block(&mut self, commit: bool) -> Option<OpenTxn> {
         let mut block = self.block.take()?;
-        if !block.local_settings.is_empty() {
+        // Undone newest first: the SET LOCAL values, then (on rollback) the
+        // values the block started with.
+        let mut undo = Vec::new();
+        if !commit || block.failed {
+            undo.append(&mut block.set_undo);
+        }
+        undo.append(&mut block.local_settings);
+        if undo.is_empty() {
+            return Some(block);
+        }
+        for (name, old) in undo.into_iter().rev() {
             let settings = Arc::make_mut(&mut self.settings);
-            for (name, old) in block.local_settings.drain(..).rev() {
-                match old {
-                    Some(v) => settings.insert(name, v),
-                    None => settings.remove(&name),
-                };
+            let changed = settings.get(&name) != old.as_ref();
+            match &old {
+                Some(v) => settings.insert(name.clone(), v.clone()),
+                None => settings.remove(&name),
+            };
+            if changed && crate::engine::is_reported(&name) {
+                self.reported_changes.push((
+                    crate::engine::reported_name(&name).to_string(),
+                    old.unwrap_or_default(),
+                ));
             }
         }
         Some(block)

@@ -22,6 +22,7 @@ use crate::catalog::DatabaseDef;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::storage::{SavepointId, Transaction};
+use crate::types::zone::{self, Zone};
 use crate::types::{DataType, Value};
 
 /// A result column as described to the client (RowDescription).
@@ -137,6 +138,9 @@ pub(crate) struct OpenTxn {
     /// Settings changed by `SET LOCAL`, with the value to restore when the
     /// block ends (`None`: the setting did not exist).
     pub local_settings: Vec<(String, Option<String>)>,
+    /// Settings a plain `SET` changed in the block, with their values
+    /// before it: restored if the block rolls back, as in PostgreSQL.
+    pub set_undo: Vec<(String, Option<String>)>,
 }
 
 /// A prepared-statement removal the server must apply to its statements.
@@ -171,6 +175,8 @@ pub struct Session {
     /// The `in_hot_standby` value last reported to the client, so a
     /// promotion is reported with ParameterStatus as PostgreSQL does.
     pub(crate) reported_hot_standby: bool,
+    /// The TimeZone setting last resolved, and its zone.
+    zone_cache: (String, Zone),
 }
 
 impl Session {
@@ -190,7 +196,29 @@ impl Session {
             copy: None,
             pending_settings: Arc::default(),
             reported_hot_standby: false,
+            zone_cache: (String::new(), Zone::UTC),
         }
+    }
+
+    /// The session's TimeZone (see `types::zone`).
+    pub fn time_zone(&mut self) -> Zone {
+        let name = self
+            .settings
+            .get("timezone")
+            .map(String::as_str)
+            .unwrap_or("UTC");
+        if self.zone_cache.0 != name {
+            let zone = zone::parse_setting(name).map_or(Zone::UTC, |(z, _)| z);
+            self.zone_cache = (name.to_string(), zone);
+        }
+        self.zone_cache.1
+    }
+
+    /// Makes the session's TimeZone the zone this thread reads and shows
+    /// `timestamptz` values in: the engine calls it around each statement,
+    /// the server before it encodes rows.
+    pub fn enter_zone(&mut self) {
+        zone::set_current(self.time_zone());
     }
 
     /// The connected user.
@@ -210,7 +238,26 @@ impl Session {
 
     /// Applies a startup `options` setting (`-c name=value`).
     pub fn set_startup_option(&mut self, name: &str, value: &str) {
-        Arc::make_mut(&mut self.settings).insert(name.to_lowercase(), value.to_string());
+        let name = name.to_lowercase();
+        let value = match name.as_str() {
+            // Drivers send their own zone (JDBC: the JVM's); keep the
+            // server's when it is not one we know.
+            "timezone" => match zone::parse_setting(value) {
+                Some((_, canonical)) => canonical,
+                None => return,
+            },
+            // Fixed by the server (RustyDB speaks UTF8 and ISO dates only).
+            "datestyle"
+            | "client_encoding"
+            | "server_version"
+            | "server_encoding"
+            | "integer_datetimes"
+            | "is_superuser"
+            | "in_hot_standby"
+            | "session_authorization" => return,
+            _ => value.to_string(),
+        };
+        Arc::make_mut(&mut self.settings).insert(name, value);
     }
 
     /// Initial ParameterStatus values sent after authentication.
@@ -336,7 +383,7 @@ impl Session {
     /// Ends the session: an open transaction is rolled back, locks released.
     pub fn close(&mut self) {
         self.copy = None;
-        if let Some(block) = self.end_block() {
+        if let Some(block) = self.end_block(false) {
             if let Some(Ok(m)) = block.txn.map(Arc::try_unwrap) {
                 m.into_inner().rollback();
             }

@@ -62,6 +62,32 @@ fn bool_value(name: &str, value: &str) -> Result<bool> {
     })
 }
 
+/// A `SET TimeZone` value as `SHOW` prints it: an IANA name, a number of
+/// hours (`-7`), `INTERVAL '+05:30' HOUR TO MINUTE`, `LOCAL` / `DEFAULT`
+/// (the server's zone); anything else is PostgreSQL's `22023`.
+fn time_zone_setting(value: &str) -> Result<String> {
+    use crate::types::zone;
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("local") || v.eq_ignore_ascii_case("default") {
+        return Ok(zone::system_default().1.clone());
+    }
+    let interval = v
+        .get(..8)
+        .filter(|w| w.eq_ignore_ascii_case("interval"))
+        .and_then(|_| v.split('\'').nth(1))
+        .and_then(|text| crate::types::Interval::parse(text).ok())
+        .filter(|i| i.months == 0 && i.days == 0);
+    if let Some(i) = interval {
+        return Ok(zone::fixed_setting((i.micros / 1_000_000) as i32).1);
+    }
+    zone::parse_setting(v).map(|(_, name)| name).ok_or_else(|| {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"TimeZone\": \"{value}\""),
+        )
+    })
+}
+
 /// Settings a client may change, beyond any `prefix.name` custom setting.
 fn is_known(name: &str) -> bool {
     crate::engine::default_settings().contains_key(name)
@@ -154,19 +180,7 @@ impl Session {
                 self.restart_block_at_read_lsn()?;
                 return Ok(());
             }
-            "timezone" => {
-                if !matches!(
-                    value.to_lowercase().as_str(),
-                    "utc" | "gmt" | "etc/utc" | "z" | "zulu" | "universal"
-                ) {
-                    return Err(Error::new(
-                        SqlState::INVALID_PARAMETER_VALUE,
-                        format!("invalid value for parameter \"TimeZone\": \"{value}\""),
-                    )
-                    .with_hint("RustyDB currently supports only the UTC time zone."));
-                }
-                "UTC".to_string()
-            }
+            "timezone" => time_zone_setting(&value)?,
             "client_encoding" => {
                 let v = value.to_uppercase().replace('-', "");
                 if v != "UTF8" && v != "UNICODE" {
@@ -211,6 +225,12 @@ impl Session {
                 crate::engine::reported_name(&name).to_string(),
                 value.clone(),
             ));
+        }
+        let old = self.settings.get(&name).cloned();
+        if let Some(b) = &mut self.block {
+            if !b.set_undo.iter().any(|(n, _)| *n == name) {
+                b.set_undo.push((name.clone(), old));
+            }
         }
         Arc::make_mut(&mut self.settings).insert(name, value);
         Ok(())

@@ -145,6 +145,7 @@ impl Session {
         sql: &str,
         param_types: &[Option<DataType>],
     ) -> Result<Arc<Prepared>> {
+        self.enter_zone();
         let mut statements = crate::parse::parse(sql)?;
         if statements.len() > 1 {
             return Err(Error::syntax(
@@ -286,6 +287,19 @@ impl Session {
 
     /// Runs one statement with transaction handling.
     pub(crate) fn run_statement(
+        &mut self,
+        stmt: &Statement,
+        params: Vec<Value>,
+        param_types: &[Option<DataType>],
+    ) -> Result<QueryResult> {
+        self.enter_zone();
+        let result = self.run_statement_in_zone(stmt, params, param_types);
+        // A SET, RESET or ROLLBACK may have changed the zone rows are shown in.
+        self.enter_zone();
+        result
+    }
+
+    fn run_statement_in_zone(
         &mut self,
         stmt: &Statement,
         params: Vec<Value>,
@@ -492,10 +506,11 @@ impl Session {
                     used: false,
                     read_only,
                     local_settings: vec![],
+                    set_undo: vec![],
                 });
                 tag("BEGIN")
             }
-            Statement::Commit { .. } => match (self.sync_commit(), self.end_block()) {
+            Statement::Commit { .. } => match (self.sync_commit(), self.end_block(true)) {
                 (_, None) => tag("COMMIT"),
                 (level, Some(b)) => {
                     let failed = b.failed;
@@ -520,7 +535,7 @@ impl Session {
             Statement::Rollback {
                 savepoint: None, ..
             } => {
-                if let Some(b) = self.end_block() {
+                if let Some(b) = self.end_block(false) {
                     if let Some(Ok(m)) = b.txn.map(Arc::try_unwrap) {
                         m.into_inner().rollback();
                     }

@@ -295,6 +295,8 @@ impl Connection {
             usize::MAX
         };
         let mut sent = 0usize;
+        // Rows are formatted here, in the session's TimeZone.
+        self.session.with(|s| s.enter_zone())?;
         while sent < limit {
             let Some(row) = rows.pop_front() else { break };
             match encode::data_row(&row, &columns, &formats) {

@@ -25,6 +25,8 @@ use super::{copy, encode};
 /// Handles one Query message.
 pub(crate) async fn query(c: &mut Connection, sql: String) -> Result<(), ConnError> {
     let results = c.session.statement(move |s| s.simple_query(&sql)).await?;
+    // Rows are formatted here, in the session's TimeZone.
+    c.session.with(|s| s.enter_zone())?;
     if results.is_empty() {
         c.conn.send(PgWireBackendMessage::EmptyQueryResponse(
             EmptyQueryResponse::new(),

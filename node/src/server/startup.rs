@@ -210,10 +210,6 @@ async fn startup_session(
         .filter(|d| !d.is_empty())
         .cloned()
         .unwrap_or_else(|| user.clone());
-    if let Some(options) = startup.parameters.get("options") {
-        // `-c name=value` settings: accepted; applying them is the session's job later.
-        tracing::debug!(%options, "startup options ignored for now");
-    }
 
     let active = ActiveGuard::acquire(shared)
         .ok_or_else(|| ConnError::Fatal("53300", "sorry, too many clients already".to_string()))?;
@@ -233,6 +229,12 @@ async fn startup_session(
         }
     };
     let mut session = SessionHandle::new(session);
+    let settings = startup_settings(&startup.parameters);
+    session.with(|s| {
+        for (name, value) in &settings {
+            s.set_startup_option(name, value);
+        }
+    })?;
     let guard = shared.cancel.register(session.cancel_flag());
 
     conn.send(PgWireBackendMessage::Authentication(Authentication::Ok))?;
@@ -337,5 +339,88 @@ pub(crate) async fn start_with_timeout(
     match tokio::time::timeout(STARTUP_TIMEOUT, start(tcp, peer, shared)).await {
         Ok(r) => r,
         Err(_) => Err(ConnError::Eof.into()),
+    }
+}
+
+/// The settings a startup packet carries: its parameters other than the
+/// connection's identity (`TimeZone`, `application_name`, ...) and each
+/// `-c name=value` / `--name=value` in `options` (a backslash escapes a
+/// space), as PostgreSQL applies them.
+fn startup_settings(
+    parameters: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = parameters
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(k.as_str(), "user" | "database" | "options" | "replication")
+                && !k.starts_with("_pq_.")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let Some(options) = parameters.get("options") else {
+        return out;
+    };
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let setting = if w == "-c" {
+            words.next()
+        } else if let Some(rest) = w.strip_prefix("-c").or_else(|| w.strip_prefix("--")) {
+            Some(rest.to_string())
+        } else {
+            None
+        };
+        if let Some((name, value)) = setting.as_deref().and_then(|s| s.split_once('=')) {
+            out.push((name.replace('-', "_"), value.to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod startup_settings_tests {
+    use super::startup_settings;
+
+    #[test]
+    fn options_and_parameters_become_settings() {
+        let params = [
+            ("user", "u"),
+            ("TimeZone", "Europe/Paris"),
+            (
+                "options",
+                "-c search_path=a\\ b --statement-timeout=5 -cwork_mem=8MB",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut got = startup_settings(&params);
+        got.sort();
+        let want: Vec<(String, String)> = [
+            ("TimeZone", "Europe/Paris"),
+            ("search_path", "a b"),
+            ("statement_timeout", "5"),
+            ("work_mem", "8MB"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
     }
 }

@@ -5,7 +5,8 @@
 //! `date_part` returns double precision and `extract` returns numeric (as
 //! in PostgreSQL 14+; the planner maps `EXTRACT(f FROM x)` to
 //! `extract(f, x)`). A `date` argument is treated as a timestamp at
-//! midnight, `timestamptz` in UTC (the session time zone).
+//! midnight, `timestamptz` as local time in the session's zone (fields,
+//! truncation and `age` follow the wall clock there; `epoch` does not).
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use rust_decimal::Decimal;
@@ -14,6 +15,7 @@ use super::datetime_make::{self, age, make_date, make_interval, make_time};
 use super::{f64_arg, formatting, is_num, is_text, text_arg};
 use crate::error::{Error, Result};
 use crate::types::interval::{USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MINUTE};
+use crate::types::zone::{self, Zone};
 use crate::types::{numeric, DataType, Interval, Value};
 use crate::SqlState;
 
@@ -68,8 +70,16 @@ pub fn signature(name: &str, a: &[DataType]) -> Option<DataType> {
         "to_timestamp" if len == 2 && t(0) && t(1) => TimestampTz,
         "to_date" if len == 2 && t(0) && t(1) => Date,
         "to_char" if len == 2 && t(1) && (is_dt(&a[0]) || n(0)) && a[0] != Unknown => Text,
-        "timezone" if len == 2 && t(0) && matches!(a[1], TimestampTz) => Timestamp,
-        "timezone" if len == 2 && t(0) && matches!(a[1], Timestamp | Unknown) => TimestampTz,
+        "timezone"
+            if len == 2 && (t(0) || a[0] == Interval) && matches!(a[1], TimestampTz | Date) =>
+        {
+            Timestamp
+        }
+        "timezone"
+            if len == 2 && (t(0) || a[0] == Interval) && matches!(a[1], Timestamp | Unknown) =>
+        {
+            TimestampTz
+        }
         _ => return None,
     })
 }
@@ -87,7 +97,10 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         }
         ("extract", 2) => extract_field(&text_arg(&a[0]), &a[1])
             .map(|(v, scale)| Value::Numeric(numeric::round_scale(v, scale as i64))),
-        ("date_trunc", 2 | 3) => date_trunc(&text_arg(&a[0]), &a[1]),
+        ("date_trunc", 2) => date_trunc(&text_arg(&a[0]), &a[1], zone::current()),
+        ("date_trunc", 3) => {
+            named_zone(&text_arg(&a[2])).and_then(|z| date_trunc(&text_arg(&a[0]), &a[1], z))
+        }
         ("age", 2) => match (ts_of(&a[0]), ts_of(&a[1])) {
             (Some(x), Some(y)) => age(x, y).map(Value::Interval),
             _ => Err(Error::new(
@@ -97,7 +110,8 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         },
         ("age", 1) => match ts_of(&a[0]) {
             Some(x) => {
-                age(Utc::now().date_naive().and_time(NaiveTime::MIN), x).map(Value::Interval)
+                let today = zone::current().to_local(&Utc::now().naive_utc()).date();
+                age(today.and_time(NaiveTime::MIN), x).map(Value::Interval)
             }
             None => Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
@@ -113,23 +127,14 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
             Ok(if name == "make_timestamp" {
                 Value::Timestamp(ts)
             } else {
-                Value::TimestampTz(ts.and_utc())
+                Value::TimestampTz(local_in(zone::current(), &ts)?)
             })
         })(),
-        // Only UTC is known (see settings: TimeZone is UTC-only).
-        ("make_timestamptz", 7) => {
-            let zone = text_arg(&a[6]);
-            if !matches!(
-                zone.to_ascii_lowercase().as_str(),
-                "utc" | "gmt" | "z" | "zulu" | "etc/utc" | "universal"
-            ) {
-                return Some(Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    format!("time zone \"{zone}\" not recognized"),
-                )));
-            }
-            call(name, &a[..6])?
-        }
+        ("make_timestamptz", 7) => (|| {
+            let zone = named_zone(&text_arg(&a[6]))?;
+            let ts = make_date(&a[..3])?.and_time(make_time(&a[3], &a[4], &a[5])?);
+            Ok(Value::TimestampTz(local_in(zone, &ts)?))
+        })(),
         ("make_interval", n) if n <= 7 => make_interval(a),
         ("justify_days", 1) => interval_of(&a[0])
             .and_then(|i| i.justify_days())
@@ -163,13 +168,14 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 })
         }),
         ("to_timestamp", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
-            .map(|t| Value::TimestampTz(t.and_utc())),
+            .and_then(|t| local_in(zone::current(), &t))
+            .map(Value::TimestampTz),
         ("to_date", 2) => formatting::parse_with_format(&text_arg(&a[0]), &text_arg(&a[1]))
             .map(|t| Value::Date(t.date())),
         // An empty format gives NULL, as in PostgreSQL.
         ("to_char", 2) if text_arg(&a[1]).is_empty() => Ok(Value::Null),
         ("to_char", 2) => formatting::to_char(&a[0], &text_arg(&a[1])).map(Value::Text),
-        ("timezone", 2) => datetime_make::at_time_zone(&text_arg(&a[0]), &a[1]),
+        ("timezone", 2) => datetime_make::at_time_zone(&a[0], &a[1]),
         _ => return None,
     })
 }
@@ -186,10 +192,27 @@ pub(crate) fn ts_of(v: &Value) -> Option<NaiveDateTime> {
     match v {
         Value::Date(d) => Some(d.and_time(NaiveTime::MIN)),
         Value::Timestamp(t) => Some(*t),
-        Value::TimestampTz(t) => Some(t.naive_utc()),
+        Value::TimestampTz(t) => Some(zone::current().to_local(&t.naive_utc())),
         Value::Text(s) => crate::types::datetime::parse_timestamp(s).ok(),
         _ => None,
     }
+}
+
+/// A zone named in a function argument, or PostgreSQL's `22023`.
+pub(crate) fn named_zone(name: &str) -> Result<Zone> {
+    zone::parse_named(name).ok_or_else(|| {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("time zone \"{name}\" not recognized"),
+        )
+    })
+}
+
+/// The instant of a local wall-clock time in `zone`.
+pub(crate) fn local_in(zone: Zone, local: &NaiveDateTime) -> Result<chrono::DateTime<Utc>> {
+    zone.to_utc(local)
+        .map(|u| u.and_utc())
+        .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
 }
 
 const KNOWN_UNITS: &[&str] = &[
@@ -327,11 +350,26 @@ fn extract_field(field: &str, v: &Value) -> Result<(Decimal, u32)> {
         ),
         "julian" => (dec(ts.date().num_days_from_ce() as i64 + 1_721_425), 0),
         "epoch" => {
-            let us = (ts - epoch).num_microseconds().unwrap_or(0);
+            // An instant's epoch does not depend on the zone it is shown in.
+            let us = match v {
+                Value::TimestampTz(t) if !crate::types::datetime::is_infinite(&t.naive_utc()) => {
+                    t.timestamp_micros()
+                }
+                _ => (ts - epoch).num_microseconds().unwrap_or(0),
+            };
             (micros_dec(us, 1_000_000), frac_scale)
         }
-        "timezone" | "timezone_hour" | "timezone_minute" if matches!(v, Value::TimestampTz(_)) => {
-            (dec(0), 0)
+        "timezone" | "timezone_hour" | "timezone_minute" => {
+            let Value::TimestampTz(t) = v else {
+                return Err(unit_error(&f, "timestamp without time zone"));
+            };
+            let off = zone::current().offset_at(&t.naive_utc()) as i64;
+            let n = match f.as_str() {
+                "timezone" => off,
+                "timezone_hour" => off / 3600,
+                _ => (off / 60) % 60,
+            };
+            (dec(n), 0)
         }
         _ => {
             return Err(unit_error(
@@ -378,7 +416,7 @@ fn extract_interval(f: &str, i: &Interval) -> Result<(Decimal, u32)> {
     })
 }
 
-fn date_trunc(field: &str, v: &Value) -> Result<Value> {
+fn date_trunc(field: &str, v: &Value, zone: Zone) -> Result<Value> {
     let f = field.trim().to_ascii_lowercase();
     if let Value::Interval(i) = v {
         let mut r = *i;
@@ -400,12 +438,19 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
         }
         return Ok(Value::Interval(r));
     }
-    let ts = ts_of(v).ok_or_else(|| {
+    let ts = match v {
+        Value::TimestampTz(t) => Some(zone.to_local(&t.naive_utc())),
+        other => ts_of(other),
+    };
+    let ts = ts.ok_or_else(|| {
         Error::new(
             SqlState::DATATYPE_MISMATCH,
             "date_trunc() needs a timestamp",
         )
     })?;
+    if crate::types::datetime::is_infinite(&ts) && !matches!(v, Value::Date(_)) {
+        return Ok(v.clone());
+    }
     let d = ts.date();
     let y = d.year();
     let ymd = |y: i32, m: u32, day: u32| {
@@ -443,8 +488,26 @@ fn date_trunc(field: &str, v: &Value) -> Result<Value> {
         r.ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))?;
     Ok(match v {
         Value::Timestamp(_) => Value::Timestamp(r),
-        _ => Value::TimestampTz(r.and_utc()),
+        // Below a day the offset stays the instant's own (PostgreSQL does
+        // not re-resolve it), so 01:30 EDT truncates to 01:00 EDT even
+        // where 01:00 happens twice.
+        Value::TimestampTz(t) if !is_day_or_more(&f) => {
+            let off = Duration::seconds(zone.offset_at(&t.naive_utc()) as i64);
+            let utc = r.checked_sub_signed(off).ok_or_else(|| {
+                Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range")
+            })?;
+            Value::TimestampTz(utc.and_utc())
+        }
+        _ => Value::TimestampTz(local_in(zone, &r)?),
     })
+}
+
+/// Whether `date_trunc` to this field moves the wall clock by a day or more.
+fn is_day_or_more(field: &str) -> bool {
+    matches!(
+        field,
+        "millennium" | "century" | "decade" | "year" | "quarter" | "month" | "week" | "day"
+    )
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 use super::{f64_arg, i32_arg};
 use crate::error::{Error, Result};
+use crate::types::zone::Zone;
 use crate::types::{Interval, Value};
 use crate::SqlState;
 
@@ -137,106 +138,36 @@ pub(crate) fn make_interval(a: &[Value]) -> Result<Value> {
     )))
 }
 
-/// Zone abbreviations PostgreSQL knows by default, with their offsets
-/// east of UTC in seconds (ISO sign).
-const ABBREVIATIONS: &[(&str, i32)] = &[
-    ("EST", -5 * 3600),
-    ("EDT", -4 * 3600),
-    ("CST", -6 * 3600),
-    ("CDT", -5 * 3600),
-    ("MST", -7 * 3600),
-    ("MDT", -6 * 3600),
-    ("PST", -8 * 3600),
-    ("PDT", -7 * 3600),
-    ("CET", 3600),
-    ("CEST", 2 * 3600),
-    ("EET", 2 * 3600),
-    ("EEST", 3 * 3600),
-    ("WET", 0),
-    ("BST", 3600),
-    ("MSK", 3 * 3600),
-    ("JST", 9 * 3600),
-    ("KST", 9 * 3600),
-    ("HKT", 8 * 3600),
-    ("AEST", 10 * 3600),
-];
-
-/// A zone's offset east of UTC in seconds (`22023` for names we cannot
-/// resolve). Also what `SET TIME ZONE` can use to validate its argument.
-pub fn zone_offset(zone: &str) -> Result<i32> {
-    let z = zone.trim();
-    let up = z.to_ascii_uppercase();
-    if matches!(
-        up.as_str(),
-        "UTC" | "GMT" | "Z" | "ZULU" | "UT" | "ETC/UTC" | "ETC/GMT" | "UCT" | "UNIVERSAL"
-    ) {
-        return Ok(0);
-    }
-    if let Some((_, off)) = ABBREVIATIONS.iter().find(|(n, _)| *n == up) {
-        return Ok(*off);
-    }
-    let bad = || {
-        Error::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!("time zone \"{zone}\" not recognized"),
-        )
-    };
-    let (sign, body) = match z.as_bytes().first() {
-        Some(b'+') => (1, &z[1..]),
-        Some(b'-') => (-1, &z[1..]),
-        Some(b'0'..=b'9') => (1, z),
-        _ => return Err(bad()),
-    };
-    let parts: Vec<&str> = body.split(':').collect();
-    let num = |s: &str| -> Option<i32> {
-        if s.is_empty() || s.len() > 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            None
-        } else {
-            s.parse().ok()
+/// `timezone(zone, ts)` (`ts AT TIME ZONE zone`): timestamptz -> local
+/// timestamp in the zone, and timestamp (read as local time in the zone)
+/// -> timestamptz. The zone is a name (`zone::parse_named`) or an interval
+/// (an ISO offset east of UTC).
+pub(crate) fn at_time_zone(zone: &Value, v: &Value) -> Result<Value> {
+    let zone = match zone {
+        Value::Interval(i) if i.months == 0 && i.days == 0 => {
+            Zone::Fixed((i.micros / 1_000_000) as i32)
         }
+        Value::Interval(_) => {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "interval time zone must not include months or days",
+            ))
+        }
+        other => super::datetime::named_zone(&super::text_arg(other))?,
     };
-    let secs = match parts.as_slice() {
-        [h] if h.len() == 4 && h.bytes().all(|b| b.is_ascii_digit()) => num(&h[..2])
-            .zip(num(&h[2..]))
-            .map(|(h, m)| h * 3600 + m * 60),
-        [h] => num(h).map(|h| h * 3600),
-        [h, m] => num(h).zip(num(m)).map(|(h, m)| h * 3600 + m * 60),
-        [h, m, s] => num(h)
-            .zip(num(m))
-            .zip(num(s))
-            .map(|((h, m), s)| h * 3600 + m * 60 + s),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
-    if secs > 15 * 3600 + 59 * 60 {
-        return Err(bad());
-    }
-    // POSIX convention: a positive offset is west of Greenwich.
-    Ok(-sign * secs)
-}
-
-/// `timezone(zone, ts)`: timestamptz -> local timestamp in the zone, and
-/// timestamp (read as local time in the zone) -> timestamptz.
-pub(crate) fn at_time_zone(zone: &str, v: &Value) -> Result<Value> {
-    let off = Duration::seconds(zone_offset(zone)? as i64);
-    let overflow = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range");
     Ok(match v {
-        Value::TimestampTz(t) => {
-            Value::Timestamp(t.naive_utc().checked_add_signed(off).ok_or_else(overflow)?)
+        Value::TimestampTz(t) => Value::Timestamp(zone.to_local(&t.naive_utc())),
+        Value::Timestamp(t) => Value::TimestampTz(super::datetime::local_in(zone, t)?),
+        // A date is a timestamptz at midnight in the session's zone.
+        Value::Date(d) => {
+            let midnight = d.and_time(NaiveTime::MIN);
+            let utc = super::datetime::local_in(crate::types::zone::current(), &midnight)?;
+            Value::Timestamp(zone.to_local(&utc.naive_utc()))
         }
-        Value::Timestamp(t) => {
-            Value::TimestampTz(t.checked_sub_signed(off).ok_or_else(overflow)?.and_utc())
+        Value::Text(s) => {
+            let ts = crate::types::datetime::parse_timestamp(s)?;
+            Value::TimestampTz(super::datetime::local_in(zone, &ts)?)
         }
-        Value::Date(d) => Value::TimestampTz(
-            d.and_time(NaiveTime::MIN)
-                .checked_sub_signed(off)
-                .ok_or_else(overflow)?
-                .and_utc(),
-        ),
-        Value::Text(s) => at_time_zone(
-            zone,
-            &Value::Timestamp(crate::types::datetime::parse_timestamp(s)?),
-        )?,
         _ => {
             return Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
@@ -257,7 +188,7 @@ mod tests {
         let tz = parse("2024-01-01 12:00+00", &DataType::TimestampTz).unwrap_or(Value::Null);
         let ts = parse("2024-01-01 12:00", &DataType::Timestamp).unwrap_or(Value::Null);
         let at = |z: &str, v: &Value| {
-            at_time_zone(z, v)
+            at_time_zone(&Value::Text(z.into()), v)
                 .map(|v| format(&v))
                 .unwrap_or_else(|e| e.message())
         };
@@ -271,6 +202,8 @@ mod tests {
             "time zone \"Mars/Olympus\" not recognized"
         );
         assert_eq!(at("+0530", &ts), "2024-01-01 17:30:00+00");
-        assert!(at_time_zone("1é2", &ts).is_err());
+        assert!(at_time_zone(&Value::Text("1é2".into()), &ts).is_err());
+        assert_eq!(at("Asia/Tokyo", &ts), "2024-01-01 03:00:00+00");
+        assert_eq!(at("Asia/Tokyo", &tz), "2024-01-01 21:00:00");
     }
 }

@@ -160,21 +160,39 @@ pub fn to_char(v: &Value, fmt: &str) -> Result<String> {
             &crate::types::Interval::new(0, 0, i.micros.rem_euclid(86_400_000_000)),
         )?;
         let hours = i.micros / 3_600_000_000;
-        return Ok(format_ts(&t, fmt, Some(hours)));
+        return Ok(format_ts(&t, fmt, Some(hours), None));
     }
     if let Value::Time(t) = v {
         let ts = NaiveDate::from_ymd_opt(2000, 1, 1)
             .unwrap_or_default()
             .and_time(*t);
-        return Ok(format_ts(&ts, fmt, None));
+        return Ok(format_ts(&ts, fmt, None, None));
     }
     if let Some(ts) = ts_of(v).filter(|_| !matches!(v, Value::Text(_))) {
-        return Ok(format_ts(&ts, fmt, None));
+        // Only a timestamptz has a zone to print (its session-zone view).
+        let zone = match v {
+            Value::TimestampTz(t) => {
+                let z = crate::types::zone::current();
+                Some((
+                    z.abbreviation_at(&t.naive_utc()),
+                    z.offset_at(&t.naive_utc()),
+                ))
+            }
+            _ => None,
+        };
+        return Ok(format_ts(&ts, fmt, None, zone));
     }
     to_char_number(&dec_arg(v)?, fmt)
 }
 
-fn format_ts(t: &NaiveDateTime, fmt: &str, interval_hours: Option<i64>) -> String {
+/// `zone`: the abbreviation and offset that `TZ` and `OF` print (none for
+/// a timestamp without time zone, which prints them empty).
+fn format_ts(
+    t: &NaiveDateTime,
+    fmt: &str,
+    interval_hours: Option<i64>,
+    zone: Option<(String, i32)>,
+) -> String {
     let mut out = String::new();
     let h24 = interval_hours.unwrap_or(t.hour() as i64);
     let h12 = if t.hour().is_multiple_of(12) {
@@ -228,9 +246,15 @@ fn format_ts(t: &NaiveDateTime, fmt: &str, interval_hours: Option<i64>) -> Strin
             "Q" => ((t.month() - 1) / 3 + 1).to_string(),
             "CC" => num(if y > 0 { (y + 99) / 100 } else { y / 100 - 1 }, 2, fm),
             "J" => (t.date().num_days_from_ce() as i64 + 1_721_425).to_string(),
-            "TZ" => "UTC".into(),
-            "tz" => "utc".into(),
-            "OF" => "+00".into(),
+            "TZ" => zone
+                .as_ref()
+                .map(|z| z.0.to_uppercase())
+                .unwrap_or_default(),
+            "tz" => zone
+                .as_ref()
+                .map(|z| z.0.to_lowercase())
+                .unwrap_or_default(),
+            "OF" => crate::types::zone::offset_text(zone.as_ref().map_or(0, |z| z.1)),
             _ => String::new(),
         };
         out.push_str(&s);

@@ -66,14 +66,31 @@ pub fn to_json_value(v: &Value) -> Result<Json> {
         Value::Json(s) => tj::parse_tree(s)?,
         Value::Jsonb(j) => j.clone(),
         Value::Array(items) => Json::Array(items.iter().map(to_json_value).collect::<Result<_>>()?),
-        Value::Timestamp(t) => Json::String(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-        Value::TimestampTz(t) => Json::String(
-            t.naive_utc()
-                .format("%Y-%m-%dT%H:%M:%S%.f+00:00")
-                .to_string(),
-        ),
+        Value::Timestamp(t) => Json::String(json_timestamp(t)),
+        Value::TimestampTz(t) => {
+            // Local time in the session's zone with its `+hh:mm` offset.
+            let zone = crate::types::zone::current();
+            let off = zone.offset_at(&t.naive_utc());
+            let (sign, a) = (if off < 0 { '-' } else { '+' }, off.unsigned_abs());
+            Json::String(format!(
+                "{}{sign}{:02}:{:02}",
+                json_timestamp(&zone.to_local(&t.naive_utc())),
+                a / 3600,
+                (a / 60) % 60
+            ))
+        }
         other => Json::String(crate::types::text::format(other)),
     })
+}
+
+/// `2024-01-01T12:00:00.5`: ISO 8601 with the fraction trimmed, as
+/// PostgreSQL writes timestamps in JSON.
+fn json_timestamp(t: &chrono::NaiveDateTime) -> String {
+    format!(
+        "{}T{}",
+        t.format("%Y-%m-%d"),
+        crate::types::datetime::format_time(&t.time())
+    )
 }
 
 /// PostgreSQL's `json` text of built values: compact arrays from `to_json`,

@@ -10,7 +10,7 @@
 //! `date - date`, `date/timestamp ± interval`, `timestamp - timestamp`
 //! (justified into days and time), `time ± interval`, `interval * float`.
 
-use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rust_decimal::prelude::*;
 use rust_decimal::Decimal;
 
@@ -323,6 +323,25 @@ pub fn ts_plus_interval(ts: NaiveDateTime, iv: &Interval) -> Result<NaiveDateTim
     Ok(t)
 }
 
+/// `timestamptz + interval`: months and days move the wall clock in the
+/// session's zone (so a day across a DST change is 23 or 25 hours), the
+/// time part moves the instant, as in PostgreSQL.
+pub fn tz_plus_interval(t: &DateTime<Utc>, iv: &Interval) -> Result<DateTime<Utc>> {
+    let mut utc = t.naive_utc();
+    if super::datetime::is_infinite(&utc) {
+        return Ok(*t);
+    }
+    if iv.months != 0 || iv.days != 0 {
+        let zone = super::zone::current();
+        let local = ts_plus_interval(zone.to_local(&utc), &Interval::new(iv.months, iv.days, 0))?;
+        utc = zone.to_utc(&local).ok_or_else(dt_overflow)?;
+    }
+    utc = utc
+        .checked_add_signed(Duration::microseconds(iv.micros))
+        .ok_or_else(dt_overflow)?;
+    Ok(utc.and_utc())
+}
+
 /// `timestamp - timestamp` = interval of days and time (justified hours).
 pub fn ts_minus_ts(a: NaiveDateTime, b: NaiveDateTime) -> Result<Interval> {
     let us = (a - b)
@@ -379,17 +398,18 @@ pub fn datetime_op(op: Arith, a: &Value, b: &Value) -> Option<Result<Value>> {
             neg(i).and_then(|n| ts_plus_interval(*t, &n)).map(Timestamp)
         }
         (Arith::Add, TimestampTz(t), Interval(i)) | (Arith::Add, Interval(i), TimestampTz(t)) => {
-            ts_plus_interval(t.naive_utc(), i).map(|r| TimestampTz(r.and_utc()))
+            tz_plus_interval(t, i).map(TimestampTz)
         }
         (Arith::Sub, TimestampTz(t), Interval(i)) => neg(i)
-            .and_then(|n| ts_plus_interval(t.naive_utc(), &n))
-            .map(|r| TimestampTz(r.and_utc())),
+            .and_then(|n| tz_plus_interval(t, &n))
+            .map(TimestampTz),
         (Arith::Sub, x, y)
             if dt_key(x).is_some()
                 && dt_key(y).is_some()
                 && !matches!((x, y), (Date(_), Date(_))) =>
         {
-            ts_minus_ts(dt_key(x)?, dt_key(y)?).map(Interval)
+            let (a, b) = super::compare::datetime_pair(x, y)?;
+            ts_minus_ts(a, b).map(Interval)
         }
         (Arith::Add, Time(t), Interval(i)) | (Arith::Add, Interval(i), Time(t)) => {
             Ok(Time(time_plus(*t, i.micros)))

@@ -222,13 +222,13 @@ fn convert(value: Value, to: &DataType) -> Result<Value> {
             V::Float4(f as f32)
         }
         (V::Date(d), T::Timestamp) => V::Timestamp(datetime::date_to_ts(&d)),
-        (V::Date(d), T::TimestampTz) => V::TimestampTz(datetime::date_to_ts(&d).and_utc()),
+        (V::Date(d), T::TimestampTz) => V::TimestampTz(local_to_tz(&datetime::date_to_ts(&d))?),
         (V::Timestamp(t), T::Date) => V::Date(datetime::ts_to_date(&t)),
-        (V::Timestamp(t), T::TimestampTz) => V::TimestampTz(t.and_utc()),
+        (V::Timestamp(t), T::TimestampTz) => V::TimestampTz(local_to_tz(&t)?),
         (V::Timestamp(t), T::Time) => V::Time(t.time()),
-        (V::TimestampTz(t), T::Date) => V::Date(datetime::ts_to_date(&t.naive_utc())),
-        (V::TimestampTz(t), T::Timestamp) => V::Timestamp(t.naive_utc()),
-        (V::TimestampTz(t), T::Time) => V::Time(t.time()),
+        (V::TimestampTz(t), T::Date) => V::Date(datetime::ts_to_date(&tz_to_local(&t))),
+        (V::TimestampTz(t), T::Timestamp) => V::Timestamp(tz_to_local(&t)),
+        (V::TimestampTz(t), T::Time) => V::Time(tz_to_local(&t).time()),
         (V::Time(t), T::Interval) => {
             let us =
                 t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
@@ -563,4 +563,17 @@ mod tests {
         assert!(!can_assign(&DataType::Text, &DataType::Int4));
         assert!(can_assign(&DataType::Unknown, &DataType::Int4));
     }
+}
+
+/// A timestamptz as local time in the session's zone.
+fn tz_to_local(t: &chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    super::zone::current().to_local(&t.naive_utc())
+}
+
+/// Local time in the session's zone as a timestamptz.
+fn local_to_tz(t: &chrono::NaiveDateTime) -> Result<chrono::DateTime<chrono::Utc>> {
+    super::zone::current()
+        .to_utc(t)
+        .map(|u| u.and_utc())
+        .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
 }

@@ -68,7 +68,7 @@ pub fn compare_with(a: &Value, b: &Value, op: &str) -> Result<Ordering> {
             x.len().cmp(&y.len())
         }
         _ => {
-            if let (Some(x), Some(y)) = (datetime_key(a), datetime_key(b)) {
+            if let Some((x, y)) = datetime_pair(a, b) {
                 return Ok(x.cmp(&y));
             }
             if let (Some(x), Some(y)) = (as_num(a), as_num(b)) {
@@ -134,7 +134,7 @@ fn num_cmp(x: &Num, y: &Num) -> Ordering {
     }
 }
 
-/// Dates, timestamps and timestamptz on one axis (UTC session time zone).
+/// Dates, timestamps and timestamptz on one axis (timestamptz as UTC).
 fn datetime_key(v: &Value) -> Option<chrono::NaiveDateTime> {
     match v {
         Value::Date(d) => Some(d.and_time(chrono::NaiveTime::MIN)),
@@ -142,6 +142,23 @@ fn datetime_key(v: &Value) -> Option<chrono::NaiveDateTime> {
         Value::TimestampTz(t) => Some(t.naive_utc()),
         _ => None,
     }
+}
+
+/// Two date/time values on one axis. When exactly one is a timestamptz,
+/// the other (a date or timestamp) is read as local time in the session's
+/// zone, as PostgreSQL casts it before comparing or subtracting.
+pub(crate) fn datetime_pair(
+    a: &Value,
+    b: &Value,
+) -> Option<(chrono::NaiveDateTime, chrono::NaiveDateTime)> {
+    let (x, y) = (datetime_key(a)?, datetime_key(b)?);
+    let tz = |v: &Value| matches!(v, Value::TimestampTz(_));
+    let zone = super::zone::current();
+    Some(match (tz(a), tz(b)) {
+        (true, false) => (x, zone.to_utc(&y)?),
+        (false, true) => (zone.to_utc(&x)?, y),
+        _ => (x, y),
+    })
 }
 
 /// jsonb ordering: Object > Array > Boolean > Number > String > Null;

@@ -10,14 +10,17 @@
 //! extreme values (`NaiveDate::MAX`, `NaiveDateTime::MIN`, ...), which
 //! format back as the words and sort after/before every finite value.
 //!
-//! The session TimeZone is always UTC, so `timestamptz` values are stored
-//! and printed in UTC (`+00`); an input offset is applied on the way in.
+//! `timestamptz` values are instants (UTC); text without an offset is read
+//! in the session's TimeZone and output is shown in it (`zone::current`).
+//! A zone in the text may also be an abbreviation (`PST`) or an IANA name
+//! (`Europe/Paris`).
 //! Output follows DateStyle `ISO, MDY`, with years before 1 AD shown as
 //! `0001-01-01 BC` (chrono's year 0 is 1 BC).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
 use super::interval::push_fraction;
+use super::zone::{self, Zone};
 use crate::error::{Error, Result};
 use crate::SqlState;
 
@@ -26,8 +29,8 @@ use crate::SqlState;
 struct Parsed {
     date: Option<NaiveDate>,
     time: Option<NaiveTime>,
-    /// Offset east of UTC in seconds.
-    offset: Option<i32>,
+    /// The zone the text names (an offset, abbreviation or IANA name).
+    zone: Option<Zone>,
     /// `infinity` (true) or `-infinity` (false).
     infinity: Option<bool>,
 }
@@ -172,7 +175,7 @@ fn tokenize(text: &str) -> Vec<String> {
 
 fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
     let lower = text.trim().to_ascii_lowercase();
-    let today = Utc::now().date_naive();
+    let today = zone::current().to_local(&Utc::now().naive_utc()).date();
     let mut p = Parsed::default();
     match lower.as_str() {
         "epoch" => {
@@ -220,9 +223,18 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
             p.time = Some(parse_time_token(t).ok_or_else(|| field_or_bad(t, ty, text))?);
             continue;
         }
-        if p.time.is_some() && p.offset.is_none() {
+        if p.time.is_some() && p.zone.is_none() {
             if let Some(z) = parse_zone(t) {
-                p.offset = Some(z);
+                p.zone = Some(Zone::Fixed(z));
+                continue;
+            }
+        }
+        if p.date.is_some()
+            && p.zone.is_none()
+            && t.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        {
+            if let Some(z) = named_zone(t) {
+                p.zone = Some(z);
                 continue;
             }
         }
@@ -243,8 +255,8 @@ fn parse_parts(text: &str, ty: &str) -> Result<Parsed> {
             loose_nums.push(t);
             continue;
         }
-        if matches!(t.to_ascii_uppercase().as_str(), "Z" | "UTC" | "GMT") && p.offset.is_none() {
-            p.offset = Some(0);
+        if matches!(t.to_ascii_uppercase().as_str(), "Z" | "UTC" | "GMT") && p.zone.is_none() {
+            p.zone = Some(Zone::UTC);
             continue;
         }
         return Err(bad(ty, text));
@@ -361,14 +373,14 @@ pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime> {
     Ok(date.and_time(p.time.unwrap_or(NaiveTime::MIN)))
 }
 
-/// `timestamptz` input: the given offset (default UTC) is applied.
+/// `timestamptz` input, read in the session's zone unless the text names one.
 pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>> {
-    parse_timestamptz_in(text, 0)
+    parse_timestamptz_in(text, zone::current())
 }
 
-/// `timestamptz` input for a session whose TimeZone is `default_offset`
-/// seconds east of UTC (used when the text names no zone).
-pub fn parse_timestamptz_in(text: &str, default_offset: i32) -> Result<DateTime<Utc>> {
+/// `timestamptz` input for a session whose TimeZone is `session` (used
+/// when the text names no zone).
+pub fn parse_timestamptz_in(text: &str, session: Zone) -> Result<DateTime<Utc>> {
     let p = parse_parts(text, "timestamp with time zone")?;
     if let Some(pos) = p.infinity {
         return Ok(if pos {
@@ -381,8 +393,10 @@ pub fn parse_timestamptz_in(text: &str, default_offset: i32) -> Result<DateTime<
         .date
         .ok_or_else(|| bad("timestamp with time zone", text))?;
     let local = date.and_time(p.time.unwrap_or(NaiveTime::MIN));
-    let utc = local
-        .checked_sub_signed(Duration::seconds(p.offset.unwrap_or(default_offset) as i64))
+    let utc = p
+        .zone
+        .unwrap_or(session)
+        .to_utc(&local)
         .ok_or_else(|| field_overflow(text))?;
     Ok(utc.and_utc())
 }
@@ -467,30 +481,32 @@ pub fn format_timestamp(ts: &NaiveDateTime) -> String {
     format_ts_parts(ts, "")
 }
 
-/// `2024-01-31 13:45:00+00` (the session TimeZone is UTC).
+/// `2024-01-31 13:45:00+00`, in the session's zone.
 pub fn format_timestamptz(ts: &DateTime<Utc>) -> String {
-    format_ts_parts(&ts.naive_utc(), "+00")
+    format_timestamptz_in(ts, zone::current())
 }
 
-/// `timestamptz` output for a session whose TimeZone is `offset` seconds
-/// east of UTC: `2024-01-31 15:45:00+02`, `...+05:30`, `...-03:30`.
-pub fn format_timestamptz_at(ts: &DateTime<Utc>, offset: i32) -> String {
-    let local = match ts
-        .naive_utc()
-        .checked_add_signed(Duration::seconds(offset as i64))
-    {
-        Some(l) if !is_infinite(&ts.naive_utc()) => l,
-        _ => return format_timestamptz(ts),
-    };
-    let sign = if offset < 0 { '-' } else { '+' };
-    let a = offset.unsigned_abs();
-    let (h, m, s) = (a / 3600, (a / 60) % 60, a % 60);
-    let zone = match (m, s) {
-        (0, 0) => format!("{sign}{h:02}"),
-        (_, 0) => format!("{sign}{h:02}:{m:02}"),
-        _ => format!("{sign}{h:02}:{m:02}:{s:02}"),
-    };
-    format_ts_parts(&local, &zone)
+/// `timestamptz` output in `zone`: `2024-01-31 15:45:00+02`, `...+05:30`.
+pub fn format_timestamptz_in(ts: &DateTime<Utc>, zone: Zone) -> String {
+    let utc = ts.naive_utc();
+    if is_infinite(&utc) {
+        return format_ts_parts(&utc, "");
+    }
+    let offset = zone.offset_at(&utc);
+    let local = zone.to_local(&utc);
+    format_ts_parts(&local, &zone::offset_text(offset))
+}
+
+/// A zone named by a word in date/time input: an abbreviation or an IANA
+/// name (not a POSIX spelling, which would swallow ordinary words).
+fn named_zone(word: &str) -> Option<Zone> {
+    if let Some(off) = zone::abbreviation(word) {
+        return Some(Zone::Fixed(off));
+    }
+    if word.contains('/') || word.len() >= 3 {
+        return zone::parse_named(word).filter(|z| matches!(z, Zone::Named(_)));
+    }
+    None
 }
 
 /// The PostgreSQL epoch, 2000-01-01, used by the binary formats.
@@ -530,11 +546,17 @@ mod tests {
         assert_eq!(tz("2024-01-31 10:00:00+02"), "2024-01-31 08:00:00+00");
         assert_eq!(tz("2024-01-31T10:00:00Z"), "2024-01-31 10:00:00+00");
         assert_eq!(tz("2024-01-31 10:00:00-05:30"), "2024-01-31 15:30:00+00");
-        let t = parse_timestamptz_in("2024-01-31 10:00", 19800)
-            .map(|t| format_timestamptz_at(&t, 19800));
+        let t = parse_timestamptz_in("2024-01-31 10:00", Zone::Fixed(19800))
+            .map(|t| format_timestamptz_in(&t, Zone::Fixed(19800)));
         assert_eq!(t.ok().as_deref(), Some("2024-01-31 10:00:00+05:30"));
-        let t = parse_timestamptz("2024-01-31 10:00Z").map(|t| format_timestamptz_at(&t, -7200));
+        let t = parse_timestamptz("2024-01-31 10:00Z")
+            .map(|t| format_timestamptz_in(&t, Zone::Fixed(-7200)));
         assert_eq!(t.ok().as_deref(), Some("2024-01-31 08:00:00-02"));
+        assert_eq!(tz("2024-07-01 12:00 PST"), "2024-07-01 20:00:00+00");
+        assert_eq!(
+            tz("2024-07-01 12:00 Europe/Paris"),
+            "2024-07-01 10:00:00+00"
+        );
         assert_eq!(
             ts("abc"),
             "invalid input syntax for type timestamp: \"abc\""

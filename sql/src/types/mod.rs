@@ -18,7 +18,8 @@
 //! - `datetime`, `interval`, `numeric`, `json`: the per-family text formats
 //!   and arithmetic helpers the modules above share;
 //! - `arith`, `container`, `resolve`: operator evaluation and resolution;
-//! - `copy`: COPY's text and CSV field formats.
+//! - `copy`: COPY's text and CSV field formats;
+//! - `zone`: the session TimeZone and named zones.
 
 pub mod arith;
 pub mod binary;
@@ -34,6 +35,7 @@ pub mod oid;
 pub mod ops;
 pub mod resolve;
 pub mod text;
+pub mod zone;
 
 pub use interval::Interval;
 
