@@ -285,6 +285,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             .inc();
         return Err(e);
     }
+    // After authentication, as PostgreSQL checks startup options.
+    let consistency = match crate::routing::consistency::startup_consistency(&params) {
+        Ok(c) => c,
+        Err(e) => return reject(&mut stream, &shared, e, "protocol").await,
+    };
     let cancel = shared.cancels.register();
     if database == "rustydb" {
         return crate::admin_console(shared.clone(), stream, cancel).await;
@@ -320,8 +325,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         database,
         service,
         peer: peer.ip(),
+        consistency,
     };
-    let settings = Settings::from_startup(&params, &["rustydb.service"]);
+    let settings = Settings::from_startup(
+        &params,
+        &[
+            "rustydb.service",
+            crate::routing::consistency::CONSISTENCY_GUC,
+        ],
+    );
     let result = Session::new(shared.clone(), ctx, stream, cancel, settings)
         .run()
         .await;
