@@ -223,8 +223,22 @@ fn levels_route_by_datacenter_and_region() {
             }
             by.insert(node);
         }
-        eprintln!("strong reads answered by {by:?}");
-        Ok(())
+        eprintln!("strong reads right after each write answered by {by:?}");
+        // Not just "always the primary": once a replica has applied the
+        // last commit (the proxy's probe sees it), strong reads use it.
+        wait_until("a strong read on a replica", CONVERGE, || {
+            let out = w.simple(&format!("SELECT {WHO}, count(*) FROM c WHERE id = 30"));
+            let row = out.rows().first().cloned().ok_or_else(|| out.to_string())?;
+            let node = row.first().cloned().flatten().unwrap_or_default();
+            let n = row.get(1).cloned().flatten().unwrap_or_default();
+            if n != "1" {
+                return Ok(Err(format!("stale strong read on {node}: {out}")));
+            }
+            if node == "n1" {
+                return Err("still on the primary".to_string());
+            }
+            Ok(Ok(()))
+        })?
     })();
     f.check("strong reads its writes across sites", r);
     f.assert_none(&format!(
