@@ -450,7 +450,7 @@ fn session_levels_and_strong_read_your_writes_postgres() {
         if n >= 3.0 {
             Ok(())
         } else {
-            Err(format!("{line}"))
+            Err(line.to_string())
         }
     });
     f.check("metrics count reads by level", r);
