@@ -305,6 +305,25 @@ fn session_commands(proxy: &ProxyProc, f: &mut Failures) {
     })();
     f.check("SET, SHOW, RESET and 22023", r);
 
+    // Through a backend: the extended protocol (drivers) and a
+    // multi-statement text.
+    let mut c = proxy.client();
+    let r = (|| {
+        match c.prepared("SET rustydb.consistency = strong", &[]) {
+            rustydb_tests::extended::ExtOutcome::Ok { .. } => {}
+            other => return Err(format!("extended SET: {other}")),
+        }
+        expect("after an extended-protocol SET", &show(&mut c), "strong")?;
+        c.must("SET rustydb.consistency = regional; SELECT 1");
+        expect("after a multi-statement SET", &show(&mut c), "regional")?;
+        match c.prepared("RESET rustydb.consistency", &[]) {
+            rustydb_tests::extended::ExtOutcome::Ok { .. } => {}
+            other => return Err(format!("extended RESET: {other}")),
+        }
+        expect("after an extended-protocol RESET", &show(&mut c), "global")
+    })();
+    f.check("SET and RESET through the backend", r);
+
     let r = (|| {
         let opts = ConnectOpts {
             options: Some("-c rustydb.consistency=strong -c application_name=cons".into()),

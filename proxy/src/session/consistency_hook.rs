@@ -13,10 +13,15 @@
 //! it decides routing, so it lives in the session and never reaches a
 //! backend. An invalid value gets PostgreSQL's `22023` error with the
 //! list of values, and the session carries on with its previous level.
-//! The change takes effect at once, also inside a transaction block
+//! The same statements sent through the extended protocol or inside a
+//! multi-statement text reach the backend (which keeps them as a custom
+//! setting) and, once they succeed there, set the session's level too
+//! ([`Session::note_consistency_effect`]); an invalid value is then
+//! ignored rather than refused. The change takes effect at once, also inside a transaction block
 //! (whose backend is already chosen; the level applies from the next
 //! routed transaction); it is not undone by `ROLLBACK`.
 
+use rustydb_sql::classify::SessionEffect;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::Session;
@@ -49,6 +54,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             .consistency_reads
             .with_label_values(&[self.ctx.service.as_str(), level.as_str(), route])
             .inc();
+    }
+
+    /// A `SET`/`RESET` of the setting that reached a backend (extended
+    /// protocol, a multi-statement text) and succeeded there: the backend
+    /// kept it as a custom setting, the session takes the level from it.
+    /// A value the level does not take is ignored (the backend accepted it
+    /// as text; the session keeps its level).
+    pub(super) fn note_consistency_effect(&mut self, effect: &SessionEffect) {
+        match effect {
+            SessionEffect::Set { name, sql } if name.eq_ignore_ascii_case(CONSISTENCY_GUC) => {
+                match consistency_command(sql) {
+                    Some(ConsistencyCommand::Set(level)) => self.consistency = level,
+                    Some(ConsistencyCommand::Invalid(value)) => {
+                        tracing::debug!(value, "ignored an invalid rustydb.consistency");
+                    }
+                    _ => {}
+                }
+            }
+            SessionEffect::Reset { name: Some(name) }
+                if name.eq_ignore_ascii_case(CONSISTENCY_GUC) =>
+            {
+                self.consistency = None;
+            }
+            _ => {}
+        }
     }
 
     /// Answers `frame` (a simple Query) when it is a `SET`, `RESET` or

@@ -605,6 +605,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Records the effects of a unit that succeeded.
     fn apply_effects(&mut self, class: &UnitClass) {
         for effect in &class.effects {
+            self.note_consistency_effect(effect);
             match effect {
                 SessionEffect::Set { name, sql } => self.settings.set_sql(name, sql.clone()),
                 SessionEffect::Reset { name } => {
