@@ -123,6 +123,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                         .with_label_values(&["client"])
                         .inc();
                     out.extend_from_slice(&error_with_hint(
+                        "ERROR",
                         "22023",
                         &invalid_value_message(&value),
                         &available_values_hint(),

@@ -28,12 +28,12 @@ pub fn error_response(severity: &str, sqlstate: &str, message: &str) -> Bytes {
     fields_message(b'E', severity, sqlstate, message)
 }
 
-/// `ErrorResponse` (severity `ERROR`) with a `HINT` line.
-pub fn error_with_hint(sqlstate: &str, message: &str, hint: &str) -> Bytes {
+/// `ErrorResponse` (severity `ERROR`/`FATAL`) with a `HINT` line.
+pub fn error_with_hint(severity: &str, sqlstate: &str, message: &str, hint: &str) -> Bytes {
     self::message(b'E', |out| {
         for (field, value) in [
-            (b'S', "ERROR"),
-            (b'V', "ERROR"),
+            (b'S', severity),
+            (b'V', severity),
             (b'C', sqlstate),
             (b'M', message),
             (b'H', hint),
