@@ -13,7 +13,9 @@
 //!
 //! [pool]      min_size, max_size, idle_timeout_ms, connect_timeout_ms, ...
 //! [limits]    max_client_conn, max_message_bytes, ...
-//! [routing]   read_write_split, balance, max_lag_bytes, read_your_writes, ...
+//! datacenter = "dc1"   # where the proxy runs (consistency levels)
+//! region = "eu"
+//! [routing]   read_write_split, balance, max_lag_bytes, read_your_writes, consistency, ...
 //! [health]    interval_ms, timeout_ms, ban_ms, user, password, database
 //! [auth]      users_file, hba rules, backend credentials
 //! [tls]       cert, key (client-facing TLS)
@@ -91,6 +93,12 @@ pub struct ProxyConfig {
     pub services: BTreeMap<String, ServiceConfig>,
     /// The service of a client that names none.
     pub default_service: String,
+    /// The proxy's own datacenter, for `rustydb.consistency = local`
+    /// (empty: unlabelled, matching unlabelled backends).
+    pub datacenter: String,
+    /// The proxy's own region, for `regional` (empty: the region the
+    /// topology gives `datacenter`).
+    pub region: String,
     /// Runtime worker threads; 0 = one per two cores (at least one). A
     /// relay spends most of its time in the kernel, and on a small machine
     /// shared with the database one thread wakes less and serves more.
@@ -150,6 +158,9 @@ pub struct RoutingConfig {
     pub read_your_writes: bool,
     /// The primary serves reads when no replica is eligible.
     pub primary_reads_when_no_replica: bool,
+    /// Read consistency level of a session that sets none:
+    /// `local`, `regional`, `global` (any replica) or `strong`.
+    pub consistency: crate::routing::Consistency,
     /// Statement classifications remembered (by text).
     pub classify_cache_size: usize,
     /// Functions whose call sends a statement to the primary, beyond the
@@ -247,6 +258,8 @@ pub struct ServiceConfig {
     pub max_lag_bytes: Option<u64>,
     pub max_lag_ms: Option<u64>,
     pub read_your_writes: Option<bool>,
+    /// Default read consistency level of the service's sessions.
+    pub consistency: Option<crate::routing::Consistency>,
     /// Default degree of parallelism for fan-out: a number (`1` = off) or
     /// `"auto"` (one fragment per healthy node; `olap`'s default).
     pub parallel_degree: Option<crate::fanout::ParallelDegree>,
@@ -263,6 +276,7 @@ impl ServiceConfig {
         self.max_lag_bytes = self.max_lag_bytes.or(base.max_lag_bytes);
         self.max_lag_ms = self.max_lag_ms.or(base.max_lag_ms);
         self.read_your_writes = self.read_your_writes.or(base.read_your_writes);
+        self.consistency = self.consistency.or(base.consistency);
         self.parallel_degree = self.parallel_degree.or(base.parallel_degree);
         if self.listen.is_none() {
             self.listen.clone_from(&base.listen);
@@ -306,6 +320,8 @@ impl Default for ProxyConfig {
             tls: None,
             services,
             default_service: "oltp".to_string(),
+            datacenter: String::new(),
+            region: String::new(),
             threads: 0,
         }
     }
@@ -346,6 +362,7 @@ impl Default for RoutingConfig {
             max_lag_ms: 10_000,
             read_your_writes: true,
             primary_reads_when_no_replica: true,
+            consistency: crate::routing::Consistency::Global,
             classify_cache_size: 10_000,
             primary_functions: Vec::new(),
         }
@@ -482,6 +499,14 @@ impl ProxyConfig {
             .get(service)
             .and_then(|s| s.parallel_degree)
             .unwrap_or(crate::fanout::ParallelDegree::Fixed(1))
+    }
+
+    /// The default read consistency level of a service's sessions.
+    pub fn consistency_of(&self, service: &str) -> crate::routing::Consistency {
+        self.services
+            .get(service)
+            .and_then(|s| s.consistency)
+            .unwrap_or(self.routing.consistency)
     }
 
     /// The effective pool mode of a service.

@@ -23,6 +23,9 @@ pub struct ProxyMetrics {
     pub server_connections: IntGaugeVec,
     /// Statements routed, by service and route (`primary`, `replica`, `pinned`).
     pub queries: IntCounterVec,
+    /// Reads routed, by service, session consistency level (`local`,
+    /// `regional`, `global`, `strong`) and route (`primary`, `replica`).
+    pub consistency_reads: IntCounterVec,
     /// Statement round-trip time through the proxy, by service.
     pub query_seconds: HistogramVec,
     /// Time a client waited for a pooled connection.
@@ -70,6 +73,13 @@ impl ProxyMetrics {
         let queries = IntCounterVec::new(
             Opts::new("rustydb_proxy_queries_total", "Statements routed"),
             &["service", "route"],
+        )?;
+        let consistency_reads = IntCounterVec::new(
+            Opts::new(
+                "rustydb_proxy_consistency_reads_total",
+                "Reads routed, by the session's consistency level",
+            ),
+            &["service", "level", "route"],
         )?;
         let query_seconds = HistogramVec::new(
             HistogramOpts::new(
@@ -139,6 +149,7 @@ impl ProxyMetrics {
         registry.register(Box::new(client_rejections.clone()))?;
         registry.register(Box::new(server_connections.clone()))?;
         registry.register(Box::new(queries.clone()))?;
+        registry.register(Box::new(consistency_reads.clone()))?;
         registry.register(Box::new(query_seconds.clone()))?;
         registry.register(Box::new(acquire_seconds.clone()))?;
         registry.register(Box::new(errors.clone()))?;
@@ -150,6 +161,7 @@ impl ProxyMetrics {
             client_rejections,
             server_connections,
             queries,
+            consistency_reads,
             query_seconds,
             acquire_seconds,
             errors,

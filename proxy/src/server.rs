@@ -33,7 +33,9 @@ use crate::session::settings::Settings;
 use crate::session::{ClientContext, Session};
 use crate::state::{ClientInfo, Shared};
 use crate::topology::Topology;
-use crate::wire::messages::{backend_key_data, error_response, parameter_status, ready_for_query};
+use crate::wire::messages::{
+    backend_key_data, error_response, error_with_hint, parameter_status, ready_for_query,
+};
 use crate::wire::startup::StartupRequest;
 
 /// Parameters a client's own startup value overrides in the reply.
@@ -285,6 +287,23 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             .inc();
         return Err(e);
     }
+    // After authentication, as PostgreSQL checks startup options.
+    let consistency = match crate::routing::consistency::startup_consistency(&params) {
+        Ok(c) => c,
+        Err(e) => {
+            // PostgreSQL's FATAL for a bad startup option carries the hint.
+            let hint = crate::routing::consistency::available_values_hint();
+            let msg = error_with_hint("FATAL", e.sqlstate(), &e.to_string(), &hint);
+            let _ = stream.write_all(&msg).await;
+            let _ = stream.shutdown().await;
+            shared
+                .metrics
+                .client_rejections
+                .with_label_values(&["protocol"])
+                .inc();
+            return Err(e);
+        }
+    };
     let cancel = shared.cancels.register();
     if database == "rustydb" {
         return crate::admin_console(shared.clone(), stream, cancel).await;
@@ -320,8 +339,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         database,
         service,
         peer: peer.ip(),
+        consistency,
     };
-    let settings = Settings::from_startup(&params, &["rustydb.service"]);
+    let settings = Settings::from_startup(
+        &params,
+        &[
+            "rustydb.service",
+            crate::routing::consistency::CONSISTENCY_GUC,
+        ],
+    );
     let result = Session::new(shared.clone(), ctx, stream, cancel, settings)
         .run()
         .await;

@@ -218,6 +218,7 @@ const SERVICE_COLUMNS: &[&str] = &[
     "max_lag_bytes",
     "max_lag_ms",
     "read_your_writes",
+    "consistency",
     "parallel_degree",
     "listen",
 ];
@@ -242,6 +243,7 @@ fn services(config: &ProxyConfig) -> Vec<Vec<Option<String>>> {
                 Some(s.max_lag_bytes.unwrap_or(r.max_lag_bytes).to_string()),
                 Some(s.max_lag_ms.unwrap_or(r.max_lag_ms).to_string()),
                 yes(s.read_your_writes.unwrap_or(r.read_your_writes)),
+                Some(config.consistency_of(name).to_string()),
                 s.parallel_degree.map(|d| d.to_string()),
                 s.listen.clone(),
             ]
@@ -254,6 +256,7 @@ const BACKEND_COLUMNS: &[&str] = &[
     "addr",
     "role",
     "datacenter",
+    "region",
     "tags",
     "healthy",
     "banned",
@@ -287,6 +290,7 @@ fn backends(state: &dyn AdminState) -> Vec<Vec<Option<String>>> {
                     .to_string(),
                 ),
                 Some(b.datacenter.clone()),
+                Some(b.region.clone()),
                 Some(b.tags.join(",")),
                 yes(b.healthy),
                 yes(b.banned),

@@ -79,6 +79,7 @@ impl AdminState for FakeState {
                 addr: "127.0.0.1:5432".into(),
                 role: Role::Replica,
                 datacenter: "dc1".into(),
+                region: "eu".into(),
                 tags: vec!["a".into(), "b".into()],
                 noloadbalance: false,
                 healthy: true,
@@ -208,6 +209,7 @@ async fn show_commands_answer_result_sets() {
             "127.0.0.1:5432",
             "replica",
             "dc1",
+            "eu",
             "a,b",
             "t",
             "f",
@@ -235,6 +237,7 @@ async fn show_commands_answer_result_sets() {
         cell("replica_preferred"),
         "top-level fallback"
     );
+    assert_eq!(services[2][11], cell("global"), "consistency default");
 
     let config = rows(&client.simple_query("SHOW CONFIG").await.unwrap());
     let get = |k: &str| config.iter().find(|r| r[0].as_deref() == Some(k)).cloned();

@@ -79,6 +79,9 @@ pub struct FanoutCtx<'a> {
     pub settings_sql: String,
     /// Read-your-writes floor: replicas behind it are not used.
     pub min_lsn: Option<u64>,
+    /// The session's consistency level: replicas where it does not allow
+    /// reads are not used (`crate::routing::consistency`).
+    pub consistency: crate::routing::Consistency,
 }
 
 /// What the session does next.
@@ -110,6 +113,7 @@ pub(super) fn candidates(ctx: &FanoutCtx<'_>) -> Vec<BackendInfo> {
     let cache = &ctx.shared.fanout;
     let usable = |b: &&BackendInfo| b.healthy && !b.banned && !cache.unsupported(&b.addr);
     let primary_only = policy == ReadPolicy::PrimaryOnly || !config.routing.read_write_split;
+    let site = crate::routing::Site::of(&config, &topo);
     let mut out: Vec<BackendInfo> = Vec::new();
     if !primary_only {
         out.extend(
@@ -117,6 +121,7 @@ pub(super) fn candidates(ctx: &FanoutCtx<'_>) -> Vec<BackendInfo> {
                 .iter()
                 .filter(usable)
                 .filter(|b| b.role == Role::Replica && !b.noloadbalance)
+                .filter(|b| site.admits(ctx.consistency, b))
                 .filter(|b| match ctx.min_lsn {
                     Some(floor) => b.replay_lsn.is_some_and(|l| l >= floor),
                     None => true,

@@ -183,6 +183,7 @@ mod tests {
             addr: format!("10.0.0.{}:5432", id.len()),
             role: Role::Replica,
             datacenter: String::new(),
+            region: String::new(),
             tags: Vec::new(),
             noloadbalance: false,
             healthy: true,

@@ -15,13 +15,16 @@
 //!  service config (policy, lag limits, prefs)├─► Router::route ──► Route
 //!  TopologySnapshot (roles, health, bans, LSN)┤     │               { Primary | Replica(id),
 //!  BackendLoad (pool's active counts)  ───────┘     │                 reason, read_only }
-//!  read-your-writes floor (min_lsn) ────────────────┘
+//!  read-your-writes floor (min_lsn) ────────────────┤
+//!  consistency level + the proxy's Site ────────────┘
 //! ```
 //!
 //! Routing a read: the eligible replicas are the healthy, unbanned,
-//! load-balanced ones within the service's lag limits and, when the
-//! client must read its own writes, with a replay LSN at or past the
-//! floor. Preferred nodes/tags narrow that set when enough of them are
+//! load-balanced ones within the service's lag limits, where the
+//! session's consistency level allows ([`consistency`]: the proxy's
+//! datacenter, its region, anywhere) and, when the client must read its
+//! own writes (read-your-writes, or level `strong`), with a replay LSN
+//! at or past the floor. Preferred nodes/tags narrow that set when enough of them are
 //! eligible (`min_instances`); policy `any` adds the primary. The
 //! balancer then picks one ([`balance`]): round robin, least
 //! connections, smooth weighted round robin, or rendezvous hashing of
@@ -37,10 +40,12 @@
 
 mod balance;
 mod cache;
+pub mod consistency;
 mod route;
 mod services;
 
 pub use cache::ClassifyCache;
+pub use consistency::{Consistency, Site};
 pub use route::Router;
 pub use services::{backend_options, option_settings, select_service};
 
@@ -55,7 +60,8 @@ use crate::topology::BackendId;
 pub struct Route {
     pub target: RouteTarget,
     /// A short fixed label (`write`, `read`, `hint`, `split_off`,
-    /// `primary_only`, `no_replica`, `read_your_writes`, `primary_read`),
+    /// `primary_only`, `no_replica`, `read_your_writes`, `primary_read`,
+    /// `consistency`),
     /// fit for a metrics label.
     pub reason: &'static str,
     /// The statement itself is read-only (the classifier would run it on
@@ -81,6 +87,8 @@ pub struct RouteRequest<'a> {
     pub client_ip: IpAddr,
     /// Read-your-writes floor: `Some(L)` after this client committed at `L`.
     pub min_lsn: Option<u64>,
+    /// The session's read consistency level.
+    pub consistency: Consistency,
 }
 
 /// Per-backend load, for `least_connections` (the pool implements it).

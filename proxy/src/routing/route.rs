@@ -12,7 +12,8 @@ use parking_lot::RwLock;
 use rustydb_sql::classify::{Hint, Target};
 
 use super::balance::{Balancer, PickContext};
-use super::{BackendLoad, Route, RouteRequest, RouteTarget};
+use super::consistency::Site;
+use super::{BackendLoad, Consistency, Route, RouteRequest, RouteTarget};
 use crate::config::{BalanceAlgorithm, ProxyConfig, ReadPolicy, ServiceConfig};
 use crate::error::{ProxyError, Result};
 use crate::topology::{BackendInfo, Role, TopologySnapshot};
@@ -36,6 +37,9 @@ pub mod reason {
     /// A read on the primary: no eligible replica had replayed the
     /// client's last commit yet.
     pub const READ_YOUR_WRITES: &str = "read_your_writes";
+    /// A read on the primary: replicas were eligible, but none where the
+    /// session's consistency level allows (`local`, `regional`).
+    pub const CONSISTENCY: &str = "consistency";
 }
 
 /// One service's effective routing settings.
@@ -163,14 +167,25 @@ impl Router {
             .iter()
             .filter(|b| settings.eligible(b))
             .collect();
+        // The level narrows by location first, then by freshness, so an
+        // empty set says which of the two left the read to the primary.
+        let level = req.consistency;
+        let site = Site::of(&config, topo);
+        let before_level = candidates.len();
+        candidates.retain(|b| site.admits(level, b));
+        let level_emptied = before_level > 0 && candidates.is_empty();
         let before_floor = candidates.len();
-        if let Some(floor) = req.min_lsn.filter(|_| settings.read_your_writes) {
+        let floor_applies = settings.read_your_writes || level == Consistency::Strong;
+        if let Some(floor) = req.min_lsn.filter(|_| floor_applies) {
             candidates.retain(|b| b.replay_lsn.is_some_and(|lsn| lsn >= floor));
         }
         let floor_emptied = before_floor > 0 && candidates.is_empty();
         if settings.policy == ReadPolicy::Any {
-            // `noloadbalance` keeps balanced reads off the primary too.
-            if let Some(p) = usable_primary(topo).filter(|p| !p.noloadbalance) {
+            // `noloadbalance` keeps balanced reads off the primary too;
+            // `local`/`regional` balance only over what is near.
+            if let Some(p) =
+                usable_primary(topo).filter(|p| !p.noloadbalance && site.admits(level, p))
+            {
                 candidates.push(p);
             }
         }
@@ -217,6 +232,9 @@ impl Router {
         if floor_emptied {
             // Read-your-writes: the primary always has the client's commit.
             return primary(topo, reason::READ_YOUR_WRITES, read_only);
+        }
+        if level_emptied && settings.primary_fallback {
+            return primary(topo, reason::CONSISTENCY, read_only);
         }
         if settings.primary_fallback {
             return primary(topo, reason::NO_REPLICA, read_only);

@@ -15,6 +15,7 @@ fn backend(id: &str, role: Role) -> BackendInfo {
         addr: format!("{id}.local:5432"),
         role,
         datacenter: "dc1".to_string(),
+        region: "r1".to_string(),
         tags: Vec::new(),
         noloadbalance: false,
         healthy: true,
@@ -64,6 +65,7 @@ fn route_with(
         class: &class,
         client_ip: ip(),
         min_lsn,
+        consistency: crate::routing::Consistency::Global,
     };
     router.route(&req, t, &())
 }
@@ -344,6 +346,7 @@ fn least_connections_uses_the_pool_load() {
         class: &class,
         client_ip: ip(),
         min_lsn: None,
+        consistency: crate::routing::Consistency::Global,
     };
     for _ in 0..3 {
         assert_eq!(router.route(&req, &t, &load).unwrap().target, replica("r2"));

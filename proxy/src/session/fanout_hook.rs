@@ -65,6 +65,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             settings_hash: self.settings.hash(),
             settings_sql: self.settings.replay_sql(),
             min_lsn: self.min_lsn,
+            consistency: self.consistency(),
         };
         match fanout::run(&ctx, &plan, degree).await {
             Ok(Outcome::Answer(mut bytes)) => {

@@ -20,6 +20,7 @@
 //! invisibly (a read that has sent nothing to the client yet, once) or
 //! reported with `08006`, never swallowed.
 
+mod consistency_hook;
 mod fanout_hook;
 mod multiplexed;
 pub mod relay;
@@ -54,6 +55,8 @@ pub struct ClientContext {
     pub database: String,
     pub service: String,
     pub peer: IpAddr,
+    /// `rustydb.consistency` from the startup packet.
+    pub consistency: Option<crate::routing::Consistency>,
 }
 
 /// Largest extended-protocol batch buffered before Sync.
@@ -101,6 +104,9 @@ pub struct Session<S> {
     announced: u64,
     /// `SET parallel_degree` of this session (`None`: the service's).
     parallel: Option<crate::fanout::ParallelDegree>,
+    /// `SET rustydb.consistency` of this session (`None`: startup's or
+    /// the service's; see `consistency_hook`).
+    consistency: Option<crate::routing::Consistency>,
     /// Multiplexing lanes per pool (0: off; transaction mode only).
     lanes: usize,
     /// A route already taken (and counted) for the next checkout.
@@ -173,6 +179,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             backend_password: shared.auth().backend_password(&ctx.user),
             announced: 0,
             parallel: None,
+            consistency: None,
             shared,
             ctx,
         }
@@ -287,7 +294,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     async fn run_unit(&mut self, unit: Vec<Frame>) -> Result<()> {
         let started = Instant::now();
         if let [frame] = unit.as_slice() {
-            if frame.tag() == b'Q' && self.try_fanout(frame).await? {
+            if frame.tag() == b'Q'
+                && (self.try_consistency_command(frame).await? || self.try_fanout(frame).await?)
+            {
                 self.counters
                     .latency
                     .observe(started.elapsed().as_secs_f64());
@@ -442,6 +451,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             class: route_class,
             client_ip: self.ctx.peer,
             min_lsn: self.min_lsn,
+            consistency: self.consistency(),
         };
         let route = self
             .shared
@@ -465,6 +475,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         };
         metric.inc();
         stat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !class_wants_primary(class) {
+            self.count_consistency_read(label);
+        }
         Ok((backend_id, label))
     }
 
@@ -558,7 +571,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             .services
             .get(&self.ctx.service)
             .and_then(|s| s.read_your_writes)
-            .unwrap_or(config.routing.read_your_writes);
+            .unwrap_or(config.routing.read_your_writes)
+            || self.consistency().needs_commit_lsn();
         let topo = self.shared.topology.snapshot();
         if !wanted || !topo.backends.iter().any(|b| b.role == Role::Replica) {
             return;
@@ -591,11 +605,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Records the effects of a unit that succeeded.
     fn apply_effects(&mut self, class: &UnitClass) {
         for effect in &class.effects {
+            self.note_consistency_effect(effect);
             match effect {
                 SessionEffect::Set { name, sql } => self.settings.set_sql(name, sql.clone()),
                 SessionEffect::Reset { name } => {
                     if name.is_none() {
                         self.parallel = None;
+                        self.consistency = None;
                         self.statements.forget_all();
                         if let Some(conn) = self.held.as_mut() {
                             conn.conn().prepared.clear();

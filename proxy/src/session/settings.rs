@@ -27,13 +27,14 @@ pub struct Settings {
 
 impl Settings {
     /// Settings from a startup packet (`options` parsed for `-c k=v`);
-    /// `skip` names settings the proxy consumes itself.
+    /// `skip` names settings the proxy consumes itself (as parameters or
+    /// in `options`, any case).
     pub fn from_startup(params: &HashMap<String, String>, skip: &[&str]) -> Settings {
         let mut s = Settings::default();
         let mut names: Vec<&String> = params.keys().collect();
         names.sort();
         for name in names {
-            if NOT_SETTINGS.contains(&name.as_str()) {
+            if NOT_SETTINGS.contains(&name.as_str()) || skipped(skip, name) {
                 continue;
             }
             if let Some(value) = params.get(name) {
@@ -42,7 +43,7 @@ impl Settings {
         }
         if let Some(options) = params.get("options") {
             for (name, value) in crate::routing::option_settings(options) {
-                if !skip.contains(&name.as_str()) {
+                if !skipped(skip, &name) {
                     s.set_value(&name, &value);
                 }
             }
@@ -108,6 +109,10 @@ impl Settings {
         self.entries.hash(&mut h);
         self.hash = h.finish().max(1);
     }
+}
+
+fn skipped(skip: &[&str], name: &str) -> bool {
+    skip.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
 fn valid_name(name: &str) -> bool {

@@ -354,6 +354,7 @@ fn same_shape(a: &[BackendInfo], b: &[BackendInfo]) -> bool {
             x.noloadbalance,
             x.sync,
             x.datacenter.clone(),
+            x.region.clone(),
             x.tags.clone(),
         )
     };

@@ -57,6 +57,8 @@ pub struct BackendInfo {
     pub addr: String,
     pub role: Role,
     pub datacenter: String,
+    /// The region of `datacenter` (dynamic mode; empty when unlabelled).
+    pub region: String,
     pub tags: Vec<String>,
     pub noloadbalance: bool,
     pub healthy: bool,

@@ -33,6 +33,7 @@ pub(crate) struct Member {
     /// Dynamic mode: the manager's role. Static mode: `None` (detected).
     pub declared: Option<Role>,
     pub datacenter: String,
+    pub region: String,
     pub tags: Vec<String>,
     pub noloadbalance: bool,
     pub sync: bool,
@@ -51,6 +52,7 @@ impl Member {
             addr: addr.to_string(),
             declared: None,
             datacenter: String::new(),
+            region: String::new(),
             tags: Vec::new(),
             noloadbalance: false,
             sync: false,
@@ -124,6 +126,7 @@ pub(crate) fn build(
                 addr: m.addr.clone(),
                 role,
                 datacenter: m.datacenter.clone(),
+                region: m.region.clone(),
                 tags: m.tags.clone(),
                 noloadbalance: m.noloadbalance,
                 healthy,

@@ -28,6 +28,23 @@ pub fn error_response(severity: &str, sqlstate: &str, message: &str) -> Bytes {
     fields_message(b'E', severity, sqlstate, message)
 }
 
+/// `ErrorResponse` (severity `ERROR`/`FATAL`) with a `HINT` line.
+pub fn error_with_hint(severity: &str, sqlstate: &str, message: &str, hint: &str) -> Bytes {
+    self::message(b'E', |out| {
+        for (field, value) in [
+            (b'S', severity),
+            (b'V', severity),
+            (b'C', sqlstate),
+            (b'M', message),
+            (b'H', hint),
+        ] {
+            out.put_u8(field);
+            put_cstr(out, value);
+        }
+        out.put_u8(0);
+    })
+}
+
 /// `NoticeResponse` (severity `WARNING`, `NOTICE`, ...).
 pub fn notice_response(severity: &str, sqlstate: &str, message: &str) -> Bytes {
     fields_message(b'N', severity, sqlstate, message)
