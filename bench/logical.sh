@@ -168,17 +168,20 @@ def quantile(buckets, q):
     return les[-1]
 
 pb, pa, sb, sa = (load(p) for p in sys.argv[1:5])
-print("%-34s %10s %10s %8s" % ("stage", "p50 ms", "p99 ms", "count"))
+print("%-34s %9s %9s %9s %9s %8s" % ("stage", "p50 ms", "p99 ms", "p99.9 ms", "max <= ms", "count"))
 for name, stage, title in WANT:
     before, after = (pb, pa) if "logical" in name else (sb, sa)
     a = after.get((name, stage), {})
     b = before.get((name, stage), {})
     delta = {le: n - b.get(le, 0.0) for le, n in a.items()}
     if not delta or max(delta.values()) <= 0:
-        print("%-34s %10s %10s %8d" % (title, "-", "-", 0))
+        print("%-34s %9s %9s %9s %9s %8d" % (title, "-", "-", "-", "-", 0))
         continue
-    p50, p99 = quantile(delta, 0.50), quantile(delta, 0.99)
-    print("%-34s %10.1f %10.1f %8d" % (title, p50 * 1000, p99 * 1000, max(delta.values())))
+    total = max(delta.values())
+    # The smallest bucket bound holding every observation.
+    top = min(le for le, n in delta.items() if n >= total)
+    p50, p99, p999 = (quantile(delta, q) * 1000 for q in (0.50, 0.99, 0.999))
+    print("%-34s %9.1f %9.1f %9.1f %9s %8d" % (title, p50, p99, p999, "%g" % (top * 1000), total))
 PY
 }
 
