@@ -1,4 +1,5 @@
-//! The apply worker: one task per (enabled subscription, publication).
+//! The apply worker: one per (enabled subscription, publication), on a
+//! thread of its own (see `spawn_worker` in mod.rs).
 //!
 //! ```text
 //!  load progress ─► find the publisher's primary ─► GET /changes
