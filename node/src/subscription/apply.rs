@@ -43,7 +43,7 @@ pub(super) async fn apply(
     let skip = def.skip_lsn != 0 && def.skip_lsn == txn.lsn && !copied;
     let lsn = txn.lsn;
     let started = std::time::Instant::now();
-    let work = move || {
+    let joined = tokio::task::spawn_blocking(move || {
         let mut session = session;
         let unit = if skip {
             RemoteTxn {
@@ -61,18 +61,8 @@ pub(super) async fn apply(
         let r =
             session.apply_remote_sync(&name, &publication, &unit, progress, skip, sync.as_ref());
         (session, r)
-    };
-    // On the worker's own thread the apply runs inline (blocking it blocks
-    // only this stream, whose bytes wait in the socket meanwhile): no hop to
-    // a blocking-pool thread and back per transaction.
-    let joined: Result<_, String> = if super::on_worker_thread() {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-            .map_err(|_| "apply panicked".to_string())
-    } else {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| e.to_string())
-    };
+    })
+    .await;
     shared
         .metrics
         .apply_seconds

@@ -4,14 +4,10 @@
 //! layer's `SubscriptionControl` and runs a reconcile loop:
 //!
 //! ```text
-//!   catalog (subscription defs) ──► reconcile ──► one worker thread per
+//!   catalog (subscription defs) ──► reconcile ──► one worker task per
 //!   CREATE/ALTER/DROP ─changed()─►  (each second,   (enabled subscription,
 //!   promotion / demotion            and on change)    publication)
 //! ```
-//!
-//! Each worker runs on a thread of its own (`spawn_worker`): its stream's
-//! socket, the line parsing and the apply share one thread, so a change
-//! passes no thread hand-off between arriving and being committed.
 //!
 //! Workers run only on a primary (a replica applies nothing: it receives
 //! the applied rows through its own physical replication, and takes over
@@ -251,12 +247,9 @@ impl Subscriptions {
             if workers.contains_key(&key) {
                 continue;
             }
-            let task = spawn_worker(
-                &self.handle,
-                self.shared.clone(),
-                def.clone(),
-                key.1.clone(),
-            );
+            let task =
+                self.handle
+                    .spawn(worker::run(self.shared.clone(), def.clone(), key.1.clone()));
             workers.insert(key, Running { def, task });
         }
         // Forget live state of dropped subscriptions; mark disabled ones.
@@ -338,69 +331,6 @@ impl SubscriptionControl for Subscriptions {
     fn stats(&self) -> Vec<SubscriptionStat> {
         self.shared.stats.lock().values().cloned().collect()
     }
-}
-
-thread_local! {
-    /// Set on a worker's own thread: the apply may block it.
-    static WORKER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the caller runs on a worker's own thread.
-fn on_worker_thread() -> bool {
-    WORKER_THREAD.with(|w| w.get())
-}
-
-/// Starts a worker on a thread of its own, driving its stream (the HTTP
-/// connection included) with a current-thread runtime and applying inline,
-/// like the server's one-thread-per-connection sessions: a change passes
-/// no thread hand-off between the socket and the local commit, and no
-/// other task of the node's runtime stands in its way. The returned task
-/// (on the node's runtime) ends when the worker does; aborting it drops
-/// the stop sender, which ends the worker. Without a thread, the worker
-/// runs as a task of the node's runtime.
-fn spawn_worker(
-    handle: &tokio::runtime::Handle,
-    shared: Arc<Shared>,
-    def: SubscriptionDef,
-    publication: String,
-) -> JoinHandle<()> {
-    handle.spawn(async move {
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let args = (shared.clone(), def.clone(), publication.clone());
-        let spawned = std::thread::Builder::new()
-            .name("subscription".into())
-            .spawn(move || {
-                let (shared, def, publication) = args;
-                WORKER_THREAD.with(|w| w.set(true));
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(async move {
-                        tokio::select! {
-                            _ = worker::run(shared, def, publication) => {}
-                            _ = stop_rx => {}
-                        }
-                    }),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot start a subscription worker's runtime")
-                    }
-                }
-                let _ = done_tx.send(());
-            });
-        match spawned {
-            Ok(_) => {
-                // Held until the worker ends or this task is aborted.
-                let _stop = stop_tx;
-                let _ = done_rx.await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start a subscription worker thread; running it on the node's runtime");
-                worker::run(shared, def, publication).await;
-            }
-        }
-    })
 }
 
 /// Every subscription with its definition and live state, as the admin

@@ -1,5 +1,4 @@
-//! The apply worker: one per (enabled subscription, publication), on a
-//! thread of its own (see `spawn_worker` in mod.rs).
+//! The apply worker: one task per (enabled subscription, publication).
 //!
 //! ```text
 //!  load progress ─► find the publisher's primary ─► GET /changes
