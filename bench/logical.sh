@@ -116,6 +116,75 @@ PY
 
 count() { q "$1" "SELECT count(*) FROM $2"; }
 
+# Saves the admin API's /metrics of a RustyDB node into a file.
+scrape() { # admin_port file
+    curl -sf "http://127.0.0.1:$1/metrics" >"$2" || : >"$2"
+}
+
+# Where the time goes (RustyDB only): the stage histograms' growth between
+# two scrapes of each node, as p50/p99 per stage (interpolated within the
+# histogram buckets). Publisher: commit → decoded by the stream (read) →
+# handed to the HTTP body (sent). Subscriber: commit → read off the stream
+# (received) → local apply transaction committed (applied); and the
+# duration of one local apply transaction (apply_txn).
+stages() { # pub_before pub_after sub_before sub_after
+    python3 - "$@" <<'PY'
+import re, sys
+from collections import defaultdict
+
+WANT = [
+    ("rustydb_logical_stream_delay_seconds", "read", "publisher: commit -> decoded"),
+    ("rustydb_logical_stream_delay_seconds", "sent", "publisher: commit -> sent"),
+    ("rustydb_subscription_delay_seconds", "received", "subscriber: commit -> received"),
+    ("rustydb_subscription_delay_seconds", "applied", "subscriber: commit -> applied"),
+    ("rustydb_subscription_apply_seconds", None, "subscriber: one apply txn"),
+]
+LINE = re.compile(r'^(\w+)_bucket\{([^}]*)\} (\S+)$')
+
+def load(path):
+    out = defaultdict(dict)
+    for line in open(path):
+        m = LINE.match(line.strip())
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        le = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+        out[(m.group(1), labels.get("stage"))][le] = float(m.group(3))
+    return out
+
+def quantile(buckets, q):
+    les = sorted(buckets)
+    total = buckets[les[-1]]
+    if total <= 0:
+        return None
+    rank, prev_le, prev_n = q * total, 0.0, 0.0
+    for le in les:
+        n = buckets[le]
+        if n >= rank:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * ((rank - prev_n) / max(n - prev_n, 1e-9))
+        prev_le, prev_n = le, n
+    return les[-1]
+
+pb, pa, sb, sa = (load(p) for p in sys.argv[1:5])
+print("%-34s %9s %9s %9s %9s %8s" % ("stage", "p50 ms", "p99 ms", "p99.9 ms", "max <= ms", "count"))
+for name, stage, title in WANT:
+    before, after = (pb, pa) if "logical" in name else (sb, sa)
+    a = after.get((name, stage), {})
+    b = before.get((name, stage), {})
+    delta = {le: n - b.get(le, 0.0) for le, n in a.items()}
+    if not delta or max(delta.values()) <= 0:
+        print("%-34s %9s %9s %9s %9s %8d" % (title, "-", "-", "-", "-", 0))
+        continue
+    total = max(delta.values())
+    # The smallest bucket bound holding every observation.
+    top = min(le for le, n in delta.items() if n >= total)
+    p50, p99, p999 = (quantile(delta, q) * 1000 for q in (0.50, 0.99, 0.999))
+    print("%-34s %9.1f %9.1f %9.1f %9s %8d" % (title, p50, p99, p999, "%g" % (top * 1000), total))
+PY
+}
+
 # Waits until $3 on the subscriber equals the publisher's; prints seconds.
 wait_equal() { # pub_port sub_port table timeout
     local want got deadline=$((SECONDS + $4))
@@ -130,7 +199,7 @@ wait_equal() { # pub_port sub_port table timeout
 }
 
 # One measured run: load + probe, then catch-up. Fills RESULT[$name.*].
-measure() { # name pub_port sub_port
+measure() { # name pub_port sub_port [pub_admin_port sub_admin_port]
     local name=$1 pp=$2 sp=$3 before after t0 t1 rows out
     log "$name: copying initial data"
     t0=$(date +%s.%N)
@@ -138,6 +207,7 @@ measure() { # name pub_port sub_port
     t1=$(date +%s.%N)
     RESULT[$name.copy]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     before=$(count "$pp" pgbench_history)
+    if [[ -n ${4:-} ]]; then scrape "$4" "$WORK/$name.pub.before"; scrape "$5" "$WORK/$name.sub.before"; fi
     log "$name: pgbench -c $CLIENTS -j $JOBS -T $DURATION with the latency probe"
     probe "$pp" "$sp" "$DURATION" >"$WORK/$name.probe" &
     local probe_pid=$!
@@ -147,6 +217,11 @@ measure() { # name pub_port sub_port
     wait_equal "$pp" "$sp" pgbench_history "$CATCHUP_TIMEOUT" || die "$name: subscriber did not catch up" "$WORK"/*.log
     t1=$(date +%s.%N)
     wait "$probe_pid" || die "$name: probe failed"
+    if [[ -n ${4:-} ]]; then
+        scrape "$4" "$WORK/$name.pub.after"
+        scrape "$5" "$WORK/$name.sub.after"
+        stages "$WORK/$name".{pub,sub}.{before,after} >"$WORK/$name.stages" || true
+    fi
     after=$(count "$pp" pgbench_history)
     rows=$((2 * (after - before)))
     RESULT[$name.rows]=$rows
@@ -186,7 +261,7 @@ if has_part rustydb; then
     setup_tables "$RP" "$RS"
     q "$RS" "CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=$RP user=postgres dbname=postgres' PUBLICATION bench WITH (copy_data = true)" >/dev/null \
         || die "CREATE SUBSCRIPTION failed" "$WORK/rsub.log" "$WORK/rpub.log"
-    measure rustydb "$RP" "$RS"
+    measure rustydb "$RP" "$RS" "$RPA" "$RSA"
     q "$RS" "SELECT subname, status, rows_applied, apply_lag_ms FROM rustydb_stat_subscription" >&2 || true
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
     PIDS=()
@@ -216,3 +291,7 @@ for name in rustydb postgres; do
     printf '%-10s %10s %12s %14s %12s %12s %8s\n' "$name" "${RESULT[$name.copy]}" "${RESULT[$name.tps]}" \
         "${RESULT[$name.rate]}" "${RESULT[$name.p50]}" "${RESULT[$name.p99]}" "${RESULT[$name.samples]}"
 done
+if [[ -s $WORK/rustydb.stages ]]; then
+    printf '\nrustydb, where the time goes during the run (every published transaction):\n'
+    cat "$WORK/rustydb.stages"
+fi

@@ -72,6 +72,10 @@ pub async fn serve(listener: TcpListener, state: AdminState, mut stop: watch::Re
                 continue;
             }
         };
+        // The change stream (`GET /changes`) writes one small chunk per
+        // transaction: with Nagle's algorithm a chunk waits for the ACK of
+        // the previous one, which the consumer delays (tens of ms).
+        let _ = stream.set_nodelay(true);
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {

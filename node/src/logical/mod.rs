@@ -30,7 +30,7 @@ pub mod stream;
 
 use std::sync::Arc;
 
-use prometheus::{IntCounter, IntGaugeVec, Opts};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntGaugeVec, Opts};
 use rustydb_sql::publication::slots as slot_store;
 use rustydb_sql::storage::TxnOptions;
 use serde::{Deserialize, Serialize};
@@ -61,7 +61,18 @@ pub struct Logical {
     pub config: LogicalConfig,
     slot_lag: IntGaugeVec,
     invalidated: IntCounter,
+    /// Seconds from a transaction's commit to a stage of its trip through
+    /// the change stream (`read`: decoded by a stream; `sent`: handed to
+    /// the HTTP body), for transactions with published changes.
+    pub stream_delay: HistogramVec,
 }
+
+/// Buckets (seconds) of the latency histograms of logical replication:
+/// 0.25 ms to 10 s.
+pub const DELAY_BUCKETS: &[f64] = &[
+    0.000_25, 0.000_5, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
+    2.048, 4.096, 10.0,
+];
 
 impl Logical {
     /// Creates the state and registers its metrics in the node's registry.
@@ -79,12 +90,24 @@ impl Logical {
             "Replication slots invalidated because they needed WAL past the retention limit",
         )
         .expect("static metric name is valid");
+        let stream_delay = HistogramVec::new(
+            HistogramOpts::new(
+                "rustydb_logical_stream_delay_seconds",
+                "Time from a transaction's commit until a change stream decoded (stage=read) \
+                 and sent (stage=sent) it",
+            )
+            .buckets(DELAY_BUCKETS.to_vec()),
+            &["stage"],
+        )
+        .expect("static metric name is valid");
         let _ = registry.register(Box::new(slot_lag.clone()));
         let _ = registry.register(Box::new(invalidated.clone()));
+        let _ = registry.register(Box::new(stream_delay.clone()));
         Arc::new(Logical {
             config,
             slot_lag,
             invalidated,
+            stream_delay,
         })
     }
 }

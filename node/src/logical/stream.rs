@@ -1,7 +1,8 @@
 //! The change stream behind `GET /changes`: WAL records → NDJSON lines.
 //!
 //! One blocking thread per open stream runs `produce`: it reads the WAL in
-//! batches from the start LSN, decodes each record with the publication's
+//! batches from the start LSN (from the in-memory WAL tail the physical
+//! senders use when it holds them, else from RocksDB), decodes each record with the publication's
 //! `Decoder`, and sends lines into a small bounded channel that the HTTP
 //! body drains. It sleeps on the storage's LSN watch, so a commit wakes it
 //! at once (no polling); the lines of the records read together are sent
@@ -38,6 +39,7 @@ use tokio::sync::mpsc;
 
 use crate::error::NodeError;
 use crate::replication::Replication;
+use crate::wal::WalRecord;
 
 /// Records read per WAL batch.
 const BATCH: usize = 256;
@@ -194,6 +196,7 @@ fn run(
             scanned = at.0;
         }
     }
+    let metrics = repl.logical.get().map(|l| &l.stream_delay);
     let mut stop = repl.stop.subscribe();
     let mut last_keepalive = Instant::now();
     let mut last_record = Instant::now();
@@ -211,15 +214,7 @@ fn run(
         let rocks = repl.rocks();
         let mut watch = rocks.subscribe_lsn();
         if rocks.last_lsn().0 > scanned {
-            let records = rocks
-                .read_wal(Lsn(scanned + 1), BATCH)
-                .map_err(|e| match e {
-                    NodeError::WalGone { wanted, oldest } => format!(
-                        "WAL from LSN {wanted} has been removed (oldest kept: {oldest}); \
-                         restart from a snapshot"
-                    ),
-                    other => format!("cannot read WAL: {other}"),
-                })?;
+            let records = read_batch(&rocks, scanned + 1)?;
             if records.is_empty() {
                 return Err(format!("WAL gap after LSN {scanned}"));
             }
@@ -229,6 +224,8 @@ fn run(
                 tx,
                 buf: Vec::new(),
             };
+            // Commit times of the transactions sent in this chunk.
+            let mut sent_commits: Vec<u64> = Vec::new();
             for record in records {
                 if record.lsn.0 != scanned + 1 {
                     return Err(format!(
@@ -241,10 +238,16 @@ fn run(
                     .decoder
                     .decode(&record.mutations, &record.before_images)
                     .map_err(|e| format!("cannot decode LSN {}: {e}", record.lsn.0))?;
-                if !decoded.is_empty()
-                    && !emit_transaction(&mut out, record.lsn.0, record.commit_time_micros, decoded)
-                {
-                    return Ok(());
+                if !decoded.is_empty() {
+                    if let Some(m) = metrics {
+                        m.with_label_values(&["read"])
+                            .observe(since_commit(record.commit_time_micros));
+                    }
+                    sent_commits.push(record.commit_time_micros);
+                    if !emit_transaction(&mut out, record.lsn.0, record.commit_time_micros, decoded)
+                    {
+                        return Ok(());
+                    }
                 }
                 scanned = record.lsn.0;
             }
@@ -257,6 +260,12 @@ fn run(
             }
             if !out.flush() {
                 return Ok(());
+            }
+            if let Some(m) = metrics {
+                let sent = m.with_label_values(&["sent"]);
+                for c in sent_commits {
+                    sent.observe(since_commit(c));
+                }
             }
             continue;
         }
@@ -288,6 +297,34 @@ fn run(
             return Ok(());
         }
     }
+}
+
+/// Seconds since a commit time (µs since the epoch); 0 if in the future.
+fn since_commit(commit_micros: u64) -> f64 {
+    let now = chrono::Utc::now().timestamp_micros();
+    let commit = i64::try_from(commit_micros).unwrap_or(i64::MAX);
+    now.saturating_sub(commit).max(0) as f64 / 1e6
+}
+
+/// The next records from `from`: from the in-memory WAL tail when it holds
+/// them (a caught-up stream, the common case: no I/O), else from RocksDB.
+fn read_batch(rocks: &crate::storage::RocksStorage, from: u64) -> Result<Vec<WalRecord>, String> {
+    if let Some(raw) = rocks.read_wal_recent(Lsn(from), BATCH, FLUSH_BYTES) {
+        if !raw.is_empty() {
+            return raw
+                .iter()
+                .map(|(_, bytes)| WalRecord::decode(bytes))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("cannot read WAL: {e}"));
+        }
+    }
+    rocks.read_wal(Lsn(from), BATCH).map_err(|e| match e {
+        NodeError::WalGone { wanted, oldest } => format!(
+            "WAL from LSN {wanted} has been removed (oldest kept: {oldest}); \
+             restart from a snapshot"
+        ),
+        other => format!("cannot read WAL: {other}"),
+    })
 }
 
 /// Fails when the slot was dropped or invalidated.

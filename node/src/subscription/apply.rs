@@ -28,7 +28,9 @@ const MERGE_CHANGES: usize = 20_000;
 /// progress stored with it is `progress_lsn` (default: the unit's LSN; a
 /// REFRESH copy keeps the stream's position), and `sync` the table sync
 /// state when it changed.
+#[allow(clippy::too_many_arguments)] // the unit and where its progress goes
 pub(super) async fn apply(
+    shared: &Shared,
     session: Session,
     def: &SubscriptionDef,
     publication: &str,
@@ -40,6 +42,7 @@ pub(super) async fn apply(
     let (name, publication) = (def.name.clone(), publication.to_string());
     let skip = def.skip_lsn != 0 && def.skip_lsn == txn.lsn && !copied;
     let lsn = txn.lsn;
+    let started = std::time::Instant::now();
     let joined = tokio::task::spawn_blocking(move || {
         let mut session = session;
         let unit = if skip {
@@ -60,6 +63,10 @@ pub(super) async fn apply(
         (session, r)
     })
     .await;
+    shared
+        .metrics
+        .apply_seconds
+        .observe(started.elapsed().as_secs_f64());
     match joined {
         Ok((session, Ok(rows))) => {
             if skip {
@@ -90,15 +97,22 @@ pub(super) async fn apply(
     }
 }
 
-/// Records an applied unit in the metrics and the live state.
+/// Records an applied unit in the metrics and the live state: `commits`
+/// are the remote commit times of the transactions it held, the last one
+/// last.
 pub(super) fn applied_metrics(
     shared: &Shared,
     def: &SubscriptionDef,
     lsn: u64,
-    commit_micros: Option<i64>,
+    commits: &[Option<i64>],
     rows: u64,
 ) {
     let now = now_micros();
+    let applied = shared.metrics.delay.with_label_values(&["applied"]);
+    for c in commits.iter().flatten() {
+        applied.observe((now - c).max(0) as f64 / 1e6);
+    }
+    let commit_micros = commits.last().copied().flatten();
     let lag = commit_micros.map(|c| (now - c) as f64 / 1000.0);
     shared
         .metrics
@@ -165,6 +179,7 @@ pub(super) async fn apply_pending(
         }
     }
     for run in runs {
+        let commits: Vec<Option<i64>> = run.iter().map(|t| t.commit_micros).collect();
         let merged = if run.len() == 1 {
             None
         } else {
@@ -180,15 +195,15 @@ pub(super) async fn apply_pending(
             let Some(sess) = session.take() else {
                 return Err(Failure::Connect("apply session lost".into()));
             };
-            let (lsn, commit_micros) = (m.lsn, m.commit_micros);
+            let lsn = m.lsn;
             let state = dirty.then(|| sync.clone()).flatten();
-            let (back, result) = apply(sess, def, publication, m, false, None, state).await;
+            let (back, result) = apply(shared, sess, def, publication, m, false, None, state).await;
             *session = back;
             match result {
                 Ok(rows) => {
                     *dirty = false;
                     *applied = (*applied).max(lsn);
-                    applied_metrics(shared, def, lsn, commit_micros, rows);
+                    applied_metrics(shared, def, lsn, &commits, rows);
                     continue;
                 }
                 Err(Failure::Apply { .. }) => {
@@ -203,12 +218,12 @@ pub(super) async fn apply_pending(
             };
             let (lsn, commit_micros) = (t.lsn, t.commit_micros);
             let state = dirty.then(|| sync.clone()).flatten();
-            let (back, result) = apply(sess, def, publication, t, false, None, state).await;
+            let (back, result) = apply(shared, sess, def, publication, t, false, None, state).await;
             *session = back;
             let rows = result?;
             *dirty = false;
             *applied = (*applied).max(lsn);
-            applied_metrics(shared, def, lsn, commit_micros, rows);
+            applied_metrics(shared, def, lsn, &[commit_micros], rows);
         }
     }
     Ok(())

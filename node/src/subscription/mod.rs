@@ -34,7 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 use rustydb_sql::subscription::{
     catalog, ConnInfo, SubscriptionControl, SubscriptionDef, SubscriptionStat,
 };
@@ -55,6 +57,12 @@ pub struct SubscriptionMetrics {
     pub errors: IntCounterVec,
     pub lag_ms: IntGaugeVec,
     pub applied_lsn: IntGaugeVec,
+    /// Seconds from a remote transaction's commit (publisher clock) to a
+    /// stage on this node: `received` (its lines read off the stream) and
+    /// `applied` (the local transaction holding it committed).
+    pub delay: HistogramVec,
+    /// Seconds one local apply transaction takes (begin to commit).
+    pub apply_seconds: Histogram,
 }
 
 impl SubscriptionMetrics {
@@ -88,6 +96,32 @@ impl SubscriptionMetrics {
                 "rustydb_subscription_applied_lsn",
                 "Last publisher LSN applied by a subscription",
             ),
+            delay: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "rustydb_subscription_delay_seconds",
+                        "Time from a remote transaction's commit until this node received \
+                         (stage=received) and applied (stage=applied) it",
+                    )
+                    .buckets(crate::logical::DELAY_BUCKETS.to_vec()),
+                    &["stage"],
+                )
+                .expect("static metric name is valid");
+                let _ = registry.register(Box::new(h.clone()));
+                h
+            },
+            apply_seconds: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "rustydb_subscription_apply_seconds",
+                        "Duration of one local apply transaction (one or more remote ones)",
+                    )
+                    .buckets(crate::logical::DELAY_BUCKETS.to_vec()),
+                )
+                .expect("static metric name is valid");
+                let _ = registry.register(Box::new(h.clone()));
+                h
+            },
         }
     }
 }

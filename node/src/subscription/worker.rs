@@ -322,6 +322,13 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
                         sync_dirty |= keep_synced(state, &mut t);
                     }
                     let lsn = t.lsn;
+                    if let Some(c) = t.commit_micros {
+                        shared
+                            .metrics
+                            .delay
+                            .with_label_values(&["received"])
+                            .observe((receipt - c).max(0) as f64 / 1e6);
+                    }
                     shared.update(&def.name, |s| {
                         s.received_lsn = s.received_lsn.max(lsn);
                         s.last_msg_receipt_micros = Some(receipt);
@@ -365,8 +372,17 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
                         return Failure::Connect("apply session lost".into());
                     };
                     let progress_lsn = refresh_copy.then_some(applied);
-                    let (back, result) =
-                        apply(sess, def, publication, t, true, progress_lsn, state.clone()).await;
+                    let (back, result) = apply(
+                        shared,
+                        sess,
+                        def,
+                        publication,
+                        t,
+                        true,
+                        progress_lsn,
+                        state.clone(),
+                    )
+                    .await;
                     session = back;
                     match result {
                         Ok(rows) => {
@@ -375,7 +391,7 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
                             }
                             sync = state;
                             sync_dirty = false;
-                            applied_metrics(shared, def, applied, commit_micros, rows);
+                            applied_metrics(shared, def, applied, &[commit_micros], rows);
                         }
                         Err(f) => return f,
                     }
