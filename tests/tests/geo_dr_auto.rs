@@ -202,7 +202,9 @@ impl Sites {
             m.start();
         }
         // dc2: nodes streaming from dc1 through r21, managers in standby mode.
-        let primary = dc1.primary_name().expect("dc1 primary");
+        let primary = dc1
+            .wait_primary(|_| true, BOUND)
+            .unwrap_or_else(|e| panic!("{e}\n{}", dc1.describe()));
         let idx = dc1
             .nodes
             .iter()
@@ -418,6 +420,7 @@ fn dc1_isolated_from_both_sites_is_fenced_and_dc2_promoted() {
         }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", sites.describe()));
+    eprintln!("geo-auto: dc2 after the takeover: {}", status["site_quorum"]);
     assert_eq!(status["site_quorum"]["holder"], json!("dc2"), "{status}");
     let promoted = wait_until("dc2 has a primary", BOUND, || {
         sites
@@ -444,6 +447,7 @@ fn dc1_isolated_from_both_sites_is_fenced_and_dc2_promoted() {
     let report = Admin::new(sites.dc2_managers[0].1)
         .get_json("/dr/report")
         .expect("report");
+    eprintln!("geo-auto: drill report {report}");
     assert!(
         report["drills"].as_array().is_some_and(|d| d.len() == 1),
         "{report}"
