@@ -420,7 +420,10 @@ fn dc1_isolated_from_both_sites_is_fenced_and_dc2_promoted() {
         }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", sites.describe()));
-    eprintln!("geo-auto: dc2 after the takeover: {}", status["site_quorum"]);
+    eprintln!(
+        "geo-auto: dc2 after the takeover: {}",
+        status["site_quorum"]
+    );
     assert_eq!(status["site_quorum"]["holder"], json!("dc2"), "{status}");
     let promoted = wait_until("dc2 has a primary", BOUND, || {
         sites
