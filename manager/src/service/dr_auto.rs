@@ -45,13 +45,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::{Method, StatusCode};
-use serde::Serialize;
 
+use super::dr_auto_view::record_peers;
 use super::error::ServiceError;
 use super::http::{json, Answer};
-use super::{dr_ops, monitor, unix_ms, Service};
+use super::{dr_ops, monitor, Service};
 use crate::raft::{ClusterCommand, ClusterState, CommandResult, DrCommand};
 use crate::site_lease::{self, RenewRequest, SiteAnswer, VoteRequest, Voter};
+
+pub use super::dr_auto_view::metrics_text;
 
 /// How long one request to another site may take.
 const SITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,37 +68,6 @@ pub struct AutoMemo {
     voter_for: Option<Instant>,
     candidate: bool,
     last_failover_try: Option<Instant>,
-}
-
-/// What `GET /dr/status` shows of the quorum (kept in `DrMemo`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SiteView {
-    pub auto_failover: bool,
-    pub site: String,
-    pub witness: String,
-    pub epoch: u64,
-    pub holder: Option<String>,
-    /// True while this site holds the current epoch.
-    pub holds: bool,
-    /// Remaining primary-site lease (this site holds it), in ms.
-    pub lease_remaining_ms: Option<u64>,
-    /// This site's own voter (leader only): promise left, silence of the holder.
-    pub promised_for_ms: Option<u64>,
-    pub holder_silent_ms: Option<u64>,
-    /// The last answer of each other site (witness first).
-    pub peers: Vec<PeerView>,
-    pub candidate: bool,
-    /// Why the last check did not take over (or what it did).
-    pub last_decision: String,
-    pub takeovers: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PeerView {
-    pub url: String,
-    pub seen_ms: u64,
-    pub answer: Option<SiteAnswer>,
-    pub error: Option<String>,
 }
 
 /// This site's name in the quorum.
@@ -309,19 +280,6 @@ async fn ask_all(
         .map(|u| u.first().cloned().unwrap_or_default())
         .zip(answers)
         .collect()
-}
-
-fn record_peers(service: &Service, answers: &[(String, Result<SiteAnswer, String>)]) {
-    let now = unix_ms();
-    service.dr.lock().site.peers = answers
-        .iter()
-        .map(|(url, r)| PeerView {
-            url: url.clone(),
-            seen_ms: now,
-            answer: r.as_ref().ok().cloned(),
-            error: r.as_ref().err().cloned(),
-        })
-        .collect();
 }
 
 /// One renewal round of the holder.
@@ -619,40 +577,4 @@ pub async fn run(service: Arc<Service>) {
             return;
         }
     }
-}
-
-/// Prometheus lines for the quorum (appended to the DR metrics).
-pub fn metrics_text(service: &Service, state: &ClusterState) -> String {
-    if !service.config.dr.auto_failover {
-        return String::new();
-    }
-    let dr = service.dr.lock();
-    let valid = dr.site_lease_until.is_some_and(|u| u > Instant::now());
-    let mut text = String::new();
-    let mut push = |name: &str, help: &str, value: String| {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        ));
-    };
-    push(
-        "rustydb_dr_site_epoch",
-        "The inter-site quorum epoch this site knows",
-        state.dr.site.epoch.to_string(),
-    );
-    push(
-        "rustydb_dr_site_holder",
-        "1 while this site holds the primary-site epoch",
-        u8::from(holds(service, state)).to_string(),
-    );
-    push(
-        "rustydb_dr_site_lease_valid",
-        "1 while this site's primary-site lease is valid (leader only)",
-        u8::from(valid && holds(service, state)).to_string(),
-    );
-    push(
-        "rustydb_dr_auto_takeovers",
-        "Automatic DR failovers run by this member",
-        dr.site.takeovers.to_string(),
-    );
-    text
 }

@@ -101,7 +101,7 @@ pub struct DrStatus {
     pub fork: Option<crate::raft::DrFork>,
     pub events: Vec<DrEvent>,
     /// The inter-site quorum of automatic DR failover (`dr_auto.rs`).
-    pub site_quorum: super::dr_auto::SiteView,
+    pub site_quorum: super::dr_auto_view::SiteView,
 }
 
 pub fn status(service: &Service) -> DrStatus {

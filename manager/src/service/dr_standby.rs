@@ -99,7 +99,7 @@ pub struct DrMemo {
     /// leader only, None when not held).
     pub site_lease_until: Option<Instant>,
     /// The inter-site quorum as `GET /dr/status` shows it.
-    pub site: super::dr_auto::SiteView,
+    pub site: super::dr_auto_view::SiteView,
 }
 
 impl DrMemo {

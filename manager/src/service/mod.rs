@@ -36,6 +36,7 @@ pub mod backup;
 pub mod client;
 pub mod config;
 pub mod dr_auto;
+pub mod dr_auto_view;
 pub mod dr_config;
 mod dr_fork;
 mod dr_ops;
