@@ -175,13 +175,14 @@ pub async fn handle(
             "automatic DR failover is off on this site",
         ));
     }
+    let mut memo = service.site.lock().await;
+    // Read under the lock: a concurrent request may just have changed it.
     let (_, state) = service.raft.state();
     let Some((since, extra)) = fresh_leadership(service, &state) else {
         return Err(ServiceError::Unavailable(
             "leadership not confirmed recently".into(),
         ));
     };
-    let mut memo = service.site.lock().await;
     let candidate = memo.candidate;
     let v = voter(&mut memo, service, &state, since, extra);
     let before = v.clone();
@@ -457,6 +458,8 @@ async fn tick(service: &Arc<Service>) {
         return;
     };
     let mut memo = service.site.lock().await;
+    // Fresh under the lock (a site request may have changed the ballot).
+    let (_, state) = service.raft.state();
     voter(&mut memo, service, &state, since, extra);
     if holds(service, &state) {
         renew_round(service, &state, &mut memo).await;
