@@ -93,4 +93,6 @@ print(f"DR drill RTO (test mode, {len(rto)} trials): p50 {pct(rto, 50):.0f} ms, 
 print(f"cross-site lag under pgbench ({len(lag)} samples, RTT {sys.argv[3]} ms): p50 {pct(lag, 50):.0f} ms, p99 {pct(lag, 99):.0f} ms")
 PY
 grep -E "^tps" "$WORK/pgbench.log" || true
+# dc1's own HA failovers during the run (the standby site must follow them).
+curl -sf http://127.0.0.1:8008/history | python3 -c 'import sys,json; h=json.load(sys.stdin)["failovers"]; print("dc1 failovers during the run: %d" % len(h)); [print("  %s -> %s: %s" % (f["from"], f["to"], f["reason"])) for f in h]' || true
 OK=1

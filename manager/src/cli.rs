@@ -28,6 +28,21 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// A TCP relay that simulates a WAN link (latency, bandwidth, loss, partition).
     WanRelay(WanRelayArgs),
+    /// The third site's voter for automatic DR failover (see docs/geo-dr.md).
+    Witness(WitnessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// HTTP address the sites' managers reach.
+    #[arg(long, default_value = "127.0.0.1:8030")]
+    pub listen: SocketAddr,
+    /// Where the ballot is kept (witness.json).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// This site's name.
+    #[arg(long, default_value = "witness")]
+    pub site: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,9 +6,13 @@
 //! - [`service`]: the manager member (`rustydb manager`): health, lease,
 //!   failover, switchover and the HTTP API;
 //! - [`wan_relay`]: `rustydb wan-relay`, a latency / bandwidth / loss /
-//!   partition relay for geo tests and demos.
+//!   partition relay for geo tests and demos;
+//! - [`site_lease`]: the inter-site majority lease behind automatic DR
+//!   failover, and [`witness`]: `rustydb witness`, the third site's voter.
 
 pub mod cli_client;
 pub mod raft;
 pub mod service;
+pub mod site_lease;
 pub mod wan_relay;
+pub mod witness;

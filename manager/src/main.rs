@@ -53,6 +53,10 @@ fn main() -> ExitCode {
             cli::Command::Manager(args) => run::manager(args).await,
             cli::Command::Proxy(_) => Ok(()),
             cli::Command::WanRelay(args) => run::wan_relay(args).await,
+            cli::Command::Witness(args) => {
+                logging::init("info");
+                rustydb_manager::witness::run(args.listen, &args.data_dir, &args.site).await
+            }
         }
     });
     exit_code(result)

@@ -20,6 +20,10 @@
 //! carry several routes (`--route LISTEN=TARGET`, e.g. a node's pgwire
 //! port and its WAL sender port), all sharing one link state.
 //!
+//! A side that closes its connection (EOF) has its in-flight bytes
+//! delivered before the close is passed on, as on a real link; only a
+//! partition drops bytes in flight.
+//!
 //! Control (`--control ADDR`, HTTP): `POST /partition`, `POST /heal`,
 //! `POST /latency?ms=N`, `GET /status`. The state is a `watch` channel;
 //! a partition closes every open connection at once.
@@ -182,10 +186,17 @@ async fn pump(
             }
         }
     };
-    // Either side ending ends the direction; a partition ends both.
+    // The far side gone (the writer failed): stop reading at once. The
+    // near side finished (EOF): deliver what is still in flight, then
+    // pass the FIN on, as a real link does; dropping the queue here would
+    // eat the last frames a server sends before closing (a WAL sender's
+    // "diverged" answer, say), and the client would see a bare EOF. A
+    // partition ends both: the writer checks it before every chunk, and
+    // the reader's end closes the queue.
+    tokio::pin!(writer);
     tokio::select! {
-        _ = writer => {}
-        _ = reader => {}
+        _ = &mut writer => {}
+        _ = reader => writer.await,
     }
 }
 
@@ -294,6 +305,53 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers one line and closes at once: the answer must
+    /// reach the client through the delayed link before the EOF does.
+    #[tokio::test]
+    async fn last_bytes_before_a_close_are_delivered() {
+        let server = match TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        let target = server
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = server.accept().await {
+                let _ = s.write_all(b"diverged").await;
+                let _ = s.shutdown().await;
+            }
+        });
+        let route = Route {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            target,
+        };
+        let link = LinkState {
+            latency_ms: 60,
+            bandwidth_kbps: 0,
+            loss_pct: 0.0,
+            partitioned: false,
+        };
+        let relay = match start(&[route], link).await {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let addr = relay
+            .listening
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("no listener"));
+        let mut c = match TcpStream::connect(addr).await {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut got)).await;
+        assert!(matches!(read, Ok(Ok(_))), "{read:?}");
+        assert_eq!(got, b"diverged");
+    }
 
     #[tokio::test]
     async fn delays_and_partitions() {

@@ -594,3 +594,77 @@ fn failback_with_switch_back_restores_the_layout_without_loss() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
 }
+
+/// The primary site fails over while the standby leader is *ahead* of the
+/// new primary (it received records the new primary never got, as after
+/// an async failover): the standby leader must learn over the WAN that it
+/// diverged, rewind, and follow the new primary. (The WAN relay once
+/// dropped the sender's last frame before a close, so the "diverged"
+/// answer never arrived and the standby leader stayed fenced.)
+#[test]
+fn standby_leader_follows_a_lossy_failover_of_the_primary_site() {
+    let (mut dc1, wan, dc2, _dir) = setup();
+    let primary = dc1.primary_name().expect("primary");
+    let others: Vec<String> = dc1
+        .nodes
+        .iter()
+        .map(|n| n.name().to_string())
+        .filter(|n| *n != primary)
+        .collect();
+    // dc1's replicas go down; the primary takes writes the standby site gets.
+    for n in &others {
+        dc1.node_mut(n).kill9();
+    }
+    let p = dc1.node(&primary).expect("p");
+    for id in 9001..9011 {
+        p.connect()
+            .must(&format!("INSERT INTO t (id, w) VALUES ({id}, 1)"));
+    }
+    let s = dc2.dr_status().expect("status");
+    let leader = s["standby_leader"].as_str().expect("leader").to_string();
+    wait_until("the standby leader has the writes", BOUND, || {
+        if try_ids_on(dc2.node(&leader))?.contains(&9010) {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", dc2.describe()));
+    // The primary dies; its replicas come back without those writes: dc1
+    // fails over and the new primary forks before them.
+    dc1.node_mut(&primary).kill9();
+    for n in &others {
+        // On the same WAL port, so the standby site reaches it through the
+        // WAN relay (its endpoint map), as before.
+        let endpoint = wan
+            .routes
+            .iter()
+            .find(|r| r.0 == *n)
+            .map(|r| r.3.clone())
+            .expect("route");
+        let node = dc1.node_mut(n);
+        let mut args = node.server().args().to_vec();
+        args.extend(["--replication-listen".to_string(), endpoint]);
+        node.server().set_args(args);
+        node.restart();
+    }
+    let new_primary = dc1
+        .wait_primary(|n| n != primary, BOUND)
+        .unwrap_or_else(|e| panic!("{e}\n{}", dc1.describe()));
+    dc1.node(&new_primary)
+        .expect("new primary")
+        .connect()
+        .must("INSERT INTO t (id, w) VALUES (9999, 2)");
+    // The standby site follows the new primary (rewinding what dc1 lost).
+    wait_until("the standby site follows the new primary", BOUND, || {
+        let s = dc2.dr_status()?;
+        let leader = s["standby_leader"].as_str().ok_or("no standby leader")?;
+        let ids = try_ids_on(dc2.node(leader))?;
+        if ids.contains(&9999) && !ids.contains(&9010) {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", dc2.describe(), dc1.describe()));
+}

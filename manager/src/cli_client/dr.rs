@@ -2,7 +2,7 @@
 //!
 //! | verb | request |
 //! |---|---|
-//! | `dr status` | `GET /dr/status` |
+//! | `dr status` | `GET /dr/status` (with the site quorum's view) |
 //! | `dr check-standby` | `GET /dr/check` (exit 1 when unhealthy) |
 //! | `dr failover [--force] [--test-mode]` | `POST /dr/failover` |
 //! | `dr discard-test` | `POST /dr/discard-test` |
@@ -186,6 +186,40 @@ fn status_table(b: &Value) -> String {
         f(&b["lag"]["seconds"]),
         f(&b["level"])
     ));
+    let q = &b["site_quorum"];
+    if q["auto_failover"] == json!(true) {
+        s.push_str(&format!(
+            "site quorum:     site {} epoch {} holder {} (this site holds: {}, lease left {} ms)\n",
+            f(&q["site"]),
+            f(&q["epoch"]),
+            f(&q["holder"]),
+            f(&q["holds"]),
+            f(&q["lease_remaining_ms"])
+        ));
+        s.push_str(&format!(
+            "                 holder silent {} ms, promised {} ms more, candidate {}; {}\n",
+            f(&q["holder_silent_ms"]),
+            f(&q["promised_for_ms"]),
+            f(&q["candidate"]),
+            f(&q["last_decision"])
+        ));
+        for p in q["peers"].as_array().into_iter().flatten() {
+            let view = match &p["answer"] {
+                Value::Null => format!("error: {}", f(&p["error"])),
+                a => format!(
+                    "{} granted {} (epoch {}, holder {}): {}",
+                    f(&a["voter"]),
+                    f(&a["granted"]),
+                    f(&a["epoch"]),
+                    f(&a["holder"]),
+                    f(&a["reason"])
+                ),
+            };
+            s.push_str(&format!("  voter {}: {view}\n", f(&p["url"])));
+        }
+    } else {
+        s.push_str("site quorum:     automatic DR failover off\n");
+    }
     if let Some(events) = b["events"].as_array() {
         for e in events.iter().rev().take(5) {
             s.push_str(&format!(

@@ -18,14 +18,24 @@
 //!   RTO and RPO (`dr report`), at most [`DRILL_HISTORY_CAP`], oldest
 //!   dropped first.
 //!
+//! - `site` / `site_held`: this site's durable ballot in the inter-site
+//!   quorum of automatic DR failover (`site_lease.rs`, `dr_auto.rs`):
+//!   the epoch it last voted in (or learnt), for whom, and the epoch this
+//!   site itself won with a majority (0: none; cleared when the site
+//!   becomes a standby, so a standby that holds an epoch is one that won
+//!   a takeover and has not promoted itself yet).
+//!
 //! Invariants: `standby_leader` is `None` whenever `standby` is false, and
 //! names a registered node otherwise; `seeded` only goes from false to
 //! true, so a cluster promoted by a DR failover is not put back into
-//! standby mode by its own configuration file.
+//! standby mode by its own configuration file; `site.epoch` never
+//! decreases and, within one epoch, the recorded holder never changes once
+//! set (one vote per epoch); `site_held` is at most `site.epoch`.
 
 use serde::{Deserialize, Serialize};
 
 use super::command::CommandResult;
+use crate::site_lease::Ballot;
 
 /// How many drill records the state keeps.
 pub const DRILL_HISTORY_CAP: usize = 100;
@@ -80,6 +90,11 @@ pub struct DrState {
     pub standby_leader: Option<String>,
     pub fork: Option<DrFork>,
     pub drills: Vec<DrDrill>,
+    /// This site's ballot in the inter-site quorum.
+    pub site: Ballot,
+    /// The epoch this site won (holds while `site.epoch` equals it and
+    /// `site.holder` is this site); 0 when none.
+    pub site_held: u64,
 }
 
 /// The DR mutations (variants of `ClusterCommand`, forwarded here).
@@ -97,6 +112,11 @@ pub enum DrCommand {
     },
     SetFork {
         fork: Option<DrFork>,
+    },
+    /// Records a vote, a learnt epoch or (with `held`) a won epoch.
+    SetSite {
+        ballot: Ballot,
+        held: bool,
     },
 }
 
@@ -122,6 +142,9 @@ impl DrState {
                 self.seeded = true;
                 if *enabled {
                     self.primary_hosts = primary_hosts.clone();
+                    // A site that becomes a standby gives up the
+                    // primary-site epoch it held (it stops renewing it).
+                    self.site_held = 0;
                 } else {
                     self.standby_leader = None;
                 }
@@ -158,6 +181,29 @@ impl DrState {
                 self.fork = fork.clone();
                 CommandResult::Applied
             }
+            DrCommand::SetSite { ballot, held } => {
+                let cur = &self.site;
+                let double_vote = ballot.epoch == cur.epoch
+                    && cur.holder.is_some()
+                    && ballot.holder != cur.holder;
+                if ballot.epoch < cur.epoch || double_vote {
+                    return CommandResult::Rejected {
+                        reason: format!(
+                            "site ballot ({}, {:?}) conflicts with ({}, {:?})",
+                            ballot.epoch, ballot.holder, cur.epoch, cur.holder
+                        ),
+                    };
+                }
+                let max_lease_ms = cur.max_lease_ms.max(ballot.max_lease_ms);
+                self.site = Ballot {
+                    max_lease_ms,
+                    ..ballot.clone()
+                };
+                if *held {
+                    self.site_held = ballot.epoch;
+                }
+                CommandResult::Applied
+            }
         }
     }
 }
@@ -187,6 +233,26 @@ mod tests {
         };
         assert!(s.apply(&off, |_| true).is_applied());
         assert!(s.standby_leader.is_none() && s.seeded && !s.standby);
+    }
+
+    #[test]
+    fn site_ballot_is_monotonic_with_one_vote_per_epoch() {
+        let mut s = DrState::default();
+        let set = |epoch: u64, holder: &str, held: bool| DrCommand::SetSite {
+            ballot: Ballot {
+                epoch,
+                holder: Some(holder.into()),
+                max_lease_ms: 1000,
+            },
+            held,
+        };
+        assert!(s.apply(&set(2, "dc1", false), |_| true).is_applied());
+        assert!(!s.apply(&set(2, "dc2", true), |_| true).is_applied());
+        assert!(!s.apply(&set(1, "dc1", true), |_| true).is_applied());
+        assert!(s.apply(&set(2, "dc1", true), |_| true).is_applied());
+        assert_eq!((s.site.epoch, s.site_held), (2, 2));
+        assert!(s.apply(&set(3, "dc2", false), |_| true).is_applied());
+        assert_eq!((s.site.epoch, s.site_held), (3, 2));
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub async fn mutate(
         ("POST", "/dr/failover") => super::dr_ops::failover(service, parse(body)?).await,
         ("POST", "/dr/discard-test") => super::dr_fork::discard(service).await,
         ("POST", "/dr/standby") => super::dr_ops::become_standby(service, parse(body)?).await,
+        ("POST", "/site/renew") => super::dr_auto::handle(service, None, Some(parse(body)?)).await,
+        ("POST", "/site/vote") => super::dr_auto::handle(service, Some(parse(body)?), None).await,
         ("POST", "/pause") => pause(service, true).await,
         ("POST", "/resume") => pause(service, false).await,
         ("PATCH", "/config") => patch_config(service, parse(body)?).await,

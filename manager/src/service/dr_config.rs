@@ -9,6 +9,13 @@
 //! lag_critical_s = 10               # event + ERROR log above this
 //! max_lag_tolerance_s = 10          # `dr failover` refuses above (unless --force)
 //! probe_interval_ms = 1000          # how often the primary site is probed
+//! auto_failover = false             # automatic DR failover (needs a witness)
+//! auto_failover_after_s = 30        # silence before a site is declared lost
+//! site_lease_s = 10                 # the primary-site lease (site_lease.rs)
+//! site = "dc1"                      # this site's name (default: datacenter)
+//! witness = "http://10.3.0.1:8030"  # the third site's `rustydb witness`
+//! peer_site = ["http://10.2.0.1:8008"]  # the other site's manager APIs
+//! peer_api_token = ""               # bearer token for peer_site's API
 //!
 //! [rto]
 //! target_seconds = 60               # `dr report` compares drills against it
@@ -39,6 +46,17 @@ pub struct DrConfig {
     pub lag_critical_s: f64,
     pub max_lag_tolerance_s: f64,
     pub probe_interval_ms: u64,
+    /// Automatic DR failover through the inter-site quorum (`dr_auto.rs`).
+    pub auto_failover: bool,
+    pub auto_failover_after_s: f64,
+    pub site_lease_s: f64,
+    /// This site's name in the quorum; empty: the member's `datacenter`.
+    pub site: String,
+    /// The witness's URL (`rustydb witness`).
+    pub witness: String,
+    /// The other site's manager API URLs.
+    pub peer_site: Vec<String>,
+    pub peer_api_token: String,
 }
 
 impl Default for DrConfig {
@@ -48,6 +66,13 @@ impl Default for DrConfig {
             lag_critical_s: 10.0,
             max_lag_tolerance_s: 10.0,
             probe_interval_ms: 1000,
+            auto_failover: false,
+            auto_failover_after_s: 30.0,
+            site_lease_s: 10.0,
+            site: String::new(),
+            witness: String::new(),
+            peer_site: Vec::new(),
+            peer_api_token: String::new(),
         }
     }
 }
@@ -93,6 +118,19 @@ impl DrConfig {
         }
         if self.probe_interval_ms == 0 {
             return Err("[dr] probe_interval_ms must be positive".into());
+        }
+        if self.auto_failover {
+            if self.witness.is_empty() {
+                return Err("[dr] auto_failover needs a witness URL (three sites)".into());
+            }
+            if !(self.site_lease_s.is_finite() && self.site_lease_s >= 0.5) {
+                return Err("[dr] site_lease_s must be at least 0.5".into());
+            }
+            if !(self.auto_failover_after_s.is_finite()
+                && self.auto_failover_after_s >= self.site_lease_s)
+            {
+                return Err("[dr] auto_failover_after_s must be at least site_lease_s".into());
+            }
         }
         Ok(())
     }

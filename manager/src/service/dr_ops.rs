@@ -100,6 +100,8 @@ pub struct DrStatus {
     pub max_lag_tolerance_s: f64,
     pub fork: Option<crate::raft::DrFork>,
     pub events: Vec<DrEvent>,
+    /// The inter-site quorum of automatic DR failover (`dr_auto.rs`).
+    pub site_quorum: super::dr_auto_view::SiteView,
 }
 
 pub fn status(service: &Service) -> DrStatus {
@@ -131,6 +133,7 @@ pub fn status(service: &Service) -> DrStatus {
         max_lag_tolerance_s: c.dr.max_lag_tolerance_s,
         fork: state.dr.fork.clone(),
         events: memo.events.iter().cloned().collect(),
+        site_quorum: memo.site.clone(),
     }
 }
 
@@ -283,7 +286,20 @@ pub async fn failover(
     };
     let (promoted, pgwire, timeline, rto_ms, detail) = match &outcome {
         Ok((name, pgwire, tl)) => {
-            let rto = probe_write(pgwire, time_ms).await;
+            // With automatic failover on, a promoted site that does not
+            // hold the primary-site epoch yet takes writes only once it
+            // won it (`dr_auto.rs`): that can take auto_failover_after_s.
+            let (_, now_state) = service.raft.state();
+            let mut wait = PROBE_WRITE_FOR;
+            if service.config.dr.auto_failover
+                && !request.test_mode
+                && !super::dr_auto::holds(service, &now_state)
+            {
+                wait += Duration::from_secs_f64(
+                    service.config.dr.auto_failover_after_s + service.config.dr.site_lease_s,
+                );
+            }
+            let rto = probe_write(pgwire, time_ms, wait).await;
             let rto_ms = rto
                 .as_ref()
                 .ok()
@@ -353,8 +369,8 @@ async fn promote_standby(
 }
 
 /// Writes one probe row on `pgwire`, retrying until acknowledged.
-pub async fn probe_write(pgwire: &str, drill_ms: u64) -> Result<(), String> {
-    let deadline = Instant::now() + PROBE_WRITE_FOR;
+pub async fn probe_write(pgwire: &str, drill_ms: u64, wait: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + wait;
     let timeout = Duration::from_secs(2);
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -380,9 +396,7 @@ pub async fn probe_write(pgwire: &str, drill_ms: u64) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!(
-        "no write accepted within {PROBE_WRITE_FOR:?}: {last}"
-    ))
+    Err(format!("no write accepted within {wait:?}: {last}"))
 }
 
 /// `POST /dr/standby`: turn this cluster into a standby of `primary_hosts`.

@@ -95,10 +95,15 @@ pub struct DrMemo {
     pub followed_at: BTreeMap<String, Instant>,
     /// The process of a test-mode fork this member started (`dr_fork.rs`).
     pub fork_child: Option<tokio::process::Child>,
+    /// Until when this site's primary-site lease is valid (`dr_auto.rs`;
+    /// leader only, None when not held).
+    pub site_lease_until: Option<Instant>,
+    /// The inter-site quorum as `GET /dr/status` shows it.
+    pub site: super::dr_auto_view::SiteView,
 }
 
 impl DrMemo {
-    fn event(&mut self, level: Level, message: String) {
+    pub fn event(&mut self, level: Level, message: String) {
         match level {
             Level::Critical => tracing::error!(%message, "dr"),
             Level::Warning => tracing::warn!(%message, "dr"),
@@ -370,6 +375,12 @@ pub async fn reconcile(service: &Service, state: &ClusterState) {
 
 /// Prometheus lines for the DR link (appended to `/metrics`).
 pub fn metrics_text(service: &Service, state: &ClusterState) -> String {
+    let mut text = link_metrics(service, state);
+    text.push_str(&super::dr_auto::metrics_text(service, state));
+    text
+}
+
+fn link_metrics(service: &Service, state: &ClusterState) -> String {
     let memo = service.dr.lock();
     let mut text = String::new();
     let mut push = |name: &str, help: &str, value: String| {

@@ -136,6 +136,8 @@ fn is_mutation_route(method: &Method, path: &str) -> bool {
             | ("POST", "/dr/failover")
             | ("POST", "/dr/discard-test")
             | ("POST", "/dr/standby")
+            | ("POST", "/site/renew")
+            | ("POST", "/site/vote")
     ) || (method == Method::DELETE && path.starts_with("/members/"))
 }
 

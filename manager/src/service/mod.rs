@@ -16,6 +16,8 @@
 //!   schedule.rs: scheduled switchover (in Raft; run by whoever leads)
 //!   supervise.rs: optional local node process, held down while the
 //!      replicated state says it is stopped
+//!   dr_*.rs: geo / DR (standby cluster, DR operations, and dr_auto.rs:
+//!      this site in the inter-site quorum of automatic DR failover)
 //! ```
 //!
 //! What is replicated (decisions: the primary, timelines, sync set,
@@ -33,6 +35,8 @@ mod actions;
 pub mod backup;
 pub mod client;
 pub mod config;
+pub mod dr_auto;
+pub mod dr_auto_view;
 pub mod dr_config;
 mod dr_fork;
 mod dr_ops;
@@ -119,6 +123,8 @@ pub struct Service {
     pub memo: Mutex<ReconcileMemo>,
     /// The DR link as this member observes it (`dr_standby.rs`).
     pub dr: Mutex<dr_standby::DrMemo>,
+    /// This site in the inter-site quorum (`dr_auto.rs`, leader only).
+    pub site: tokio::sync::Mutex<dr_auto::AutoMemo>,
     /// Serialises switchover, failover and reconcile.
     pub op: tokio::sync::Mutex<()>,
     pub metrics: Metrics,
@@ -207,6 +213,7 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
         lease: Mutex::new(LeaseBook::default()),
         memo: Mutex::new(ReconcileMemo::default()),
         dr: Mutex::new(dr_standby::DrMemo::default()),
+        site: tokio::sync::Mutex::new(dr_auto::AutoMemo::default()),
         op: tokio::sync::Mutex::new(()),
         metrics,
         supervisor,
@@ -218,6 +225,7 @@ pub async fn start(config: ManagerConfig) -> Result<Running, String> {
     tokio::spawn(monitor::run(Arc::clone(&service)));
     tokio::spawn(backup::schedule(Arc::clone(&service)));
     tokio::spawn(dr_standby::probe_loop(Arc::clone(&service)));
+    tokio::spawn(dr_auto::run(Arc::clone(&service)));
     tokio::spawn(http::serve(listener, Arc::clone(&service)));
     tracing::info!(id = service.config.id, api = %api_addr, "manager member started");
     Ok(Running { service, api_addr })

@@ -210,6 +210,11 @@ async fn renew_primary(service: &Arc<Service>, state: &ClusterState) {
             return;
         }
     }
+    // Automatic DR failover: only while the primary-site lease outlives
+    // the node lease (the site fence, `dr_auto.rs`).
+    if !super::dr_auto::may_renew_node(service, state) {
+        return;
+    }
     let sent = Instant::now();
     // Record before sending: the node may receive it even if we time out.
     let previous = {
@@ -246,6 +251,9 @@ async fn renew_primary(service: &Arc<Service>, state: &ClusterState) {
 
 /// Renews a node's lease right away (after a promotion), recording it.
 pub async fn renew_now(service: &Service, name: &str, admin: &str, state: &ClusterState) -> bool {
+    if !super::dr_auto::may_renew_node(service, state) {
+        return false;
+    }
     {
         let mut book = service.lease.lock();
         let now = Instant::now();

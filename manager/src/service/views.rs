@@ -50,6 +50,8 @@ const KNOWN: &[&str] = &[
     "/dr/failover",
     "/dr/discard-test",
     "/dr/standby",
+    "/site/renew",
+    "/site/vote",
 ];
 
 pub fn known_path(path: &str) -> bool {
