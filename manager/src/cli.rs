@@ -90,6 +90,12 @@ pub struct ProxyArgs {
     /// HTTP address for `/metrics`.
     #[arg(long)]
     pub admin_listen: Option<String>,
+    /// The proxy's own datacenter, for `rustydb.consistency = local`.
+    #[arg(long)]
+    pub datacenter: Option<String>,
+    /// The proxy's own region, for `rustydb.consistency = regional`.
+    #[arg(long)]
+    pub region: Option<String>,
     /// Runtime worker threads [default: one per two cores].
     #[arg(long)]
     pub threads: Option<usize>,

@@ -195,6 +195,12 @@ pub fn proxy(args: crate::cli::ProxyArgs) -> Result<(), String> {
     if let Some(admin) = args.admin_listen {
         config.admin_listen = admin;
     }
+    if let Some(dc) = args.datacenter {
+        config.datacenter = dc;
+    }
+    if let Some(region) = args.region {
+        config.region = region;
+    }
     if let Some(threads) = args.threads {
         config.threads = threads;
     }

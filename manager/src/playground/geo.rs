@@ -234,6 +234,10 @@ pub async fn up(args: UpArgs) -> Result<(), String> {
                 format!("127.0.0.1:{}", site.proxy_admin),
                 "--manager".into(),
                 members.join(","),
+                "--datacenter".into(),
+                site.dc.into(),
+                "--region".into(),
+                site.region.into(),
             ];
             children.push(spawn(&exe, &format!("proxy-{}", site.dc), &pargs, &logs)?);
         }
