@@ -302,6 +302,11 @@ pub async fn list(service: &Arc<Service>) -> Answer {
         );
     };
     let listed = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let empty_dir = std::fs::read_dir(&schedule.repo).map_or(true, |mut d| d.next().is_none());
+        if !schedule.repo.join("repo.json").exists() && empty_dir {
+            // Configured but no backup taken yet: the first one creates it.
+            return Ok(Value::Array(Vec::new()));
+        }
         let repo = rustydb_node::backup::Repo::open(&schedule.repo, schedule.key_file.as_deref())
             .map_err(|e| e.to_string())?;
         let all = rustydb_node::backup::Manifest::list(&repo).map_err(|e| e.to_string())?;
