@@ -75,6 +75,9 @@ pub fn default_parallel() -> usize {
 #[derive(Debug, Clone)]
 pub struct CopyJob {
     pub name: String,
+    /// Size as listed (only orders the work: largest first, so the last
+    /// file to finish is a small one and no worker idles long).
+    pub size: u64,
     /// The parent chain's entry of the same immutable name and size: the
     /// file is only hashed, and referenced when the hash matches.
     pub candidate: Option<FileEntry>,
@@ -92,40 +95,17 @@ pub fn copy_files(
     opts: &CopyOptions,
     progress: &Progress,
 ) -> Result<Vec<FileEntry>> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error = Mutex::new(None);
     let results: Mutex<Vec<Option<FileEntry>>> = Mutex::new(vec![None; jobs.len()]);
     let throttle = opts.max_bytes_per_s.filter(|r| *r > 0).map(Throttle::new);
-    let workers = opts.parallel.max(1).min(jobs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                if opts.low_priority {
-                    lower_priority();
-                }
-                while !failed.load(Ordering::Acquire) {
-                    let i = next.fetch_add(1, Ordering::AcqRel);
-                    let Some(job) = jobs.get(i) else { break };
-                    match copy_one(repo, dir, id, job, throttle.as_ref(), progress) {
-                        Ok(entry) => {
-                            if let Some(slot) = results.lock().get_mut(i) {
-                                *slot = Some(entry);
-                            }
-                        }
-                        Err(e) => {
-                            failed.store(true, Ordering::Release);
-                            first_error.lock().get_or_insert(e);
-                            break;
-                        }
-                    }
-                }
-            });
+    let sizes: Vec<u64> = jobs.iter().map(|j| j.size).collect();
+    for_each_parallel(&sizes, opts.parallel, opts.low_priority, |i| {
+        let job = jobs.get(i).ok_or_else(|| err("copy job out of range"))?;
+        let entry = copy_one(repo, dir, id, job, throttle.as_ref(), progress)?;
+        if let Some(slot) = results.lock().get_mut(i) {
+            *slot = Some(entry);
         }
-    });
-    if let Some(e) = first_error.into_inner() {
-        return Err(e);
-    }
+        Ok(())
+    })?;
     if !jobs.is_empty() {
         repo.store().sync_folder(&format!("backups/{id}/files"))?;
     }
@@ -135,6 +115,47 @@ pub fn copy_files(
         .zip(jobs)
         .map(|(r, j)| r.ok_or_else(|| err(format!("{}: not copied", j.name))))
         .collect()
+}
+
+/// Runs `work(i)` for every index of `sizes` on up to `parallel` threads,
+/// largest size first (so the last item to finish is a small one and no
+/// thread idles long). The first error stops the others (items already
+/// started finish) and is returned.
+pub fn for_each_parallel(
+    sizes: &[u64],
+    parallel: usize,
+    low_priority: bool,
+    work: impl Fn(usize) -> Result<()> + Sync,
+) -> Result<()> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(sizes.get(*i).copied().unwrap_or(0)));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error = Mutex::new(None);
+    let workers = parallel.max(1).min(sizes.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                if low_priority {
+                    lower_priority();
+                }
+                while !failed.load(Ordering::Acquire) {
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::AcqRel)) else {
+                        break;
+                    };
+                    if let Err(e) = work(i) {
+                        failed.store(true, Ordering::Release);
+                        first_error.lock().get_or_insert(e);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 fn copy_one(
@@ -299,6 +320,7 @@ mod tests {
             std::fs::write(src.join(format!("{i:06}.sst")), &body).expect("write");
             jobs.push(CopyJob {
                 name: format!("{i:06}.sst"),
+                size: body.len() as u64,
                 candidate: None,
             });
         }
@@ -328,10 +350,12 @@ mod tests {
         let jobs = vec![
             CopyJob {
                 name: out[1].name.clone(),
+                size: out[1].size,
                 candidate: Some(same),
             },
             CopyJob {
                 name: out[2].name.clone(),
+                size: out[2].size,
                 candidate: Some(other),
             },
         ];

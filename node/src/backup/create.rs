@@ -8,7 +8,8 @@
 //!    history, system id, and the commit time of that last record.
 //! 3. Each file is read once, hashed (sha256) and, unless an incremental
 //!    backup finds the same immutable file (name, size, sha256) in its
-//!    parent chain, written to `backups/<id>/files/`. An SST the parent
+//!    parent chain, written to `backups/<id>/files/` — by several worker
+//!    threads, streamed, at low priority (see `copy`). An SST the parent
 //!    chain listed from the *same* RocksDB instance (same `IDENTITY`, node
 //!    and directory) with the same name and size is not even read: file
 //!    numbers are never reused within an instance, so it is the same file
@@ -223,6 +224,7 @@ fn copy_checkpoint(
         slots.push(None);
         jobs.push(CopyJob {
             name: name.clone(),
+            size: *listed_size,
             candidate,
         });
     }
