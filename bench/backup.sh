@@ -32,6 +32,7 @@
 #   BENCH_CLIENTS [4]     pgbench clients
 #   BENCH_PARALLEL        rustydb backup --parallel (default: the node's)
 #   BENCH_PRIORITY        rustydb backup --priority low|normal [low]
+#   BENCH_MAX_MB_S        rustydb backup --max-mb-per-s (default: no limit)
 #   BENCH_DIR             parent of the temp dir [${TMPDIR:-/tmp}]
 #   BENCH_KEEP            keep the temp dir when set
 #   BENCH_SKIP_PG         skip PostgreSQL (RustyDB figures only)
@@ -134,6 +135,7 @@ caught_up
 COPY_ARGS=()
 [[ -n ${BENCH_PARALLEL:-} ]] && COPY_ARGS+=(--parallel "$BENCH_PARALLEL")
 [[ -n ${BENCH_PRIORITY:-} ]] && COPY_ARGS+=(--priority "$BENCH_PRIORITY")
+[[ -n ${BENCH_MAX_MB_S:-} ]] && COPY_ARGS+=(--max-mb-per-s "$BENCH_MAX_MB_S")
 backup() { # type -> prints "seconds id total_bytes stored_bytes"
     local t0 out
     t0=$(now)
