@@ -132,6 +132,17 @@ impl ManagedCluster {
     /// Like [`ManagedCluster::start`], with `api_token` set on every member
     /// (mutations then need `Authorization: Bearer <token>`).
     pub fn start_with_token(mode: &str, table_sql: &str, token: &str) -> ManagedCluster {
+        ManagedCluster::start_configured(mode, table_sql, token, "")
+    }
+
+    /// Like [`ManagedCluster::start_with_token`], with `extra_toml` (whole
+    /// sections, e.g. `[backup]`) appended to every member's config.
+    pub fn start_configured(
+        mode: &str,
+        table_sql: &str,
+        token: &str,
+        extra_toml: &str,
+    ) -> ManagedCluster {
         let n1 = ClusterNode::primary("n1", &["--commit-mode", mode]);
         let n2 = ClusterNode::replica("n2", &n1, &[]);
         let n3 = ClusterNode::replica("n3", &n1, &[]);
@@ -158,7 +169,8 @@ impl ManagedCluster {
             .collect();
         for m in &managers {
             std::fs::create_dir_all(&m.dir).expect("manager dir");
-            let text = manager_toml(m, &managers, &nodes, &relays, mode, token);
+            let mut text = manager_toml(m, &managers, &nodes, &relays, mode, token);
+            text.push_str(extra_toml);
             std::fs::write(m.config_path(), text).expect("write manager.toml");
         }
         for m in &mut managers {

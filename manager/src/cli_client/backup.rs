@@ -25,6 +25,10 @@ use serde_json::{json, Value};
 use super::render::Table;
 use super::{ApiClient, CliError, Method};
 
+/// How long `create` waits for the backup (the node's and the manager's
+/// own bound is the same).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
 /// Where the repository is.
 #[derive(Debug, Args)]
 pub struct RepoArgs {
@@ -64,6 +68,15 @@ pub enum BackupCmd {
         /// Back up this node directly: its admin API URL (http://HOST:PORT).
         #[arg(long)]
         node_url: Option<String>,
+        /// Copy threads on the node (default: two per core, 2..8).
+        #[arg(long)]
+        parallel: Option<u64>,
+        /// Read at most this many MB/s (default: no limit).
+        #[arg(long)]
+        max_mb_per_s: Option<f64>,
+        /// CPU and I/O priority of the copy: low (default) or normal.
+        #[arg(long)]
+        priority: Option<String>,
         #[command(flatten)]
         repo: RepoArgs,
     },
@@ -140,6 +153,9 @@ pub fn run(manager: &ApiClient, cmd: &BackupCmd, json_out: bool) -> Result<Strin
             parent,
             node,
             node_url,
+            parallel,
+            max_mb_per_s,
+            priority,
             repo,
         } => {
             let kind: BackupKind = kind.parse().map_err(CliError::Usage)?;
@@ -154,16 +170,27 @@ pub fn run(manager: &ApiClient, cmd: &BackupCmd, json_out: bool) -> Result<Strin
             if let Some(k) = &repo.key_file {
                 body["key_file"] = json!(k.to_string_lossy());
             }
+            if let Some(n) = parallel {
+                body["parallel"] = json!(n);
+            }
+            if let Some(r) = max_mb_per_s {
+                body["max_mb_per_s"] = json!(r);
+            }
+            if let Some(p) = priority {
+                body["priority"] = json!(p);
+            }
             let reply = match node_url {
                 Some(url) => {
-                    let node = ApiClient::new(url, None);
+                    let node = ApiClient::with_timeout(url, None, CREATE_TIMEOUT);
                     with_progress(url, || node.send(Method::Post, "/backup", Some(&body)))?
                 }
                 None => {
                     if let Some(n) = node {
                         body["node"] = json!(n);
                     }
-                    manager.send(Method::Post, "/backups", Some(&body))?
+                    manager
+                        .retimed(CREATE_TIMEOUT)
+                        .send(Method::Post, "/backups", Some(&body))?
                 }
             };
             let b = &reply.body;

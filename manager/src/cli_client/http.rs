@@ -36,8 +36,14 @@ pub struct Reply {
 
 impl ApiClient {
     pub fn new(base: &str, token: Option<String>) -> ApiClient {
+        ApiClient::with_timeout(base, token, REQUEST_TIMEOUT)
+    }
+
+    /// Like [`ApiClient::new`] with another bound on each request (a
+    /// backup runs for as long as its database takes to copy).
+    pub fn with_timeout(base: &str, token: Option<String>, timeout: Duration) -> ApiClient {
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_global(Some(timeout))
             // 4xx/5xx carry a JSON error we want to show, so read them.
             .http_status_as_error(false)
             .build();
@@ -91,6 +97,11 @@ impl ApiClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The same API and token with another request bound.
+    pub fn retimed(&self, timeout: Duration) -> ApiClient {
+        ApiClient::with_timeout(&self.base, self.token.clone(), timeout)
     }
 }
 

@@ -5,13 +5,15 @@
 //! [backup]
 //! repo = "/backups/main"          # a path every storage node can write (and this member read)
 //! # key_file = "/etc/rustydb/backup.key"
-//! full_every_hours = 168          # weekly full
+//! full_every_hours = 168          # weekly full (hours, a float; 0: never)
 //! incremental_every_hours = 24    # daily incremental
+//! # check_every_seconds = 60      # how often the schedule looks
 //! # node = "n2"                   # always back up this node (default: a replica)
 //! ```
 //!
 //! `POST /backups` `{"type": "full"|"incremental", "node": NAME?, "repo":
-//! PATH?, "parent": ID?, "key_file": PATH?}` runs on the leader: it picks
+//! PATH?, "parent": ID?, "key_file": PATH?, "parallel": N?,
+//! "max_mb_per_s": R?, "priority": "low"|"normal"?}` runs on the leader: it picks
 //! the node (the named one, else the replica with the highest LSN that
 //! answered its last health probe, else the primary, so the primary is
 //! spared whenever a replica can do it) and calls that node's
@@ -19,10 +21,12 @@
 //! `GET /backups` lists the configured repository's manifests (any member
 //! that can read the repository answers).
 //!
-//! The schedule runs on the leader once a minute: no full backup younger
-//! than `full_every_hours` → a full one; else no backup younger than
-//! `incremental_every_hours` → an incremental. A failure is logged and
-//! retried at the next tick. `0` disables either.
+//! The schedule runs on the leader every `check_every_seconds`: no full
+//! backup younger than `full_every_hours` → a full one; else no backup
+//! younger than `incremental_every_hours` → an incremental. A failure is
+//! logged and retried at the next tick. `0` disables either. Periods are
+//! floats so a test can ask for seconds (`0.001` hours = 3.6 s); the
+//! defaults are the seeds' weekly full and daily incremental.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,10 +42,13 @@ use super::http::{json as answer, Answer};
 use super::Service;
 
 /// How long a node may take for one backup.
-const BACKUP_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
-const TICK: Duration = Duration::from_secs(60);
+pub const BACKUP_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// The `[backup]` section of the manager's config.
+///
+/// Periods are hours as a float (`168`, `24`, or `0.001` = 3.6 s for a
+/// test); `0` disables that kind. The schedule looks at the repository
+/// every `check_every_seconds` (default 60).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSchedule {
@@ -49,19 +56,61 @@ pub struct BackupSchedule {
     #[serde(default)]
     pub key_file: Option<PathBuf>,
     #[serde(default = "weekly")]
-    pub full_every_hours: u64,
+    pub full_every_hours: f64,
     #[serde(default = "daily")]
-    pub incremental_every_hours: u64,
+    pub incremental_every_hours: f64,
+    #[serde(default = "minute")]
+    pub check_every_seconds: f64,
     #[serde(default)]
     pub node: Option<String>,
 }
 
-fn weekly() -> u64 {
-    168
+fn weekly() -> f64 {
+    168.0
 }
 
-fn daily() -> u64 {
-    24
+fn daily() -> f64 {
+    24.0
+}
+
+fn minute() -> f64 {
+    60.0
+}
+
+impl BackupSchedule {
+    /// Rejects periods that are negative or not numbers, and a check
+    /// interval under 100 ms (the schedule would spin on the repository).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("full_every_hours", self.full_every_hours),
+            ("incremental_every_hours", self.incremental_every_hours),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("[backup] {name} must be >= 0 (0: never), not {v}"));
+            }
+        }
+        if !self.check_every_seconds.is_finite() || self.check_every_seconds < 0.1 {
+            return Err(format!(
+                "[backup] check_every_seconds must be >= 0.1, not {}",
+                self.check_every_seconds
+            ));
+        }
+        if self.repo.as_os_str().is_empty() {
+            return Err("[backup] repo must name a directory".into());
+        }
+        Ok(())
+    }
+
+    /// How often the schedule looks at the repository.
+    fn tick(&self) -> Duration {
+        Duration::from_secs_f64(self.check_every_seconds.max(0.1))
+    }
+}
+
+/// `hours` as microseconds (`None`: disabled).
+fn period_micros(hours: f64) -> Option<u64> {
+    (hours.is_finite() && hours > 0.0)
+        .then(|| (hours * 3_600_000_000.0).min(u64::MAX as f64) as u64)
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +126,13 @@ struct CreateRequest {
     parent: Option<String>,
     #[serde(default)]
     key_file: Option<String>,
+    /// Copy settings passed to the node as they are (it checks them).
+    #[serde(default)]
+    parallel: Option<Value>,
+    #[serde(default)]
+    max_mb_per_s: Option<Value>,
+    #[serde(default)]
+    priority: Option<Value>,
 }
 
 fn full() -> String {
@@ -91,6 +147,15 @@ pub async fn create(service: &Arc<Service>, body: &[u8]) -> Result<Answer, Servi
         serde_json::from_slice(body)
     }
     .map_err(|e| ServiceError::BadRequest(format!("invalid body: {e}")))?;
+    let kind: rustydb_node::backup::BackupKind =
+        req.kind.parse().map_err(ServiceError::BadRequest)?;
+    if let Some(p) = &req.parent {
+        if !rustydb_node::backup::manifest::valid_id(p) {
+            return Err(ServiceError::BadRequest(format!(
+                "parent must be a backup id, not {p:?}"
+            )));
+        }
+    }
     let schedule = service.config.backup.as_ref();
     let repo = req
         .repo
@@ -108,13 +173,22 @@ pub async fn create(service: &Arc<Service>, body: &[u8]) -> Result<Answer, Servi
         .node
         .clone()
         .or_else(|| schedule.and_then(|s| s.node.clone()));
+    let copy: Vec<(&str, Value)> = [
+        ("parallel", &req.parallel),
+        ("max_mb_per_s", &req.max_mb_per_s),
+        ("priority", &req.priority),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect();
     let mut doc = run(
         service,
-        &req.kind,
+        kind.as_str(),
         node.as_deref(),
         &repo,
         req.parent.as_deref(),
         key_file.as_deref(),
+        &copy,
     )
     .await?;
     if let Some(obj) = doc.as_object_mut() {
@@ -131,9 +205,13 @@ async fn run(
     repo: &str,
     parent: Option<&str>,
     key_file: Option<&str>,
+    copy: &[(&str, Value)],
 ) -> Result<Value, ServiceError> {
     let (name, admin) = pick_node(service, node)?;
     let mut body = json!({"type": kind, "repo": repo});
+    for (k, v) in copy {
+        body[*k] = v.clone();
+    }
     if let Some(p) = parent {
         body["parent"] = json!(p);
     }
@@ -155,11 +233,32 @@ async fn run(
             api.timeout,
         )
         .await
-        .map_err(|e| ServiceError::Failed(format!("backup on {name}: {e}")))?;
+        .map_err(|e| node_error(&name, e))?;
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("node".into(), json!(name));
     }
     Ok(doc)
+}
+
+/// The node's refusal as the manager's: its own status class and its
+/// `{"error": ...}` text.
+fn node_error(node: &str, e: super::client::ClientError) -> ServiceError {
+    use super::client::ClientError;
+    match e {
+        ClientError::Status { status, body, .. } => {
+            let text = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or(body);
+            let message = format!("backup on {node}: {text}");
+            match status {
+                400 => ServiceError::BadRequest(message),
+                409 => ServiceError::conflict(message),
+                _ => ServiceError::Failed(message),
+            }
+        }
+        other => ServiceError::Unavailable(format!("backup on {node}: {other}")),
+    }
 }
 
 /// The named node, else the most advanced answering replica, else the
@@ -203,6 +302,11 @@ pub async fn list(service: &Arc<Service>) -> Answer {
         );
     };
     let listed = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let empty_dir = std::fs::read_dir(&schedule.repo).map_or(true, |mut d| d.next().is_none());
+        if !schedule.repo.join("repo.json").exists() && empty_dir {
+            // Configured but no backup taken yet: the first one creates it.
+            return Ok(Value::Array(Vec::new()));
+        }
         let repo = rustydb_node::backup::Repo::open(&schedule.repo, schedule.key_file.as_deref())
             .map_err(|e| e.to_string())?;
         let all = rustydb_node::backup::Manifest::list(&repo).map_err(|e| e.to_string())?;
@@ -236,7 +340,7 @@ pub async fn schedule(service: Arc<Service>) {
     let mut stop = service.stop.subscribe();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
+            _ = tokio::time::sleep(config.tick()) => {}
             _ = stop.changed() => return,
         }
         if !service.raft.is_leader() {
@@ -270,6 +374,7 @@ pub async fn schedule(service: Arc<Service>) {
             &repo,
             None,
             key.as_deref(),
+            &[],
         )
         .await
         {
@@ -284,7 +389,6 @@ fn due(config: &BackupSchedule) -> Result<Option<&'static str>, String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
-    let hours = |h: u64| h.saturating_mul(3_600_000_000);
     let all = match rustydb_node::backup::Repo::open(&config.repo, config.key_file.as_deref()) {
         Ok(repo) => rustydb_node::backup::Manifest::list(&repo).map_err(|e| e.to_string())?,
         // No repository yet: the first backup creates it.
@@ -297,16 +401,17 @@ fn due(config: &BackupSchedule) -> Result<Option<&'static str>, String> {
         .map(|m| m.end_micros)
         .max();
     let newest = all.iter().map(|m| m.end_micros).max();
-    if config.full_every_hours > 0
-        && newest_full.is_none_or(|t| now.saturating_sub(t) >= hours(config.full_every_hours))
-    {
-        return Ok(Some("full"));
+    let full_every = period_micros(config.full_every_hours);
+    let incremental_every = period_micros(config.incremental_every_hours);
+    if let Some(every) = full_every {
+        if newest_full.is_none_or(|t| now.saturating_sub(t) >= every) {
+            return Ok(Some("full"));
+        }
     }
-    if config.incremental_every_hours > 0
-        && newest_full.is_some()
-        && newest.is_none_or(|t| now.saturating_sub(t) >= hours(config.incremental_every_hours))
-    {
-        return Ok(Some("incremental"));
+    if let Some(every) = incremental_every {
+        if newest_full.is_some() && newest.is_none_or(|t| now.saturating_sub(t) >= every) {
+            return Ok(Some("incremental"));
+        }
     }
     Ok(None)
 }

@@ -197,6 +197,9 @@ impl ManagerConfig {
             }
         }
         self.dr.validate()?;
+        if let Some(b) = &self.backup {
+            b.validate()?;
+        }
         if self
             .standby_cluster
             .as_ref()

@@ -117,6 +117,16 @@ async fn route(service: &Arc<Service>, req: Request<Incoming>) -> Answer {
     }
 }
 
+/// How long a forwarded request may take: a backup lasts as long as its
+/// database takes to copy; everything else is bounded by a minute.
+fn forward_timeout(path: &str) -> Duration {
+    if path == "/backups" {
+        super::backup::BACKUP_TIMEOUT
+    } else {
+        Duration::from_secs(60)
+    }
+}
+
 fn is_mutation_route(method: &Method, path: &str) -> bool {
     matches!(
         (method.as_str(), path),
@@ -189,7 +199,7 @@ async fn forward(
     }
     match service
         .client
-        .send(method, &url, &headers, body, Duration::from_secs(60))
+        .send(method, &url, &headers, body, forward_timeout(path))
         .await
     {
         Ok((status, answer)) => {

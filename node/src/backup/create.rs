@@ -8,7 +8,8 @@
 //!    history, system id, and the commit time of that last record.
 //! 3. Each file is read once, hashed (sha256) and, unless an incremental
 //!    backup finds the same immutable file (name, size, sha256) in its
-//!    parent chain, written to `backups/<id>/files/`. An SST the parent
+//!    parent chain, written to `backups/<id>/files/` — by several worker
+//!    threads, streamed, at low priority (see `copy`). An SST the parent
 //!    chain listed from the *same* RocksDB instance (same `IDENTITY`, node
 //!    and directory) with the same name and size is not even read: file
 //!    numbers are never reused within an instance, so it is the same file
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use rocksdb::{IteratorMode, Options, DB};
 
+use super::copy::{copy_files, CopyJob, CopyOptions};
 use super::manifest::{new_id, BackupKind, FileEntry, Manifest};
 use super::progress::Progress;
 use super::repo::Repo;
@@ -39,6 +41,8 @@ pub struct BackupRequest {
     /// same database system in the repository).
     pub parent: Option<String>,
     pub key_file: Option<PathBuf>,
+    /// Parallelism, rate limit and priority of the file copy.
+    pub copy: CopyOptions,
 }
 
 /// What a checkpoint holds.
@@ -85,10 +89,12 @@ pub fn take_backup(
         progress.set_operation("checkpoint");
         let t0 = std::time::Instant::now();
         checkpoint(rocks, &dir)?;
+        let checkpoint_ms = t0.elapsed().as_millis() as u64;
         let info = inspect_checkpoint(&dir)?;
         tracing::info!(
             lsn = info.lsn,
-            ms = t0.elapsed().as_millis() as u64,
+            checkpoint_ms,
+            inspect_ms = t0.elapsed().as_millis() as u64 - checkpoint_ms,
             "backup checkpoint taken"
         );
         let parent_files = match req.kind {
@@ -104,6 +110,7 @@ pub fn take_backup(
             parent_files,
             info,
             start_micros,
+            &req.copy,
             progress,
         )
     })();
@@ -170,6 +177,7 @@ fn copy_checkpoint(
     parent: Option<Parent>,
     info: CheckpointInfo,
     start_micros: u64,
+    opts: &CopyOptions,
     progress: &Progress,
 ) -> Result<Manifest> {
     let id = new_id(kind, start_micros);
@@ -189,60 +197,59 @@ fn copy_checkpoint(
     names.sort();
     progress.set_operation(&format!("backup {id}"));
     progress.set_total(names.len() as u64, names.iter().map(|n| n.1).sum());
-    let mut files = Vec::with_capacity(names.len());
-    let (mut total, mut stored) = (0u64, 0u64);
+    // Files known without reading them are entered at once; the rest are
+    // copied (or hashed against a parent candidate) by the workers.
+    let mut slots: Vec<Option<FileEntry>> = Vec::with_capacity(names.len());
+    let mut jobs = Vec::new();
     for (name, listed_size) in &names {
+        let in_parent = parent.as_ref().and_then(|(_, pf)| pf.get(name));
         // The same SST of the same database instance: known without
         // reading it (see `db_identity`).
-        let known = parent.as_ref().and_then(|(_, pf)| {
-            pf.get(name).filter(|(p, id)| {
-                immutable(name) && !identity.is_empty() && id == identity && p.size == *listed_size
-            })
+        let known = in_parent.filter(|(p, id)| {
+            immutable(name) && !identity.is_empty() && id == identity && p.size == *listed_size
         });
         if let Some((p, _)) = known {
-            total += p.size;
-            files.push(FileEntry {
+            slots.push(Some(FileEntry {
                 name: name.clone(),
                 size: p.size,
                 sha256: p.sha256.clone(),
                 stored: false,
                 source: p.source.clone(),
-            });
+            }));
             progress.add(1, p.size);
             continue;
         }
-        let data = std::fs::read(dir.join(name))?;
-        let sha256 = sha256_hex(&data);
-        let size = data.len() as u64;
-        total += size;
-        let reuse = parent.as_ref().and_then(|(_, pf)| {
-            pf.get(name)
-                .map(|(p, _)| p)
-                .filter(|p| immutable(name) && p.size == size && p.sha256 == sha256)
+        let candidate = in_parent
+            .map(|(p, _)| p)
+            .filter(|p| immutable(name) && p.size == *listed_size)
+            .cloned();
+        slots.push(None);
+        jobs.push(CopyJob {
+            name: name.clone(),
+            size: *listed_size,
+            candidate,
         });
-        let entry = match reuse {
-            Some(p) => FileEntry {
-                name: name.clone(),
-                size,
-                sha256,
-                stored: false,
-                source: p.source.clone(),
-            },
-            None => {
-                repo.put_object(&Manifest::file_path(&id, name), &data)?;
-                stored += size;
-                FileEntry {
-                    name: name.clone(),
-                    size,
-                    sha256,
-                    stored: true,
-                    source: id.clone(),
-                }
-            }
+    }
+    let t0 = std::time::Instant::now();
+    let mut copied = copy_files(repo, dir, &id, &jobs, opts, progress)?.into_iter();
+    tracing::info!(
+        files = jobs.len(),
+        parallel = opts.parallel,
+        ms = t0.elapsed().as_millis() as u64,
+        "backup files copied"
+    );
+    let mut files = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let entry = match slot {
+            Some(e) => e,
+            None => copied
+                .next()
+                .ok_or_else(|| err("backup copy answered fewer files than asked"))?,
         };
         files.push(entry);
-        progress.add(1, size);
     }
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let stored: u64 = files.iter().filter(|f| f.stored).map(|f| f.size).sum();
     let end_micros = now_micros().max(start_micros);
     let manifest = Manifest {
         format: 1,
@@ -281,7 +288,13 @@ fn copy_checkpoint(
 /// Opens a checkpoint (or restored database) read-only and reads what it
 /// holds.
 pub fn inspect_checkpoint(dir: &Path) -> Result<CheckpointInfo> {
-    let opts = Options::default();
+    // Only the meta column family and the newest `wal` key are read: open
+    // table files lazily (a bounded table cache) and skip loading every
+    // SST's statistics, which otherwise dominates the open of a large
+    // database and so the cost of a small incremental backup.
+    let mut opts = Options::default();
+    opts.set_max_open_files(64);
+    opts.set_skip_stats_update_on_db_open(true);
     let db = DB::open_cf_for_read_only(
         &opts,
         dir,

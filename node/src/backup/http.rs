@@ -1,8 +1,12 @@
 //! The node admin API's backup routes (wired in `crate::admin`).
 //!
 //! - `POST /backup` `{"repo": "/path", "type": "full"|"incremental",
-//!   "parent": "ID"?, "key_file": "/path"?}`: takes a backup now and
-//!   answers its manifest (without the file list) once it is complete.
+//!   "parent": "ID"?, "key_file": "/path"?, "parallel": N?, "max_mb_per_s":
+//!   R?, "priority": "low"|"normal"?}`: takes a backup now and answers its
+//!   manifest (without the file list) once it is complete. The copy runs
+//!   on `parallel` threads (default: two per core, 2..8), at low CPU and
+//!   I/O priority unless `priority` is `normal`, and reads at most
+//!   `max_mb_per_s` MB/s when given (see `copy`).
 //!   One backup at a time per node (409 otherwise). Paths are on the
 //!   node's host.
 //! - `GET /backup`: the running backup's progress (files, bytes, rate,
@@ -13,6 +17,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::copy::CopyOptions;
 use super::create::{take_backup, BackupRequest};
 use super::manifest::BackupKind;
 use super::progress::{Progress, ProgressSink};
@@ -93,10 +98,31 @@ fn parse(body: &Value) -> Result<BackupRequest, String> {
         .get("key_file")
         .and_then(Value::as_str)
         .map(PathBuf::from);
+    let mut copy = CopyOptions::default();
+    match body.get("parallel") {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_u64().filter(|n| (1..=64).contains(n)) {
+            Some(n) => copy.parallel = n as usize,
+            None => return Err(format!("parallel must be 1..64, not {v}")),
+        },
+    }
+    match body.get("max_mb_per_s") {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_f64().filter(|r| r.is_finite() && *r > 0.0) {
+            Some(r) => copy.max_bytes_per_s = Some((r * 1e6) as u64),
+            None => return Err(format!("max_mb_per_s must be a positive number, not {v}")),
+        },
+    }
+    match body.get("priority").and_then(Value::as_str) {
+        None | Some("low") => copy.low_priority = true,
+        Some("normal") => copy.low_priority = false,
+        Some(other) => return Err(format!("priority must be low or normal, not {other:?}")),
+    }
     Ok(BackupRequest {
         repo: PathBuf::from(repo),
         kind,
         parent,
         key_file,
+        copy,
     })
 }

@@ -40,6 +40,7 @@
 //! writes into a non-empty directory.
 
 pub mod archive;
+pub mod copy;
 pub mod create;
 pub mod crypto;
 pub mod http;
@@ -52,6 +53,7 @@ pub mod segment;
 pub mod verify;
 
 pub use archive::{ArchiveConfig, BackupHooks};
+pub use copy::CopyOptions;
 pub use create::{take_backup, BackupRequest};
 pub use manifest::{BackupKind, FileEntry, Manifest};
 pub use progress::ProgressSnapshot;

@@ -184,7 +184,6 @@ pub(crate) fn copy_files(
         manifest.files.len() as u64,
         manifest.files.iter().map(|f| f.size).sum(),
     );
-    let mut bytes = 0;
     for f in &manifest.files {
         if f.name.contains('/') || f.name.contains('\\') || f.name.starts_with('.') {
             return Err(err(format!(
@@ -192,6 +191,15 @@ pub(crate) fn copy_files(
                 f.name
             )));
         }
+    }
+    // Files are independent: several threads fetch, check and write them
+    // (normal priority: a restore is what the operator is waiting for).
+    let sizes: Vec<u64> = manifest.files.iter().map(|f| f.size).collect();
+    super::copy::for_each_parallel(&sizes, super::copy::default_parallel(), false, |i| {
+        let f = manifest
+            .files
+            .get(i)
+            .ok_or_else(|| err("restore file out of range"))?;
         let path = Manifest::file_path(&f.source, &f.name);
         let data = repo
             .get_object(&path)
@@ -209,9 +217,10 @@ pub(crate) fn copy_files(
             file.write_all(&data)?;
             file.sync_all()?;
         }
-        bytes += f.size;
         progress.add(1, f.size);
-    }
+        Ok(())
+    })?;
+    let bytes = sizes.iter().sum();
     std::fs::File::open(dir)?.sync_all()?;
     Ok((manifest.files.len() as u64, bytes))
 }
