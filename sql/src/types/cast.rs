@@ -448,6 +448,19 @@ fn strip_typmod(t: &DataType) -> DataType {
     }
 }
 
+/// A timestamptz as local time in the session's zone.
+fn tz_to_local(t: &chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    super::zone::current().to_local(&t.naive_utc())
+}
+
+/// Local time in the session's zone as a timestamptz.
+fn local_to_tz(t: &chrono::NaiveDateTime) -> Result<chrono::DateTime<chrono::Utc>> {
+    super::zone::current()
+        .to_utc(t)
+        .map(|u| u.and_utc())
+        .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,17 +576,4 @@ mod tests {
         assert!(!can_assign(&DataType::Text, &DataType::Int4));
         assert!(can_assign(&DataType::Unknown, &DataType::Int4));
     }
-}
-
-/// A timestamptz as local time in the session's zone.
-fn tz_to_local(t: &chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    super::zone::current().to_local(&t.naive_utc())
-}
-
-/// Local time in the session's zone as a timestamptz.
-fn local_to_tz(t: &chrono::NaiveDateTime) -> Result<chrono::DateTime<chrono::Utc>> {
-    super::zone::current()
-        .to_utc(t)
-        .map(|u| u.and_utc())
-        .ok_or_else(|| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
 }
