@@ -55,10 +55,30 @@ impl Target {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1. The OS picks it, so
-/// parallel tests get distinct ports; the tiny race before the server binds
-/// is covered by retrying start-up on a new port.
+/// A port that was free a moment ago on 127.0.0.1 (node start-up also
+/// retries on a new port if it was taken meanwhile).
+///
+/// Ports come from below the kernel's ephemeral range (32768 and up): a
+/// port bound to 0 and released can be handed to some outgoing
+/// connection's source port before the server binds it ("Address already
+/// in use"), while ports below that range are only ever taken by
+/// listeners. Each test process walks its own sequence (a per-process
+/// start, then forward), so concurrent tests rarely try the same port, and
+/// a port is returned only if it could be bound just now.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 12_000;
+    const HIGH: u32 = 32_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = HIGH - LOW;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (start + step) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()
 }
