@@ -7,11 +7,17 @@
 # then runs TPC-B and select-only (-S) against each, one server at a time,
 # and prints TPS, mean latency and the ratio rustydb / PostgreSQL.
 #
+# A single pair of runs on a shared 2-core machine swings by 10-20 % with
+# whatever else runs, so the runs are repeated in rounds ($BENCH_ROUNDS),
+# alternating which server goes first, and the median of the per-round
+# ratios is printed beside each round's figures.
+#
 # Environment (defaults in brackets):
 #   BENCH_SCALE [10]   pgbench -i -s
 #   BENCH_T [30]       seconds per run
 #   BENCH_CLIENTS [8]  -c
 #   BENCH_JOBS [2]     -j
+#   BENCH_ROUNDS [3]   rounds of (PostgreSQL, rustydb) runs per workload
 #   BENCH_DIR          parent of the temp dir [${TMPDIR:-/tmp}]
 #   RUSTYDB_BIN        the rustydb binary [$CARGO_TARGET_DIR or target]/release/rustydb,
 #                      built with `cargo build --release --bins` when missing
@@ -22,6 +28,7 @@ SCALE=${BENCH_SCALE:-10}
 DURATION=${BENCH_T:-30}
 CLIENTS=${BENCH_CLIENTS:-8}
 JOBS=${BENCH_JOBS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -67,24 +74,35 @@ declare -A RESULT
 for workload in tpcb select; do
     extra=()
     [[ $workload == select ]] && extra=(-S)
-    for side in postgres rustydb; do
-        port=$PG_PORT
-        [[ $side == rustydb ]] && port=$NODE_PORT
-        log "$side: $workload -c $CLIENTS -j $JOBS -T $DURATION"
-        out="$WORK/$workload-$side.log"
-        if ! pgb "$port" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" "${extra[@]}" >"$out" 2>&1; then
-            cat "$out" >&2
-            exit 1
-        fi
-        RESULT[$workload-$side]=$(parse <"$out") || { cat "$out" >&2; exit 1; }
+    for round in $(seq 1 "$ROUNDS"); do
+        order="postgres rustydb"
+        ((round % 2 == 0)) && order="rustydb postgres"
+        for side in $order; do
+            port=$PG_PORT
+            [[ $side == rustydb ]] && port=$NODE_PORT
+            log "round $round/$ROUNDS, $side: $workload -c $CLIENTS -j $JOBS -T $DURATION"
+            out="$WORK/$workload-$side-$round.log"
+            if ! pgb "$port" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" "${extra[@]}" >"$out" 2>&1; then
+                cat "$out" >&2
+                exit 1
+            fi
+            RESULT[$workload-$side-$round]=$(parse <"$out") || { cat "$out" >&2; exit 1; }
+        done
     done
 done
 
-printf '\nscale %s, %s clients, %s threads, %s s per run, fsync on for both\n\n' "$SCALE" "$CLIENTS" "$JOBS" "$DURATION"
-printf '%-8s %14s %12s %14s %12s %8s\n' workload "postgres tps" "pg lat ms" "rustydb tps" "rdb lat ms" ratio
+printf '\nscale %s, %s clients, %s threads, %s s per run, %s rounds, fsync on for both\n\n' \
+    "$SCALE" "$CLIENTS" "$JOBS" "$DURATION" "$ROUNDS"
+printf '%-8s %5s %14s %12s %14s %12s %8s\n' workload round "postgres tps" "pg lat ms" "rustydb tps" "rdb lat ms" ratio
 for workload in tpcb select; do
-    read -r pg_tps pg_lat <<<"${RESULT[$workload-postgres]}"
-    read -r rdb_tps rdb_lat <<<"${RESULT[$workload-rustydb]}"
-    ratio=$(awk -v a="$rdb_tps" -v b="$pg_tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    printf '%-8s %14.1f %12.3f %14.1f %12.3f %8s\n' "$workload" "$pg_tps" "$pg_lat" "$rdb_tps" "$rdb_lat" "$ratio"
+    ratios=()
+    for round in $(seq 1 "$ROUNDS"); do
+        read -r pg_tps pg_lat <<<"${RESULT[$workload-postgres-$round]}"
+        read -r rdb_tps rdb_lat <<<"${RESULT[$workload-rustydb-$round]}"
+        ratio=$(awk -v a="$rdb_tps" -v b="$pg_tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        ratios+=("$ratio")
+        printf '%-8s %5s %14.1f %12.3f %14.1f %12.3f %8s\n' "$workload" "$round" "$pg_tps" "$pg_lat" "$rdb_tps" "$rdb_lat" "$ratio"
+    done
+    median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+    printf '%-8s %5s %14s %12s %14s %12s %8s\n' "$workload" median "" "" "" "" "$median"
 done
