@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use sqlparser::ast::{self, SetExpr, Statement};
 
 use crate::error::{Error, Result};
-use crate::session::{OpenTxn, Session};
+use crate::session::{OpenTxn, Session, SettingChange};
 use crate::storage::{Isolation, TxnOptions};
 use crate::SqlState;
 
@@ -137,16 +137,29 @@ impl Session {
     /// and, unless it commits, its plain `SET` values too.
     pub(crate) fn end_block(&mut self, commit: bool) -> Option<OpenTxn> {
         let mut block = self.block.take()?;
-        // Undone newest first: the SET LOCAL values, then (on rollback) the
-        // values the block started with.
-        let mut undo = Vec::new();
-        if !commit || block.failed {
-            undo.append(&mut block.set_undo);
-        }
-        undo.append(&mut block.local_settings);
-        if undo.is_empty() {
-            return Some(block);
-        }
+        let log = std::mem::take(&mut block.setting_log);
+        let undo = if commit && !block.failed {
+            local_undo(log)
+        } else {
+            log.into_iter().map(|c| (c.name, c.old)).collect()
+        };
+        self.restore_settings(undo);
+        Some(block)
+    }
+
+    /// `ROLLBACK TO SAVEPOINT`: undoes every SET and SET LOCAL made since
+    /// the savepoint (`mark`: the log length then), as PostgreSQL does.
+    pub(crate) fn rollback_settings_to(&mut self, mark: usize) {
+        let Some(b) = &mut self.block else {
+            return;
+        };
+        let undone = b.setting_log.split_off(mark.min(b.setting_log.len()));
+        self.restore_settings(undone.into_iter().map(|c| (c.name, c.old)).collect());
+    }
+
+    /// Puts back `(name, old value)` pairs, newest first, reporting changed
+    /// GUC_REPORT settings to the client.
+    fn restore_settings(&mut self, undo: Vec<(String, Option<String>)>) {
         for (name, old) in undo.into_iter().rev() {
             let settings = Arc::make_mut(&mut self.settings);
             let changed = settings.get(&name) != old.as_ref();
@@ -161,7 +174,6 @@ impl Session {
                 ));
             }
         }
-        Some(block)
     }
 
     /// `SET TRANSACTION READ ONLY | READ WRITE` and
@@ -490,4 +502,31 @@ mod tests {
         assert!(copy.is_some_and(|m| m.contains("COPY FROM in a read-only transaction")));
         assert!(Write::Dml("INSERT".into()).check(Access::default()).is_ok());
     }
+}
+
+/// What a committing block puts back: a setting whose last changes were
+/// `SET LOCAL` returns to its value before the first of them (after the
+/// last plain `SET`, or at BEGIN); a plain `SET` made last persists. This is
+/// PostgreSQL's rule (a SET after SET LOCAL in one transaction sticks).
+fn local_undo(log: Vec<SettingChange>) -> Vec<(String, Option<String>)> {
+    let mut restore: Vec<(String, Option<Option<String>>)> = Vec::new();
+    for change in log {
+        let slot = match restore.iter().position(|(n, _)| *n == change.name) {
+            Some(i) => i,
+            None => {
+                restore.push((change.name.clone(), None));
+                restore.len() - 1
+            }
+        };
+        let value = &mut restore[slot].1;
+        if !change.local {
+            *value = None;
+        } else if value.is_none() {
+            *value = Some(change.old);
+        }
+    }
+    restore
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect()
 }

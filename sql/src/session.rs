@@ -126,7 +126,8 @@ pub(crate) struct OpenTxn {
     /// `None` once a failed block has released its transaction.
     pub txn: Option<Arc<Mutex<Box<dyn Transaction>>>>,
     pub failed: bool,
-    pub savepoints: Vec<(String, SavepointId)>,
+    /// Savepoints: name, storage savepoint, `setting_log` length when taken.
+    pub savepoints: Vec<(String, SavepointId, usize)>,
     pub start: DateTime<Utc>,
     /// As SHOW transaction_isolation reports it.
     pub isolation_name: String,
@@ -135,12 +136,20 @@ pub(crate) struct OpenTxn {
     /// `BEGIN READ ONLY` / `SET TRANSACTION READ ONLY` (a replica's blocks
     /// are read-only whatever this says).
     pub read_only: bool,
-    /// Settings changed by `SET LOCAL`, with the value to restore when the
-    /// block ends (`None`: the setting did not exist).
-    pub local_settings: Vec<(String, Option<String>)>,
-    /// Settings a plain `SET` changed in the block, with their values
-    /// before it: restored if the block rolls back, as in PostgreSQL.
-    pub set_undo: Vec<(String, Option<String>)>,
+    /// Every setting change in the block, oldest first: undone on
+    /// rollback, by `ROLLBACK TO SAVEPOINT` back to its mark, and for
+    /// `SET LOCAL` at commit.
+    pub setting_log: Vec<SettingChange>,
+}
+
+/// One change of a setting inside a transaction block.
+#[derive(Debug, Clone)]
+pub struct SettingChange {
+    pub name: String,
+    /// The value before the change (`None`: the setting did not exist).
+    pub old: Option<String>,
+    /// Made by `SET LOCAL`.
+    pub local: bool,
 }
 
 /// A prepared-statement removal the server must apply to its statements.

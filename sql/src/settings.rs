@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlparser::ast::{self, Statement};
 
 use crate::error::{Error, Result};
-use crate::session::{QueryResult, Session};
+use crate::session::{QueryResult, Session, SettingChange};
 use crate::storage::{Lsn, SyncCommit, Transaction};
 use crate::SqlState;
 
@@ -228,9 +228,11 @@ impl Session {
         }
         let old = self.settings.get(&name).cloned();
         if let Some(b) = &mut self.block {
-            if !b.set_undo.iter().any(|(n, _)| *n == name) {
-                b.set_undo.push((name.clone(), old));
-            }
+            b.setting_log.push(SettingChange {
+                name: name.clone(),
+                old,
+                local: false,
+            });
         }
         Arc::make_mut(&mut self.settings).insert(name, value);
         Ok(())
@@ -240,19 +242,21 @@ impl Session {
     /// it has no effect (PostgreSQL only warns).
     fn set_local(&mut self, name: &str, value: String) -> Result<()> {
         let name = name.to_lowercase();
-        let Some(b) = &self.block else {
+        if self.block.is_none() {
             return Ok(());
-        };
-        let old = self.settings.get(&name).cloned();
-        let first = !b.local_settings.iter().any(|(n, _)| *n == name);
+        }
         if value.eq_ignore_ascii_case("default") {
             self.reset_setting(&name)?;
         } else {
             self.set_setting(&name, value)?;
         }
+        // The change just logged is a local one (transaction_read_only
+        // ends with its block anyway).
         if let Some(b) = &mut self.block {
-            if first && name != "transaction_read_only" {
-                b.local_settings.push((name, old));
+            if let Some(last) = b.setting_log.last_mut() {
+                if last.name == name && name != "transaction_read_only" {
+                    last.local = true;
+                }
             }
         }
         Ok(())
@@ -263,7 +267,14 @@ impl Session {
         match crate::engine::default_settings().remove(&name) {
             Some(v) => self.set_setting(&name, v),
             None if name.contains('.') => {
-                Arc::make_mut(&mut self.settings).remove(&name);
+                let old = Arc::make_mut(&mut self.settings).remove(&name);
+                if let Some(b) = &mut self.block {
+                    b.setting_log.push(SettingChange {
+                        name,
+                        old,
+                        local: false,
+                    });
+                }
                 Ok(())
             }
             None => Err(Error::new(

@@ -233,6 +233,7 @@ impl Session {
             agg: None,
             window: None,
             window_refusal: None,
+            top_level: true,
         }
     }
 
@@ -435,10 +436,12 @@ impl Session {
             }
             crate::plan::Bound::Dml(plan, ret) => {
                 let r = exec::dml::execute(&plan, &ctx)?;
-                let verb = match plan {
+                let verb = match plan.statement() {
                     crate::plan::dml::DmlPlan::Insert(_) => "INSERT 0",
                     crate::plan::dml::DmlPlan::Update(_) => "UPDATE",
-                    crate::plan::dml::DmlPlan::Delete(_) => "DELETE",
+                    crate::plan::dml::DmlPlan::Delete(_) | crate::plan::dml::DmlPlan::With { .. } => {
+                        "DELETE"
+                    }
                 };
                 let tag = format!("{verb} {}", r.count);
                 match ret {
@@ -505,8 +508,7 @@ impl Session {
                     isolation_name,
                     used: false,
                     read_only,
-                    local_settings: vec![],
-                    set_undo: vec![],
+                    setting_log: vec![],
                 });
                 tag("BEGIN")
             }
@@ -553,20 +555,21 @@ impl Session {
                         "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
                     ));
                 };
-                let Some(pos) = b.savepoints.iter().rposition(|(n, _)| *n == name) else {
+                let Some(pos) = b.savepoints.iter().rposition(|(n, ..)| *n == name) else {
                     b.failed = true;
                     return Err(Error::new(
                         SqlState("3B001"),
                         format!("savepoint \"{name}\" does not exist"),
                     ));
                 };
-                let id = b.savepoints[pos].1;
+                let (id, mark) = (b.savepoints[pos].1, b.savepoints[pos].2);
                 b.savepoints.truncate(pos + 1);
                 let Some(txn) = &b.txn else {
                     return Err(Error::internal("savepoint without a transaction"));
                 };
                 txn.lock().rollback_to(id)?;
                 b.failed = false;
+                self.rollback_settings_to(mark);
                 tag("ROLLBACK")
             }
             Statement::Savepoint { name } => {
@@ -584,7 +587,8 @@ impl Session {
                     return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
                 };
                 let id = txn.lock().savepoint();
-                b.savepoints.push((name, id));
+                let mark = b.setting_log.len();
+                b.savepoints.push((name, id, mark));
                 tag("SAVEPOINT")
             }
             Statement::ReleaseSavepoint { name } => {
@@ -598,7 +602,7 @@ impl Session {
                 if b.failed {
                     return Err(Error::new(SqlState::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"));
                 }
-                let Some(pos) = b.savepoints.iter().rposition(|(n, _)| *n == name) else {
+                let Some(pos) = b.savepoints.iter().rposition(|(n, ..)| *n == name) else {
                     b.failed = true;
                     return Err(Error::new(
                         SqlState("3B001"),

@@ -34,6 +34,12 @@ pub fn execute(plan: &DmlPlan, ctx: &ExecCtx) -> Result<DmlResult> {
         DmlPlan::Insert(p) => insert(p, ctx),
         DmlPlan::Update(p) => update(p, ctx),
         DmlPlan::Delete(p) => delete(p, ctx),
+        DmlPlan::With { ctes, body } => {
+            for (id, def) in ctes {
+                super::relational::materialize_cte(*id, def, ctx)?;
+            }
+            execute(body, ctx)
+        }
     }
 }
 

@@ -215,6 +215,10 @@ pub fn materialize_cte(id: usize, def: &CteDef, ctx: &ExecCtx) -> Result<()> {
             let rows = collect(plan, ctx)?;
             ctx.set_cte(id, rows);
         }
+        CteDef::Modify(plan) => {
+            let done = super::dml::execute(plan, ctx)?;
+            ctx.set_cte(id, done.returning);
+        }
         CteDef::Recursive {
             anchor,
             recursive,

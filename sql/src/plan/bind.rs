@@ -105,6 +105,9 @@ pub struct Binder<'a> {
     /// Why a window call met where none is allowed is refused (the
     /// message); `None` gives the generic "not allowed here".
     pub window_refusal: Option<&'static str>,
+    /// True until the statement's own query starts binding: only its WITH
+    /// may hold data-modifying statements.
+    pub top_level: bool,
 }
 
 /// Result of binding: the expression and its type.

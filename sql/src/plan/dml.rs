@@ -97,6 +97,21 @@ pub enum DmlPlan {
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),
+    /// `WITH ... INSERT|UPDATE|DELETE`: the CTEs are materialised first.
+    With {
+        ctes: Vec<(usize, super::CteDef)>,
+        body: Box<DmlPlan>,
+    },
+}
+
+impl DmlPlan {
+    /// The INSERT, UPDATE or DELETE itself, under any WITH.
+    pub fn statement(&self) -> &DmlPlan {
+        match self {
+            DmlPlan::With { body, .. } => body.statement(),
+            other => other,
+        }
+    }
 }
 
 /// The scope of a table's columns (plus `ctid` when `with_key`).

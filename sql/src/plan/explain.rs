@@ -8,10 +8,13 @@ pub fn explain(bound: &Bound) -> Vec<String> {
     match bound {
         Bound::Query(plan, _) => walk(plan, 0, &mut out),
         Bound::Dml(dml, _) => {
-            let (verb, table, source) = match dml {
-                super::dml::DmlPlan::Insert(p) => ("Insert on", &p.table.name, None),
-                super::dml::DmlPlan::Update(p) => ("Update on", &p.table.name, Some(&p.source)),
-                super::dml::DmlPlan::Delete(p) => ("Delete on", &p.table.name, Some(&p.source)),
+            use super::dml::DmlPlan;
+            let (verb, table, source) = match dml.statement() {
+                DmlPlan::Insert(p) => ("Insert on", p.table.name.as_str(), None),
+                DmlPlan::Update(p) => ("Update on", p.table.name.as_str(), Some(&p.source)),
+                DmlPlan::Delete(p) => ("Delete on", p.table.name.as_str(), Some(&p.source)),
+                // `statement()` looks through WITH, so this is not reached.
+                DmlPlan::With { .. } => ("Modify", "", None),
             };
             out.push(format!("{verb} {table}"));
             if let Some(s) = source {

@@ -421,6 +421,15 @@ impl<'a> Binder<'a> {
                 }
             }
         }
+        // `1e100::float8`: the literal is numeric in PostgreSQL, whose
+        // numeric has no practical range limit; ours has 28 digits, so a
+        // literal headed for a float type is read as one directly.
+        if matches!(target, DataType::Float4 | DataType::Float8) {
+            if let Some(f) = float_literal(expr) {
+                let v = cast::cast(Value::Float8(f), &target)?;
+                return Ok((Expr::Literal(v), target));
+            }
+        }
         let (x, xt) = self.child(expr, scope, grouped)?;
         self.cast_expr(x, xt, target)
     }
@@ -634,4 +643,25 @@ pub fn serial_type(t: &ast::DataType) -> Option<DataType> {
         };
     }
     None
+}
+
+/// The value of a (possibly negated) numeric literal as a float, when it is
+/// one and is finite.
+fn float_literal(expr: &ast::Expr) -> Option<f64> {
+    let (negative, inner) = match expr {
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => (true, expr.as_ref()),
+        ast::Expr::Nested(inner) => return float_literal(inner),
+        other => (false, other),
+    };
+    let ast::Expr::Value(v) = inner else {
+        return None;
+    };
+    let ast::Value::Number(n, _) = &v.value else {
+        return None;
+    };
+    let f: f64 = n.parse().ok().filter(|f: &f64| f.is_finite())?;
+    Some(if negative { -f } else { f })
 }

@@ -602,6 +602,12 @@ impl<'a> Binder<'a> {
     fn named_relation(&mut self, schema: Option<&str>, name: &str) -> Result<(Plan, Scope)> {
         if schema.is_none() {
             if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == name) {
+                if !cte.readable {
+                    return Err(Error::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("WITH query \"{name}\" does not have a RETURNING clause"),
+                    ));
+                }
                 return Ok((
                     Plan::CteScan {
                         id: cte.id,

@@ -23,6 +23,7 @@ pub mod forms;
 pub mod from;
 pub mod func;
 pub mod lock;
+mod modify_cte;
 pub mod names;
 pub mod overlaps;
 pub mod scope;
@@ -258,6 +259,9 @@ pub enum CteDef {
         recursive: Box<Plan>,
         union_all: bool,
     },
+    /// A data-modifying statement (`WITH d AS (DELETE ... RETURNING ...)`),
+    /// run once; its RETURNING rows are the CTE's rows.
+    Modify(Box<dml::DmlPlan>),
 }
 
 impl Plan {
@@ -335,7 +339,14 @@ pub fn bind_statement(
     stmt: &sqlparser::ast::Statement,
 ) -> crate::error::Result<Bound> {
     use sqlparser::ast::Statement as S;
+    if !matches!(stmt, S::Query(_)) {
+        binder.top_level = false;
+    }
     Ok(match stmt {
+        S::Query(q) if modify_cte::is_modifying_body(q) => {
+            let (plan, returning) = binder.modifying_query(q)?;
+            Bound::Dml(plan, returning)
+        }
         S::Query(q) => {
             let (plan, scope) = binder.query(q)?;
             Bound::Query(plan, scope)

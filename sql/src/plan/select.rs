@@ -19,25 +19,26 @@ pub struct CteBinding {
     pub name: String,
     pub id: usize,
     pub scope: Scope,
+    /// False for a data-modifying CTE without RETURNING, which PostgreSQL
+    /// refuses to read from.
+    pub readable: bool,
 }
 
 impl<'a> Binder<'a> {
     /// Plans a query.
     pub fn query(&mut self, q: &ast::Query) -> Result<(Plan, Scope)> {
+        let top_level = std::mem::replace(&mut self.top_level, false);
         let cte_mark = self.ctes.len();
-        let result = self.query_inner(q);
+        let result = self.query_inner(q, top_level);
         self.ctes.truncate(cte_mark);
         result
     }
 
-    fn query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Scope)> {
-        let mut cte_plans = Vec::new();
-        if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                let (id, def) = self.cte(cte, with.recursive)?;
-                cte_plans.push((id, def));
-            }
-        }
+    fn query_inner(&mut self, q: &ast::Query, top_level: bool) -> Result<(Plan, Scope)> {
+        let cte_plans = match &q.with {
+            Some(with) => self.with_clause(with, &q.body, top_level)?,
+            None => Vec::new(),
+        };
         let order_by: Vec<ast::OrderByExpr> = match &q.order_by {
             Some(ast::OrderBy {
                 kind: ast::OrderByKind::Expressions(list),
@@ -115,7 +116,10 @@ impl<'a> Binder<'a> {
         Ok((plan, scope))
     }
 
-    fn cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<(usize, CteDef)> {
+    pub(super) fn cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<(usize, CteDef)> {
+        if let Some(modifying) = self.modifying_cte(cte)? {
+            return Ok(modifying);
+        }
         let name = ident(&cte.alias.name);
         let id = self.next_cte_id;
         self.next_cte_id += 1;
@@ -150,6 +154,7 @@ impl<'a> Binder<'a> {
                         name: name.clone(),
                         id,
                         scope: scope.clone(),
+                        readable: true,
                     });
                     let (rec, rec_scope) = self.set_expr(right)?;
                     if rec_scope.len() != scope.len() {
@@ -171,7 +176,12 @@ impl<'a> Binder<'a> {
         }
         let (plan, scope) = self.query(&cte.query)?;
         let scope = rename_scope(scope, &renames, &name)?;
-        self.ctes.push(CteBinding { name, id, scope });
+        self.ctes.push(CteBinding {
+            name,
+            id,
+            scope,
+            readable: true,
+        });
         Ok((id, CteDef::Plain(Box::new(plan))))
     }
 
@@ -576,7 +586,7 @@ fn column_ast(scope: &Scope, i: usize) -> ast::Expr {
 }
 
 /// Applies CTE column renames.
-fn rename_scope(scope: Scope, renames: &[String], alias: &str) -> Result<Scope> {
+pub(super) fn rename_scope(scope: Scope, renames: &[String], alias: &str) -> Result<Scope> {
     if renames.len() > scope.len() {
         return Err(Error::new(
             SqlState::INVALID_COLUMN_REFERENCE,
