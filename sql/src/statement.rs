@@ -439,9 +439,8 @@ impl Session {
                 let verb = match plan.statement() {
                     crate::plan::dml::DmlPlan::Insert(_) => "INSERT 0",
                     crate::plan::dml::DmlPlan::Update(_) => "UPDATE",
-                    crate::plan::dml::DmlPlan::Delete(_) | crate::plan::dml::DmlPlan::With { .. } => {
-                        "DELETE"
-                    }
+                    crate::plan::dml::DmlPlan::Delete(_)
+                    | crate::plan::dml::DmlPlan::With { .. } => "DELETE",
                 };
                 let tag = format!("{verb} {}", r.count);
                 match ret {

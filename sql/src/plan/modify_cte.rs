@@ -64,7 +64,11 @@ impl Binder<'_> {
             ast::Statement::Delete(d) => self.delete(d),
             other => Err(not_supported(format!(
                 "{} is not supported in WITH",
-                other.to_string().split_whitespace().next().unwrap_or("this statement")
+                other
+                    .to_string()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("this statement")
             ))),
         }
     }
