@@ -8,7 +8,8 @@
 //!   manifest the node wrote and the nodes' own logs all name the same
 //!   replica, and the primary's log has no backup in it. An incremental
 //!   follows (default node again), then one with `--node <primary>`.
-//!   `GET /backups` on every member lists them; `backup verify` passes
+//!   `GET /backups` on every member lists them (and `GET
+//!   /backups/progress` shows nothing running once it is done); `backup verify` passes
 //!   for each; the full and the incremental restore into data dirs that
 //!   start as standalone nodes holding exactly the rows committed before
 //!   each backup. Bad requests (unknown node, unknown type) are refused
@@ -151,6 +152,22 @@ fn manager_backup_comes_from_a_replica_and_restores() {
     );
     assert_eq!(full["type"], "full");
     assert_eq!(full["repo"].as_str(), Some(s(&repo).as_str()));
+
+    // No backup runs now: every member says so (the CLI polls this while
+    // the manager runs one).
+    for (i, m) in c.managers.iter().enumerate() {
+        let reply = m
+            .api()
+            .get("/backups/progress")
+            .unwrap_or_else(|e| panic!("GET /backups/progress on m{}: {e}", i + 1));
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.json["running"],
+            serde_json::json!([]),
+            "{}",
+            reply.text
+        );
+    }
 
     // The manifest is written by the node itself, with its own name.
     let repo_s = s(&repo);

@@ -76,7 +76,9 @@ pub enum BackupCmd {
         /// Read at most this many MB/s (default: no limit).
         #[arg(long)]
         max_mb_per_s: Option<f64>,
-        /// CPU and I/O priority of the copy: low (default) or normal.
+        /// CPU and I/O priority of the copy: low (default), idle (low, and
+        /// slowed down while it makes other writers' disk latency rise) or
+        /// normal.
         #[arg(long)]
         priority: Option<String>,
         #[command(flatten)]

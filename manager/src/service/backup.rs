@@ -13,7 +13,7 @@
 //!
 //! `POST /backups` `{"type": "full"|"incremental", "node": NAME?, "repo":
 //! PATH?, "parent": ID?, "key_file": PATH?, "parallel": N?,
-//! "max_mb_per_s": R?, "priority": "low"|"normal"?}` runs on the leader: it picks
+//! "max_mb_per_s": R?, "priority": "low"|"idle"|"normal"?}` runs on the leader: it picks
 //! the node (the named one, else the replica with the highest LSN that
 //! answered its last health probe, else the primary, so the primary is
 //! spared whenever a replica can do it) and calls that node's

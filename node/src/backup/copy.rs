@@ -19,10 +19,10 @@
 //! `low_priority` (the default) each worker lowers its own thread's CPU
 //! priority (nice 10) and I/O priority (best effort, lowest level), so it
 //! yields to query work yet is never starved the way the idle class can
-//! be, and the copy is paced by `pace::Pacer`, which slows it down while
-//! it makes other processes' disk writes (commits) slow; a rate limit
-//! (`max_bytes_per_s`, all workers together) caps the disk bandwidth a
-//! backup may take in any case. Written files are dropped from the page
+//! be; with `adaptive` (priority `idle`, opt-in) the copy is also paced by
+//! `pace::Pacer`, which slows it down while it makes other processes' disk
+//! writes (commits) slow; a rate limit (`max_bytes_per_s`, all workers
+//! together) caps the disk bandwidth a backup may take in any case. Written files are dropped from the page
 //! cache after their fsync (see `repo::drop_cached`).
 //!
 //! Invariants: an entry is returned only for a file whose bytes were all
@@ -52,9 +52,11 @@ pub struct CopyOptions {
     pub parallel: usize,
     /// Bytes per second all workers together may read (`None`: no limit).
     pub max_bytes_per_s: Option<u64>,
-    /// Lower the workers' CPU and I/O priority, and pace the copy to how
-    /// much it slows down other writers of the same disks (see `pace`).
+    /// Lower the workers' CPU and I/O priority.
     pub low_priority: bool,
+    /// Pace the copy to how much it slows down other writers of the same
+    /// disks (see `pace`; priority `idle`).
+    pub adaptive: bool,
 }
 
 impl Default for CopyOptions {
@@ -63,6 +65,7 @@ impl Default for CopyOptions {
             parallel: default_parallel(),
             max_bytes_per_s: None,
             low_priority: true,
+            adaptive: false,
         }
     }
 }
@@ -307,6 +310,7 @@ mod tests {
             parallel: 3,
             max_bytes_per_s: None,
             low_priority: true,
+            adaptive: false,
         };
         let pacer = Pacer::new(None, false, &[]);
         let out = copy_files(&repo, &src, "B1", &jobs, &opts, &pacer, &progress).expect("copy");

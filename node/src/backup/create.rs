@@ -106,7 +106,7 @@ pub fn take_backup(
         // data directory's.
         let pacer = Pacer::new(
             req.copy.max_bytes_per_s,
-            req.copy.low_priority,
+            req.copy.adaptive,
             &[req.repo.as_path(), dir.as_path()],
         );
         copy_checkpoint(

@@ -11,6 +11,12 @@
 //! already nice'd) and neither does the I/O priority on devices without
 //! a priority-aware scheduler (`none`, `mq-deadline`).
 //!
+//! Opt-in (backup priority `idle`): on a machine shared with other busy
+//! writers the pacer also yields to *their* commits, which can cost most
+//! of an idle-database backup's speed; measured on the 2-core shared
+//! bench machine, its effect on the primary's TPS could not be separated
+//! from the noise of other workloads (see docs/backup.md).
+//!
 //! How: every [`SAMPLE`] the pacer reads the block-device counters of the
 //! repository's and the data directory's devices
 //! (`/sys/dev/block/MAJ:MIN/stat`) and computes, over the interval, the
