@@ -31,7 +31,7 @@
 #   BENCH_SECONDS [20]    length of each of the three load windows
 #   BENCH_CLIENTS [4]     pgbench clients
 #   BENCH_PARALLEL        rustydb backup --parallel (default: the node's)
-#   BENCH_PRIORITY        rustydb backup --priority low|normal [low]
+#   BENCH_PRIORITY        rustydb backup --priority low|idle|normal [low]
 #   BENCH_MAX_MB_S        rustydb backup --max-mb-per-s (default: no limit)
 #   BENCH_DIR             parent of the temp dir [${TMPDIR:-/tmp}]
 #   BENCH_KEEP            keep the temp dir when set
@@ -238,6 +238,7 @@ R_DROP=$(drop "$R_BASE" "$R_DURING")
 PG_DROP=$(drop "$PG_BASE" "$PG_DURING")
 cat <<REPORT
 backup benchmark: pgbench scale $SCALE, $CLIENTS clients, 3 x $SECS s load windows, $(nproc) cores
+rustydb backup options (same for every RustyDB backup of the run): ${COPY_ARGS[*]:-product defaults}
 load at start: $UPTIME_START
 load at end:   $(uptime)
 | system | operation | MB | seconds | MB/s | time vs PG |

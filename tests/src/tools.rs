@@ -71,6 +71,26 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration, scratch: &Path) -> RunOu
     }
 }
 
+/// Runs `rustydb-cli` (beside the `rustydb` binary under test) with
+/// `args`, bounded to 5 minutes.
+pub fn rustydb_cli(args: &[&str], scratch: &Path) -> RunOutput {
+    let bin = crate::process::rustydb_bin().with_file_name("rustydb-cli");
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    run_bounded(cmd, Duration::from_secs(300), scratch)
+}
+
+/// Runs `rustydb-cli --format json` with `args`; panics unless it exits 0
+/// and prints JSON, which it returns.
+pub fn rustydb_cli_json(args: &[&str], scratch: &Path) -> serde_json::Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let out = rustydb_cli(&all, scratch);
+    out.assert_success(&format!("rustydb-cli {args:?}"));
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("rustydb-cli {args:?}: not JSON ({e}): {}", out.stdout))
+}
+
 /// The figures pgbench prints at the end of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PgbenchSummary {

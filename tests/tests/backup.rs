@@ -32,8 +32,7 @@ use rustydb_tests::cluster::{
     pgbench, table_checksums, wait_caught_up, wait_until, ClusterNode, TableChecksum,
     PGBENCH_TABLES,
 };
-use rustydb_tests::process::rustydb_bin;
-use rustydb_tests::tools::{run_bounded, RunOutput};
+use rustydb_tests::tools::{rustydb_cli as cli, rustydb_cli_json as cli_json};
 use serde_json::Value;
 
 fn scratch() -> tempfile::TempDir {
@@ -41,23 +40,6 @@ fn scratch() -> tempfile::TempDir {
         .prefix("rdb-backup-")
         .tempdir()
         .expect("tempdir")
-}
-
-/// Runs `rustydb-cli` with `args` (5 minute bound).
-fn cli(args: &[&str], scratch: &Path) -> RunOutput {
-    let bin = rustydb_bin().with_file_name("rustydb-cli");
-    let mut cmd = std::process::Command::new(bin);
-    cmd.args(args);
-    run_bounded(cmd, Duration::from_secs(300), scratch)
-}
-
-fn cli_json(args: &[&str], scratch: &Path) -> Value {
-    let mut all = vec!["--format", "json"];
-    all.extend_from_slice(args);
-    let out = cli(&all, scratch);
-    out.assert_success(&format!("rustydb-cli {args:?}"));
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("rustydb-cli {args:?}: not JSON ({e}): {}", out.stdout))
 }
 
 fn s(p: &Path) -> String {

@@ -8,7 +8,8 @@
 //!   manifest the node wrote and the nodes' own logs all name the same
 //!   replica, and the primary's log has no backup in it. An incremental
 //!   follows (default node again), then one with `--node <primary>`.
-//!   `GET /backups` on every member lists them; `backup verify` passes
+//!   `GET /backups` on every member lists them (and `GET
+//!   /backups/progress` shows nothing running once it is done); `backup verify` passes
 //!   for each; the full and the incremental restore into data dirs that
 //!   start as standalone nodes holding exactly the rows committed before
 //!   each backup. Bad requests (unknown node, unknown type) are refused
@@ -28,8 +29,7 @@ use rustydb_tests::cluster::{
     table_checksums, wait_caught_up, wait_until, ClusterNode, TableChecksum,
 };
 use rustydb_tests::manager::ManagedCluster;
-use rustydb_tests::process::rustydb_bin;
-use rustydb_tests::tools::{run_bounded, RunOutput};
+use rustydb_tests::tools::{rustydb_cli as cli, rustydb_cli_json as cli_json};
 use serde_json::Value;
 
 const TABLE: &str = "CREATE TABLE bk (id bigint PRIMARY KEY, v text)";
@@ -43,23 +43,6 @@ fn scratch() -> tempfile::TempDir {
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-/// Runs `rustydb-cli` with `args` (5 minute bound).
-fn cli(args: &[&str], scratch: &Path) -> RunOutput {
-    let bin = rustydb_bin().with_file_name("rustydb-cli");
-    let mut cmd = std::process::Command::new(bin);
-    cmd.args(args);
-    run_bounded(cmd, Duration::from_secs(300), scratch)
-}
-
-fn cli_json(args: &[&str], scratch: &Path) -> Value {
-    let mut all = vec!["--format", "json"];
-    all.extend_from_slice(args);
-    let out = cli(&all, scratch);
-    out.assert_success(&format!("rustydb-cli {args:?}"));
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("rustydb-cli {args:?}: not JSON ({e}): {}", out.stdout))
 }
 
 fn backup_toml(repo: &Path, full_hours: f64, incr_hours: f64, check_s: f64) -> String {
@@ -169,6 +152,22 @@ fn manager_backup_comes_from_a_replica_and_restores() {
     );
     assert_eq!(full["type"], "full");
     assert_eq!(full["repo"].as_str(), Some(s(&repo).as_str()));
+
+    // No backup runs now: every member says so (the CLI polls this while
+    // the manager runs one).
+    for (i, m) in c.managers.iter().enumerate() {
+        let reply = m
+            .api()
+            .get("/backups/progress")
+            .unwrap_or_else(|e| panic!("GET /backups/progress on m{}: {e}", i + 1));
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.json["running"],
+            serde_json::json!([]),
+            "{}",
+            reply.text
+        );
+    }
 
     // The manifest is written by the node itself, with its own name.
     let repo_s = s(&repo);

@@ -4,8 +4,10 @@
 //! checkpoint and copies it into the repository): directly with
 //! `--node-url http://HOST:ADMIN_PORT`, or through the manager
 //! (`POST /backups`, which picks a replica unless `--node` names one).
-//! While it runs, a second thread polls the node's `GET /backup` and
-//! prints progress (files, bytes, rate, ETA) on stderr.
+//! While it runs, a second thread polls every second for progress and
+//! prints it (files, bytes, rate, ETA) on stderr: the node's `GET
+//! /backup`, or through the manager its `GET /backups/progress` (every
+//! node's running backup, each line prefixed with the node's name).
 //!
 //! The other verbs work on the repository directly (`--repo DIR`, which
 //! must be reachable from where the CLI runs), with progress on stderr
@@ -74,7 +76,9 @@ pub enum BackupCmd {
         /// Read at most this many MB/s (default: no limit).
         #[arg(long)]
         max_mb_per_s: Option<f64>,
-        /// CPU and I/O priority of the copy: low (default) or normal.
+        /// CPU and I/O priority of the copy: low (default), idle (low, and
+        /// slowed down while it makes other writers' disk latency rise) or
+        /// normal.
         #[arg(long)]
         priority: Option<String>,
         #[command(flatten)]
@@ -182,15 +186,27 @@ pub fn run(manager: &ApiClient, cmd: &BackupCmd, json_out: bool) -> Result<Strin
             let reply = match node_url {
                 Some(url) => {
                     let node = ApiClient::with_timeout(url, None, CREATE_TIMEOUT);
-                    with_progress(url, || node.send(Method::Post, "/backup", Some(&body)))?
+                    let poll = ApiClient::with_timeout(url, None, POLL_TIMEOUT);
+                    with_progress(
+                        move || node_progress(&poll),
+                        || node.send(Method::Post, "/backup", Some(&body)),
+                    )?
                 }
                 None => {
                     if let Some(n) = node {
                         body["node"] = json!(n);
                     }
-                    manager
-                        .retimed(CREATE_TIMEOUT)
-                        .send(Method::Post, "/backups", Some(&body))?
+                    let poll = manager.retimed(POLL_TIMEOUT);
+                    with_progress(
+                        move || manager_progress(&poll),
+                        || {
+                            manager.retimed(CREATE_TIMEOUT).send(
+                                Method::Post,
+                                "/backups",
+                                Some(&body),
+                            )
+                        },
+                    )?
                 }
             };
             let b = &reply.body;
@@ -366,13 +382,64 @@ fn problems(mut text: String, problems: &[String]) -> String {
     text
 }
 
-/// Runs `call` (a POST to a node) while printing the node's backup
-/// progress on stderr every second.
-fn with_progress<T>(url: &str, call: impl FnOnce() -> Result<T, CliError>) -> Result<T, CliError> {
+/// Bound of one progress poll.
+const POLL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Progress of the backup a node runs (its `GET /backup`).
+fn node_progress(node: &ApiClient) -> Vec<String> {
+    match node.get("/backup") {
+        Ok(r) if r.body["running"] == json!(true) => vec![progress_line(&r.body)],
+        _ => Vec::new(),
+    }
+}
+
+/// Progress of every backup the cluster's nodes run (the manager's `GET
+/// /backups/progress`), each line prefixed with its node.
+fn manager_progress(manager: &ApiClient) -> Vec<String> {
+    let Ok(r) = manager.get("/backups/progress") else {
+        return Vec::new();
+    };
+    r.body["running"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|p| {
+                    format!(
+                        "{}: {}",
+                        p["node"].as_str().unwrap_or("?"),
+                        progress_line(p)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One progress line from a node's progress document.
+pub fn progress_line(p: &Value) -> String {
+    format!(
+        "{}: {}/{} files, {:.1}/{:.1} MB, {:.1} MB/s, ETA {}",
+        p["operation"].as_str().unwrap_or("backup"),
+        p["files_done"],
+        p["files_total"],
+        p["bytes_done"].as_f64().unwrap_or(0.0) / 1e6,
+        p["bytes_total"].as_f64().unwrap_or(0.0) / 1e6,
+        p["mb_per_s"].as_f64().unwrap_or(0.0),
+        p["eta_s"]
+            .as_u64()
+            .map_or("?".to_string(), |s| format!("{s}s")),
+    )
+}
+
+/// Runs `call` (the POST that takes the backup) while printing what
+/// `poll` answers on stderr every second.
+fn with_progress<T>(
+    poll: impl Fn() -> Vec<String> + Send + 'static,
+    call: impl FnOnce() -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let done = Arc::new(AtomicBool::new(false));
     let poller = {
         let done = done.clone();
-        let client = ApiClient::new(url, None);
         std::thread::spawn(move || {
             let mut waited = Duration::ZERO;
             while !done.load(Ordering::Acquire) {
@@ -382,21 +449,11 @@ fn with_progress<T>(url: &str, call: impl FnOnce() -> Result<T, CliError>) -> Re
                     continue;
                 }
                 waited = Duration::ZERO;
-                if let Ok(r) = client.get("/backup") {
-                    if r.body["running"] == json!(true) {
-                        eprintln!(
-                            "{}: {}/{} files, {:.1}/{:.1} MB, {:.1} MB/s, ETA {}",
-                            r.body["operation"].as_str().unwrap_or("backup"),
-                            r.body["files_done"],
-                            r.body["files_total"],
-                            r.body["bytes_done"].as_f64().unwrap_or(0.0) / 1e6,
-                            r.body["bytes_total"].as_f64().unwrap_or(0.0) / 1e6,
-                            r.body["mb_per_s"].as_f64().unwrap_or(0.0),
-                            r.body["eta_s"]
-                                .as_u64()
-                                .map_or("?".to_string(), |s| format!("{s}s")),
-                        );
+                for line in poll() {
+                    if done.load(Ordering::Acquire) {
+                        break;
                     }
+                    eprintln!("{line}");
                 }
             }
         })

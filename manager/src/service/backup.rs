@@ -13,13 +13,19 @@
 //!
 //! `POST /backups` `{"type": "full"|"incremental", "node": NAME?, "repo":
 //! PATH?, "parent": ID?, "key_file": PATH?, "parallel": N?,
-//! "max_mb_per_s": R?, "priority": "low"|"normal"?}` runs on the leader: it picks
+//! "max_mb_per_s": R?, "priority": "low"|"idle"|"normal"?}` runs on the leader: it picks
 //! the node (the named one, else the replica with the highest LSN that
 //! answered its last health probe, else the primary, so the primary is
 //! spared whenever a replica can do it) and calls that node's
 //! `POST /backup`, answering its manifest summary plus the node chosen.
 //! `GET /backups` lists the configured repository's manifests (any member
-//! that can read the repository answers).
+//! that can read the repository answers). `GET /backups/progress` asks
+//! every node of the replicated state for its running backup (`GET
+//! /backup`, bounded at 2 s each, all at once) and answers `{"running":
+//! [{"node": NAME, "operation", "files_done", "files_total", "bytes_done",
+//! "bytes_total", "mb_per_s", "eta_s", ...}]}`: what `rustydb-cli backup
+//! create` polls to show progress while the manager runs a backup (any
+//! member answers, so it does not matter which one the CLI asked).
 //!
 //! The schedule runs on the leader every `check_every_seconds`: no full
 //! backup younger than `full_every_hours` → a full one; else no backup
@@ -291,6 +297,50 @@ fn pick_node(service: &Service, wanted: Option<&str>) -> Result<(String, String)
         .ok_or_else(|| {
             ServiceError::conflict("no node can take a backup (no replica or primary answers)")
         })
+}
+
+/// How long `GET /backups/progress` waits for each node.
+const PROGRESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /backups/progress`: the running backups of every node. A node
+/// that does not answer in time is left out (it is not running one as
+/// far as anyone can tell now).
+pub async fn progress(service: &Arc<Service>) -> Answer {
+    let nodes: Vec<(String, String)> = service
+        .raft
+        .state()
+        .1
+        .nodes
+        .values()
+        .filter(|n| !n.stopped)
+        .map(|n| (n.name.clone(), n.admin_addr.clone()))
+        .collect();
+    let asks = nodes.iter().map(|(name, admin)| async move {
+        let url = format!("http://{admin}/backup");
+        let got = service
+            .client
+            .call(Method::GET, &url, None, PROGRESS_TIMEOUT)
+            .await;
+        match got {
+            Ok(mut v) if v["running"] == json!(true) => {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("node".into(), json!(name));
+                }
+                Some(v)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(node = %name, error = %e, "backup progress: no answer");
+                None
+            }
+        }
+    });
+    let running: Vec<Value> = futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    answer(StatusCode::OK, &json!({ "running": running }))
 }
 
 /// `GET /backups`.

@@ -31,6 +31,7 @@ const KNOWN: &[&str] = &[
     "/readiness",
     "/history",
     "/backups",
+    "/backups/progress",
     "/config",
     "/metrics",
     "/topology",
@@ -90,6 +91,7 @@ pub async fn get(service: &Arc<Service>, path: &str, query: &str) -> Answer {
         "/dr/report" => super::dr_ops::report(service),
         "/history" => json(StatusCode::OK, &history(&service.raft.state().1)),
         "/backups" => super::backup::list(service).await,
+        "/backups/progress" => super::backup::progress(service).await,
         "/config" => json(StatusCode::OK, &config_view(&service.raft.state().1)),
         "/metrics" => http::text(metrics(service)),
         "/topology" => {

@@ -16,11 +16,13 @@
 //! hashes bytes while they are in cache; the folder is synced once.
 //!
 //! Protecting the node (and, on a shared host, the primary): with
-//! `low_priority` each worker lowers its own thread's CPU priority (nice
-//! 10) and I/O priority (best effort, lowest level), so it yields to
-//! query work yet is never starved the way the idle class can be; a rate
-//! limit (`max_bytes_per_s`, all workers together) bounds the disk
-//! bandwidth a backup may take. Written files are dropped from the page
+//! `low_priority` (the default) each worker lowers its own thread's CPU
+//! priority (nice 10) and I/O priority (best effort, lowest level), so it
+//! yields to query work yet is never starved the way the idle class can
+//! be; with `adaptive` (priority `idle`, opt-in) the copy is also paced by
+//! `pace::Pacer`, which slows it down while it makes other processes' disk
+//! writes (commits) slow; a rate limit (`max_bytes_per_s`, all workers
+//! together) caps the disk bandwidth a backup may take in any case. Written files are dropped from the page
 //! cache after their fsync (see `repo::drop_cached`).
 //!
 //! Invariants: an entry is returned only for a file whose bytes were all
@@ -31,14 +33,14 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::err;
 use super::manifest::{FileEntry, Manifest};
+use super::pace::Pacer;
 use super::progress::Progress;
 use super::repo::Repo;
 use crate::error::Result;
@@ -52,6 +54,9 @@ pub struct CopyOptions {
     pub max_bytes_per_s: Option<u64>,
     /// Lower the workers' CPU and I/O priority.
     pub low_priority: bool,
+    /// Pace the copy to how much it slows down other writers of the same
+    /// disks (see `pace`; priority `idle`).
+    pub adaptive: bool,
 }
 
 impl Default for CopyOptions {
@@ -60,6 +65,7 @@ impl Default for CopyOptions {
             parallel: default_parallel(),
             max_bytes_per_s: None,
             low_priority: true,
+            adaptive: false,
         }
     }
 }
@@ -93,14 +99,15 @@ pub fn copy_files(
     id: &str,
     jobs: &[CopyJob],
     opts: &CopyOptions,
+    pacer: &Pacer,
     progress: &Progress,
 ) -> Result<Vec<FileEntry>> {
     let results: Mutex<Vec<Option<FileEntry>>> = Mutex::new(vec![None; jobs.len()]);
-    let throttle = opts.max_bytes_per_s.filter(|r| *r > 0).map(Throttle::new);
+    let throttle = pacer.is_active().then_some(pacer);
     let sizes: Vec<u64> = jobs.iter().map(|j| j.size).collect();
     for_each_parallel(&sizes, opts.parallel, opts.low_priority, |i| {
         let job = jobs.get(i).ok_or_else(|| err("copy job out of range"))?;
-        let entry = copy_one(repo, dir, id, job, throttle.as_ref(), progress)?;
+        let entry = copy_one(repo, dir, id, job, throttle, progress)?;
         if let Some(slot) = results.lock().get_mut(i) {
             *slot = Some(entry);
         }
@@ -163,7 +170,7 @@ fn copy_one(
     dir: &Path,
     id: &str,
     job: &CopyJob,
-    throttle: Option<&Throttle>,
+    throttle: Option<&Pacer>,
     progress: &Progress,
 ) -> Result<FileEntry> {
     let src = dir.join(&job.name);
@@ -202,7 +209,7 @@ fn copy_one(
 /// Size and sha256 of a file, read in chunks.
 pub fn hash_file(
     path: &Path,
-    throttle: Option<&Throttle>,
+    throttle: Option<&Pacer>,
     progress: Option<&Progress>,
 ) -> Result<(u64, String)> {
     let file = File::open(path).map_err(|e| err(format!("cannot open {}: {e}", path.display())))?;
@@ -233,7 +240,7 @@ static NO_PROGRESS: std::sync::LazyLock<Progress> =
 struct HashingReader<'a> {
     inner: File,
     hasher: Sha256,
-    throttle: Option<&'a Throttle>,
+    throttle: Option<&'a Pacer>,
     progress: &'a Progress,
 }
 
@@ -249,33 +256,6 @@ impl Read for HashingReader<'_> {
             }
         }
         Ok(n)
-    }
-}
-
-/// A shared pace: after `bytes` in total, at least `bytes / rate` seconds
-/// have passed since the start.
-pub struct Throttle {
-    rate: u64,
-    start: Instant,
-    bytes: AtomicU64,
-}
-
-impl Throttle {
-    pub fn new(bytes_per_s: u64) -> Throttle {
-        Throttle {
-            rate: bytes_per_s.max(1),
-            start: Instant::now(),
-            bytes: AtomicU64::new(0),
-        }
-    }
-
-    fn take(&self, n: u64) {
-        let total = self.bytes.fetch_add(n, Ordering::AcqRel) + n;
-        let due = Duration::from_secs_f64(total as f64 / self.rate as f64);
-        let elapsed = self.start.elapsed();
-        if due > elapsed {
-            std::thread::sleep(due - elapsed);
-        }
     }
 }
 
@@ -330,8 +310,10 @@ mod tests {
             parallel: 3,
             max_bytes_per_s: None,
             low_priority: true,
+            adaptive: false,
         };
-        let out = copy_files(&repo, &src, "B1", &jobs, &opts, &progress).expect("copy");
+        let pacer = Pacer::new(None, false, &[]);
+        let out = copy_files(&repo, &src, "B1", &jobs, &opts, &pacer, &progress).expect("copy");
         for (i, e) in out.iter().enumerate() {
             let body = std::fs::read(src.join(&e.name)).expect("read");
             assert_eq!(e.size, body.len() as u64, "{i}");
@@ -359,19 +341,9 @@ mod tests {
                 candidate: Some(other),
             },
         ];
-        let out2 = copy_files(&repo, &src, "B2", &jobs, &opts, &progress).expect("copy");
+        let out2 = copy_files(&repo, &src, "B2", &jobs, &opts, &pacer, &progress).expect("copy");
         assert!(!out2[0].stored && out2[0].source == "B0");
         assert!(out2[1].stored && out2[1].source == "B2");
         assert_eq!(out2[1].sha256, out[2].sha256);
-    }
-
-    #[test]
-    fn throttle_paces_all_workers_together() {
-        let t = Throttle::new(10_000_000);
-        let start = Instant::now();
-        for _ in 0..4 {
-            t.take(1_000_000);
-        }
-        assert!(start.elapsed() >= Duration::from_millis(350));
     }
 }

@@ -25,6 +25,7 @@ use rocksdb::{IteratorMode, Options, DB};
 
 use super::copy::{copy_files, CopyJob, CopyOptions};
 use super::manifest::{new_id, BackupKind, FileEntry, Manifest};
+use super::pace::Pacer;
 use super::progress::Progress;
 use super::repo::Repo;
 use super::{err, micros_to_rfc3339, sha256_hex};
@@ -101,6 +102,13 @@ pub fn take_backup(
             BackupKind::Full => None,
             BackupKind::Incremental => Some(parent_chain(&repo, req, info.system_id)?),
         };
+        // The checkpoint is beside the live database, so its device is the
+        // data directory's.
+        let pacer = Pacer::new(
+            req.copy.max_bytes_per_s,
+            req.copy.adaptive,
+            &[req.repo.as_path(), dir.as_path()],
+        );
         copy_checkpoint(
             &repo,
             &dir,
@@ -111,6 +119,7 @@ pub fn take_backup(
             info,
             start_micros,
             &req.copy,
+            &pacer,
             progress,
         )
     })();
@@ -178,6 +187,7 @@ fn copy_checkpoint(
     info: CheckpointInfo,
     start_micros: u64,
     opts: &CopyOptions,
+    pacer: &Pacer,
     progress: &Progress,
 ) -> Result<Manifest> {
     let id = new_id(kind, start_micros);
@@ -231,11 +241,12 @@ fn copy_checkpoint(
         });
     }
     let t0 = std::time::Instant::now();
-    let mut copied = copy_files(repo, dir, &id, &jobs, opts, progress)?.into_iter();
+    let mut copied = copy_files(repo, dir, &id, &jobs, opts, pacer, progress)?.into_iter();
     tracing::info!(
         files = jobs.len(),
         parallel = opts.parallel,
         ms = t0.elapsed().as_millis() as u64,
+        final_mb_per_s = (pacer.rate() / 1e6).min(1e9) as u64,
         "backup files copied"
     );
     let mut files = Vec::with_capacity(slots.len());

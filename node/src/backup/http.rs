@@ -2,10 +2,11 @@
 //!
 //! - `POST /backup` `{"repo": "/path", "type": "full"|"incremental",
 //!   "parent": "ID"?, "key_file": "/path"?, "parallel": N?, "max_mb_per_s":
-//!   R?, "priority": "low"|"normal"?}`: takes a backup now and answers its
-//!   manifest (without the file list) once it is complete. The copy runs
-//!   on `parallel` threads (default: two per core, 2..8), at low CPU and
-//!   I/O priority unless `priority` is `normal`, and reads at most
+//!   R?, "priority": "low"|"idle"|"normal"?}`: takes a backup now and
+//!   answers its manifest (without the file list) once it is complete.
+//!   The copy runs on `parallel` threads (default: two per core, 2..8),
+//!   at low CPU and I/O priority unless `priority` is `normal`, paced to
+//!   the disks' write latency when `idle` (see `pace`), and reads at most
 //!   `max_mb_per_s` MB/s when given (see `copy`).
 //!   One backup at a time per node (409 otherwise). Paths are on the
 //!   node's host.
@@ -116,7 +117,15 @@ fn parse(body: &Value) -> Result<BackupRequest, String> {
     match body.get("priority").and_then(Value::as_str) {
         None | Some("low") => copy.low_priority = true,
         Some("normal") => copy.low_priority = false,
-        Some(other) => return Err(format!("priority must be low or normal, not {other:?}")),
+        Some("idle") => {
+            copy.low_priority = true;
+            copy.adaptive = true;
+        }
+        Some(other) => {
+            return Err(format!(
+                "priority must be low, idle or normal, not {other:?}"
+            ))
+        }
     }
     Ok(BackupRequest {
         repo: PathBuf::from(repo),

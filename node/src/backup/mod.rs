@@ -45,6 +45,7 @@ pub mod create;
 pub mod crypto;
 pub mod http;
 pub mod manifest;
+pub mod pace;
 pub mod progress;
 pub mod prune;
 pub mod repo;
