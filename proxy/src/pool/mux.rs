@@ -8,7 +8,10 @@
 //! many sessions over a channel, checks a connection out of the pool while
 //! it has work, writes every request queued at that moment in one send,
 //! and hands each client its answer (the backend's bytes, verbatim) as it
-//! arrives. PostgreSQL answers simple Queries strictly in order, each with
+//! arrives. Sessions fill the lanes in order rather than spreading over
+//! them ([`submit`]): the deeper one lane's pipeline, the fewer sends and
+//! backend wake-ups per statement; the next lane takes work only when
+//! the first is deep. PostgreSQL answers simple Queries strictly in order, each with
 //! its own ReadyForQuery, and an error in one Query does not affect the
 //! next, so the answers are cut apart at ReadyForQuery.
 //!
@@ -44,6 +47,9 @@ use crate::error::ProxyError;
 
 /// Requests in flight per lane before a session takes the normal path.
 const MAX_DEPTH: usize = 32;
+/// Requests in flight on a lane before the next lane gets some (see
+/// [`submit`]).
+const PACK_DEPTH: usize = 16;
 /// A lane whose head has run longer than this gets no new requests.
 const SLOW_HEAD: Duration = Duration::from_millis(2);
 /// Answer bytes buffered for one client before they are handed over.
@@ -125,13 +131,27 @@ impl Lane {
     }
 }
 
-/// Submits `request` to the least loaded usable lane; gives it back when
-/// none is usable (the session then takes the normal path).
+/// Submits `request` to a usable lane; gives it back when none is usable
+/// (the session then takes the normal path).
+///
+/// Lanes are filled in order, not balanced: the first lane with fewer
+/// than [`PACK_DEPTH`] requests takes it, and only when every lane has
+/// that many does the least loaded one. A deeper pipeline on one
+/// connection is what saves the work: the backend reads a whole batch in
+/// one wake-up and the lane sends it in one write, so spreading a
+/// moderate load over all lanes (shallow batches, every backend woken
+/// for each) would cost more CPU per statement on every side.
 pub fn submit(lanes: &[Lane], request: Request) -> Result<(), Request> {
-    let best = lanes
-        .iter()
-        .filter_map(|l| l.load().map(|d| (d, l)))
-        .min_by_key(|(d, _)| *d);
+    let mut best: Option<(usize, &Lane)> = None;
+    for lane in lanes {
+        let Some(depth) = lane.load() else { continue };
+        if depth < PACK_DEPTH {
+            return lane.submit(request);
+        }
+        if best.is_none_or(|(d, _)| depth < d) {
+            best = Some((depth, lane));
+        }
+    }
     match best {
         Some((_, lane)) => lane.submit(request),
         None => Err(request),

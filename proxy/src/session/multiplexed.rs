@@ -62,7 +62,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     ) -> Result<Outcome> {
         let routed = self.route(class).await?;
         let topo = self.shared.topology.snapshot();
-        let Some(addr) = topo.get(&routed.0).map(|b| b.addr.clone()) else {
+        let Some(addr) = topo.get(&routed.0).map(|b| b.addr.as_str()) else {
             self.routed = Some(routed);
             return Ok(Outcome::NotUsed);
         };
@@ -76,7 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let lanes = pool.lanes(
             self.lanes,
             &self.shared.pools,
-            &addr,
+            addr,
             self.backend_password.as_deref(),
         );
         let hash = self.settings.hash();
@@ -104,7 +104,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         self.unit_finished = false;
         loop {
             let reply = rx.recv().await.ok_or_else(|| ProxyError::Backend {
-                addr: addr.clone(),
+                addr: addr.to_string(),
                 message: "the multiplexing lane stopped".into(),
             });
             match reply {
