@@ -60,9 +60,15 @@ const CHUNK: usize = 32 * 1024;
 pub enum Reply {
     /// Bytes of the answer, to write to the client as they are.
     Chunk(Bytes),
-    /// The answer ended with this ReadyForQuery (the bytes, including it,
-    /// came in the chunks); `error` says whether an ErrorResponse was among them.
-    Done { status: u8, error: bool },
+    /// The answer ended with this ReadyForQuery: `last` holds the answer's
+    /// bytes not sent as chunks yet (including the ReadyForQuery), so a
+    /// short answer is one message; `error` says whether an ErrorResponse
+    /// was in the answer.
+    Done {
+        status: u8,
+        error: bool,
+        last: Bytes,
+    },
     /// The backend failed; `forwarded`: some chunk was already sent.
     Failed { error: ProxyError, forwarded: bool },
 }
@@ -358,15 +364,13 @@ impl Worker {
         };
         self.dec_depth();
         request.cancel.set(None);
-        let out = std::mem::take(&mut done.out);
-        if !out.is_empty() {
-            let _ = request.reply.send(Reply::Chunk(out.freeze())).await;
-        }
+        let last = std::mem::take(&mut done.out).freeze();
         let _ = request
             .reply
             .send(Reply::Done {
                 status,
                 error: done.error,
+                last,
             })
             .await;
     }

@@ -109,7 +109,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             });
             match reply {
                 Ok(Reply::Chunk(bytes)) => self.writer.write_all(&bytes).await?,
-                Ok(Reply::Done { status, .. }) => {
+                Ok(Reply::Done { status, last, .. }) => {
+                    if !last.is_empty() {
+                        self.writer.write_all(&last).await?;
+                    }
                     self.status = status;
                     self.unit_finished = true;
                     return Ok(Outcome::Answered);
