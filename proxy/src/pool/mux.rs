@@ -47,9 +47,6 @@ use crate::error::ProxyError;
 
 /// Requests in flight per lane before a session takes the normal path.
 const MAX_DEPTH: usize = 32;
-/// Requests in flight on a lane before the next lane gets some (see
-/// [`submit`]).
-const PACK_DEPTH: usize = 16;
 /// A lane whose head has run longer than this gets no new requests.
 const SLOW_HEAD: Duration = Duration::from_millis(2);
 /// Answer bytes buffered for one client before they are handed over.
@@ -141,17 +138,17 @@ impl Lane {
 /// (the session then takes the normal path).
 ///
 /// Lanes are filled in order, not balanced: the first lane with fewer
-/// than [`PACK_DEPTH`] requests takes it, and only when every lane has
+/// than `pack_depth` requests (`pool.multiplex_pack_depth`) takes it, and only when every lane has
 /// that many does the least loaded one. A deeper pipeline on one
 /// connection is what saves the work: the backend reads a whole batch in
 /// one wake-up and the lane sends it in one write, so spreading a
 /// moderate load over all lanes (shallow batches, every backend woken
 /// for each) would cost more CPU per statement on every side.
-pub fn submit(lanes: &[Lane], request: Request) -> Result<(), Request> {
+pub fn submit(lanes: &[Lane], request: Request, pack_depth: usize) -> Result<(), Request> {
     let mut best: Option<(usize, &Lane)> = None;
     for lane in lanes {
         let Some(depth) = lane.load() else { continue };
-        if depth < PACK_DEPTH {
+        if depth < pack_depth {
             return lane.submit(request);
         }
         if best.is_none_or(|(d, _)| depth < d) {

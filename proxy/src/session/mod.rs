@@ -111,6 +111,8 @@ pub struct Session<S> {
     consistency: Option<crate::routing::Consistency>,
     /// Multiplexing lanes per pool (0: off; transaction mode only).
     lanes: usize,
+    /// `pool.multiplex_pack_depth`: lane depth before the next lane.
+    pack_depth: usize,
     /// A route already taken (and counted) for the next checkout.
     routed: Option<(String, &'static str)>,
     /// `replay_sql` of the settings with this hash, for lanes.
@@ -139,6 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let (read, writer) = tokio::io::split(stream);
         let mode = config.pool_mode_of(&ctx.service);
         Session {
+            pack_depth: config.pool.multiplex_pack_depth.max(1),
             lanes: if mode == PoolMode::Transaction {
                 config.pool.multiplex_lanes
             } else {

@@ -97,7 +97,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             reply: tx,
             cancel: self.cancel.slot(),
         };
-        if mux::submit(lanes, request).is_err() {
+        if mux::submit(lanes, request, self.pack_depth).is_err() {
             self.routed = Some(routed);
             return Ok(Outcome::NotUsed);
         }
