@@ -36,6 +36,7 @@
 #   BENCH_WORKLOADS ["select tpcb"]  (empty: no TPS table)
 #   BENCH_CPU_TXNS [0]        -S transactions per client for the CPU table
 #   BENCH_LANES [2]           the proxy's pool.multiplex_lanes (0: off)
+#   BENCH_PACK [unset]        the proxy's pool.multiplex_pack_depth
 #   BENCH_DIR                 parent of the temp dir [${TMPDIR:-/tmp}]
 #   RUSTYDB_BIN               [$CARGO_TARGET_DIR or target]/release/rustydb
 # Quick smoke run: BENCH_T=3 BENCH_SCALE=1 BENCH_IDLE=100 bench/proxy.sh
@@ -49,6 +50,7 @@ IDLE=${BENCH_IDLE:-1000}
 WORKLOADS=${BENCH_WORKLOADS-"select tpcb"}
 CPU_TXNS=${BENCH_CPU_TXNS:-0}
 LANES=${BENCH_LANES:-2}
+PACK=${BENCH_PACK:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_TAG=proxy
 # shellcheck source=bench/lib.sh
@@ -137,6 +139,7 @@ if ((HAVE_PROXY)); then
     # multiplex_lanes only when asked for: binaries before it refuse the key.
     lanes_line=""
     ((LANES > 0)) && lanes_line="multiplex_lanes = $LANES"
+    [[ -n $PACK ]] && lanes_line+=$'\n'"multiplex_pack_depth = $PACK"
     printf 'backends = ["127.0.0.1:%s"]\n[pool]\nmax_size = %s\nmin_size = 0\n%s\n[limits]\nmax_client_conn = 5000\n' \
         "$PG_PORT" "$POOL" "$lanes_line" >"$WORK/proxy.toml"
     "$BIN" proxy --config "$WORK/proxy.toml" --listen "127.0.0.1:$PX_PORT" \

@@ -125,6 +125,10 @@ pub struct PoolConfig {
     /// pool (`pool::mux`); 0 = off. Fewer sends and backend wake-ups per
     /// statement, at the price of head-of-line waits behind a slow read.
     pub multiplex_lanes: usize,
+    /// Queries in flight on a lane before the next lane takes some
+    /// (lanes are filled in order: deeper pipelines cost less per
+    /// statement); at least 1.
+    pub multiplex_pack_depth: usize,
 }
 
 /// Client-side limits.
@@ -337,6 +341,7 @@ impl Default for PoolConfig {
             acquire_timeout_ms: 10_000,
             server_reset_query: "DISCARD ALL".to_string(),
             multiplex_lanes: 0,
+            multiplex_pack_depth: 16,
         }
     }
 }

@@ -114,6 +114,18 @@ impl Fleet {
         template.replace("{who}", self.who())
     }
 
+    /// `(backend, count)` of `SELECT {who}, count(*) FROM ryw WHERE id =
+    /// id`, through `c`: which backend answered a read-your-writes probe
+    /// and whether it saw the row (the proxy read-your-writes tests).
+    pub fn read_ryw_row(&self, c: &mut SqlClient, id: i64) -> Result<(String, String), String> {
+        let out = c.simple(&self.sql(&format!(
+            "SELECT {{who}}, count(*) FROM ryw WHERE id = {id}"
+        )));
+        let row = out.rows().first().cloned().ok_or_else(|| out.to_string())?;
+        let who = self.name_of(row.first().cloned().flatten().as_deref().unwrap_or(""));
+        Ok((who, row.get(1).cloned().flatten().unwrap_or_default()))
+    }
+
     /// Maps what the identity expression (or `SHOW rustydb.node_name`)
     /// returned to a backend name; unknown values come back unchanged.
     pub fn name_of(&self, ident: &str) -> String {

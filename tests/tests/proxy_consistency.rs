@@ -253,16 +253,6 @@ fn levels_route_by_datacenter_and_region() {
     ));
 }
 
-/// `(node, count)` of `SELECT {who}, count(*) FROM ryw WHERE id = id`.
-fn read_row(fleet: &Fleet, c: &mut SqlClient, id: i64) -> Result<(String, String), String> {
-    let out = c.simple(&fleet.sql(&format!(
-        "SELECT {{who}}, count(*) FROM ryw WHERE id = {id}"
-    )));
-    let row = out.rows().first().cloned().ok_or_else(|| out.to_string())?;
-    let who = fleet.name_of(row.first().cloned().flatten().as_deref().unwrap_or(""));
-    Ok((who, row.get(1).cloned().flatten().unwrap_or_default()))
-}
-
 fn show(c: &mut SqlClient) -> String {
     let out = c.simple("SHOW rustydb.consistency");
     out.scalar()
@@ -399,13 +389,13 @@ fn session_levels_and_strong_read_your_writes_postgres() {
     for round in 1..=3 {
         let r = (|| {
             strong.must(&format!("INSERT INTO ryw VALUES ({round})"));
-            let (who, n) = read_row(&fleet, &mut strong, round)?;
+            let (who, n) = fleet.read_ryw_row(&mut strong, round)?;
             if n != "1" || who != primary {
                 return Err(format!("strong read answered by {who} with count {n}"));
             }
             let id = 100 + round;
             global.must(&format!("INSERT INTO ryw VALUES ({id})"));
-            let (who, n) = read_row(&fleet, &mut global, id)?;
+            let (who, n) = fleet.read_ryw_row(&mut global, id)?;
             if who != replica || n != "0" {
                 return Err(format!("global read answered by {who} with count {n}"));
             }
@@ -416,14 +406,12 @@ fn session_levels_and_strong_read_your_writes_postgres() {
             r,
         );
     }
-    let r = wait_until(
-        "strong reads back on the standby",
-        CONVERGE,
-        || match read_row(&fleet, &mut strong, 3)? {
-            (who, n) if who == replica && n == "1" => Ok(()),
-            other => Err(format!("{other:?}")),
-        },
-    );
+    let r = wait_until("strong reads back on the standby", CONVERGE, || match fleet
+        .read_ryw_row(&mut strong, 3)?
+    {
+        (who, n) if who == replica && n == "1" => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
     f.check(
         "strong returns to the standby once it applied the commit",
         r,

@@ -433,16 +433,6 @@ fn routing_rules_rustydb() {
     routing_rules(Fleet::rustydb(1));
 }
 
-/// `(backend, count)` of `SELECT {who}, count(*) FROM ryw WHERE id = id`.
-fn read_row(fleet: &Fleet, c: &mut SqlClient, id: i64) -> Result<(String, String), String> {
-    let out = c.simple(&fleet.sql(&format!(
-        "SELECT {{who}}, count(*) FROM ryw WHERE id = {id}"
-    )));
-    let row = out.rows().first().cloned().ok_or_else(|| out.to_string())?;
-    let who = fleet.name_of(row.first().cloned().flatten().as_deref().unwrap_or(""));
-    Ok((who, row.get(1).cloned().flatten().unwrap_or_default()))
-}
-
 #[test]
 fn read_your_writes_postgres() {
     // The replica applies commits 2 s late: any read it serves right
@@ -474,13 +464,13 @@ fn read_your_writes_postgres() {
             } else {
                 writer.must(&format!("INSERT INTO ryw VALUES ({round})"));
             }
-            let (who, n) = read_row(&fleet, &mut writer, round)?;
+            let (who, n) = fleet.read_ryw_row(&mut writer, round)?;
             if n != "1" || who != primary {
                 return Err(format!("writer's read answered by {who} with count {n}"));
             }
             // A session that wrote nothing reads the stale replica.
             let mut other = proxy.client();
-            let (who, n) = read_row(&fleet, &mut other, round)?;
+            let (who, n) = fleet.read_ryw_row(&mut other, round)?;
             if who != replica || n != "0" {
                 return Err(format!(
                     "other session's read answered by {who} with count {n}"
@@ -494,18 +484,19 @@ fn read_your_writes_postgres() {
         );
     }
     // Once the replica applied the writes, the writer reads it again.
-    let r = rustydb_tests::cluster::wait_until("writer back on the replica", CONVERGE, || {
-        match read_row(&fleet, &mut writer, 3)? {
+    let r =
+        rustydb_tests::cluster::wait_until("writer back on the replica", CONVERGE, || match fleet
+            .read_ryw_row(&mut writer, 3)?
+        {
             (who, n) if who == replica && n == "1" => Ok(()),
             other => Err(format!("{other:?}")),
-        }
-    });
+        });
     f.check("writer's reads return to the replica after replay", r);
     // Control: with read_your_writes off the writer reads the stale replica.
     let mut w = off.client();
     let r = (|| {
         w.must("INSERT INTO ryw VALUES (10)");
-        match read_row(&fleet, &mut w, 10)? {
+        match fleet.read_ryw_row(&mut w, 10)? {
             (who, n) if who == replica && n == "0" => Ok(()),
             other => Err(format!("with read_your_writes=false: {other:?}")),
         }
@@ -528,7 +519,7 @@ fn read_your_writes_rustydb() {
     let mut writer = proxy.client();
     for id in 1..=20 {
         writer.must(&format!("INSERT INTO ryw VALUES ({id})"));
-        let r = read_row(&fleet, &mut writer, id);
+        let r = fleet.read_ryw_row(&mut writer, id);
         match r {
             Ok((_, n)) if n == "1" => {}
             other => panic!(

@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::routing::setting_stmt::{setting_statement, SettingVerb};
+
 /// Largest degree accepted (more fragments than this only add overhead).
 pub const MAX_DEGREE: u32 = 64;
 
@@ -87,57 +89,18 @@ pub enum DegreeCommand {
 /// parallel_degree`, `SHOW parallel_degree` (also with the `rustydb.`
 /// prefix), one statement, an optional trailing semicolon.
 pub fn degree_command(sql: &str) -> Option<DegreeCommand> {
-    let text = sql.trim().trim_end_matches(';').trim();
-    if text.contains(';') {
-        // Several statements: the backend sees them (and refuses ours).
+    let statement = setting_statement(sql)?;
+    if statement.name != "parallel_degree" && statement.name != "rustydb.parallel_degree" {
         return None;
     }
-    let mut words = text.split_whitespace();
-    let verb = words.next()?.to_ascii_lowercase();
-    let mut name = words.next()?.to_ascii_lowercase();
-    if verb == "set" && (name == "session") {
-        name = words.next()?.to_ascii_lowercase();
-    }
-    // `SET parallel_degree=3` arrives as one word.
-    let (name, glued) = match name.split_once('=') {
-        Some((n, v)) => (n.to_string(), Some(v.to_string())),
-        None => (name, None),
-    };
-    if name != "parallel_degree" && name != "rustydb.parallel_degree" {
-        return None;
-    }
-    let rest: Vec<&str> = words.collect();
-    match verb.as_str() {
-        "show" | "reset" if glued.is_none() && rest.is_empty() => Some(if verb == "show" {
-            DegreeCommand::Show
-        } else {
-            DegreeCommand::Reset
-        }),
-        "set" => {
-            let value = match glued {
-                Some(v) if !v.is_empty() => v,
-                Some(_) => rest.join(" "),
-                None => {
-                    let (first, tail) = rest.split_first()?;
-                    if first.eq_ignore_ascii_case("to") || *first == "=" {
-                        tail.join(" ")
-                    } else if let Some(v) = first.strip_prefix('=') {
-                        std::iter::once(v)
-                            .chain(tail.iter().copied())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    } else {
-                        return None;
-                    }
-                }
-            };
-            Some(match ParallelDegree::parse(&value) {
-                Some(d) => DegreeCommand::Set(d),
-                None => DegreeCommand::Invalid(value),
-            })
-        }
-        _ => None,
-    }
+    Some(match statement.verb {
+        SettingVerb::Show => DegreeCommand::Show,
+        SettingVerb::Reset => DegreeCommand::Reset,
+        SettingVerb::Set => match ParallelDegree::parse(&statement.value) {
+            Some(d) => DegreeCommand::Set(d),
+            None => DegreeCommand::Invalid(statement.value),
+        },
+    })
 }
 
 /// The `/*+ parallel(N) */` hint at the start of a statement, if any.

@@ -8,7 +8,10 @@
 //! many sessions over a channel, checks a connection out of the pool while
 //! it has work, writes every request queued at that moment in one send,
 //! and hands each client its answer (the backend's bytes, verbatim) as it
-//! arrives. PostgreSQL answers simple Queries strictly in order, each with
+//! arrives. Sessions fill the lanes in order rather than spreading over
+//! them ([`submit`]): the deeper one lane's pipeline, the fewer sends and
+//! backend wake-ups per statement; the next lane takes work only when
+//! the first is deep. PostgreSQL answers simple Queries strictly in order, each with
 //! its own ReadyForQuery, and an error in one Query does not affect the
 //! next, so the answers are cut apart at ReadyForQuery.
 //!
@@ -54,9 +57,15 @@ const CHUNK: usize = 32 * 1024;
 pub enum Reply {
     /// Bytes of the answer, to write to the client as they are.
     Chunk(Bytes),
-    /// The answer ended with this ReadyForQuery (the bytes, including it,
-    /// came in the chunks); `error` says whether an ErrorResponse was among them.
-    Done { status: u8, error: bool },
+    /// The answer ended with this ReadyForQuery: `last` holds the answer's
+    /// bytes not sent as chunks yet (including the ReadyForQuery), so a
+    /// short answer is one message; `error` says whether an ErrorResponse
+    /// was in the answer.
+    Done {
+        status: u8,
+        error: bool,
+        last: Bytes,
+    },
     /// The backend failed; `forwarded`: some chunk was already sent.
     Failed { error: ProxyError, forwarded: bool },
 }
@@ -125,13 +134,27 @@ impl Lane {
     }
 }
 
-/// Submits `request` to the least loaded usable lane; gives it back when
-/// none is usable (the session then takes the normal path).
-pub fn submit(lanes: &[Lane], request: Request) -> Result<(), Request> {
-    let best = lanes
-        .iter()
-        .filter_map(|l| l.load().map(|d| (d, l)))
-        .min_by_key(|(d, _)| *d);
+/// Submits `request` to a usable lane; gives it back when none is usable
+/// (the session then takes the normal path).
+///
+/// Lanes are filled in order, not balanced: the first lane with fewer
+/// than `pack_depth` requests (`pool.multiplex_pack_depth`) takes it, and only when every lane has
+/// that many does the least loaded one. A deeper pipeline on one
+/// connection is what saves the work: the backend reads a whole batch in
+/// one wake-up and the lane sends it in one write, so spreading a
+/// moderate load over all lanes (shallow batches, every backend woken
+/// for each) would cost more CPU per statement on every side.
+pub fn submit(lanes: &[Lane], request: Request, pack_depth: usize) -> Result<(), Request> {
+    let mut best: Option<(usize, &Lane)> = None;
+    for lane in lanes {
+        let Some(depth) = lane.load() else { continue };
+        if depth < pack_depth {
+            return lane.submit(request);
+        }
+        if best.is_none_or(|(d, _)| depth < d) {
+            best = Some((depth, lane));
+        }
+    }
     match best {
         Some((_, lane)) => lane.submit(request),
         None => Err(request),
@@ -338,15 +361,13 @@ impl Worker {
         };
         self.dec_depth();
         request.cancel.set(None);
-        let out = std::mem::take(&mut done.out);
-        if !out.is_empty() {
-            let _ = request.reply.send(Reply::Chunk(out.freeze())).await;
-        }
+        let last = std::mem::take(&mut done.out).freeze();
         let _ = request
             .reply
             .send(Reply::Done {
                 status,
                 error: done.error,
+                last,
             })
             .await;
     }

@@ -41,6 +41,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProxyConfig;
+use crate::routing::setting_stmt::{setting_statement, unquote, SettingVerb};
 use crate::topology::{BackendInfo, TopologySnapshot};
 
 /// The setting's name, as clients spell it.
@@ -194,56 +195,15 @@ pub enum ConsistencyCommand {
 /// an optional trailing semicolon, the value bare or quoted. Anything
 /// else (`SET LOCAL`, several statements) is left to the backend.
 pub fn consistency_command(sql: &str) -> Option<ConsistencyCommand> {
-    let text = sql.trim().trim_end_matches(';').trim();
-    if text.contains(';') {
+    let statement = setting_statement(sql)?;
+    if statement.name != CONSISTENCY_GUC {
         return None;
     }
-    let mut words = text.split_whitespace();
-    let verb = words.next()?.to_ascii_lowercase();
-    let mut name = words.next()?.to_ascii_lowercase();
-    if verb == "set" && name == "session" {
-        name = words.next()?.to_ascii_lowercase();
-    }
-    // `SET rustydb.consistency=strong` arrives as one word.
-    let (name, glued) = match name.split_once('=') {
-        Some((n, v)) => (n.to_string(), Some(v.to_string())),
-        None => (name, None),
-    };
-    if unquote(&name) != CONSISTENCY_GUC {
-        return None;
-    }
-    let rest: Vec<&str> = words.collect();
-    match verb.as_str() {
-        "show" | "reset" if glued.is_none() && rest.is_empty() => Some(if verb == "show" {
-            ConsistencyCommand::Show
-        } else {
-            ConsistencyCommand::Reset
-        }),
-        "set" => {
-            let value = match glued {
-                Some(v) if !v.is_empty() => std::iter::once(v.as_str())
-                    .chain(rest.iter().copied())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                Some(_) => rest.join(" "),
-                None => {
-                    let (first, tail) = rest.split_first()?;
-                    if first.eq_ignore_ascii_case("to") || *first == "=" {
-                        tail.join(" ")
-                    } else if let Some(v) = first.strip_prefix('=') {
-                        std::iter::once(v)
-                            .chain(tail.iter().copied())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    } else {
-                        return None;
-                    }
-                }
-            };
-            Some(parse_set_value(&value))
-        }
-        _ => None,
-    }
+    Some(match statement.verb {
+        SettingVerb::Show => ConsistencyCommand::Show,
+        SettingVerb::Reset => ConsistencyCommand::Reset,
+        SettingVerb::Set => parse_set_value(&statement.value),
+    })
 }
 
 fn parse_set_value(value: &str) -> ConsistencyCommand {
@@ -259,16 +219,6 @@ fn parse_set_value(value: &str) -> ConsistencyCommand {
         Err(()) if v.len() == bare.len() => ConsistencyCommand::Invalid(v.to_lowercase()),
         Err(()) => ConsistencyCommand::Invalid(v.to_string()),
     }
-}
-
-/// `'x'` or `"x"` to `x`.
-fn unquote(s: &str) -> &str {
-    for q in ['\'', '"'] {
-        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    s
 }
 
 #[cfg(test)]

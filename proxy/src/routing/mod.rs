@@ -43,6 +43,7 @@ mod cache;
 pub mod consistency;
 mod route;
 mod services;
+pub mod setting_stmt;
 
 pub use cache::ClassifyCache;
 pub use consistency::{Consistency, Site};

@@ -47,13 +47,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     /// Counts a read routed at the session's level (`route`: `primary`
     /// or `replica`), for `rustydb_proxy_consistency_reads_total`.
-    pub(super) fn count_consistency_read(&self, route: &str) {
-        let level = self.consistency();
-        self.shared
-            .metrics
+    /// The counter handles are resolved once per (level, route) and
+    /// session: a label lookup hashes every label on each call.
+    pub(super) fn count_consistency_read(&mut self, level: Consistency, route: &'static str) {
+        let cached = self
             .consistency_reads
-            .with_label_values(&[self.ctx.service.as_str(), level.as_str(), route])
-            .inc();
+            .iter()
+            .find(|(l, r, _)| *l == level && *r == route);
+        if let Some((_, _, counter)) = cached {
+            counter.inc();
+            return;
+        }
+        let counter = self.shared.metrics.consistency_reads.with_label_values(&[
+            self.ctx.service.as_str(),
+            level.as_str(),
+            route,
+        ]);
+        counter.inc();
+        self.consistency_reads.push((level, route, counter));
     }
 
     /// A `SET`/`RESET` of the setting that reached a backend (extended

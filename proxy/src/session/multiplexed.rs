@@ -62,7 +62,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     ) -> Result<Outcome> {
         let routed = self.route(class).await?;
         let topo = self.shared.topology.snapshot();
-        let Some(addr) = topo.get(&routed.0).map(|b| b.addr.clone()) else {
+        let Some(addr) = topo.get(&routed.0).map(|b| b.addr.as_str()) else {
             self.routed = Some(routed);
             return Ok(Outcome::NotUsed);
         };
@@ -76,7 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let lanes = pool.lanes(
             self.lanes,
             &self.shared.pools,
-            &addr,
+            addr,
             self.backend_password.as_deref(),
         );
         let hash = self.settings.hash();
@@ -97,19 +97,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             reply: tx,
             cancel: self.cancel.slot(),
         };
-        if mux::submit(lanes, request).is_err() {
+        if mux::submit(lanes, request, self.pack_depth).is_err() {
             self.routed = Some(routed);
             return Ok(Outcome::NotUsed);
         }
         self.unit_finished = false;
         loop {
             let reply = rx.recv().await.ok_or_else(|| ProxyError::Backend {
-                addr: addr.clone(),
+                addr: addr.to_string(),
                 message: "the multiplexing lane stopped".into(),
             });
             match reply {
                 Ok(Reply::Chunk(bytes)) => self.writer.write_all(&bytes).await?,
-                Ok(Reply::Done { status, .. }) => {
+                Ok(Reply::Done { status, last, .. }) => {
+                    if !last.is_empty() {
+                        self.writer.write_all(&last).await?;
+                    }
                     self.status = status;
                     self.unit_finished = true;
                     return Ok(Outcome::Answered);
