@@ -23,6 +23,10 @@
 #
 # Environment (defaults in brackets):
 #   SCALE [1]  CLIENTS [8]  JOBS [2]  DURATION [30]
+#   RATE [unset]   pgbench -R: the same offered load (tps) for both systems,
+#                  so their latencies are compared at equal apply work (an
+#                  unthrottled run gives each whatever tps its publisher
+#                  reaches, often twice as many for RustyDB)
 #   PARTS [rustydb,postgres]   which systems to run
 #   CATCHUP_TIMEOUT [300]      seconds the subscriber may take to catch up
 #   BENCH_DIR  parent of the temp dir [${TMPDIR:-/tmp}];  KEEP [0] keep it
@@ -38,6 +42,7 @@ DURATION=${DURATION:-30}
 PARTS=${PARTS:-rustydb,postgres}
 CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-300}
 KEEP=${KEEP:-0}
+RATE=${RATE:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_TAG=logical
 # shellcheck source=bench/lib.sh
@@ -212,7 +217,7 @@ measure() { # name pub_port sub_port [pub_admin_port sub_admin_port]
     probe "$pp" "$sp" "$DURATION" >"$WORK/$name.probe" &
     local probe_pid=$!
     t0=$(date +%s.%N)
-    out=$(pgb "$pp" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" -n 2>&1) || die "$name: pgbench failed: $out"
+    out=$(pgb "$pp" -c "$CLIENTS" -j "$JOBS" -T "$DURATION" ${RATE:+-R "$RATE"} -n 2>&1) || die "$name: pgbench failed: $out"
     RESULT[$name.tps]=$(parse <<<"$out" | awk '{ printf "%.0f", $1 }')
     wait_equal "$pp" "$sp" pgbench_history "$CATCHUP_TIMEOUT" || die "$name: subscriber did not catch up" "$WORK"/*.log
     t1=$(date +%s.%N)

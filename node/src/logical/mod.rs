@@ -25,6 +25,7 @@
 //!   answers 410 / an `error` line.
 
 pub mod http;
+pub mod priority;
 pub mod slots;
 pub mod stream;
 

@@ -13,6 +13,10 @@
 //! the client goes away the receiver is dropped and the next send fails,
 //! which ends the thread.
 //!
+//! The producer thread runs at a raised priority while it streams
+//! (`priority.rs`): it wakes on every commit, and on a machine with busy
+//! cores the wait for a core is most of its delay.
+//!
 //! Before streaming, on request: a `tables` line (the tables published
 //! now), and a snapshot (`snapshot_begin`, `copy` lines, `snapshot_end`
 //! naming the tables copied) of every published table or, for a REFRESH,
@@ -136,6 +140,8 @@ pub fn produce(
     runtime: tokio::runtime::Handle,
     active_slot: Option<String>,
 ) {
+    // A pooled thread: the boost ends with the stream (see priority.rs).
+    let _boost = super::priority::Boost::current_thread();
     let _guard = ActiveGuard {
         engine: engine.clone(),
         slot: active_slot,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rustydb_sql::subscription::{Progress, RemoteChange, RemoteTxn, SubscriptionDef, SyncState};
 use rustydb_sql::Session;
 
-use super::worker::{now_micros, Failure};
+use super::worker::{now_micros, on_dedicated_thread, Failure};
 use super::Shared;
 
 /// Most remote transactions merged into one local transaction.
@@ -43,7 +43,7 @@ pub(super) async fn apply(
     let skip = def.skip_lsn != 0 && def.skip_lsn == txn.lsn && !copied;
     let lsn = txn.lsn;
     let started = std::time::Instant::now();
-    let joined = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let mut session = session;
         let unit = if skip {
             RemoteTxn {
@@ -61,8 +61,14 @@ pub(super) async fn apply(
         let r =
             session.apply_remote_sync(&name, &publication, &unit, progress, skip, sync.as_ref());
         (session, r)
-    })
-    .await;
+    };
+    // On the worker's own thread the call runs inline (no hand-off);
+    // elsewhere it must stay off the runtime's worker threads.
+    let joined = if on_dedicated_thread() {
+        Ok(work())
+    } else {
+        tokio::task::spawn_blocking(work).await
+    };
     shared
         .metrics
         .apply_seconds

@@ -20,7 +20,8 @@
 //!
 //! - `stream`: decoding the change stream's lines and grouping them.
 //! - `publisher`: finding the publisher's primary; slots; the HTTP stream.
-//! - `worker`: the stream loop (connect, read, resume, confirm).
+//! - `worker`: the stream loop (connect, read, resume, confirm), one
+//!   thread per worker (`Subscriptions::spawn_worker`).
 //! - `apply`: units → local transactions (merging, SKIP, table sync).
 
 mod apply;
@@ -42,7 +43,7 @@ use rustydb_sql::subscription::{
 };
 use rustydb_sql::{Engine, Error, SqlState, TxnOptions};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 /// How often the catalog is re-read (catches commits of ALTER in a block,
 /// and promotion/demotion).
@@ -150,7 +151,7 @@ impl Shared {
 
 struct Running {
     def: SubscriptionDef,
-    task: JoinHandle<()>,
+    task: AbortHandle,
 }
 
 /// The node's subscription manager.
@@ -247,9 +248,7 @@ impl Subscriptions {
             if workers.contains_key(&key) {
                 continue;
             }
-            let task =
-                self.handle
-                    .spawn(worker::run(self.shared.clone(), def.clone(), key.1.clone()));
+            let task = self.spawn_worker(def.clone(), key.1.clone());
             workers.insert(key, Running { def, task });
         }
         // Forget live state of dropped subscriptions; mark disabled ones.
@@ -259,6 +258,50 @@ impl Subscriptions {
             if let Some(s) = stats.get_mut(&d.name) {
                 s.status = "disabled".into();
             }
+        }
+    }
+
+    /// Starts the worker of (`def`, `publication`) on a thread of its own
+    /// (see `worker::dedicated`): the stream's socket, the stream loop and
+    /// the apply calls all run there, so a change goes from the socket to
+    /// its local commit without waking another thread of this node on the
+    /// way. Falls back to a task on the node's runtime (apply calls then
+    /// run on blocking threads) when the thread cannot be started.
+    fn spawn_worker(&self, def: SubscriptionDef, publication: String) -> AbortHandle {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<AbortHandle>(1);
+        let (shared, d, p) = (self.shared.clone(), def.clone(), publication.clone());
+        let spawned = std::thread::Builder::new()
+            .name("rustydb-apply".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start an apply runtime");
+                        return;
+                    }
+                };
+                // This thread only ever runs the worker: boosted for life.
+                let _boost = crate::logical::priority::Boost::current_thread();
+                let task = runtime.spawn(worker::dedicated(shared, d, p));
+                if tx.send(task.abort_handle()).is_err() {
+                    return;
+                }
+                // Ends when the worker returns or is aborted; the runtime
+                // (and the tasks the worker started on it) go with it.
+                let _ = runtime.block_on(task);
+            });
+        if let Err(e) = &spawned {
+            tracing::warn!(subscription = %def.name, error = %e, "cannot start an apply thread");
+        }
+        match spawned.ok().and_then(|_| rx.recv().ok()) {
+            Some(abort) => abort,
+            None => self
+                .handle
+                .spawn(worker::run(self.shared.clone(), def, publication))
+                .abort_handle(),
         }
     }
 

@@ -19,6 +19,16 @@
 //! (see `apply_pending`). Slot confirms run in the background, never on the
 //! apply path.
 //!
+//! Threads: each worker runs on a thread of its own with a current-thread
+//! runtime (`dedicated`, started by the manager in mod.rs): the stream's
+//! HTTP connection, this loop and the apply calls share it, and apply
+//! calls run inline. A change thus goes from the socket to its local
+//! commit waking no other thread of this node but the group committer; on
+//! a machine with busy cores each avoided wake-up is a wait for a core
+//! avoided. That thread runs at a raised priority when the node may
+//! (`logical::priority`). Off such a thread (fallback) applies run on
+//! blocking threads.
+//!
 //! Invariants: a remote transaction is applied only if its LSN is above the
 //! last one applied (so a reconnect that replays is harmless), and its rows
 //! and the new progress commit together (apply.rs). Hence a kill -9 of the
@@ -29,6 +39,7 @@
 //! is skipped (`ALTER SUBSCRIPTION ... SKIP (lsn = N)`: the manager then
 //! restarts the worker with the new definition).
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +72,29 @@ pub(super) enum Failure {
     Apply { message: String, lsn: u64 },
     /// The subscription is gone or disabled: stop for good.
     Stop,
+}
+
+thread_local! {
+    /// Set on a worker's own thread (`dedicated`): apply calls run inline
+    /// there, since blocking that thread blocks no one else.
+    static DEDICATED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the current thread serves one worker only.
+pub(super) fn on_dedicated_thread() -> bool {
+    DEDICATED.with(Cell::get)
+}
+
+/// `run` on a thread of its own, driven by a current-thread runtime (the
+/// manager starts it so). The stream's socket, this loop and the apply
+/// calls share that thread: a change is read, applied and committed with
+/// no hand-off to another thread of this node but the group committer's
+/// (PostgreSQL's apply worker is likewise one process doing all three).
+/// Under CPU contention every hand-off is a wake-up that waits for a core,
+/// which is where the tail of the commit-to-visible latency came from.
+pub async fn dedicated(shared: Arc<Shared>, def: SubscriptionDef, publication: String) {
+    DEDICATED.with(|d| d.set(true));
+    run(shared, def, publication).await
 }
 
 pub(super) fn now_micros() -> i64 {
@@ -268,12 +302,24 @@ async fn attempt(shared: &Arc<Shared>, def: &SubscriptionDef, publication: &str)
         last_data = Instant::now();
         buf.extend_from_slice(&bytes);
         // Take whatever else has already arrived (without waiting): all of
-        // its transactions are applied as one local transaction.
+        // its transactions are applied as one local transaction. The
+        // connection's task shares this thread, so it can only read the
+        // socket while this task waits: when no frame is ready, yield once
+        // (the runtime polls the socket, the connection task reads what
+        // came) before concluding that nothing more has arrived.
         let mut ended: Option<Failure> = None;
+        let mut yielded = false;
         while buf.len() < DRAIN_BYTES {
             match resp.chunk().now_or_never() {
-                None => break,
-                Some(Ok(Some(b))) => buf.extend_from_slice(&b),
+                None if yielded => break,
+                None => {
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                }
+                Some(Ok(Some(b))) => {
+                    yielded = false;
+                    buf.extend_from_slice(&b);
+                }
                 Some(Ok(None)) => {
                     ended = Some(Failure::Connect(
                         "publisher closed the change stream".into(),

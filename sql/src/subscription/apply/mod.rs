@@ -160,23 +160,37 @@ impl Session {
         clear_skip: bool,
         sync: Option<&SyncState>,
     ) -> Result<u64> {
+        self.in_local_transaction(|s| {
+            s.apply_in_block(subscription, publication, txn, progress, clear_skip, sync)
+        })
+    }
+
+    /// Runs `body` inside one local transaction block, the only place the
+    /// apply path issues BEGIN / COMMIT / ROLLBACK: a block left open (by
+    /// an earlier failure) is rolled back first, `body`'s error rolls the
+    /// block back, and a COMMIT that turned into a rollback (a failed
+    /// deferred check) is an error, never a silent success.
+    fn in_local_transaction<T>(
+        &mut self,
+        body: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
         if self.block.is_some() {
             let _ = self.run_simple("ROLLBACK");
         }
         first(self.run_simple("BEGIN"))?;
-        let r = self.apply_in_block(subscription, publication, txn, progress, clear_skip, sync);
-        match r {
-            Ok(rows) => match first(self.run_simple("COMMIT"))? {
-                QueryResult::Command { tag } if tag == "COMMIT" => Ok(rows),
-                _ => Err(Error::new(
-                    SqlState::SERIALIZATION_FAILURE,
-                    "apply transaction was rolled back at commit",
-                )),
-            },
+        let out = match body(self) {
+            Ok(out) => out,
             Err(e) => {
                 let _ = self.run_simple("ROLLBACK");
-                Err(e)
+                return Err(e);
             }
+        };
+        match first(self.run_simple("COMMIT"))? {
+            QueryResult::Command { tag } if tag == "COMMIT" => Ok(out),
+            _ => Err(Error::new(
+                SqlState::SERIALIZATION_FAILURE,
+                "apply transaction was rolled back at commit",
+            )),
         }
     }
 
