@@ -49,6 +49,8 @@ enum State {
         total: i128,
         count: i64,
     },
+    /// corr / covar_* / regr_*.
+    Regr(super::agg_stats::Regr),
 }
 
 /// Whether `call` may use `State::IntTotal`: sum(integer) with a plain
@@ -118,6 +120,10 @@ impl<'a> Accumulator<'a> {
                 }
             }
             AggFunc::BitAnd | AggFunc::BitOr => State::Bits(Value::Null),
+            AggFunc::PercentileCont | AggFunc::PercentileDisc | AggFunc::Mode => {
+                State::Collect(Vec::new())
+            }
+            _ => State::Regr(Default::default()),
         };
         Accumulator {
             call,
@@ -146,8 +152,9 @@ impl<'a> Accumulator<'a> {
         // The common case, one argument feeding a running state, evaluates
         // it alone; the argument list is built only where it is kept (the
         // collecting aggregates) or hashed (DISTINCT).
-        let single =
-            call.args.len() == 1 && self.seen.is_none() && !matches!(self.state, State::Collect(_));
+        let single = call.args.len() == 1
+            && self.seen.is_none()
+            && !matches!(self.state, State::Collect(_) | State::Regr(_));
         let (first, args) = match call.args.first() {
             Some(a) if single => (a.eval(row, ctx)?, Vec::new()),
             _ => {
@@ -267,6 +274,12 @@ impl<'a> Accumulator<'a> {
                     }
                 }
             }
+            State::Regr(r) => {
+                // Rows where either variable is NULL do not count.
+                if let Some(x) = args.get(1).filter(|x| !x.is_null()) {
+                    r.add(&first, x)?;
+                }
+            }
             State::Bits(acc) => {
                 let op = if call.func == AggFunc::BitAnd {
                     BinaryOp::BitAnd
@@ -330,8 +343,13 @@ impl<'a> Accumulator<'a> {
                     let keys = call.order_by.clone();
                     items.sort_by(|(a, _), (b, _)| super::relational::compare_keys(a, b, &keys));
                 }
-                finish_collect(call, items)?
+                if super::agg_stats::is_ordered_set(&call.func) {
+                    super::agg_stats::finish_ordered(call, items)?
+                } else {
+                    finish_collect(call, items)?
+                }
             }
+            State::Regr(r) => r.finish(&call.func),
             State::Stats {
                 n,
                 sumsq,

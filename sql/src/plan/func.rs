@@ -28,7 +28,7 @@ pub fn function_name(name: &ast::ObjectName) -> String {
 
 /// Whether `name` is an aggregate function.
 pub fn is_aggregate(name: &str) -> bool {
-    agg_func(name, 1).is_some() || agg_func(name, 2).is_some()
+    agg_func(name, 1).is_some() || agg_func(name, 2).is_some() || agg_func(name, 0).is_some()
 }
 
 pub(crate) fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
@@ -52,6 +52,10 @@ pub(crate) fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
         ("var_pop", 1) => AggFunc::VarPop,
         ("bit_and", 1) => AggFunc::BitAnd,
         ("bit_or", 1) => AggFunc::BitOr,
+        ("percentile_cont", 1) => AggFunc::PercentileCont,
+        ("percentile_disc", 1) => AggFunc::PercentileDisc,
+        ("mode", 0) => AggFunc::Mode,
+        (name, 2) => return crate::exec::agg_stats::regr_func(name),
         _ => return None,
     })
 }
@@ -113,6 +117,9 @@ pub(crate) fn agg_result_type(func: &AggFunc, arg: &DataType) -> Result<DataType
             }
         }
         AggFunc::BitAnd | AggFunc::BitOr => arg.clone(),
+        AggFunc::RegrCount => T::Int8,
+        AggFunc::PercentileCont | AggFunc::PercentileDisc | AggFunc::Mode => arg.clone(),
+        _ => T::Float8,
     })
 }
 
@@ -178,6 +185,11 @@ impl<'a> Binder<'a> {
             .window_refusal
             .replace("window functions are not allowed in FILTER");
         let result = (|| {
+            let ordered = agg_func(name, args.len())
+                .is_some_and(|f| crate::exec::agg_stats::is_ordered_set(&f));
+            if ordered || !f.within_group.is_empty() {
+                return self.ordered_set_call(name, f, input);
+            }
             if star || (name == "count" && args.is_empty()) {
                 if name != "count" {
                     return Err(Error::syntax(format!("{name}(*) is not allowed")));
@@ -218,7 +230,13 @@ impl<'a> Binder<'a> {
                     t,
                     DataType::Unknown | DataType::Name | DataType::Varchar(_) | DataType::Char(_)
                 );
-                let target = if t == DataType::Unknown || (texty && func == AggFunc::StringAgg) {
+                let target = if crate::exec::agg_stats::is_regr(&func) {
+                    // corr/covar/regr exist for double precision only.
+                    if !crate::functions::is_num(&t) {
+                        return Err(no_function(name, std::slice::from_ref(&t)));
+                    }
+                    DataType::Float8
+                } else if t == DataType::Unknown || (texty && func == AggFunc::StringAgg) {
                     DataType::Text
                 } else {
                     t.clone()
@@ -613,6 +631,11 @@ impl<'a> Binder<'a> {
 fn default_arg_type(name: &str, position: usize) -> DataType {
     match (name, position) {
         ("date_trunc" | "date_part", 1) => DataType::TimestampTz,
+        // An untyped literal resolves to the only candidate's type.
+        ("jsonb_typeof" | "jsonb_array_length" | "jsonb_strip_nulls" | "jsonb_pretty", 0) => {
+            DataType::Jsonb
+        }
+        ("json_typeof" | "json_array_length" | "json_strip_nulls", 0) => DataType::Json,
         ("to_timestamp", 0) | ("to_char", _) | ("to_date", _) => DataType::Text,
         _ => DataType::Text,
     }

@@ -14,6 +14,7 @@
 //! - `access`: choosing primary-key / index access paths.
 
 pub mod access;
+mod agg_bind;
 pub mod bind;
 pub mod bind_ops;
 pub mod dml;
@@ -106,6 +107,24 @@ pub enum AggFunc {
     VarPop,
     BitAnd,
     BitOr,
+    /// Two-variable statistics over (Y, X), float8 (see exec/agg_stats.rs).
+    Corr,
+    CovarPop,
+    CovarSamp,
+    RegrAvgX,
+    RegrAvgY,
+    RegrCount,
+    RegrIntercept,
+    RegrR2,
+    RegrSlope,
+    RegrSxx,
+    RegrSyy,
+    RegrSxy,
+    /// Ordered-set aggregates: `f(direct args) WITHIN GROUP (ORDER BY x)`;
+    /// the WITHIN GROUP key is the call's `order_by`.
+    PercentileCont,
+    PercentileDisc,
+    Mode,
 }
 
 /// One aggregate call in an Aggregate node.
