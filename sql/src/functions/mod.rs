@@ -24,6 +24,7 @@ pub mod pattern;
 pub mod srf;
 pub mod string;
 pub mod string_format;
+pub mod to_number;
 
 use rust_decimal::Decimal;
 
@@ -127,6 +128,7 @@ fn misc_signature(name: &str, args: &[DataType]) -> Option<DataType> {
             }),
         "num_nulls" | "num_nonnulls" => Some(DataType::Int4),
         "gen_random_uuid" if args.is_empty() => Some(DataType::Uuid),
+        "to_number" if args.len() == 2 && args.iter().all(is_text) => Some(DataType::Numeric(None)),
         _ => None,
     }
 }
@@ -142,6 +144,9 @@ fn misc_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
             args.iter().filter(|v| !v.is_null()).count() as i32
         )),
         "gen_random_uuid" if args.is_empty() => Ok(Value::Uuid(uuid::Uuid::new_v4())),
+        "to_number" if args.len() == 2 => {
+            to_number::to_number(&text_arg(&args[0]), &text_arg(&args[1]))
+        }
         _ => return None,
     })
 }

@@ -34,24 +34,29 @@ impl Binder<'_> {
     ) -> Result<AggCall> {
         let (args, _, distinct, _) = call_args(f)?;
         let func = agg_func(name, args.len());
-        let Some(func) = func.filter(is_ordered_set) else {
-            if f.within_group.is_empty() {
+        let Some(func) = func.filter(is_ordered_set).filter(|_| !f.within_group.is_empty()) else {
+            // PostgreSQL looks the call up by all its arguments, direct and
+            // aggregated: a WITHIN GROUP on a plain aggregate, or a missing
+            // one where the arguments do not fit an ordered-set signature,
+            // is "no such function"; arguments that do fit one are 42809.
+            let mut types = Vec::new();
+            for a in args
+                .iter()
+                .copied()
+                .chain(f.within_group.iter().map(|k| &k.expr))
+            {
+                types.push(self.expr(a, input)?.1);
+            }
+            let fits = f.within_group.is_empty()
+                && agg_func(name, args.len().saturating_sub(1)).is_some_and(|f| is_ordered_set(&f));
+            if fits {
                 return Err(Error::new(
                     SqlState::WRONG_OBJECT_TYPE,
                     format!("WITHIN GROUP is required for ordered-set aggregate {name}"),
                 ));
             }
-            return Err(Error::new(
-                SqlState::WRONG_OBJECT_TYPE,
-                format!("{name} is not an ordered-set aggregate, so it cannot have WITHIN GROUP"),
-            ));
+            return Err(no_function(name, &types));
         };
-        if f.within_group.is_empty() {
-            return Err(Error::new(
-                SqlState::WRONG_OBJECT_TYPE,
-                format!("WITHIN GROUP is required for ordered-set aggregate {name}"),
-            ));
-        }
         if distinct {
             return Err(Error::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
@@ -104,7 +109,7 @@ impl Binder<'_> {
             .as_ref()
             .map(|w| self.predicate(w, input, "FILTER"))
             .transpose()?;
-        let (desc, nulls_first) = super::names::sort_options(&key.options);
+        let (desc, nulls_first) = super::names::sort_options(&key.options)?;
         Ok(AggCall {
             func,
             args: bound,

@@ -185,8 +185,11 @@ impl<'a> Binder<'a> {
             .window_refusal
             .replace("window functions are not allowed in FILTER");
         let result = (|| {
-            let ordered = agg_func(name, args.len())
-                .is_some_and(|f| crate::exec::agg_stats::is_ordered_set(&f));
+            let ordered_set = |n: usize| {
+                agg_func(name, n).is_some_and(|f| crate::exec::agg_stats::is_ordered_set(&f))
+            };
+            let ordered = ordered_set(args.len())
+                || (!args.is_empty() && ordered_set(args.len() - 1));
             if ordered || !f.within_group.is_empty() {
                 return self.ordered_set_call(name, f, input);
             }
@@ -258,7 +261,7 @@ impl<'a> Binder<'a> {
             let mut order_by = Vec::new();
             for o in order {
                 let (e, _) = self.expr(&o.expr, input)?;
-                let (desc, nulls_first) = super::names::sort_options(&o.options);
+                let (desc, nulls_first) = super::names::sort_options(&o.options)?;
                 order_by.push(SortKey {
                     expr: e,
                     desc,
@@ -289,6 +292,8 @@ impl<'a> Binder<'a> {
         grouped: bool,
     ) -> Result<Bound> {
         let name = function_name(&f.name);
+        let positional = super::named_args::positional(&name, f)?;
+        let f = positional.as_ref().unwrap_or(f);
         if let Some(over) = &f.over {
             return self.window_function(f, over, scope, grouped);
         }

@@ -25,6 +25,7 @@ pub mod from;
 pub mod func;
 pub mod lock;
 pub mod names;
+mod named_args;
 pub mod overlaps;
 pub mod scope;
 pub mod select;

@@ -353,7 +353,7 @@ impl<'a> Binder<'a> {
         let mut keys = Vec::new();
         let mut extra = Vec::new();
         for o in order_by {
-            let (desc, nulls_first) = sort_options(&o.options);
+            let (desc, nulls_first) = sort_options(&o.options)?;
             let pos = match self.output_position(&o.expr, &out_scope)? {
                 Some(i) => i,
                 None => {
