@@ -233,6 +233,7 @@ impl Session {
             agg: None,
             window: None,
             window_refusal: None,
+            scalar_items: vec![],
         }
     }
 

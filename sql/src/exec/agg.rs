@@ -400,7 +400,12 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                 .collect(),
         ),
         AggFunc::JsonAgg(false) => {
-            // json_agg separates elements with ", " (unlike to_json(array)).
+            // json_agg separates elements with ", " (unlike to_json(array)),
+            // and records (whole-row arguments) also with a line break.
+            let records = matches!(
+                call.args.first(),
+                Some(Expr::Function(f, _)) if f == crate::plan::whole_row::RECORD_JSON_FN
+            );
             let mut parts = Vec::with_capacity(items.len());
             for (_, mut a) in items {
                 match crate::functions::call("to_json", &[a.swap_remove(0)])? {
@@ -409,7 +414,8 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                     other => parts.push(crate::types::text::format(&other)),
                 }
             }
-            Value::Json(format!("[{}]", parts.join(", ")))
+            let separator = if records { ", \n " } else { ", " };
+            Value::Json(format!("[{}]", parts.join(separator)))
         }
         AggFunc::JsonAgg(binary) => {
             let list: Vec<Value> = items

@@ -21,6 +21,7 @@ pub mod formatting;
 pub mod json;
 pub mod math;
 pub mod pattern;
+pub mod record;
 pub mod srf;
 pub mod string;
 pub mod string_format;
@@ -61,6 +62,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value> {
         .or_else(|| datetime::call(name, args))
         .or_else(|| json::call(name, args))
         .or_else(|| array::call(name, args))
+        .or_else(|| record::call(name, args))
         .or_else(|| misc_call(name, args));
     match found {
         Some(r) => r,
@@ -103,6 +105,9 @@ pub fn is_strict(name: &str) -> bool {
             | "random"
             | "pi"
             | "jsonb_set"
+            | "rustydb_record"
+            | "rustydb_record_json"
+            | "rustydb_record_jsonb"
     )
 }
 

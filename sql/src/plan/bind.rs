@@ -105,6 +105,9 @@ pub struct Binder<'a> {
     /// Why a window call met where none is allowed is refused (the
     /// message); `None` gives the generic "not allowed here".
     pub window_refusal: Option<&'static str>,
+    /// Aliases of FROM items that are functions returning a scalar: their
+    /// whole-row reference is that scalar (see `whole_row.rs`).
+    pub scalar_items: Vec<String>,
 }
 
 /// Result of binding: the expression and its type.

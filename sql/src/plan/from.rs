@@ -568,6 +568,9 @@ impl<'a> Binder<'a> {
         // (function the executor calls, column name, column type) per
         // output column; several calls in one ProjectSet advance in step.
         let outputs = srf_columns(name, &alias_name, ty);
+        if outputs.len() == 1 {
+            self.scalar_items.push(alias_name.clone());
+        }
         let inner = Plan::ProjectSet {
             input: Box::new(base),
             exprs: outputs

@@ -244,6 +244,10 @@ impl<'a> Binder<'a> {
                 } else {
                     t.clone()
                 };
+                let e = match func {
+                    AggFunc::JsonAgg(binary) => super::whole_row::agg_record_arg(binary, e),
+                    _ => e,
+                };
                 bound.push(self.coerce(e, &t, &target)?);
                 if i == 0 {
                     arg_type = target;
@@ -318,6 +322,9 @@ impl<'a> Binder<'a> {
             bound.push(self.child(a, scope, grouped)?);
         }
         if let Some(b) = self.session_function(&name, &args, &mut bound)? {
+            return Ok(b);
+        }
+        if let Some(b) = super::whole_row::record_to_json(&name, &bound) {
             return Ok(b);
         }
         match name.as_str() {

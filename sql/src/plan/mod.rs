@@ -36,6 +36,7 @@ pub mod system_replication;
 pub mod system_rows;
 pub mod window;
 pub mod window_bind;
+pub(crate) mod whole_row;
 
 use std::sync::Arc;
 
