@@ -123,6 +123,11 @@ impl<'a> Accumulator<'a> {
             AggFunc::PercentileCont | AggFunc::PercentileDisc | AggFunc::Mode => {
                 State::Collect(Vec::new())
             }
+            // A constant chosen per grouping set when the plan was built.
+            AggFunc::Grouping => State::Extreme(match call.args.first() {
+                Some(Expr::Literal(v)) => v.clone(),
+                _ => Value::Null,
+            }),
             _ => State::Regr(Default::default()),
         };
         Accumulator {
@@ -142,6 +147,9 @@ impl<'a> Accumulator<'a> {
             if !f.eval_predicate(row, ctx)? {
                 return Ok(());
             }
+        }
+        if let AggFunc::Grouping = call.func {
+            return Ok(());
         }
         if let AggFunc::CountStar = call.func {
             if let State::Count(n) = &mut self.state {

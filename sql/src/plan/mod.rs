@@ -23,6 +23,7 @@ pub mod fanout_fns;
 pub mod forms;
 pub mod from;
 pub mod func;
+mod grouping_sets;
 pub mod lock;
 pub mod names;
 mod named_args;
@@ -127,6 +128,8 @@ pub enum AggFunc {
     PercentileCont,
     PercentileDisc,
     Mode,
+    /// `grouping(...)`: a constant per grouping set (plan/grouping_sets.rs).
+    Grouping,
 }
 
 /// One aggregate call in an Aggregate node.
