@@ -106,6 +106,7 @@ pub fn is_strict(name: &str) -> bool {
             | "pi"
             | "jsonb_set"
             | "rustydb_record"
+            | "rustydb_record_fields"
             | "rustydb_record_json"
             | "rustydb_record_jsonb"
     )

@@ -20,6 +20,7 @@ pub fn call(name: &str, args: &[Value]) -> Option<Result<Value>> {
     });
     Some(match name {
         "rustydb_record" => Ok(Value::Text(record_text(values))),
+        "rustydb_record_fields" => Ok(Value::Array(values.to_vec())),
         "rustydb_record_json" => (|| {
             let mut parts = Vec::with_capacity(values.len());
             for (k, v) in keys.zip(values) {

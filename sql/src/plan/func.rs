@@ -246,6 +246,7 @@ impl<'a> Binder<'a> {
                 };
                 let e = match func {
                     AggFunc::JsonAgg(binary) => super::whole_row::agg_record_arg(binary, e),
+                    AggFunc::Count => super::whole_row::count_record_arg(e),
                     _ => e,
                 };
                 bound.push(self.coerce(e, &t, &target)?);
@@ -323,6 +324,9 @@ impl<'a> Binder<'a> {
         }
         if let Some(b) = self.session_function(&name, &args, &mut bound)? {
             return Ok(b);
+        }
+        if name == "row" && f.over.is_none() {
+            return super::whole_row::row_constructor(self, bound);
         }
         if let Some(b) = super::whole_row::record_to_json(&name, &bound) {
             return Ok(b);

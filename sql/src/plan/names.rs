@@ -50,6 +50,7 @@ pub fn output_name(e: &ast::Expr) -> String {
         },
         A::Nested(inner) => output_name(inner),
         A::Case { .. } => "case".into(),
+        A::Tuple(_) => "row".into(),
         A::Exists { .. } => "exists".into(),
         A::Extract { .. } => "extract".into(),
         A::Substring { shorthand, .. } => if *shorthand { "substr" } else { "substring" }.into(),

@@ -19,6 +19,8 @@ use crate::types::{DataType, Value};
 
 /// The record constructor: `(names[], col1, col2, ...)` → record text.
 pub const RECORD_FN: &str = "rustydb_record";
+/// The record's fields as an array (for comparing records as values).
+pub const RECORD_FIELDS_FN: &str = "rustydb_record_fields";
 /// The same record as `row_to_json` writes it.
 pub const RECORD_JSON_FN: &str = "rustydb_record_json";
 /// The same record as `to_jsonb` builds it.
@@ -56,6 +58,24 @@ impl Binder<'_> {
     }
 }
 
+/// A row constructor `(a, b)` / `ROW(a, b)`: a record with the anonymous
+/// field names PostgreSQL gives it (f1, f2, ...).
+pub(crate) fn row_constructor(b: &mut Binder<'_>, items: Vec<Bound>) -> crate::error::Result<Bound> {
+    let names = (1..=items.len())
+        .map(|i| Value::Text(format!("f{i}")))
+        .collect();
+    let mut args = vec![Expr::Literal(Value::Array(names))];
+    for (e, t) in items {
+        let target = if t == DataType::Unknown {
+            DataType::Text
+        } else {
+            t.clone()
+        };
+        args.push(b.coerce_unknown(e, &t, &target)?);
+    }
+    Ok((Expr::Function(RECORD_FN.into(), args), DataType::Text))
+}
+
 /// `row_to_json(r)`, `to_json(r)`, `to_jsonb(r)` of a whole-row reference.
 pub(crate) fn record_to_json(name: &str, args: &[Bound]) -> Option<Bound> {
     let [(Expr::Function(f, fields), _)] = args else {
@@ -74,6 +94,18 @@ pub(crate) fn record_to_json(name: &str, args: &[Bound]) -> Option<Bound> {
             DataType::Jsonb,
         )),
         _ => None,
+    }
+}
+
+/// The argument of `count([DISTINCT] (a, b))`: the fields as an array, so
+/// DISTINCT compares them as values (`1.0` equals `1.00`) rather than as
+/// the record's text. The array is never NULL, like the record.
+pub(crate) fn count_record_arg(e: Expr) -> Expr {
+    match e {
+        Expr::Function(f, fields) if f == RECORD_FN => {
+            Expr::Function(RECORD_FIELDS_FN.into(), fields)
+        }
+        other => other,
     }
 }
 
