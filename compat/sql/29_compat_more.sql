@@ -37,6 +37,9 @@ SELECT e.value FROM jsonb_array_elements('[{"n":1},{"n":2}]') e;
 SELECT jsonb_array_elements('[1,2]');
 SELECT json_array_elements('[{"a":1},[2]]');
 SELECT jsonb_array_elements_text('["x","y"]') AS tag;
+SELECT jsonb_each('{"a":1,"b":"x"}');
+SELECT json_each_text('{"a":1,"b":"x y"}');
+SELECT jsonb_each('{"a":1}') AS kv, 1 AS one;
 SELECT o.id, t.value FROM cm_orders o, jsonb_array_elements_text(o.meta->'tags') t ORDER BY o.id, t.value;
 SELECT id FROM cm_orders WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(meta->'tags') t WHERE t = 'promo') ORDER BY id;
 -- error: 22023

@@ -139,7 +139,9 @@ impl<'a> LineOffsets<'a> {
 
     /// The byte offset of a 1-based (line, column-in-characters) location.
     fn byte(&self, at: Location) -> Option<usize> {
-        let line_start = *self.starts.get(usize::try_from(at.line).ok()?.checked_sub(1)?)?;
+        let line_start = *self
+            .starts
+            .get(usize::try_from(at.line).ok()?.checked_sub(1)?)?;
         let col = usize::try_from(at.column).ok()?.checked_sub(1)?;
         let line = self.sql.get(line_start..)?;
         match line.char_indices().nth(col) {

@@ -48,7 +48,7 @@ pub fn call(name: &str, args: &[Value]) -> Option<Result<Value>> {
 
 /// PostgreSQL's record_out: `(a,b)`, NULL as nothing, a field quoted when
 /// it is empty or holds a quote, backslash, parenthesis, comma or space.
-fn record_text(values: &[Value]) -> String {
+pub(crate) fn record_text(values: &[Value]) -> String {
     let fields: Vec<String> = values
         .iter()
         .map(|v| {

@@ -78,6 +78,23 @@ pub fn call(name: &str, args: &[Value]) -> Result<Vec<Value>> {
                 .map(|(_, j)| element(j, as_text, binary))
                 .collect())
         }
+        (
+            "jsonb_each.record"
+            | "json_each.record"
+            | "jsonb_each_text.record"
+            | "json_each_text.record",
+            [v],
+        ) => {
+            let as_text = name.contains("_text");
+            let binary = name.starts_with("jsonb");
+            Ok(object_of(name, v)?
+                .into_iter()
+                .map(|(k, j)| {
+                    let value = element(j, as_text, binary);
+                    Value::Text(super::record::record_text(&[Value::Text(k), value]))
+                })
+                .collect())
+        }
         ("jsonb_object_keys" | "json_object_keys", [v]) => match json_of(v)? {
             serde_json::Value::Object(m) => Ok(m.keys().map(|k| Value::Text(k.clone())).collect()),
             _ => Err(Error::new(

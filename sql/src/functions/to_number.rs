@@ -128,7 +128,11 @@ pub fn to_number(input: &str, format: &str) -> Result<Value> {
     } else {
         format!(
             "{}.{frac_digits}",
-            if int_digits.is_empty() { "0" } else { &int_digits }
+            if int_digits.is_empty() {
+                "0"
+            } else {
+                &int_digits
+            }
         )
     };
     let mut d: Decimal = text

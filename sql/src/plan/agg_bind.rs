@@ -34,7 +34,10 @@ impl Binder<'_> {
     ) -> Result<AggCall> {
         let (args, _, distinct, _) = call_args(f)?;
         let func = agg_func(name, args.len());
-        let Some(func) = func.filter(is_ordered_set).filter(|_| !f.within_group.is_empty()) else {
+        let Some(func) = func
+            .filter(is_ordered_set)
+            .filter(|_| !f.within_group.is_empty())
+        else {
             // PostgreSQL looks the call up by all its arguments, direct and
             // aggregated: a WITHIN GROUP on a plain aggregate, or a missing
             // one where the arguments do not fit an ordered-set signature,

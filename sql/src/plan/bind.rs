@@ -184,7 +184,8 @@ impl<'a> Binder<'a> {
                     };
                     positions.push(i);
                 }
-                agg.aggs.push(super::grouping_sets::grouping_call(positions));
+                agg.aggs
+                    .push(super::grouping_sets::grouping_call(positions));
                 return Ok((
                     Expr::Column(agg.groups.len() + agg.aggs.len() - 1),
                     DataType::Int4,

@@ -29,6 +29,10 @@ pub fn is_srf(name: &str) -> bool {
             | "regexp_matches"
             | "generate_subscripts"
             | "pg_partition_ancestors"
+            | "jsonb_each.record"
+            | "json_each.record"
+            | "jsonb_each_text.record"
+            | "json_each_text.record"
     )
 }
 
@@ -780,7 +784,7 @@ fn srf_columns(name: &str, alias: &str, ty: DataType) -> Vec<(String, String, Da
 
 /// Whether `name` is a set-returning function that returns records, so it
 /// is only callable in FROM (where its columns are spread out).
-fn is_record_srf(name: &str) -> bool {
+pub(crate) fn is_record_srf(name: &str) -> bool {
     matches!(
         name,
         "jsonb_each" | "json_each" | "jsonb_each_text" | "json_each_text"

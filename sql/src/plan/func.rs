@@ -188,8 +188,8 @@ impl<'a> Binder<'a> {
             let ordered_set = |n: usize| {
                 agg_func(name, n).is_some_and(|f| crate::exec::agg_stats::is_ordered_set(&f))
             };
-            let ordered = ordered_set(args.len())
-                || (!args.is_empty() && ordered_set(args.len() - 1));
+            let ordered =
+                ordered_set(args.len()) || (!args.is_empty() && ordered_set(args.len() - 1));
             if ordered || !f.within_group.is_empty() {
                 return self.ordered_set_call(name, f, input);
             }
@@ -368,6 +368,13 @@ impl<'a> Binder<'a> {
             }
             _ => {}
         }
+        // `SELECT jsonb_each(x)`: the record-returning SRFs in a select list
+        // return each row as one record value.
+        let name = if super::from::is_record_srf(&name) {
+            format!("{name}.record")
+        } else {
+            name
+        };
         if super::from::is_srf(&name) {
             let mut exprs = Vec::with_capacity(bound.len());
             let mut types = Vec::with_capacity(bound.len());

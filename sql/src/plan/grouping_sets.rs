@@ -26,9 +26,12 @@ use crate::SqlState;
 /// The most grouping sets one query may expand to (CUBE doubles per item).
 const MAX_SETS: usize = 4096;
 
+/// Grouping sets: each a list of positions in the grouping expressions.
+pub(crate) type Sets = Vec<Vec<usize>>;
+
 /// Flattens a GROUP BY list: the distinct grouping expressions and, when
 /// the list uses ROLLUP, CUBE or GROUPING SETS, the grouping sets.
-pub(crate) fn expand(list: &[ast::Expr]) -> Result<(Vec<ast::Expr>, Option<Vec<Vec<usize>>>)> {
+pub(crate) fn expand(list: &[ast::Expr]) -> Result<(Vec<ast::Expr>, Option<Sets>)> {
     let special = list.iter().any(|e| {
         matches!(
             e,

@@ -25,8 +25,8 @@ pub mod from;
 pub mod func;
 mod grouping_sets;
 pub mod lock;
-pub mod names;
 mod named_args;
+pub mod names;
 pub mod overlaps;
 pub mod scope;
 pub mod select;
@@ -35,9 +35,9 @@ pub mod system;
 mod system_constraints;
 pub mod system_replication;
 pub mod system_rows;
+pub(crate) mod whole_row;
 pub mod window;
 pub mod window_bind;
-pub(crate) mod whole_row;
 
 use std::sync::Arc;
 

@@ -10,25 +10,24 @@ use crate::types::DataType;
 /// (descending, nulls first) for an ORDER BY item, with PostgreSQL's
 /// defaults: NULLs sort as if larger than any value.
 pub fn sort_options(o: &ast::OrderByOptions) -> crate::error::Result<(bool, bool)> {
-    let desc = match &o.sort {
-        Some(ast::OrderBySort::Desc) => true,
-        None | Some(ast::OrderBySort::Asc) => false,
-        // `USING <` / `USING >`: the btree ordering operators; PostgreSQL
-        // refuses any other operator here.
-        Some(ast::OrderBySort::Using(op)) => match op.to_string().as_str() {
-            "<" => false,
-            ">" => true,
-            other => {
-                return Err(crate::error::Error::new(
+    let desc =
+        match &o.sort {
+            Some(ast::OrderBySort::Desc) => true,
+            None | Some(ast::OrderBySort::Asc) => false,
+            // `USING <` / `USING >`: the btree ordering operators; PostgreSQL
+            // refuses any other operator here.
+            Some(ast::OrderBySort::Using(op)) => match op.to_string().as_str() {
+                "<" => false,
+                ">" => true,
+                other => return Err(crate::error::Error::new(
                     crate::SqlState::WRONG_OBJECT_TYPE,
                     format!("operator {other} is not a valid ordering operator"),
                 )
                 .with_hint(
                     "Ordering operators must be \"<\" or \">\" members of btree operator families.",
-                ))
-            }
-        },
-    };
+                )),
+            },
+        };
     Ok((desc, o.nulls_first.unwrap_or(desc)))
 }
 

@@ -60,7 +60,10 @@ impl Binder<'_> {
 
 /// A row constructor `(a, b)` / `ROW(a, b)`: a record with the anonymous
 /// field names PostgreSQL gives it (f1, f2, ...).
-pub(crate) fn row_constructor(b: &mut Binder<'_>, items: Vec<Bound>) -> crate::error::Result<Bound> {
+pub(crate) fn row_constructor(
+    b: &mut Binder<'_>,
+    items: Vec<Bound>,
+) -> crate::error::Result<Bound> {
     let names = (1..=items.len())
         .map(|i| Value::Text(format!("f{i}")))
         .collect();
