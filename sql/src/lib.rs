@@ -29,6 +29,7 @@
 //!   transaction control, session effects, routing hints).
 
 pub mod alter;
+mod between_symmetric;
 pub mod catalog;
 pub mod classify;
 pub mod copy;

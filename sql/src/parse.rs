@@ -63,11 +63,20 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     } else {
         sql
     };
+    // BETWEEN SYMMETRIC: marked in the text, expanded after parsing.
+    let symmetric = crate::between_symmetric::rewrite(sql);
+    let sql = symmetric.as_deref().unwrap_or(sql);
     let dialect = PostgreSqlDialect {};
     Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
+        .map(|mut statements| {
+            if symmetric.is_some() {
+                crate::between_symmetric::expand(&mut statements);
+            }
+            statements
+        })
         .map_err(|e| {
             let msg = e.to_string();
             if msg.contains("recursion limit") {

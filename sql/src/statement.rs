@@ -234,6 +234,7 @@ impl Session {
             window: None,
             window_refusal: None,
             top_level: true,
+            scalar_items: vec![],
         }
     }
 

@@ -49,6 +49,8 @@ enum State {
         total: i128,
         count: i64,
     },
+    /// corr / covar_* / regr_*.
+    Regr(super::agg_stats::Regr),
 }
 
 /// Whether `call` may use `State::IntTotal`: sum(integer) with a plain
@@ -118,6 +120,15 @@ impl<'a> Accumulator<'a> {
                 }
             }
             AggFunc::BitAnd | AggFunc::BitOr => State::Bits(Value::Null),
+            AggFunc::PercentileCont | AggFunc::PercentileDisc | AggFunc::Mode => {
+                State::Collect(Vec::new())
+            }
+            // A constant chosen per grouping set when the plan was built.
+            AggFunc::Grouping => State::Extreme(match call.args.first() {
+                Some(Expr::Literal(v)) => v.clone(),
+                _ => Value::Null,
+            }),
+            _ => State::Regr(Default::default()),
         };
         Accumulator {
             call,
@@ -137,6 +148,9 @@ impl<'a> Accumulator<'a> {
                 return Ok(());
             }
         }
+        if let AggFunc::Grouping = call.func {
+            return Ok(());
+        }
         if let AggFunc::CountStar = call.func {
             if let State::Count(n) = &mut self.state {
                 *n += 1;
@@ -146,8 +160,9 @@ impl<'a> Accumulator<'a> {
         // The common case, one argument feeding a running state, evaluates
         // it alone; the argument list is built only where it is kept (the
         // collecting aggregates) or hashed (DISTINCT).
-        let single =
-            call.args.len() == 1 && self.seen.is_none() && !matches!(self.state, State::Collect(_));
+        let single = call.args.len() == 1
+            && self.seen.is_none()
+            && !matches!(self.state, State::Collect(_) | State::Regr(_));
         let (first, args) = match call.args.first() {
             Some(a) if single => (a.eval(row, ctx)?, Vec::new()),
             _ => {
@@ -267,6 +282,12 @@ impl<'a> Accumulator<'a> {
                     }
                 }
             }
+            State::Regr(r) => {
+                // Rows where either variable is NULL do not count.
+                if let Some(x) = args.get(1).filter(|x| !x.is_null()) {
+                    r.add(&first, x)?;
+                }
+            }
             State::Bits(acc) => {
                 let op = if call.func == AggFunc::BitAnd {
                     BinaryOp::BitAnd
@@ -330,8 +351,13 @@ impl<'a> Accumulator<'a> {
                     let keys = call.order_by.clone();
                     items.sort_by(|(a, _), (b, _)| super::relational::compare_keys(a, b, &keys));
                 }
-                finish_collect(call, items)?
+                if super::agg_stats::is_ordered_set(&call.func) {
+                    super::agg_stats::finish_ordered(call, items)?
+                } else {
+                    finish_collect(call, items)?
+                }
             }
+            State::Regr(r) => r.finish(&call.func),
             State::Stats {
                 n,
                 sumsq,
@@ -382,7 +408,12 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                 .collect(),
         ),
         AggFunc::JsonAgg(false) => {
-            // json_agg separates elements with ", " (unlike to_json(array)).
+            // json_agg separates elements with ", " (unlike to_json(array)),
+            // and records (whole-row arguments) also with a line break.
+            let records = matches!(
+                call.args.first(),
+                Some(Expr::Function(f, _)) if f == crate::plan::whole_row::RECORD_JSON_FN
+            );
             let mut parts = Vec::with_capacity(items.len());
             for (_, mut a) in items {
                 match crate::functions::call("to_json", &[a.swap_remove(0)])? {
@@ -391,7 +422,8 @@ fn finish_collect(call: &AggCall, items: Vec<(Row, Vec<Value>)>) -> Result<Value
                     other => parts.push(crate::types::text::format(&other)),
                 }
             }
-            Value::Json(format!("[{}]", parts.join(", ")))
+            let separator = if records { ", \n " } else { ", " };
+            Value::Json(format!("[{}]", parts.join(separator)))
         }
         AggFunc::JsonAgg(binary) => {
             let list: Vec<Value> = items

@@ -12,6 +12,7 @@
 //! functions like `now()` and `nextval()` need.
 
 pub mod agg;
+pub(crate) mod agg_stats;
 pub mod catalog_fn;
 pub mod ctx;
 pub mod dml;

@@ -101,7 +101,9 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
                 Value::Int4(1)
             }
         }),
-        ("cardinality", 1) => items(&a[0]).map(|l| Value::Int4(l.len() as i32)),
+        // Every element of every dimension counts: a nested array is a
+        // further dimension of the same array.
+        ("cardinality", 1) => items(&a[0]).map(|l| Value::Int4(leaf_count(&l) as i32)),
         ("array_append", 2) => items(&a[0]).map(|mut l| {
             l.push(a[1].clone());
             Value::Array(l)
@@ -197,6 +199,17 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value>> {
         }
         _ => return None,
     })
+}
+
+/// The number of elements of an array of any dimensions.
+fn leaf_count(items: &[Value]) -> usize {
+    items
+        .iter()
+        .map(|v| match v {
+            Value::Array(inner) => leaf_count(inner),
+            _ => 1,
+        })
+        .sum()
 }
 
 #[cfg(test)]

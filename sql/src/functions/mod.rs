@@ -21,9 +21,11 @@ pub mod formatting;
 pub mod json;
 pub mod math;
 pub mod pattern;
+pub mod record;
 pub mod srf;
 pub mod string;
 pub mod string_format;
+pub mod to_number;
 
 use rust_decimal::Decimal;
 
@@ -60,6 +62,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value> {
         .or_else(|| datetime::call(name, args))
         .or_else(|| json::call(name, args))
         .or_else(|| array::call(name, args))
+        .or_else(|| record::call(name, args))
         .or_else(|| misc_call(name, args));
     match found {
         Some(r) => r,
@@ -102,6 +105,10 @@ pub fn is_strict(name: &str) -> bool {
             | "random"
             | "pi"
             | "jsonb_set"
+            | "rustydb_record"
+            | "rustydb_record_fields"
+            | "rustydb_record_json"
+            | "rustydb_record_jsonb"
     )
 }
 
@@ -127,6 +134,7 @@ fn misc_signature(name: &str, args: &[DataType]) -> Option<DataType> {
             }),
         "num_nulls" | "num_nonnulls" => Some(DataType::Int4),
         "gen_random_uuid" if args.is_empty() => Some(DataType::Uuid),
+        "to_number" if args.len() == 2 && args.iter().all(is_text) => Some(DataType::Numeric(None)),
         _ => None,
     }
 }
@@ -142,6 +150,9 @@ fn misc_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
             args.iter().filter(|v| !v.is_null()).count() as i32
         )),
         "gen_random_uuid" if args.is_empty() => Ok(Value::Uuid(uuid::Uuid::new_v4())),
+        "to_number" if args.len() == 2 => {
+            to_number::to_number(&text_arg(&args[0]), &text_arg(&args[1]))
+        }
         _ => return None,
     })
 }

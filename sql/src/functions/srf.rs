@@ -51,14 +51,47 @@ pub fn call(name: &str, args: &[Value]) -> Result<Vec<Value>> {
                 ));
             };
             let as_text = name.ends_with("_text");
+            let binary = name.starts_with("jsonb");
             Ok(items
                 .into_iter()
-                .map(|i| match (as_text, i) {
-                    (true, serde_json::Value::String(s)) => Value::Text(s),
-                    (true, serde_json::Value::Null) => Value::Null,
-                    (true, other) => Value::Text(other.to_string()),
-                    (false, other) if name.starts_with("jsonb") => Value::Jsonb(other),
-                    (false, other) => Value::Json(other.to_string()),
+                .map(|i| element(i, as_text, binary))
+                .collect())
+        }
+        (
+            "jsonb_each.key" | "json_each.key" | "jsonb_each_text.key" | "json_each_text.key",
+            [v],
+        ) => Ok(object_of(name, v)?
+            .into_iter()
+            .map(|(k, _)| Value::Text(k))
+            .collect()),
+        (
+            "jsonb_each.value"
+            | "json_each.value"
+            | "jsonb_each_text.value"
+            | "json_each_text.value",
+            [v],
+        ) => {
+            let as_text = name.contains("_text");
+            let binary = name.starts_with("jsonb");
+            Ok(object_of(name, v)?
+                .into_iter()
+                .map(|(_, j)| element(j, as_text, binary))
+                .collect())
+        }
+        (
+            "jsonb_each.record"
+            | "json_each.record"
+            | "jsonb_each_text.record"
+            | "json_each_text.record",
+            [v],
+        ) => {
+            let as_text = name.contains("_text");
+            let binary = name.starts_with("jsonb");
+            Ok(object_of(name, v)?
+                .into_iter()
+                .map(|(k, j)| {
+                    let value = element(j, as_text, binary);
+                    Value::Text(super::record::record_text(&[Value::Text(k), value]))
                 })
                 .collect())
         }
@@ -82,6 +115,32 @@ pub fn call(name: &str, args: &[Value]) -> Result<Vec<Value>> {
         _ => Err(Error::new(
             SqlState::UNDEFINED_FUNCTION,
             format!("function {name} with these arguments does not exist"),
+        )),
+    }
+}
+
+/// One element of a JSON array or object as the SQL value the `_text`,
+/// jsonb or json variant returns (`_text`: strings unquoted, JSON null as
+/// SQL NULL).
+fn element(j: serde_json::Value, as_text: bool, binary: bool) -> Value {
+    match (as_text, j) {
+        (true, serde_json::Value::String(s)) => Value::Text(s),
+        (true, serde_json::Value::Null) => Value::Null,
+        (true, other) => Value::Text(other.to_string()),
+        (false, other) if binary => Value::Jsonb(other),
+        (false, other) => Value::Json(other.to_string()),
+    }
+}
+
+/// The members of a JSON object, for the `*_each` functions (their name,
+/// without the `.key`/`.value` suffix, goes into PostgreSQL's message).
+fn object_of(name: &str, v: &Value) -> Result<Vec<(String, serde_json::Value)>> {
+    let func = name.split('.').next().unwrap_or(name);
+    match json_of(v)? {
+        serde_json::Value::Object(m) => Ok(m.into_iter().collect()),
+        _ => Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("cannot call {func} on a non-object"),
         )),
     }
 }

@@ -60,6 +60,9 @@ pub struct AggContext {
     pub aggs: Vec<AggCall>,
     /// The scope of the rows being aggregated.
     pub input: Scope,
+    /// The grouping sets (positions in `groups`) of ROLLUP / CUBE /
+    /// GROUPING SETS, or `None` for a plain GROUP BY.
+    pub sets: Option<Vec<Vec<usize>>>,
 }
 
 /// The Aggregate node's output as a scope: each GROUP BY expression that is
@@ -108,6 +111,9 @@ pub struct Binder<'a> {
     /// True until the statement's own query starts binding: only its WITH
     /// may hold data-modifying statements.
     pub top_level: bool,
+    /// Aliases of FROM items that are functions returning a scalar: their
+    /// whole-row reference is that scalar (see `whole_row.rs`).
+    pub scalar_items: Vec<String>,
 }
 
 /// Result of binding: the expression and its type.
@@ -168,6 +174,26 @@ impl<'a> Binder<'a> {
         }
         if let ast::Expr::Function(f) = e {
             let name = func::function_name(&f.name);
+            if name == "grouping" && f.over.is_none() {
+                let (args, _, _, _) = func::call_args(f)?;
+                let mut positions = Vec::with_capacity(args.len());
+                for a in args {
+                    let (bound, _) = self.plain_expr(a, &input)?;
+                    let Some(i) = agg.groups.iter().position(|g| *g == bound) else {
+                        return Err(Error::new(
+                            SqlState::GROUPING_ERROR,
+                            "arguments to GROUPING must be grouping expressions of the associated query level",
+                        ));
+                    };
+                    positions.push(i);
+                }
+                agg.aggs
+                    .push(super::grouping_sets::grouping_call(positions));
+                return Ok((
+                    Expr::Column(agg.groups.len() + agg.aggs.len() - 1),
+                    DataType::Int4,
+                ));
+            }
             if func::is_aggregate(&name) && f.over.is_none() {
                 let call = self.aggregate_call(&name, f, &input)?;
                 let ty = call.result_type.clone();
@@ -207,6 +233,7 @@ impl<'a> Binder<'a> {
                         groups: vec![],
                         aggs: vec![],
                         input: Scope::default(),
+                        sets: None,
                     },
                 ));
                 let r = self.plain_expr_with(e, &out_scope, true);

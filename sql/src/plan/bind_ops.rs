@@ -41,10 +41,13 @@ impl<'a> Binder<'a> {
                 SqlState::UNDEFINED_COLUMN,
                 format!("column {t}.{name} does not exist"),
             )),
-            None => Err(Error::new(
-                SqlState::UNDEFINED_COLUMN,
-                format!("column \"{name}\" does not exist"),
-            )),
+            None => match self.whole_row(name, scope) {
+                Some(bound) => Ok(bound),
+                None => Err(Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )),
+            },
         }
     }
 

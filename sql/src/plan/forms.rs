@@ -314,7 +314,13 @@ impl<'a> Binder<'a> {
             ),
             A::Collate { expr, .. } => self.child(expr, scope, grouped),
             A::Prefixed { value, .. } => self.child(value, scope, grouped),
-            A::Tuple(_) => Err(Error::unsupported("row constructors are not supported")),
+            A::Tuple(items) => {
+                let mut bound = Vec::with_capacity(items.len());
+                for item in items {
+                    bound.push(self.child(item, scope, grouped)?);
+                }
+                Ok(super::whole_row::row_constructor(self, bound)?)
+            }
             A::SimilarTo {
                 negated,
                 expr,

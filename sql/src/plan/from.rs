@@ -29,6 +29,10 @@ pub fn is_srf(name: &str) -> bool {
             | "regexp_matches"
             | "generate_subscripts"
             | "pg_partition_ancestors"
+            | "jsonb_each.record"
+            | "json_each.record"
+            | "jsonb_each_text.record"
+            | "json_each_text.record"
     )
 }
 
@@ -532,7 +536,7 @@ impl<'a> Binder<'a> {
                 .unwrap_or_else(|| name.to_string());
             return Ok((plan, apply_alias(scope, &alias_name, alias)?));
         }
-        if !is_srf(name) {
+        if !is_srf(name) && !is_record_srf(name) {
             return Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,
                 format!("function {name} does not exist or is not a set-returning function"),
@@ -562,22 +566,34 @@ impl<'a> Binder<'a> {
             rows: vec![vec![]],
             width: 0,
         };
-        let inner = Plan::ProjectSet {
-            input: Box::new(base),
-            exprs: vec![ProjectSetItem::Srf(name.to_string(), exprs)],
-        };
         let alias_name = alias
             .map(|a| ident(&a.name))
             .unwrap_or_else(|| name.to_string());
+        // (function the executor calls, column name, column type) per
+        // output column; several calls in one ProjectSet advance in step.
+        let outputs = srf_columns(name, &alias_name, ty);
+        if outputs.len() == 1 {
+            self.scalar_items.push(alias_name.clone());
+        }
+        let inner = Plan::ProjectSet {
+            input: Box::new(base),
+            exprs: outputs
+                .iter()
+                .map(|(f, _, _)| ProjectSetItem::Srf(f.clone(), exprs.clone()))
+                .collect(),
+        };
         let scope = Scope {
-            columns: vec![ScopeColumn {
-                table: Some(alias_name.clone()),
-                name: alias_name.clone(),
-                data_type: ty,
-                table_oid: 0,
-                column_id: 0,
-                hidden: false,
-            }],
+            columns: outputs
+                .into_iter()
+                .map(|(_, column, data_type)| ScopeColumn {
+                    table: Some(alias_name.clone()),
+                    name: column,
+                    data_type,
+                    table_oid: 0,
+                    column_id: 0,
+                    hidden: false,
+                })
+                .collect(),
         };
         let scope = apply_alias(scope, &alias_name, alias)?;
         if correlated {
@@ -742,6 +758,43 @@ impl<'a> Binder<'a> {
             exprs: items,
         })
     }
+}
+
+/// The output columns of a set-returning function in FROM: the function
+/// the executor calls for each, the column's name and type. Functions with
+/// OUT parameters name their columns after them (`value`, `key`); the
+/// others' single column takes the FROM item's name. The `*_each` functions
+/// are two calls in step over the same object: its keys and its values.
+fn srf_columns(name: &str, alias: &str, ty: DataType) -> Vec<(String, String, DataType)> {
+    match name {
+        "jsonb_each" | "json_each" | "jsonb_each_text" | "json_each_text" => {
+            let value = if name.ends_with("_text") {
+                DataType::Text
+            } else if name.starts_with("jsonb") {
+                DataType::Jsonb
+            } else {
+                DataType::Json
+            };
+            vec![
+                (format!("{name}.key"), "key".into(), DataType::Text),
+                (format!("{name}.value"), "value".into(), value),
+            ]
+        }
+        "jsonb_array_elements"
+        | "json_array_elements"
+        | "jsonb_array_elements_text"
+        | "json_array_elements_text" => vec![(name.into(), "value".into(), ty)],
+        _ => vec![(name.into(), alias.into(), ty)],
+    }
+}
+
+/// Whether `name` is a set-returning function that returns records, so it
+/// is only callable in FROM (where its columns are spread out).
+pub(crate) fn is_record_srf(name: &str) -> bool {
+    matches!(
+        name,
+        "jsonb_each" | "json_each" | "jsonb_each_text" | "json_each_text"
+    )
 }
 
 /// The empty left input of a LATERAL item before it is joined to what

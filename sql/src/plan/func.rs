@@ -28,7 +28,7 @@ pub fn function_name(name: &ast::ObjectName) -> String {
 
 /// Whether `name` is an aggregate function.
 pub fn is_aggregate(name: &str) -> bool {
-    agg_func(name, 1).is_some() || agg_func(name, 2).is_some()
+    agg_func(name, 1).is_some() || agg_func(name, 2).is_some() || agg_func(name, 0).is_some()
 }
 
 pub(crate) fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
@@ -52,6 +52,10 @@ pub(crate) fn agg_func(name: &str, nargs: usize) -> Option<AggFunc> {
         ("var_pop", 1) => AggFunc::VarPop,
         ("bit_and", 1) => AggFunc::BitAnd,
         ("bit_or", 1) => AggFunc::BitOr,
+        ("percentile_cont", 1) => AggFunc::PercentileCont,
+        ("percentile_disc", 1) => AggFunc::PercentileDisc,
+        ("mode", 0) => AggFunc::Mode,
+        (name, 2) => return crate::exec::agg_stats::regr_func(name),
         _ => return None,
     })
 }
@@ -113,6 +117,9 @@ pub(crate) fn agg_result_type(func: &AggFunc, arg: &DataType) -> Result<DataType
             }
         }
         AggFunc::BitAnd | AggFunc::BitOr => arg.clone(),
+        AggFunc::RegrCount => T::Int8,
+        AggFunc::PercentileCont | AggFunc::PercentileDisc | AggFunc::Mode => arg.clone(),
+        _ => T::Float8,
     })
 }
 
@@ -178,6 +185,14 @@ impl<'a> Binder<'a> {
             .window_refusal
             .replace("window functions are not allowed in FILTER");
         let result = (|| {
+            let ordered_set = |n: usize| {
+                agg_func(name, n).is_some_and(|f| crate::exec::agg_stats::is_ordered_set(&f))
+            };
+            let ordered =
+                ordered_set(args.len()) || (!args.is_empty() && ordered_set(args.len() - 1));
+            if ordered || !f.within_group.is_empty() {
+                return self.ordered_set_call(name, f, input);
+            }
             if star || (name == "count" && args.is_empty()) {
                 if name != "count" {
                     return Err(Error::syntax(format!("{name}(*) is not allowed")));
@@ -218,10 +233,21 @@ impl<'a> Binder<'a> {
                     t,
                     DataType::Unknown | DataType::Name | DataType::Varchar(_) | DataType::Char(_)
                 );
-                let target = if t == DataType::Unknown || (texty && func == AggFunc::StringAgg) {
+                let target = if crate::exec::agg_stats::is_regr(&func) {
+                    // corr/covar/regr exist for double precision only.
+                    if !crate::functions::is_num(&t) {
+                        return Err(no_function(name, std::slice::from_ref(&t)));
+                    }
+                    DataType::Float8
+                } else if t == DataType::Unknown || (texty && func == AggFunc::StringAgg) {
                     DataType::Text
                 } else {
                     t.clone()
+                };
+                let e = match func {
+                    AggFunc::JsonAgg(binary) => super::whole_row::agg_record_arg(binary, e),
+                    AggFunc::Count => super::whole_row::count_record_arg(e),
+                    _ => e,
                 };
                 bound.push(self.coerce(e, &t, &target)?);
                 if i == 0 {
@@ -240,7 +266,7 @@ impl<'a> Binder<'a> {
             let mut order_by = Vec::new();
             for o in order {
                 let (e, _) = self.expr(&o.expr, input)?;
-                let (desc, nulls_first) = super::names::sort_options(&o.options);
+                let (desc, nulls_first) = super::names::sort_options(&o.options)?;
                 order_by.push(SortKey {
                     expr: e,
                     desc,
@@ -271,6 +297,8 @@ impl<'a> Binder<'a> {
         grouped: bool,
     ) -> Result<Bound> {
         let name = function_name(&f.name);
+        let positional = super::named_args::positional(&name, f)?;
+        let f = positional.as_ref().unwrap_or(f);
         if let Some(over) = &f.over {
             return self.window_function(f, over, scope, grouped);
         }
@@ -295,6 +323,12 @@ impl<'a> Binder<'a> {
             bound.push(self.child(a, scope, grouped)?);
         }
         if let Some(b) = self.session_function(&name, &args, &mut bound)? {
+            return Ok(b);
+        }
+        if name == "row" && f.over.is_none() {
+            return super::whole_row::row_constructor(self, bound);
+        }
+        if let Some(b) = super::whole_row::record_to_json(&name, &bound) {
             return Ok(b);
         }
         match name.as_str() {
@@ -334,6 +368,13 @@ impl<'a> Binder<'a> {
             }
             _ => {}
         }
+        // `SELECT jsonb_each(x)`: the record-returning SRFs in a select list
+        // return each row as one record value.
+        let name = if super::from::is_record_srf(&name) {
+            format!("{name}.record")
+        } else {
+            name
+        };
         if super::from::is_srf(&name) {
             let mut exprs = Vec::with_capacity(bound.len());
             let mut types = Vec::with_capacity(bound.len());
@@ -613,6 +654,11 @@ impl<'a> Binder<'a> {
 fn default_arg_type(name: &str, position: usize) -> DataType {
     match (name, position) {
         ("date_trunc" | "date_part", 1) => DataType::TimestampTz,
+        // An untyped literal resolves to the only candidate's type.
+        ("jsonb_typeof" | "jsonb_array_length" | "jsonb_strip_nulls" | "jsonb_pretty", 0) => {
+            DataType::Jsonb
+        }
+        ("json_typeof" | "json_array_length" | "json_strip_nulls", 0) => DataType::Json,
         ("to_timestamp", 0) | ("to_char", _) | ("to_date", _) => DataType::Text,
         _ => DataType::Text,
     }

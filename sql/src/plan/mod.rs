@@ -14,6 +14,7 @@
 //! - `access`: choosing primary-key / index access paths.
 
 pub mod access;
+mod agg_bind;
 pub mod bind;
 pub mod bind_ops;
 pub mod dml;
@@ -22,8 +23,10 @@ pub mod fanout_fns;
 pub mod forms;
 pub mod from;
 pub mod func;
+mod grouping_sets;
 pub mod lock;
 mod modify_cte;
+mod named_args;
 pub mod names;
 pub mod overlaps;
 pub mod scope;
@@ -33,6 +36,7 @@ pub mod system;
 mod system_constraints;
 pub mod system_replication;
 pub mod system_rows;
+pub(crate) mod whole_row;
 pub mod window;
 pub mod window_bind;
 
@@ -107,6 +111,26 @@ pub enum AggFunc {
     VarPop,
     BitAnd,
     BitOr,
+    /// Two-variable statistics over (Y, X), float8 (see exec/agg_stats.rs).
+    Corr,
+    CovarPop,
+    CovarSamp,
+    RegrAvgX,
+    RegrAvgY,
+    RegrCount,
+    RegrIntercept,
+    RegrR2,
+    RegrSlope,
+    RegrSxx,
+    RegrSyy,
+    RegrSxy,
+    /// Ordered-set aggregates: `f(direct args) WITHIN GROUP (ORDER BY x)`;
+    /// the WITHIN GROUP key is the call's `order_by`.
+    PercentileCont,
+    PercentileDisc,
+    Mode,
+    /// `grouping(...)`: a constant per grouping set (plan/grouping_sets.rs).
+    Grouping,
 }
 
 /// One aggregate call in an Aggregate node.

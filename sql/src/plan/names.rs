@@ -9,9 +9,26 @@ use crate::types::DataType;
 
 /// (descending, nulls first) for an ORDER BY item, with PostgreSQL's
 /// defaults: NULLs sort as if larger than any value.
-pub fn sort_options(o: &ast::OrderByOptions) -> (bool, bool) {
-    let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
-    (desc, o.nulls_first.unwrap_or(desc))
+pub fn sort_options(o: &ast::OrderByOptions) -> crate::error::Result<(bool, bool)> {
+    let desc =
+        match &o.sort {
+            Some(ast::OrderBySort::Desc) => true,
+            None | Some(ast::OrderBySort::Asc) => false,
+            // `USING <` / `USING >`: the btree ordering operators; PostgreSQL
+            // refuses any other operator here.
+            Some(ast::OrderBySort::Using(op)) => match op.to_string().as_str() {
+                "<" => false,
+                ">" => true,
+                other => return Err(crate::error::Error::new(
+                    crate::SqlState::WRONG_OBJECT_TYPE,
+                    format!("operator {other} is not a valid ordering operator"),
+                )
+                .with_hint(
+                    "Ordering operators must be \"<\" or \">\" members of btree operator families.",
+                )),
+            },
+        };
+    Ok((desc, o.nulls_first.unwrap_or(desc)))
 }
 
 /// The column name PostgreSQL gives an unaliased select item.
@@ -32,6 +49,7 @@ pub fn output_name(e: &ast::Expr) -> String {
         },
         A::Nested(inner) => output_name(inner),
         A::Case { .. } => "case".into(),
+        A::Tuple(_) => "row".into(),
         A::Exists { .. } => "exists".into(),
         A::Extract { .. } => "extract".into(),
         A::Substring { shorthand, .. } => if *shorthand { "substr" } else { "substring" }.into(),

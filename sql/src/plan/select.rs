@@ -258,8 +258,8 @@ impl<'a> Binder<'a> {
             let pred = self.predicate(w, &scope, "WHERE")?;
             plan = super::access::add_filter(plan, pred);
         }
-        let group_exprs: Vec<ast::Expr> = match &s.group_by {
-            ast::GroupByExpr::Expressions(list, _) => list.clone(),
+        let (group_exprs, grouping_sets) = match &s.group_by {
+            ast::GroupByExpr::Expressions(list, _) => super::grouping_sets::expand(list)?,
             ast::GroupByExpr::All(_) => return Err(Error::unsupported("GROUP BY ALL")),
         };
         let has_aggs = s.projection.iter().any(|p| match p {
@@ -290,6 +290,7 @@ impl<'a> Binder<'a> {
                 groups,
                 aggs: vec![],
                 input: scope.clone(),
+                sets: grouping_sets,
             });
         }
         let result = self.finish_select(plan, &scope, s, &items, order_by, grouped);
@@ -363,7 +364,7 @@ impl<'a> Binder<'a> {
         let mut keys = Vec::new();
         let mut extra = Vec::new();
         for o in order_by {
-            let (desc, nulls_first) = sort_options(&o.options);
+            let (desc, nulls_first) = sort_options(&o.options)?;
             let pos = match self.output_position(&o.expr, &out_scope)? {
                 Some(i) => i,
                 None => {
@@ -412,11 +413,7 @@ impl<'a> Binder<'a> {
                 .agg
                 .take()
                 .ok_or_else(|| Error::internal("aggregation state lost"))?;
-            plan = Plan::Aggregate {
-                input: Box::new(plan),
-                group_by: agg.groups,
-                aggregates: agg.aggs,
-            };
+            plan = super::grouping_sets::aggregate_plan(plan, agg.groups, agg.aggs, agg.sets);
             if let Some(h) = having {
                 plan = Plan::Filter {
                     input: Box::new(plan),

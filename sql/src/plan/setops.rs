@@ -168,7 +168,7 @@ impl<'a> Binder<'a> {
         }
         let mut keys = Vec::new();
         for o in order_by {
-            let (desc, nulls_first) = sort_options(&o.options);
+            let (desc, nulls_first) = sort_options(&o.options)?;
             let expr = match self.output_position(&o.expr, &scope)? {
                 Some(i) => Expr::Column(i),
                 None => self.expr(&o.expr, &scope)?.0,

@@ -357,7 +357,7 @@ impl<'a> Binder<'a> {
         let mut order_types = Vec::new();
         for o in &spec.order_by {
             let (e, t) = self.child(&o.expr, scope, grouped)?;
-            let (desc, nulls_first) = super::names::sort_options(&o.options);
+            let (desc, nulls_first) = super::names::sort_options(&o.options)?;
             order.push(SortKey {
                 expr: e,
                 desc,
