@@ -425,6 +425,33 @@ fn leading_keywords(text: &str) -> String {
     }
 }
 
+/// What a committing block puts back: a setting whose last changes were
+/// `SET LOCAL` returns to its value before the first of them (after the
+/// last plain `SET`, or at BEGIN); a plain `SET` made last persists. This is
+/// PostgreSQL's rule (a SET after SET LOCAL in one transaction sticks).
+fn local_undo(log: Vec<SettingChange>) -> Vec<(String, Option<String>)> {
+    let mut restore: Vec<(String, Option<Option<String>>)> = Vec::new();
+    for change in log {
+        let slot = match restore.iter().position(|(n, _)| *n == change.name) {
+            Some(i) => i,
+            None => {
+                restore.push((change.name.clone(), None));
+                restore.len() - 1
+            }
+        };
+        let value = &mut restore[slot].1;
+        if !change.local {
+            *value = None;
+        } else if value.is_none() {
+            *value = Some(change.old);
+        }
+    }
+    restore
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,31 +529,4 @@ mod tests {
         assert!(copy.is_some_and(|m| m.contains("COPY FROM in a read-only transaction")));
         assert!(Write::Dml("INSERT".into()).check(Access::default()).is_ok());
     }
-}
-
-/// What a committing block puts back: a setting whose last changes were
-/// `SET LOCAL` returns to its value before the first of them (after the
-/// last plain `SET`, or at BEGIN); a plain `SET` made last persists. This is
-/// PostgreSQL's rule (a SET after SET LOCAL in one transaction sticks).
-fn local_undo(log: Vec<SettingChange>) -> Vec<(String, Option<String>)> {
-    let mut restore: Vec<(String, Option<Option<String>>)> = Vec::new();
-    for change in log {
-        let slot = match restore.iter().position(|(n, _)| *n == change.name) {
-            Some(i) => i,
-            None => {
-                restore.push((change.name.clone(), None));
-                restore.len() - 1
-            }
-        };
-        let value = &mut restore[slot].1;
-        if !change.local {
-            *value = None;
-        } else if value.is_none() {
-            *value = Some(change.old);
-        }
-    }
-    restore
-        .into_iter()
-        .filter_map(|(name, value)| value.map(|v| (name, v)))
-        .collect()
 }
