@@ -42,6 +42,22 @@ impl Fleet {
         Fleet::Pg(PgCluster::start_with(replicas, &[], replica_extra))
     }
 
+    /// A PostgreSQL primary and one standby that applies commits 2 s late
+    /// (a read it serves right after a write is visibly stale), with the
+    /// `ryw (id bigint PRIMARY KEY)` table [`Fleet::read_ryw_row`] reads,
+    /// already replayed on the standby. Returns the fleet and the names of
+    /// the primary and the standby.
+    pub fn postgres_lagging_ryw() -> (Fleet, String, String) {
+        let fleet = Fleet::postgres_with(1, &["recovery_min_apply_delay=2s"]);
+        fleet
+            .primary_client()
+            .must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
+        fleet.wait_replayed();
+        let primary = fleet.primary_name();
+        let replica = fleet.replica_names().remove(0);
+        (fleet, primary, replica)
+    }
+
     /// A RustyDB primary `p` and replicas `r1`.. following it.
     pub fn rustydb(replicas: usize) -> Fleet {
         let p = ClusterNode::primary("p", &[]);

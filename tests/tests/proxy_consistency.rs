@@ -359,15 +359,8 @@ fn session_commands(proxy: &ProxyProc, f: &mut Failures) {
 
 #[test]
 fn session_levels_and_strong_read_your_writes_postgres() {
-    // The standby applies commits 2 s late: a read it serves right after
-    // a write is visibly stale.
-    let fleet = Fleet::postgres_with(1, &["recovery_min_apply_delay=2s"]);
-    fleet
-        .primary_client()
-        .must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
-    fleet.wait_replayed();
-    let primary = fleet.primary_name();
-    let replica = fleet.replica_names().remove(0);
+    // The standby applies commits 2 s late (see `postgres_lagging_ryw`).
+    let (fleet, primary, replica) = Fleet::postgres_lagging_ryw();
     // read_your_writes off: only `strong` keeps the writer fresh.
     let proxy = ProxyProc::start(
         ProxySpec::static_(&fleet.addrs())

@@ -435,15 +435,8 @@ fn routing_rules_rustydb() {
 
 #[test]
 fn read_your_writes_postgres() {
-    // The replica applies commits 2 s late: any read it serves right
-    // after a write is visibly stale.
-    let fleet = Fleet::postgres_with(1, &["recovery_min_apply_delay=2s"]);
-    fleet
-        .primary_client()
-        .must("CREATE TABLE ryw (id bigint PRIMARY KEY)");
-    fleet.wait_replayed();
-    let primary = fleet.primary_name();
-    let replica = fleet.replica_names().remove(0);
+    // The standby applies commits 2 s late (see `postgres_lagging_ryw`).
+    let (fleet, primary, replica) = Fleet::postgres_lagging_ryw();
     let proxy = ProxyProc::start(ProxySpec::static_(&fleet.addrs()));
     let off = ProxyProc::start(
         ProxySpec::static_(&fleet.addrs()).set("routing.read_your_writes", "false"),
