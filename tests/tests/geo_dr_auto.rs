@@ -330,6 +330,23 @@ impl Sites {
         .unwrap_or_else(|e| panic!("{e}\n{}", self.describe()));
     }
 
+    /// Waits until dc2 asked the other sites to take over and got no vote,
+    /// then checks it is still a standby.
+    fn wait_dc2_claim_refused(&self, what: &str) {
+        wait_until(what, BOUND, || {
+            let s = self.dc2_status()?;
+            let decision = s["site_quorum"]["last_decision"].as_str().unwrap_or("");
+            if decision.starts_with("claim refused: no other site voted") {
+                Ok(())
+            } else {
+                Err(s["site_quorum"].to_string())
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.describe()));
+        let s = self.dc2_status().expect("status");
+        assert_eq!(s["standby_cluster"], json!(true), "dc2 promoted: {s}");
+    }
+
     fn dc1_write(&self, id: i64) -> Result<(), String> {
         let primary = self.dc1.primary_name()?;
         let node = self.dc1.node(&primary)?;
@@ -472,18 +489,7 @@ fn dc2_cut_from_dc1_only_is_not_promoted() {
     sites.r12.partition();
     sites.r21.partition();
     // dc2 tries (its own evidence says dc1 is gone) and the witness refuses.
-    wait_until("dc2 asked and was refused", BOUND, || {
-        let s = sites.dc2_status()?;
-        let decision = s["site_quorum"]["last_decision"].as_str().unwrap_or("");
-        if decision.starts_with("claim refused: no other site voted") {
-            Ok(())
-        } else {
-            Err(s["site_quorum"].to_string())
-        }
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", sites.describe()));
-    let s = sites.dc2_status().expect("status");
-    assert_eq!(s["standby_cluster"], json!(true), "dc2 promoted: {s}");
+    sites.wait_dc2_claim_refused("dc2 asked and was refused");
     // dc1 keeps its lease through the witness and keeps taking writes.
     wait_until("dc1 still takes writes", BOUND, || sites.dc1_write(7))
         .unwrap_or_else(|e| panic!("{e}\n{}", sites.describe()));
@@ -503,18 +509,7 @@ fn no_promotion_without_a_witness_vote_or_with_auto_failover_off() {
     sites.witness.kill();
     sites.r12.partition();
     sites.r21.partition();
-    wait_until("dc2 asked and got no vote", BOUND, || {
-        let s = sites.dc2_status()?;
-        let decision = s["site_quorum"]["last_decision"].as_str().unwrap_or("");
-        if decision.starts_with("claim refused: no other site voted") {
-            Ok(())
-        } else {
-            Err(s["site_quorum"].to_string())
-        }
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", sites.describe()));
-    let s = sites.dc2_status().expect("status");
-    assert_eq!(s["standby_cluster"], json!(true), "dc2 promoted: {s}");
+    sites.wait_dc2_claim_refused("dc2 asked and got no vote");
     // dc1, alone, is fenced: no site takes writes (safe, not available).
     let mut probe = 200;
     wait_until("dc1 fenced without a majority", BOUND, || {
