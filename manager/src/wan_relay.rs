@@ -306,6 +306,34 @@ pub async fn run(
 mod tests {
     use super::*;
 
+    /// A relay with one route to `target` and `latency_ms` one way, and a
+    /// client connected through it.
+    async fn relay_to(target: String, latency_ms: u64) -> (Arc<Relay>, TcpStream) {
+        let route = Route {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            target,
+        };
+        let link = LinkState {
+            latency_ms,
+            bandwidth_kbps: 0,
+            loss_pct: 0.0,
+            partitioned: false,
+        };
+        let relay = match start(&[route], link).await {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let addr = relay
+            .listening
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("no listener"));
+        match TcpStream::connect(addr).await {
+            Ok(c) => (relay, c),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// A server that answers one line and closes at once: the answer must
     /// reach the client through the delayed link before the EOF does.
     #[tokio::test]
@@ -324,29 +352,7 @@ mod tests {
                 let _ = s.shutdown().await;
             }
         });
-        let route = Route {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            target,
-        };
-        let link = LinkState {
-            latency_ms: 60,
-            bandwidth_kbps: 0,
-            loss_pct: 0.0,
-            partitioned: false,
-        };
-        let relay = match start(&[route], link).await {
-            Ok(r) => r,
-            Err(e) => panic!("{e}"),
-        };
-        let addr = relay
-            .listening
-            .first()
-            .copied()
-            .unwrap_or_else(|| panic!("no listener"));
-        let mut c = match TcpStream::connect(addr).await {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        };
+        let (_relay, mut c) = relay_to(target, 60).await;
         let mut got = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut got)).await;
         assert!(matches!(read, Ok(Ok(_))), "{read:?}");
@@ -372,31 +378,7 @@ mod tests {
                 });
             }
         });
-        let route = Route {
-            listen: "127.0.0.1:0"
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
-            target,
-        };
-        let link = LinkState {
-            latency_ms: 100,
-            bandwidth_kbps: 0,
-            loss_pct: 0.0,
-            partitioned: false,
-        };
-        let relay = match start(&[route], link).await {
-            Ok(r) => r,
-            Err(e) => panic!("{e}"),
-        };
-        let addr = relay
-            .listening
-            .first()
-            .copied()
-            .unwrap_or_else(|| panic!("no listener"));
-        let mut c = match TcpStream::connect(addr).await {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        };
+        let (relay, mut c) = relay_to(target, 100).await;
         let t = std::time::Instant::now();
         c.write_all(b"ping").await.unwrap_or_default();
         let mut b = [0u8; 4];
