@@ -438,10 +438,9 @@ impl Session {
             crate::plan::Bound::Dml(plan, ret) => {
                 let r = exec::dml::execute(&plan, &ctx)?;
                 let verb = match plan.statement() {
-                    crate::plan::dml::DmlPlan::Insert(_) => "INSERT 0",
-                    crate::plan::dml::DmlPlan::Update(_) => "UPDATE",
-                    crate::plan::dml::DmlPlan::Delete(_)
-                    | crate::plan::dml::DmlPlan::With { .. } => "DELETE",
+                    crate::plan::dml::DmlStatement::Insert(_) => "INSERT 0",
+                    crate::plan::dml::DmlStatement::Update(_) => "UPDATE",
+                    crate::plan::dml::DmlStatement::Delete(_) => "DELETE",
                 };
                 let tag = format!("{verb} {}", r.count);
                 match ret {

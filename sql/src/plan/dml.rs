@@ -104,12 +104,22 @@ pub enum DmlPlan {
     },
 }
 
+/// The INSERT, UPDATE or DELETE a `DmlPlan` runs, under any WITH.
+#[derive(Debug, Clone, Copy)]
+pub enum DmlStatement<'a> {
+    Insert(&'a InsertPlan),
+    Update(&'a UpdatePlan),
+    Delete(&'a DeletePlan),
+}
+
 impl DmlPlan {
     /// The INSERT, UPDATE or DELETE itself, under any WITH.
-    pub fn statement(&self) -> &DmlPlan {
+    pub fn statement(&self) -> DmlStatement<'_> {
         match self {
+            DmlPlan::Insert(p) => DmlStatement::Insert(p),
+            DmlPlan::Update(p) => DmlStatement::Update(p),
+            DmlPlan::Delete(p) => DmlStatement::Delete(p),
             DmlPlan::With { body, .. } => body.statement(),
-            other => other,
         }
     }
 }

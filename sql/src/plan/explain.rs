@@ -8,13 +8,11 @@ pub fn explain(bound: &Bound) -> Vec<String> {
     match bound {
         Bound::Query(plan, _) => walk(plan, 0, &mut out),
         Bound::Dml(dml, _) => {
-            use super::dml::DmlPlan;
+            use super::dml::DmlStatement;
             let (verb, table, source) = match dml.statement() {
-                DmlPlan::Insert(p) => ("Insert on", p.table.name.as_str(), None),
-                DmlPlan::Update(p) => ("Update on", p.table.name.as_str(), Some(&p.source)),
-                DmlPlan::Delete(p) => ("Delete on", p.table.name.as_str(), Some(&p.source)),
-                // `statement()` looks through WITH, so this is not reached.
-                DmlPlan::With { .. } => ("Modify", "", None),
+                DmlStatement::Insert(p) => ("Insert on", &p.table.name, None),
+                DmlStatement::Update(p) => ("Update on", &p.table.name, Some(&p.source)),
+                DmlStatement::Delete(p) => ("Delete on", &p.table.name, Some(&p.source)),
             };
             out.push(format!("{verb} {table}"));
             if let Some(s) = source {

@@ -17,7 +17,7 @@
 use sqlparser::ast;
 
 use super::bind::{ident, Binder};
-use super::dml::DmlPlan;
+use super::dml::{DmlPlan, DmlStatement};
 use super::scope::Scope;
 use super::select::{rename_scope, CteBinding};
 use super::CteDef;
@@ -170,10 +170,9 @@ fn check_one_snapshot(
             continue;
         };
         let table = match plan.statement() {
-            DmlPlan::Insert(p) => &p.table.name,
-            DmlPlan::Update(p) => &p.table.name,
-            DmlPlan::Delete(p) => &p.table.name,
-            DmlPlan::With { .. } => continue,
+            DmlStatement::Insert(p) => &p.table.name,
+            DmlStatement::Update(p) => &p.table.name,
+            DmlStatement::Delete(p) => &p.table.name,
         };
         let elsewhere = with
             .cte_tables
